@@ -1,0 +1,99 @@
+// Capture: blue's pgoutput stream into the Kafka change log, with the slot confirmed only
+// as far as is safe.
+//
+// `cutover capture` (and later `cutover run`) builds one Capture and calls run() until a
+// stop is requested. run() owns reconnection: a lost replication connection, a restarted
+// blue or a failed Kafka delivery is retried with backoff from the slot's confirmed
+// position, which is why a retry can repeat events but never lose one. CaptureSession is
+// one connection's worth of streaming; it only sees interfaces, so tests can drive it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "cutover/capture/change_encoder.h"
+#include "cutover/capture/replication_stream.h"
+#include "cutover/capture/safe_position.h"
+#include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
+#include "cutover/transport/change_log_producer.h"
+
+namespace cutover {
+
+struct CaptureCounters {
+  std::atomic<std::uint64_t> events{0};
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> confirmed_lsn{0};
+  std::atomic<std::uint64_t> received_lsn{0};
+};
+
+struct CaptureSettings {
+  SlotAdvance slot_advance = SlotAdvance::kOnApply;
+  std::chrono::milliseconds status_interval{1000};
+  std::chrono::milliseconds initial_backoff{200};
+  std::chrono::milliseconds maximum_backoff{5000};
+};
+
+class CaptureSession {
+ public:
+  CaptureSession(const CaptureSettings& settings, ReplicationStream& stream, ChangeLogSink& sink,
+                 ChangeEncoder& encoder, PositionTracker& tracker,
+                 AppliedPositionSource* applied, Lsn confirmed, CaptureCounters& counters,
+                 const std::atomic<bool>& stop);
+  // Streams until stop (ok) or an error; retryable errors mean "reconnect".
+  Status run();
+  Lsn confirmed() const { return confirmed_; }
+
+ private:
+  Status handle_frame(const StreamFrame& frame);
+  Status offer(const ChangeRecord& record, std::optional<Lsn> commit_end);
+  Status keep_up(bool force_status);
+  Lsn safe_position();
+
+  const CaptureSettings& settings_;
+  ReplicationStream& stream_;
+  ChangeLogSink& sink_;
+  ChangeEncoder& encoder_;
+  PositionTracker& tracker_;
+  AppliedPositionSource* applied_;
+  CaptureCounters& counters_;
+  const std::atomic<bool>& stop_;
+
+  Lsn confirmed_;
+  Lsn received_;
+  Lsn idle_position_;  // the last keepalive's position, reached with nothing outstanding
+  Lsn applied_cache_;
+  std::chrono::steady_clock::time_point last_status_{};
+  std::chrono::steady_clock::time_point last_applied_read_{};
+  std::vector<ChangeRecord> records_;
+};
+
+class Capture {
+ public:
+  // Opens a replication connection and starts streaming from the slot's confirmed position.
+  using StreamFactory = std::function<Result<std::unique_ptr<ReplicationConnection>>()>;
+  using SinkFactory = std::function<Result<std::unique_ptr<ChangeLogSink>>()>;
+
+  Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactory open_sink,
+          std::unique_ptr<AppliedPositionSource> applied, Lsn slot_confirmed,
+          const std::atomic<bool>& stop);
+  // Runs until stop is set (ok) or a non-retryable error.
+  Status run();
+  const CaptureCounters& counters() const { return counters_; }
+
+ private:
+  void report_progress(const std::atomic<bool>& finished);
+
+  CaptureSettings settings_;
+  StreamFactory open_stream_;
+  SinkFactory open_sink_;
+  std::unique_ptr<AppliedPositionSource> applied_;
+  Lsn confirmed_;
+  const std::atomic<bool>& stop_;
+  CaptureCounters counters_;
+};
+
+}  // namespace cutover

@@ -1,0 +1,30 @@
+// Checks on blue before capture creates anything there.
+//
+// `cutover capture` runs them first, so that an unreachable blue, wal_level not logical, a
+// role without REPLICATION, a missing table, a table whose UPDATEs the publication would
+// break, or a slot in use all fail with a message naming the setting or object and what to
+// do, with nothing created. Every problem found is reported at once.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cutover/common/lsn.h"
+#include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
+
+namespace cutover {
+
+struct BlueState {
+  bool slot_exists = false;
+  Lsn slot_confirmed;            // the slot's confirmed_flush_lsn when it exists
+  bool publication_exists = false;
+  std::vector<QualifiedName> tables_missing_from_publication;
+};
+
+// Connects to blue and checks everything capture needs. Waits up to `slot_wait` for a slot
+// that another process still holds (a walsender that has not yet noticed its client died).
+Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait);
+
+}  // namespace cutover

@@ -1,0 +1,23 @@
+// What capture creates on blue: the publication of the plan's source tables and the
+// logical replication slot, and `cutover capture --drop-slot`, which removes them.
+//
+// prepare() creates only what preflight found missing, and undoes its own creations if a
+// later one fails, so a failed start leaves blue as it was.
+#pragma once
+
+#include "cutover/capture/preflight.h"
+#include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
+
+namespace cutover {
+
+struct PreparedSlot {
+  Lsn confirmed;  // where streaming resumes; for a new slot, its consistent point
+};
+
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state);
+
+// Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
+Status drop_slot_and_publication(const Plan& plan);
+
+}  // namespace cutover

@@ -1,0 +1,37 @@
+// Ordinary (non-replication) PostgreSQL sessions, opened with libpqxx.
+//
+// Every module that runs SQL on blue or green opens its session here, so that connection
+// failures read the same everywhere: which database ("blue", "green"), the DSN with its
+// password redacted, and libpq's reason. Callers catch pqxx exceptions at their own edge.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <memory>
+#include <string>
+
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+// `role` names the database in messages: "blue" or "green".
+Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
+                                                        const std::string& role);
+
+// Quotes an identifier the way PostgreSQL's quote_ident() does.
+std::string quote_identifier(const std::string& name);
+
+// A qualified name "schema.table" split and quoted: "public"."users".
+struct QualifiedName {
+  std::string schema;
+  std::string name;
+  std::string quoted() const;
+  std::string text() const { return schema + "." + name; }
+  friend bool operator==(const QualifiedName&, const QualifiedName&) = default;
+};
+
+// "users" is public.users; "app.users" is app.users. Names are taken as written (no case
+// folding), as they appear in pg_class.
+QualifiedName parse_qualified_name(const std::string& text);
+
+}  // namespace cutover

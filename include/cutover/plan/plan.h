@@ -1,0 +1,113 @@
+// The cutover plan: the YAML file of INTERFACE.md, parsed and validated once into plain
+// immutable structs. Each module receives only its part (capture: blue, kafka, replication
+// and the source tables).
+//
+// load_plan() reports every problem at once, each as "file:line:column: field: reason".
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cutover/common/postgres_connection.h"
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+struct DatabaseEndpoint {
+  std::string dsn;          // resolved: from `dsn`, or from the environment variable `dsn_env`
+  std::string origin;       // where it came from, for messages: "blue.dsn" or "$GREEN_DSN"
+};
+
+struct KafkaSettings {
+  std::string brokers;      // "embedded" or a bootstrap list "k1:9092,k2:9092"
+  std::string topic_prefix; // default cutover.<name>
+  std::map<std::string, std::string> properties;  // passed to librdkafka as they are
+  bool is_embedded() const { return brokers == "embedded"; }
+  std::string changes_topic() const { return topic_prefix + ".changes"; }
+  std::string reverse_topic() const { return topic_prefix + ".reverse"; }
+};
+
+enum class SlotAdvance { kOnApply, kOnKafkaAck };
+
+struct ReplicationSettings {
+  SlotAdvance slot_advance = SlotAdvance::kOnApply;
+};
+
+struct SnapshotSettings {
+  int parallelism = 4;
+  long chunk_rows = 100000;
+};
+
+struct TableMapping {
+  QualifiedName source;
+  QualifiedName target;                         // default: same as source
+  std::vector<std::string> key;                 // empty: the source primary key
+  std::vector<std::pair<std::string, std::string>> columns;  // target column, SQL expression
+  std::string where;                            // row filter, empty for none
+  std::vector<std::pair<std::string, std::string>> reverse_columns;
+};
+
+struct SequenceMapping {
+  QualifiedName source;
+  QualifiedName target;
+};
+
+struct VerifySettings {
+  long chunk_rows = 10000;
+  bool before_switch_full = true;
+};
+
+struct PgbouncerSwitch {
+  std::string admin_dsn;
+  std::string database;
+  std::string include_file;
+  std::string blue;
+  std::string green;
+};
+
+struct CutoverSettings {
+  std::chrono::milliseconds max_lag{2000};
+  std::chrono::milliseconds freeze_timeout{5000};
+  std::chrono::milliseconds drain_timeout{10000};
+  bool fence_blue = false;
+  std::optional<PgbouncerSwitch> pgbouncer;
+  std::vector<std::string> switch_command;
+};
+
+struct ControlSettings {
+  std::string listen = "127.0.0.1:7800";
+  std::string token_env;
+};
+
+struct Plan {
+  std::string file;
+  std::string name;
+  DatabaseEndpoint blue;
+  std::optional<DatabaseEndpoint> green;
+  KafkaSettings kafka;
+  ReplicationSettings replication;
+  SnapshotSettings snapshot;
+  std::vector<TableMapping> tables;
+  std::vector<SequenceMapping> sequences;
+  VerifySettings verify;
+  CutoverSettings cutover;
+  ControlSettings control;
+  std::string state_dir;
+
+  // Names of what cutover creates on blue; derived from `name` so that two plans on one
+  // database never share a slot.
+  std::string slot_name() const;
+  std::string publication_name() const;
+  // The distinct source tables, in plan order.
+  std::vector<QualifiedName> source_tables() const;
+};
+
+// Reads and validates a plan file. The error lists every problem, one per line.
+Result<Plan> load_plan(const std::string& path);
+// The same from text already in memory; `file` names it in messages.
+Result<Plan> parse_plan(const std::string& text, const std::string& file);
+
+}  // namespace cutover

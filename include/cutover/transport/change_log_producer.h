@@ -1,0 +1,67 @@
+// ChangeLogProducer: writes change records to partition 0 of the change-log topic.
+//
+// Capture offers records in source order, each with a rising sequence number, and learns
+// from acknowledged_through() which of them Kafka holds durably (idempotent producer,
+// acks=all, so acknowledgements arrive in order). Memory is bounded by librdkafka's queue:
+// when it is full, offer() says so and capture waits, which in turn holds back blue's
+// walsender through TCP; nothing buffers a whole transaction.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "cutover/capture/change_encoder.h"
+#include "cutover/common/result.h"
+#include "cutover/transport/kafka_config.h"
+
+namespace cutover {
+
+class ChangeLogSink {
+ public:
+  enum class Offer { kQueued, kQueueFull };
+  virtual ~ChangeLogSink() = default;
+  virtual Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) = 0;
+  // Serves delivery reports, waiting up to `wait` for one.
+  virtual void serve(std::chrono::milliseconds wait) = 0;
+  // Every record with a sequence at or below this one is durably in Kafka.
+  virtual std::uint64_t acknowledged_through() const = 0;
+  // The first delivery failure since creation; ok while none happened.
+  virtual Status failure() const = 0;
+  virtual Status flush(std::chrono::milliseconds timeout) = 0;
+};
+
+struct ProducerSettings {
+  std::string bootstrap;
+  std::string topic;
+  KafkaProperties properties;  // the plan's kafka.properties
+};
+
+class ChangeLogProducer final : public ChangeLogSink {
+ public:
+  static Result<std::unique_ptr<ChangeLogProducer>> create(const ProducerSettings& settings);
+  ~ChangeLogProducer() override;
+
+  Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override;
+  void serve(std::chrono::milliseconds wait) override;
+  std::uint64_t acknowledged_through() const override { return acknowledged_.load(); }
+  Status failure() const override;
+  Status flush(std::chrono::milliseconds timeout) override;
+
+ private:
+  ChangeLogProducer() = default;
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
+  void record_failure(Status status);
+
+  KafkaHandle handle_;
+  rd_kafka_topic_t* topic_ = nullptr;
+  std::string topic_name_;
+  std::atomic<std::uint64_t> acknowledged_{0};
+  mutable std::mutex failure_mutex_;
+  Status failure_ = Status::ok();
+};
+
+}  // namespace cutover

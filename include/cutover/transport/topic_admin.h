@@ -1,0 +1,27 @@
+// Topic checks and creation for the change-log topics.
+//
+// Capture calls ensure_change_log_topic() before it streams: it proves the brokers are
+// reachable (so a bad bootstrap list fails before anything is created on blue) and makes
+// sure the topic exists with one partition. A topic that already has several partitions
+// is accepted with a warning and only partition 0 is used (ARCHITECTURE.md: the embedded
+// broker auto-creates topics with 4 partitions and has no CreateTopics).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "cutover/common/result.h"
+#include "cutover/transport/kafka_config.h"
+
+namespace cutover {
+
+// Reachability alone: asks the cluster for its metadata.
+Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperties& properties,
+                               std::chrono::milliseconds timeout);
+
+// Returns the topic's partition count after making sure it exists.
+Result<int> ensure_change_log_topic(const std::string& bootstrap,
+                                    const KafkaProperties& properties, const std::string& topic,
+                                    std::chrono::milliseconds timeout);
+
+}  // namespace cutover

@@ -1,0 +1,226 @@
+#include "cutover/capture/capture.h"
+
+#include <thread>
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr auto kAppliedReadInterval = std::chrono::milliseconds(500);
+constexpr auto kProgressInterval = std::chrono::seconds(10);
+}  // namespace
+
+CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStream& stream,
+                               ChangeLogSink& sink, ChangeEncoder& encoder,
+                               PositionTracker& tracker, AppliedPositionSource* applied,
+                               Lsn confirmed, CaptureCounters& counters,
+                               const std::atomic<bool>& stop)
+    : settings_(settings),
+      stream_(stream),
+      sink_(sink),
+      encoder_(encoder),
+      tracker_(tracker),
+      applied_(applied),
+      counters_(counters),
+      stop_(stop),
+      confirmed_(confirmed),
+      received_(confirmed) {}
+
+Status CaptureSession::run() {
+  while (!stop_.load()) {
+    auto frame = stream_.next(std::chrono::milliseconds(100));
+    if (!frame) return frame.status();
+    if (frame->has_value()) {
+      if (auto status = handle_frame(**frame); !status) return status;
+    }
+    if (auto status = keep_up(frame->has_value() && (*frame)->reply_requested); !status) {
+      return status;
+    }
+  }
+  // Stopping: give Kafka a moment to acknowledge what it has, then confirm that much.
+  if (auto flushed = sink_.flush(std::chrono::seconds(10)); !flushed) {
+    spdlog::warn("not every change reached Kafka before stopping; blue sends them again on the "
+                 "next start reason=\"{}\"", flushed.message());
+  }
+  return keep_up(true);
+}
+
+Status CaptureSession::handle_frame(const StreamFrame& frame) {
+  received_ = std::max(received_, frame.wal_end);
+  counters_.received_lsn = received_.value();
+  if (frame.kind == StreamFrame::Kind::kKeepalive) {
+    // A keepalive after everything sent so far: nothing of ours lies below its position.
+    if (!encoder_.in_transaction()) idle_position_ = std::max(idle_position_, frame.wal_end);
+    return Status::ok();
+  }
+  auto message = pgoutput::decode(frame.payload);
+  if (!message) return message.status();
+  records_.clear();
+  if (auto status = encoder_.encode(*message, frame.start_lsn, records_); !status) return status;
+  const auto* commit = std::get_if<pgoutput::Commit>(&*message);
+  for (std::size_t index = 0; index < records_.size(); ++index) {
+    const bool last = index + 1 == records_.size();
+    std::optional<Lsn> commit_end;
+    if (commit && last) commit_end = commit->end_lsn;
+    if (auto status = offer(records_[index], commit_end); !status) return status;
+  }
+  if (commit) counters_.transactions++;
+  return Status::ok();
+}
+
+Status CaptureSession::offer(const ChangeRecord& record, std::optional<Lsn> commit_end) {
+  const std::uint64_t sequence = tracker_.next_sequence();
+  while (true) {
+    auto offered = sink_.offer(record, sequence);
+    if (!offered) return offered.status();
+    if (*offered == ChangeLogSink::Offer::kQueued) break;
+    // Kafka's queue is full: wait for acknowledgements while keeping blue's walsender
+    // informed, so that a long transaction never trips wal_sender_timeout.
+    sink_.serve(std::chrono::milliseconds(20));
+    if (auto status = keep_up(false); !status) return status;
+    if (stop_.load()) return Status::retryable("stopping in the middle of a transaction");
+  }
+  if (commit_end) tracker_.commit_offered(sequence, *commit_end);
+  counters_.events++;
+  counters_.bytes += record.key.size() + record.value.size();
+  return Status::ok();
+}
+
+Lsn CaptureSession::safe_position() {
+  if (settings_.slot_advance == SlotAdvance::kOnKafkaAck) return tracker_.kafka_safe();
+  if (applied_ && Clock::now() - last_applied_read_ >= kAppliedReadInterval) {
+    last_applied_read_ = Clock::now();
+    if (auto applied = applied_->applied_position(); applied) {
+      applied_cache_ = *applied;
+    } else {
+      spdlog::warn("cannot read green's applied position reason=\"{}\"", applied.status().message());
+    }
+  }
+  return applied_cache_;
+}
+
+Status CaptureSession::keep_up(bool force_status) {
+  sink_.serve(std::chrono::milliseconds(0));
+  if (auto failure = sink_.failure(); !failure) return failure;
+  tracker_.acknowledged_through(sink_.acknowledged_through());
+
+  Lsn safe = safe_position();
+  // When every record is in Kafka (and applied, with on_apply), the last keepalive's
+  // position is safe too: this is what keeps blue's WAL from growing on an idle database.
+  if (tracker_.all_acknowledged() && !encoder_.in_transaction() &&
+      safe >= tracker_.last_offered_commit()) {
+    safe = std::max(safe, idle_position_);
+  }
+  confirmed_ = std::max(confirmed_, safe);
+  counters_.confirmed_lsn = confirmed_.value();
+
+  const auto now = Clock::now();
+  if (force_status || now - last_status_ >= settings_.status_interval) {
+    last_status_ = now;
+    return stream_.send_status(received_, confirmed_);
+  }
+  return Status::ok();
+}
+
+Capture::Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactory open_sink,
+                 std::unique_ptr<AppliedPositionSource> applied, Lsn slot_confirmed,
+                 const std::atomic<bool>& stop)
+    : settings_(settings),
+      open_stream_(std::move(open_stream)),
+      open_sink_(std::move(open_sink)),
+      applied_(std::move(applied)),
+      confirmed_(slot_confirmed),
+      stop_(stop) {}
+
+Status Capture::run() {
+  std::unique_ptr<ChangeLogSink> sink;
+  PositionTracker tracker;
+  auto backoff = settings_.initial_backoff;
+
+  auto wait_before_retry = [&](const Status& reason) {
+    spdlog::warn("capture will retry reason=\"{}\" backoff_ms={}", reason.message(),
+                 backoff.count());
+    const auto until = Clock::now() + backoff;
+    while (!stop_.load() && Clock::now() < until) {
+      if (sink) {
+        sink->serve(std::chrono::milliseconds(50));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    backoff = std::min(backoff * 2, settings_.maximum_backoff);
+  };
+
+  std::atomic<bool> finished{false};
+  std::thread progress([&] { report_progress(finished); });
+
+  Status outcome = Status::ok();
+  while (!stop_.load()) {
+    if (!sink) {
+      auto opened = open_sink_();
+      if (!opened) {
+        if (!opened.status().is_retryable()) {
+          outcome = opened.status();
+          break;
+        }
+        wait_before_retry(opened.status());
+        continue;
+      }
+      sink = std::move(opened.value());
+    }
+    auto stream = open_stream_();
+    if (!stream) {
+      if (!stream.status().is_retryable()) {
+        outcome = stream.status();
+        break;
+      }
+      wait_before_retry(stream.status());
+      continue;
+    }
+    spdlog::info("streaming from blue confirmed_lsn={}", confirmed_.to_string());
+    ChangeEncoder encoder((*stream)->database_name());
+    CaptureSession session(settings_, **stream, *sink, encoder, tracker, applied_.get(),
+                           confirmed_, counters_, stop_);
+    const auto started_at = Clock::now();
+    const Status ended = session.run();
+    confirmed_ = session.confirmed();
+    if (ended) break;
+    if (Clock::now() - started_at > std::chrono::seconds(30)) backoff = settings_.initial_backoff;
+    if (!sink->failure().is_ok()) {
+      // A producer that failed is replaced; what it had not delivered comes again from
+      // blue's slot, which never moved past it.
+      sink.reset();
+      tracker.forget_unacknowledged();
+    }
+    if (!ended.is_retryable()) {
+      outcome = ended;
+      break;
+    }
+    wait_before_retry(ended);
+  }
+  finished = true;
+  progress.join();
+  return outcome;
+}
+
+void Capture::report_progress(const std::atomic<bool>& finished) {
+  auto last = Clock::now();
+  std::uint64_t events_before = 0;
+  while (!finished.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Clock::now() - last < kProgressInterval) continue;
+    const double seconds = std::chrono::duration<double>(Clock::now() - last).count();
+    const std::uint64_t events = counters_.events.load();
+    spdlog::info("capture progress events={} events_per_second={:.0f} transactions={} "
+                 "received_lsn={} confirmed_lsn={}",
+                 events, static_cast<double>(events - events_before) / seconds,
+                 counters_.transactions.load(), Lsn(counters_.received_lsn).to_string(),
+                 Lsn(counters_.confirmed_lsn).to_string());
+    events_before = events;
+    last = Clock::now();
+  }
+}
+
+}  // namespace cutover

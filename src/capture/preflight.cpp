@@ -1,0 +1,172 @@
+#include "cutover/capture/preflight.h"
+
+#include <pqxx/pqxx>
+
+#include <thread>
+
+#include "cutover/common/logging.h"
+#include "cutover/common/postgres_connection.h"
+
+namespace cutover {
+
+namespace {
+
+std::string plan_field_of(const Plan& plan, const QualifiedName& table) {
+  for (std::size_t index = 0; index < plan.tables.size(); ++index) {
+    if (plan.tables[index].source == table) return "tables[" + std::to_string(index) + "].source";
+  }
+  return "tables";
+}
+
+void check_server(pqxx::transaction_base& query, std::vector<std::string>& problems) {
+  const auto row = query.exec1(
+      "SELECT current_setting('wal_level'), current_setting('server_encoding'), current_user, "
+      "(SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user)");
+  const std::string wal_level = row[0].as<std::string>();
+  if (wal_level != "logical") {
+    problems.push_back("blue: wal_level is '" + wal_level +
+                       "'; capture needs wal_level = logical (set it in postgresql.conf and "
+                       "restart blue)");
+  }
+  const std::string encoding = row[1].as<std::string>();
+  if (encoding != "UTF8") {
+    problems.push_back("blue: server_encoding is " + encoding +
+                       "; change events are JSON and need a UTF8 database");
+  }
+  if (!row[3].as<bool>(false)) {
+    const std::string role = row[2].as<std::string>();
+    problems.push_back("blue: role " + role + " lacks the REPLICATION attribute (ALTER ROLE " +
+                       quote_identifier(role) + " REPLICATION)");
+  }
+}
+
+void check_tables(const Plan& plan, pqxx::transaction_base& query,
+                  std::vector<std::string>& problems) {
+  for (const auto& table : plan.source_tables()) {
+    const auto rows = query.exec_params(
+        "SELECT c.relkind, c.relreplident, "
+        "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2",
+        table.schema, table.name);
+    const std::string where = plan.file + ": " + plan_field_of(plan, table) + ": ";
+    if (rows.empty()) {
+      problems.push_back(where + "blue has no table " + table.text());
+      continue;
+    }
+    const std::string kind = rows[0][0].as<std::string>();
+    if (kind != "r" && kind != "p") {
+      problems.push_back(where + "blue's " + table.text() + " is not a table (relkind " + kind + ")");
+      continue;
+    }
+    const std::string identity = rows[0][1].as<std::string>();
+    const bool has_primary_key = rows[0][2].as<bool>();
+    if (identity == "n" || (identity == "d" && !has_primary_key)) {
+      problems.push_back(where + "blue's " + table.text() +
+                         " has no primary key and no replica identity: once published, its "
+                         "UPDATEs and DELETEs would fail on blue. Add a primary key or run "
+                         "ALTER TABLE " + table.quoted() + " REPLICA IDENTITY FULL");
+    }
+  }
+}
+
+struct SlotRow {
+  std::string plugin;
+  std::string database;
+  std::optional<int> active_pid;
+  Lsn confirmed;
+};
+
+std::optional<SlotRow> read_slot(pqxx::connection& connection, const std::string& slot) {
+  pqxx::nontransaction query(connection);
+  const auto rows = query.exec_params(
+      "SELECT plugin, database, active_pid, confirmed_flush_lsn::text "
+      "FROM pg_replication_slots WHERE slot_name = $1",
+      slot);
+  if (rows.empty()) return std::nullopt;
+  SlotRow row;
+  row.plugin = rows[0][0].is_null() ? "" : rows[0][0].as<std::string>();
+  row.database = rows[0][1].is_null() ? "" : rows[0][1].as<std::string>();
+  if (!rows[0][2].is_null()) row.active_pid = rows[0][2].as<int>();
+  if (!rows[0][3].is_null()) row.confirmed = Lsn::parse(rows[0][3].c_str()).value_or(Lsn());
+  return row;
+}
+
+void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::milliseconds wait,
+                BlueState& state, std::vector<std::string>& problems) {
+  const std::string slot = plan.slot_name();
+  auto row = read_slot(connection, slot);
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (row && row->active_pid && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    row = read_slot(connection, slot);
+  }
+  if (!row) {
+    pqxx::nontransaction query(connection);
+    const auto counts = query.exec1(
+        "SELECT (SELECT count(*) FROM pg_replication_slots), "
+        "current_setting('max_replication_slots')::int");
+    if (counts[0].as<long>() >= counts[1].as<long>()) {
+      problems.push_back("blue: all " + counts[1].as<std::string>() +
+                         " replication slots are used (max_replication_slots); drop an unused "
+                         "slot or raise the setting");
+    }
+    return;
+  }
+  state.slot_exists = true;
+  state.slot_confirmed = row->confirmed;
+  if (row->plugin != "pgoutput" || row->database != connection.dbname()) {
+    problems.push_back("blue: replication slot " + slot + " exists but is not a pgoutput slot of "
+                       "database " + connection.dbname() + " (plugin " + row->plugin +
+                       ", database " + row->database + "); it is not cutover's: rename the plan");
+  } else if (row->active_pid) {
+    problems.push_back("blue: replication slot " + slot + " is in use by process " +
+                       std::to_string(*row->active_pid) +
+                       " (another cutover capture of this plan?); stop it first");
+  }
+}
+
+void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueState& state) {
+  const std::string publication = plan.publication_name();
+  state.publication_exists =
+      !query.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", publication).empty();
+  if (!state.publication_exists) return;
+  const auto rows = query.exec_params(
+      "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", publication);
+  for (const auto& table : plan.source_tables()) {
+    bool found = false;
+    for (const auto& row : rows) {
+      found = found || (row[0].as<std::string>() == table.schema &&
+                        row[1].as<std::string>() == table.name);
+    }
+    if (!found) state.tables_missing_from_publication.push_back(table);
+  }
+}
+
+}  // namespace
+
+Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait) {
+  auto connection = open_postgres(plan.blue.dsn, "blue");
+  if (!connection) return Status::error(connection.status().message());
+  BlueState state;
+  std::vector<std::string> problems;
+  try {
+    {
+      pqxx::read_transaction query(**connection);
+      check_server(query, problems);
+      check_tables(plan, query, problems);
+      check_publication(plan, query, state);
+    }
+    check_slot(plan, **connection, slot_wait, state, problems);
+  } catch (const std::exception& error) {
+    return Status::error(std::string("blue: checking for capture: ") + error.what());
+  }
+  if (!problems.empty()) {
+    std::string message;
+    for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
+    return Status::error(message);
+  }
+  return state;
+}
+
+}  // namespace cutover

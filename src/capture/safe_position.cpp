@@ -1,0 +1,57 @@
+#include "cutover/capture/safe_position.h"
+
+#include <pqxx/pqxx>
+
+#include "cutover/common/postgres_connection.h"
+
+namespace cutover {
+
+void PositionTracker::commit_offered(std::uint64_t sequence, Lsn commit_end) {
+  pending_commits_.emplace_back(sequence, commit_end);
+  last_offered_commit_ = std::max(last_offered_commit_, commit_end);
+}
+
+void PositionTracker::acknowledged_through(std::uint64_t sequence) {
+  acknowledged_ = std::max(acknowledged_, sequence);
+  while (!pending_commits_.empty() && pending_commits_.front().first <= acknowledged_) {
+    kafka_safe_ = std::max(kafka_safe_, pending_commits_.front().second);
+    pending_commits_.pop_front();
+  }
+}
+
+void PositionTracker::forget_unacknowledged() {
+  pending_commits_.clear();
+  acknowledged_ = last_offered_;
+  last_offered_commit_ = kafka_safe_;
+}
+
+GreenAppliedPosition::GreenAppliedPosition(std::string green_dsn, std::string origin)
+    : green_dsn_(std::move(green_dsn)), origin_(std::move(origin)) {}
+
+GreenAppliedPosition::~GreenAppliedPosition() = default;
+
+Result<Lsn> GreenAppliedPosition::applied_position() {
+  if (!connection_ || !connection_->is_open()) {
+    auto opened = open_postgres(green_dsn_, "green");
+    if (!opened) return opened.status();
+    connection_ = std::move(opened.value());
+  }
+  try {
+    pqxx::nontransaction query(*connection_);
+    const auto rows = query.exec_params(
+        "SELECT s.remote_lsn::text FROM pg_replication_origin o "
+        "JOIN pg_replication_origin_status s ON s.local_id = o.roident WHERE o.roname = $1",
+        origin_);
+    if (rows.empty() || rows[0][0].is_null()) return Lsn();
+    auto lsn = Lsn::parse(rows[0][0].c_str());
+    if (!lsn) return Status::error("green: unreadable origin position " + rows[0][0].as<std::string>());
+    return *lsn;
+  } catch (const pqxx::broken_connection& error) {
+    connection_.reset();
+    return Status::retryable(std::string("green: reading the applied position: ") + error.what());
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: reading the applied position: ") + error.what());
+  }
+}
+
+}  // namespace cutover

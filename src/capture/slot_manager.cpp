@@ -1,0 +1,103 @@
+#include "cutover/capture/slot_manager.h"
+
+#include <pqxx/pqxx>
+
+#include "cutover/capture/replication_stream.h"
+#include "cutover/common/logging.h"
+#include "cutover/common/postgres_connection.h"
+
+namespace cutover {
+
+namespace {
+
+std::string table_list(const std::vector<QualifiedName>& tables) {
+  std::string list;
+  for (const auto& table : tables) list += (list.empty() ? "" : ", ") + table.quoted();
+  return list;
+}
+
+Status run_sql(pqxx::connection& connection, const std::string& sql) {
+  try {
+    pqxx::nontransaction statement(connection);
+    statement.exec0(sql);
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(error.what());
+  }
+}
+
+Result<Lsn> create_slot(const Plan& plan) {
+  auto replication = ReplicationConnection::open(plan.blue.dsn);
+  if (!replication) return replication.status();
+  // The snapshot is not needed by capture alone; the snapshot copy creates its slot with
+  // an exported snapshot instead.
+  auto rows = (*replication)->run_command("CREATE_REPLICATION_SLOT " +
+                                          quote_identifier(plan.slot_name()) +
+                                          " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+  if (!rows) return rows.status();
+  if (rows->empty() || rows->front().size() < 2) {
+    return Status::error("CREATE_REPLICATION_SLOT returned no consistent point");
+  }
+  auto point = Lsn::parse(rows->front()[1]);
+  if (!point) return Status::error("CREATE_REPLICATION_SLOT returned " + rows->front()[1]);
+  return *point;
+}
+
+}  // namespace
+
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state) {
+  auto connection = open_postgres(plan.blue.dsn, "blue");
+  if (!connection) return connection.status();
+  const std::string publication = quote_identifier(plan.publication_name());
+  if (!state.publication_exists) {
+    if (auto status = run_sql(**connection, "CREATE PUBLICATION " + publication + " FOR TABLE " +
+                                                table_list(plan.source_tables()));
+        !status) {
+      return status.with_context("blue: creating publication " + plan.publication_name());
+    }
+    spdlog::info("created publication publication={}", plan.publication_name());
+  } else if (!state.tables_missing_from_publication.empty()) {
+    if (auto status = run_sql(**connection, "ALTER PUBLICATION " + publication + " ADD TABLE " +
+                                                table_list(state.tables_missing_from_publication));
+        !status) {
+      return status.with_context("blue: adding tables to publication " + plan.publication_name());
+    }
+  }
+  if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
+
+  auto point = create_slot(plan);
+  if (!point) {
+    if (!state.publication_exists) {
+      (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);
+    }
+    return point.status().with_context("blue: creating replication slot " + plan.slot_name());
+  }
+  spdlog::info("created replication slot slot={} consistent_point={}", plan.slot_name(),
+               point->to_string());
+  return PreparedSlot{*point};
+}
+
+Status drop_slot_and_publication(const Plan& plan) {
+  auto connection = open_postgres(plan.blue.dsn, "blue");
+  if (!connection) return Status::error(connection.status().message());
+  try {
+    pqxx::nontransaction query(**connection);
+    const auto slot = query.exec_params(
+        "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name());
+    if (!slot.empty() && !slot[0][0].is_null()) {
+      return Status::error("blue: replication slot " + plan.slot_name() + " is in use by process " +
+                           slot[0][0].as<std::string>() + "; stop cutover capture first");
+    }
+    if (!slot.empty()) {
+      query.exec_params("SELECT pg_drop_replication_slot($1)", plan.slot_name());
+      spdlog::info("dropped replication slot slot={}", plan.slot_name());
+    }
+    query.exec0("DROP PUBLICATION IF EXISTS " + quote_identifier(plan.publication_name()));
+    spdlog::info("dropped publication publication={}", plan.publication_name());
+  } catch (const std::exception& error) {
+    return Status::error(std::string("blue: dropping slot and publication: ") + error.what());
+  }
+  return Status::ok();
+}
+
+}  // namespace cutover

@@ -1,0 +1,41 @@
+#include "cutover/common/postgres_connection.h"
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
+                                                        const std::string& role) {
+  try {
+    return std::make_unique<pqxx::connection>(dsn);
+  } catch (const pqxx::broken_connection& error) {
+    std::string reason = error.what();
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    return Status::retryable("cannot connect to " + role + " (" + redact_dsn(dsn) +
+                             "): " + reason);
+  } catch (const std::exception& error) {
+    return Status::error("cannot connect to " + role + " (" + redact_dsn(dsn) +
+                         "): " + error.what());
+  }
+}
+
+std::string quote_identifier(const std::string& name) {
+  std::string quoted = "\"";
+  for (char character : name) {
+    if (character == '"') quoted += '"';
+    quoted += character;
+  }
+  return quoted + "\"";
+}
+
+std::string QualifiedName::quoted() const {
+  return quote_identifier(schema) + "." + quote_identifier(name);
+}
+
+QualifiedName parse_qualified_name(const std::string& text) {
+  const auto dot = text.find('.');
+  if (dot == std::string::npos) return {"public", text};
+  return {text.substr(0, dot), text.substr(dot + 1)};
+}
+
+}  // namespace cutover

@@ -1,0 +1,147 @@
+#include "commands.h"
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "cutover/capture/capture.h"
+#include "cutover/capture/preflight.h"
+#include "cutover/capture/slot_manager.h"
+#include "cutover/common/logging.h"
+#include "cutover/plan/plan.h"
+#include "cutover/transport/embedded_broker.h"
+#include "cutover/transport/tcp_forwarder.h"
+#include "cutover/transport/topic_admin.h"
+
+namespace cutover::commands {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void request_stop(int) { stop_requested = true; }
+
+int report(const Status& status, int code) {
+  std::cerr << "cutover: " << status.message() << "\n";
+  return code;
+}
+
+constexpr auto kBrokerTimeout = std::chrono::seconds(10);
+constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
+
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
+int validate(const std::string& plan_path) {
+  auto plan = load_plan(plan_path);
+  if (!plan) return report(plan.status(), kBadInput);
+  std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()
+            << " tables)\n";
+  return kSuccess;
+}
+
+int capture(const std::string& plan_path, bool drop_slot) {
+  auto loaded = load_plan(plan_path);
+  if (!loaded) return report(loaded.status(), kBadInput);
+  const Plan& plan = *loaded;
+  if (drop_slot) {
+    if (auto dropped = drop_slot_and_publication(plan); !dropped) return report(dropped, kFailed);
+    return kSuccess;
+  }
+  if (plan.replication.slot_advance == SlotAdvance::kOnApply && !plan.green) {
+    return report(Status::error(plan.file + ": replication.slot_advance: on_apply confirms blue's "
+                                "slot from green's applied position, so the plan needs green"),
+                  kBadInput);
+  }
+
+  // Everything is checked before anything is created: broker, then blue.
+  std::unique_ptr<EmbeddedBroker> embedded;
+  std::string bootstrap = plan.kafka.brokers;
+  if (plan.kafka.is_embedded()) {
+    auto started = EmbeddedBroker::start();
+    if (!started) return report(started.status(), kFailed);
+    embedded = std::move(started.value());
+    bootstrap = embedded->bootstrap();
+    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
+      return report(created, kFailed);
+    }
+    spdlog::info("embedded broker started bootstrap={}", bootstrap);
+  }
+  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
+      !reachable) {
+    return report(reachable, kFailed);
+  }
+  auto blue = check_blue_for_capture(plan, kSlotReleaseWait);
+  if (!blue) return report(blue.status(), kFailed);
+  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
+                                       plan.kafka.changes_topic(), kBrokerTimeout);
+  if (!topic) return report(topic.status(), kFailed);
+  auto slot = prepare_slot_and_publication(plan, *blue);
+  if (!slot) return report(slot.status(), kFailed);
+
+  CaptureSettings settings;
+  settings.slot_advance = plan.replication.slot_advance;
+  std::unique_ptr<AppliedPositionSource> applied;
+  if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
+    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.slot_name());
+  }
+  auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationConnection>> {
+    auto connection = ReplicationConnection::open(plan.blue.dsn);
+    if (!connection) return connection.status();
+    if (auto started = (*connection)->start(plan.slot_name(), plan.publication_name(), Lsn());
+        !started) {
+      return started;
+    }
+    return connection;
+  };
+  auto open_sink = [&]() -> Result<std::unique_ptr<ChangeLogSink>> {
+    auto producer = ChangeLogProducer::create(
+        {bootstrap, plan.kafka.changes_topic(), plan.kafka.properties});
+    if (!producer) return producer.status();
+    return std::unique_ptr<ChangeLogSink>(std::move(producer.value()));
+  };
+  spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
+               plan.slot_name(), plan.kafka.changes_topic(),
+               plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
+  Capture capture(settings, open_stream, open_sink, std::move(applied), slot->confirmed,
+                  stop_requested);
+  const Status outcome = capture.run();
+  if (!outcome) return report(outcome, kFailed);
+  spdlog::info("capture stopped events={} confirmed_lsn={}", capture.counters().events.load(),
+               Lsn(capture.counters().confirmed_lsn).to_string());
+  return kSuccess;
+}
+
+int broker(const BrokerOptions& options) {
+  auto started = EmbeddedBroker::start();
+  if (!started) return report(started.status(), kFailed);
+  auto& embedded = **started;
+  for (const auto& topic : options.topics) {
+    if (auto created = embedded.create_topic(topic, options.partitions); !created) {
+      return report(created, kFailed);
+    }
+  }
+  std::unique_ptr<TcpForwarder> forwarder;
+  std::string address = embedded.bootstrap();
+  if (options.port != 0) {
+    auto forwarding = TcpForwarder::start(options.port, embedded.bootstrap());
+    if (!forwarding) return report(forwarding.status(), kFailed);
+    forwarder = std::move(forwarding.value());
+    address = "127.0.0.1:" + std::to_string(forwarder->port());
+  }
+  std::cout << address << std::endl;
+  spdlog::info("embedded broker serving bootstrap={} topics={}", address, options.topics.size());
+  while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  spdlog::info("embedded broker stopping");
+  return kSuccess;
+}
+
+}  // namespace cutover::commands

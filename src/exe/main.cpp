@@ -1,0 +1,57 @@
+// The cutover executable: parses the command line and hands over to one command.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "commands.h"
+#include "cutover/common/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace cutover;
+  CLI::App app{"cutover: move a live PostgreSQL database to a new schema with no lost writes"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "cutover 0.1.0");
+
+  std::string plan_path;
+  bool drop_slot = false;
+  commands::BrokerOptions broker_options;
+
+  auto* validate = app.add_subcommand("validate", "Check a plan file; exit 0 valid, 2 invalid");
+  validate->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+
+  auto* capture = app.add_subcommand(
+      "capture", "Capture alone: stream blue's changes into the Kafka change log");
+  capture->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+  capture->add_flag("--drop-slot", drop_slot,
+                    "Drop the plan's replication slot and publication on blue, then exit");
+
+  auto* broker = app.add_subcommand(
+      "broker", "Run the embedded Kafka broker on loopback and print its bootstrap address");
+  broker->add_option("--port", broker_options.port, "Loopback port to listen on (0: any)")
+      ->check(CLI::Range(0, 65535));
+  broker->add_option("--topic", broker_options.topics,
+                     "Create this topic at start (repeatable)");
+  broker->add_option("--partitions", broker_options.partitions,
+                     "Partitions of the topics created at start")
+      ->check(CLI::Range(1, 64));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    app.exit(error);
+    return commands::kBadInput;
+  }
+
+  configure_logging();
+  commands::install_stop_handlers();
+  if (*validate) return commands::validate(plan_path);
+  if (*capture) return commands::capture(plan_path, drop_slot);
+  if (*broker) return commands::broker(broker_options);
+  return commands::kBadInput;
+}

@@ -1,0 +1,130 @@
+#include "cutover/transport/change_log_producer.h"
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+// Defaults for a change log that must neither reorder nor lose nor give up: idempotence
+// keeps order across retries, acks=all waits for every in-sync replica, and an infinite
+// message timeout means a broker outage stalls capture instead of dropping changes.
+const KafkaProperties kProducerDefaults = {
+    {"enable.idempotence", "true"},
+    {"acks", "all"},
+    {"message.timeout.ms", "0"},
+    {"linger.ms", "5"},
+    {"batch.size", "1000000"},
+    {"queue.buffering.max.messages", "100000"},
+    {"queue.buffering.max.kbytes", "65536"},
+    {"message.max.bytes", "67108864"},
+    {"compression.codec", "none"},
+};
+}  // namespace
+
+Result<std::unique_ptr<ChangeLogProducer>> ChangeLogProducer::create(
+    const ProducerSettings& settings) {
+  std::unique_ptr<ChangeLogProducer> producer(new ChangeLogProducer());
+  auto* self = producer.get();
+  auto handle = create_kafka_client(RD_KAFKA_PRODUCER, settings.bootstrap, kProducerDefaults,
+                                    settings.properties, [self](rd_kafka_conf_t* config) {
+                                      rd_kafka_conf_set_dr_msg_cb(config, on_delivery);
+                                      rd_kafka_conf_set_opaque(config, self);
+                                    });
+  if (!handle) return handle.status();
+  producer->handle_ = std::move(handle.value());
+  producer->topic_name_ = settings.topic;
+  producer->topic_ = rd_kafka_topic_new(producer->handle_.get(), settings.topic.c_str(), nullptr);
+  if (!producer->topic_) {
+    return Status::error("cannot open Kafka topic " + settings.topic + ": " +
+                         rd_kafka_err2str(rd_kafka_last_error()));
+  }
+  return producer;
+}
+
+ChangeLogProducer::~ChangeLogProducer() {
+  if (topic_) rd_kafka_topic_destroy(topic_);
+  if (handle_) {
+    // Whatever was not acknowledged is sent again from blue's slot on the next start.
+    rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(handle_.get(), 0);
+  }
+}
+
+void ChangeLogProducer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                                    void* opaque) {
+  auto* self = static_cast<ChangeLogProducer*>(opaque);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const auto sequence = reinterpret_cast<std::uintptr_t>(message->_private);
+    std::uint64_t current = self->acknowledged_.load();
+    while (sequence > current && !self->acknowledged_.compare_exchange_weak(current, sequence)) {
+    }
+    return;
+  }
+  if (message->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+      message->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+    return;
+  }
+  const std::string reason = rd_kafka_err2str(message->err);
+  if (message->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+      message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    self->record_failure(Status::error("Kafka refused a change event of " +
+                                       std::to_string(message->len) + " bytes for topic " +
+                                       self->topic_name_ + ": " + reason));
+  } else {
+    self->record_failure(Status::retryable("Kafka delivery failed: " + reason));
+  }
+}
+
+void ChangeLogProducer::record_failure(Status status) {
+  std::lock_guard lock(failure_mutex_);
+  if (failure_.is_ok()) failure_ = std::move(status);
+}
+
+Status ChangeLogProducer::failure() const {
+  std::lock_guard lock(failure_mutex_);
+  return failure_;
+}
+
+Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record,
+                                                      std::uint64_t sequence) {
+  // rd_kafka_produce rather than the producev macros, which are C casts underneath.
+  const bool accepted =
+      rd_kafka_produce(topic_, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(record.value.data()),
+                       record.value.size(), record.key.data(), record.key.size(),
+                       reinterpret_cast<void*>(static_cast<std::uintptr_t>(sequence))) == 0;
+  const rd_kafka_resp_err_t produced =
+      accepted ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error();
+  if (produced == RD_KAFKA_RESP_ERR_NO_ERROR) return Offer::kQueued;
+  if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL) return Offer::kQueueFull;
+  const std::string reason = rd_kafka_err2str(produced);
+  if (produced == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    return Status::error("a change event of " + std::to_string(record.value.size()) +
+                         " bytes exceeds message.max.bytes: " + reason +
+                         " (raise kafka.properties message.max.bytes and the topic's "
+                         "max.message.bytes)");
+  }
+  if (produced == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_fatal_error(handle_.get(), fatal, sizeof fatal);
+    return Status::retryable(std::string("Kafka producer fatal error: ") + fatal);
+  }
+  return Status::retryable("cannot produce to " + topic_name_ + ": " + reason);
+}
+
+void ChangeLogProducer::serve(std::chrono::milliseconds wait) {
+  rd_kafka_poll(handle_.get(), static_cast<int>(wait.count()));
+  char reason[512];
+  if (rd_kafka_fatal_error(handle_.get(), reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    record_failure(Status::retryable(std::string("Kafka producer fatal error: ") + reason));
+  }
+}
+
+Status ChangeLogProducer::flush(std::chrono::milliseconds timeout) {
+  const auto result = rd_kafka_flush(handle_.get(), static_cast<int>(timeout.count()));
+  if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retryable(std::string("Kafka flush: ") + rd_kafka_err2str(result));
+  }
+  return failure();
+}
+
+}  // namespace cutover

@@ -1,0 +1,130 @@
+#include "cutover/transport/topic_admin.h"
+
+#include <optional>
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* metadata) const { rd_kafka_metadata_destroy(metadata); }
+};
+using Metadata = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+Result<KafkaHandle> admin_client(const std::string& bootstrap, const KafkaProperties& properties) {
+  // Metadata for all topics must not create any, so auto-creation stays off here.
+  return create_kafka_client(RD_KAFKA_PRODUCER, bootstrap,
+                             {{"allow.auto.create.topics", "false"}, {"log_level", "3"}},
+                             properties);
+}
+
+Result<Metadata> all_topics(rd_kafka_t* client, const std::string& bootstrap,
+                            std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const auto result =
+      rd_kafka_metadata(client, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
+  if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::retryable("cannot reach Kafka brokers at " + bootstrap + ": " +
+                             rd_kafka_err2str(result) +
+                             " (check kafka.brokers and that the brokers are running)");
+  }
+  return Metadata(metadata);
+}
+
+std::optional<int> partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic) {
+  for (int index = 0; index < metadata.topic_cnt; ++index) {
+    const auto& entry = metadata.topics[index];
+    if (topic == entry.topic && entry.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return entry.partition_cnt;
+    }
+  }
+  return std::nullopt;
+}
+
+Status create_topic(rd_kafka_t* client, const std::string& topic,
+                    std::chrono::milliseconds timeout) {
+  char reason[512];
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, reason, sizeof reason);
+  if (!new_topic) return Status::error(std::string("topic ") + topic + ": " + reason);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), reason,
+                                            sizeof reason);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  rd_kafka_CreateTopics(client, &new_topic, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  Status status = Status::ok();
+  if (!event) {
+    status = Status::retryable("CreateTopics got no answer");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = Status::error(rd_kafka_event_error_string(event));
+  } else {
+    const auto* created = rd_kafka_event_CreateTopics_result(event);
+    std::size_t count = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(created, &count);
+    for (std::size_t index = 0; index < count; ++index) {
+      const auto error = rd_kafka_topic_result_error(results[index]);
+      if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* text = rd_kafka_topic_result_error_string(results[index]);
+        status = Status::error(text ? text : rd_kafka_err2str(error));
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_NewTopic_destroy(new_topic);
+  return status;
+}
+
+}  // namespace
+
+Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperties& properties,
+                               std::chrono::milliseconds timeout) {
+  auto client = admin_client(bootstrap, properties);
+  if (!client) return client.status();
+  return all_topics(client->get(), bootstrap, timeout).status();
+}
+
+Result<int> ensure_change_log_topic(const std::string& bootstrap,
+                                    const KafkaProperties& properties, const std::string& topic,
+                                    std::chrono::milliseconds timeout) {
+  auto client = admin_client(bootstrap, properties);
+  if (!client) return client.status();
+  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  if (!metadata) return metadata.status();
+  std::optional<int> partitions = partition_count(**metadata, topic);
+  if (!partitions) {
+    if (auto created = create_topic(client->get(), topic, timeout); created) {
+      spdlog::info("created Kafka topic topic={} partitions=1", topic);
+    } else {
+      // The embedded broker has no CreateTopics; it creates topics on first use instead.
+      spdlog::warn("CreateTopics failed, relying on the broker's auto-creation topic={} reason=\"{}\"",
+                   topic, created.message());
+      const rd_kafka_metadata_t* raw = nullptr;
+      auto producer = create_kafka_client(RD_KAFKA_PRODUCER, bootstrap,
+                                          {{"allow.auto.create.topics", "true"}, {"log_level", "3"}},
+                                          properties);
+      if (!producer) return producer.status();
+      rd_kafka_topic_t* creating = rd_kafka_topic_new(producer->get(), topic.c_str(), nullptr);
+      rd_kafka_metadata(producer->get(), 0, creating, &raw, static_cast<int>(timeout.count()));
+      if (raw) rd_kafka_metadata_destroy(raw);
+      rd_kafka_topic_destroy(creating);
+      metadata = all_topics(client->get(), bootstrap, timeout);
+      if (!metadata) return metadata.status();
+      partitions = partition_count(**metadata, topic);
+      if (!partitions) {
+        return Status::error("Kafka topic " + topic + " does not exist and cannot be created (" +
+                             created.message() + "); create it with one partition");
+      }
+    }
+  }
+  if (*partitions > 1) {
+    spdlog::warn("Kafka topic has several partitions; only partition 0 carries the change log "
+                 "topic={} partitions={}", topic, *partitions);
+  }
+  return *partitions;
+}
+
+}  // namespace cutover
