@@ -1,0 +1,243 @@
+// Capture under faults: kill -9 and restart, blue restarted, the broker down, broker request
+// errors, and the slot positions that make these safe. Every test checks that each committed
+// transaction reached Kafka whole, and that the slot never moved past what Kafka (or green)
+// holds.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "cutover/common/lsn.h"
+#include "fixtures/capture_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// The ids of `table` that arrived as inserts in Kafka, with how often each arrived.
+std::map<long, int> inserted_ids(const std::vector<ChangeLogEvent>& events, const std::string& table) {
+  std::map<long, int> ids;
+  for (const auto& event : row_events(events, table)) {
+    if (event.value["op"] == "c") ids[event.value["after"]["id"].get<long>()]++;
+  }
+  return ids;
+}
+
+bool all_ids_arrived(const std::vector<ChangeLogEvent>& events, long count) {
+  const auto ids = inserted_ids(events, "load");
+  if (static_cast<long>(ids.size()) != count) return false;
+  return ids.begin()->first == 1 && ids.rbegin()->first == count;
+}
+
+// Writes `transactions` single-row transactions (ids from `first`) in a background thread.
+std::thread write_load(PostgresCluster& blue, long first, long transactions) {
+  return std::thread([&blue, first, transactions] {
+    for (long id = first; id < first + transactions; ++id) {
+      for (int attempt = 0;; ++attempt) {
+        try {
+          blue.execute("INSERT INTO load VALUES (" + std::to_string(id) + ", 'x')");
+          break;
+        } catch (const std::exception&) {
+          if (attempt > 200) throw;
+          std::this_thread::sleep_for(100ms);  // blue is restarting
+        }
+      }
+    }
+  });
+}
+
+std::string slot_confirmed(PostgresCluster& blue) {
+  return blue.query_value(
+      "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cutover_t'");
+}
+
+bool lsn_at_least(PostgresCluster& blue, const std::string& lsn, const std::string& floor) {
+  return blue.query_value("SELECT '" + lsn + "'::pg_lsn >= '" + floor + "'::pg_lsn") == "t";
+}
+
+TEST(CaptureFaults, KillDashNineMidStreamThenRestartLosesNothing) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  auto& reader = harness.reader();
+
+  auto writer = write_load(harness.blue(), 1, 3000);
+  ASSERT_TRUE(reader.wait_until([](const auto& events) { return events.size() > 1500; }, 60s));
+  harness.capture().signal(SIGKILL);
+  harness.capture().wait(10s);
+  // The highest commit Kafka holds at the moment of the kill: duplicates may only come
+  // from at or below it.
+  std::uint64_t highest_before_kill = 0;
+  for (const auto& event : reader.events()) {
+    if (event.value.value("status", "") == "END") {
+      highest_before_kill = std::max(highest_before_kill,
+                                     event.value["source"]["commit_lsn"].get<std::uint64_t>());
+    }
+  }
+  const std::size_t events_before_restart = reader.events().size();
+  harness.start_capture();
+  writer.join();
+  ASSERT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 3000); },
+                                120s))
+      << harness.capture().standard_error();
+
+  const auto events = reader.events();
+  for (const auto& [id, times] : inserted_ids(events, "load")) {
+    EXPECT_LE(times, 2) << "id " << id;
+  }
+  for (std::size_t index = events_before_restart; index < events.size(); ++index) {
+    const auto& value = events[index].value;
+    if (value.value("op", "") != "c") continue;
+    const long id = value["after"]["id"];
+    if (inserted_ids(std::vector<ChangeLogEvent>(events.begin(),
+                                                 events.begin() + static_cast<long>(events_before_restart)),
+                     "load")
+            .count(id)) {
+      EXPECT_LE(value["source"]["commit_lsn"].get<std::uint64_t>(), highest_before_kill)
+          << "a duplicate above the last acknowledged position";
+    }
+  }
+}
+
+TEST(CaptureFaults, BlueRestartedWhileStreaming) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  auto& reader = harness.reader();
+  auto writer = write_load(harness.blue(), 1, 2000);
+  ASSERT_TRUE(reader.wait_until([](const auto& events) { return events.size() > 600; }, 60s));
+  harness.blue().kill9();
+  std::this_thread::sleep_for(1s);
+  harness.blue().start();
+  writer.join();
+  EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 2000); },
+                                120s))
+      << harness.capture().standard_error();
+  EXPECT_TRUE(harness.capture().running());
+}
+
+TEST(CaptureFaults, BrokerDownTenSecondsHoldsTheSlotThenRecovers) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  auto& reader = harness.reader();
+  auto first = write_load(harness.blue(), 1, 200);
+  first.join();
+  ASSERT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 200); }, 60s));
+
+  harness.broker().set_broker_down(1);
+  auto during = write_load(harness.blue(), 201, 300);
+  during.join();
+  const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
+  std::this_thread::sleep_for(10s);
+  // Nothing of the outage reached Kafka, so the slot must still be below it.
+  EXPECT_FALSE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
+      << "slot confirmed past changes Kafka never acknowledged";
+  harness.broker().set_broker_up(1);
+
+  EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 120s))
+      << harness.capture().standard_error();
+  // Once Kafka has it all, the slot catches up.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written));
+}
+
+TEST(CaptureFaults, ProduceRequestErrorsAreRetriedWithoutLoss) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  auto& reader = harness.reader();
+  harness.broker().push_request_errors(
+      0 /* Produce */, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE});
+  auto writer = write_load(harness.blue(), 1, 500);
+  writer.join();
+  EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 120s))
+      << harness.capture().standard_error();
+}
+
+TEST(CaptureFaults, IdleDatabaseStillAdvancesTheSlot) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text); CREATE TABLE unrelated (v int)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  // WAL that capture has no event for: only keepalives tell it how far blue is.
+  harness.blue().execute("INSERT INTO unrelated SELECT generate_series(1, 1000)");
+  const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
+         std::chrono::steady_clock::now() < deadline) {
+    harness.blue().execute("SELECT pg_switch_wal()");  // nudges the walsender's keepalive
+    std::this_thread::sleep_for(500ms);
+  }
+  EXPECT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
+      << "slot " << slot_confirmed(harness.blue()) << " < " << written;
+}
+
+TEST(CaptureFaults, OnApplyConfirmsOnlyWhatGreenApplied) {
+  CaptureHarness harness;
+  PostgresCluster green;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n", "green:\n  dsn: \"" + green.dsn() + "\"\n", "on_apply");
+  harness.start_capture();
+  auto& reader = harness.reader();
+  const std::string start = slot_confirmed(harness.blue());
+  auto writer = write_load(harness.blue(), 1, 100);
+  writer.join();
+  ASSERT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 100); }, 60s));
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(slot_confirmed(harness.blue()), start) << "nothing is applied in green yet";
+
+  // Stand in for the applier: green's origin says the 50th transaction is applied.
+  std::uint64_t fiftieth_end = 0;
+  int ends = 0;
+  for (const auto& event : reader.events()) {
+    if (event.value.value("status", "") == "END" && ++ends == 50) {
+      fiftieth_end = event.value["source"]["end_lsn"];
+    }
+  }
+  const std::string applied = Lsn(fiftieth_end).to_string();
+  green.execute("SELECT pg_replication_origin_create('cutover_t');"
+                "SELECT pg_replication_origin_advance('cutover_t', '" + applied + "')");
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (slot_confirmed(harness.blue()) != applied && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(slot_confirmed(harness.blue()), applied);
+}
+
+TEST(CaptureFaults, TenMillionRowTransactionInBoundedMemory) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  auto& capture = harness.start_capture();
+  ChangeLogReader counter(harness.broker().bootstrap(), harness.topic(), false);
+  const long rows = 10'000'000;
+  harness.blue().execute("INSERT INTO load SELECT g, 'row' FROM generate_series(1, " +
+                         std::to_string(rows) + ") g");
+  // BEGIN, the schema event, every row, END.
+  const auto expected = static_cast<std::size_t>(rows + 3);
+  ASSERT_TRUE(counter.wait_until([&](const auto&) { return counter.count() >= expected; }, 900s))
+      << "events read: " << counter.count() << "\n" << capture.standard_error();
+  const auto last = counter.events().back();
+  EXPECT_EQ(last.value["status"], "END");
+  EXPECT_EQ(last.value["event_count"], rows);
+  const long peak_kib = capture.peak_memory_kib();
+  std::cout << "[ MEASURED ] capture peak RSS for a " << rows << "-row transaction: " << peak_kib / 1024
+            << " MiB\n";
+  EXPECT_GT(peak_kib, 0);
+  EXPECT_LT(peak_kib, 512 * 1024) << "capture must not hold the transaction in memory";
+}
+
+}  // namespace
+}  // namespace cutover::testing

@@ -1,0 +1,71 @@
+#include "cutover/capture/change_encoder.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace cutover {
+namespace {
+
+using nlohmann::json;
+using namespace pgoutput;
+
+Relation users() {
+  Relation relation;
+  relation.oid = 1;
+  relation.schema = "public";
+  relation.name = "users";
+  relation.columns = {{true, "id", 20, -1}, {false, "active", 16, -1}, {false, "bio", 25, -1}};
+  return relation;
+}
+
+TEST(ChangeEncoder, RowEventsCarryTransactionPositionAndKey) {
+  ChangeEncoder encoder("app");
+  std::vector<ChangeRecord> records;
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x200), 0, 9}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(users(), Lsn(0), records));
+  Insert insert{1, {{ValueKind::kText, "9223372036854775807"}, {ValueKind::kText, "f"}, {ValueKind::kNull, {}}}};
+  ASSERT_TRUE(encoder.encode(insert, Lsn(0x150), records));
+  Update update{1, 0, {}, {{ValueKind::kText, "5"}, {ValueKind::kText, "t"}, {ValueKind::kUnchangedToast, {}}}};
+  ASSERT_TRUE(encoder.encode(update, Lsn(0x160), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x200), Lsn(0x230), 0}, Lsn(0x230), records));
+  ASSERT_EQ(records.size(), 5u);
+
+  const json inserted = json::parse(records[2].value);
+  EXPECT_EQ(inserted["after"]["id"], 9223372036854775807LL);
+  EXPECT_EQ(inserted["after"]["active"], false);
+  EXPECT_TRUE(inserted["after"]["bio"].is_null());
+  EXPECT_EQ(inserted["source"]["commit_lsn"], 0x200);
+  EXPECT_EQ(inserted["source"]["lsn"], 0x150);
+  EXPECT_EQ(inserted["source"]["txId"], 9);
+  EXPECT_EQ(inserted["source"]["sequence"], 0);
+  EXPECT_EQ(json::parse(records[2].key)["key"], (json{{"id", 9223372036854775807LL}}));
+
+  const json updated = json::parse(records[3].value);
+  EXPECT_EQ(updated["source"]["sequence"], 1);
+  EXPECT_FALSE(updated["after"].contains("bio"));
+  EXPECT_EQ(updated["unchanged_toast"], json::array({"bio"}));
+
+  const json end = json::parse(records[4].value);
+  EXPECT_EQ(end["status"], "END");
+  EXPECT_EQ(end["event_count"], 2);
+  EXPECT_EQ(end["source"]["end_lsn"], 0x230);
+  EXPECT_FALSE(encoder.in_transaction());
+}
+
+TEST(ChangeEncoder, ChangeBeforeRelationIsAnError) {
+  ChangeEncoder encoder("app");
+  std::vector<ChangeRecord> records;
+  const auto status = encoder.encode(Insert{77, {}}, Lsn(1), records);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.message().find("relation 77"), std::string::npos);
+}
+
+TEST(ChangeEncoder, TupleOfTheWrongWidthIsAnError) {
+  ChangeEncoder encoder("app");
+  std::vector<ChangeRecord> records;
+  ASSERT_TRUE(encoder.encode(users(), Lsn(0), records));
+  EXPECT_FALSE(encoder.encode(Insert{1, {{ValueKind::kText, "1"}}}, Lsn(1), records));
+}
+
+}  // namespace
+}  // namespace cutover

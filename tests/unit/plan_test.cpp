@@ -1,0 +1,105 @@
+#include "cutover/plan/plan.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace cutover {
+namespace {
+
+const char* kMinimal = R"(name: accounts-v2
+blue:
+  dsn: "host=127.0.0.1 dbname=app"
+tables:
+  - source: public.users
+    target: public.accounts
+    key: [id]
+    columns:
+      id: id
+      email_lower: lower(email)
+  - source: orders
+)";
+
+std::string errors_of(const std::string& text) {
+  auto plan = parse_plan(text, "plan.yaml");
+  EXPECT_FALSE(plan);
+  return plan ? "" : plan.status().message();
+}
+
+TEST(Plan, MinimalPlanGetsDefaults) {
+  auto plan = parse_plan(kMinimal, "plan.yaml");
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->name, "accounts-v2");
+  EXPECT_TRUE(plan->kafka.is_embedded());
+  EXPECT_EQ(plan->kafka.changes_topic(), "cutover.accounts-v2.changes");
+  EXPECT_EQ(plan->slot_name(), "cutover_accounts_v2");
+  EXPECT_EQ(plan->replication.slot_advance, SlotAdvance::kOnApply);
+  ASSERT_EQ(plan->tables.size(), 2u);
+  EXPECT_EQ(plan->tables[0].target.text(), "public.accounts");
+  EXPECT_EQ(plan->tables[0].columns[1].second, "lower(email)");
+  EXPECT_EQ(plan->tables[1].source.text(), "public.orders");
+  EXPECT_EQ(plan->tables[1].target.text(), "public.orders");
+  EXPECT_EQ(plan->state_dir, "./.cutover/accounts-v2");
+}
+
+TEST(Plan, UnknownKeyNamesLineColumnAndSuggestion) {
+  const auto message = errors_of(std::string(kMinimal) + "    colums: {}\n");
+  EXPECT_NE(message.find("plan.yaml:12:5: tables[1].colums: unknown key (did you mean 'columns'?)"),
+            std::string::npos)
+      << message;
+}
+
+TEST(Plan, EveryProblemIsReportedAtOnce) {
+  const auto message = errors_of(R"(name: Bad Name
+blue:
+  dsn: x
+kafka:
+  brokers: embedded
+replication:
+  slot_advance: on_kafka_ack
+snapshot:
+  parallelism: zero
+cutover:
+  max_lag: 2 hours
+tables:
+  - source: "users; drop"
+)");
+  EXPECT_NE(message.find("plan.yaml:1:7: name: 'Bad Name' is not a valid plan name"), std::string::npos) << message;
+  EXPECT_NE(message.find("replication.slot_advance: on_kafka_ack is refused with kafka.brokers: embedded"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("snapshot.parallelism: must be a whole number"), std::string::npos) << message;
+  EXPECT_NE(message.find("cutover.max_lag: '2 hours' is not a duration"), std::string::npos) << message;
+  EXPECT_NE(message.find("tables[0].source: 'users; drop' is not a table name"), std::string::npos) << message;
+}
+
+TEST(Plan, DsnFromEnvironmentAndMissingVariable) {
+  const std::string text = R"(name: t
+blue:
+  dsn_env: CUTOVER_TEST_BLUE_DSN
+tables:
+  - source: t
+)";
+  ::unsetenv("CUTOVER_TEST_BLUE_DSN");
+  EXPECT_NE(errors_of(text).find("blue.dsn_env: environment variable CUTOVER_TEST_BLUE_DSN is not set"),
+            std::string::npos);
+  ::setenv("CUTOVER_TEST_BLUE_DSN", "host=h dbname=d", 1);
+  auto plan = parse_plan(text, "plan.yaml");
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->blue.dsn, "host=h dbname=d");
+  ::unsetenv("CUTOVER_TEST_BLUE_DSN");
+}
+
+TEST(Plan, MalformedYamlNamesThePosition) {
+  const auto message = errors_of("name: t\nblue: [unclosed\n");
+  EXPECT_NE(message.find("plan.yaml:"), std::string::npos);
+  EXPECT_NE(message.find("not valid YAML"), std::string::npos) << message;
+}
+
+TEST(Plan, MissingTablesAndBlue) {
+  const auto message = errors_of("name: t\n");
+  EXPECT_NE(message.find("blue: is required"), std::string::npos) << message;
+  EXPECT_NE(message.find("tables: is required"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace cutover
