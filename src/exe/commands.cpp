@@ -115,7 +115,9 @@ int capture(const std::string& plan_path, bool drop_slot) {
                   stop_requested);
   const Status outcome = capture.run();
   if (!outcome) return report(outcome, kFailed);
-  spdlog::info("capture stopped events={} confirmed_lsn={}", capture.counters().events.load(),
+  spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",
+               capture.counters().events.load(), capture.counters().bytes.load(),
+               capture.counters().transactions.load(),
                Lsn(capture.counters().confirmed_lsn).to_string());
   return kSuccess;
 }
