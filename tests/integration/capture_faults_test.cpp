@@ -156,13 +156,24 @@ TEST(CaptureFaults, ProduceRequestErrorsAreRetriedWithoutLoss) {
   harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
   harness.write_plan("  - source: load\n");
   harness.start_capture();
-  auto& reader = harness.reader();
   harness.broker().push_request_errors(
       0 /* Produce */, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                         RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE});
   auto writer = write_load(harness.blue(), 1, 500);
   writer.join();
-  EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 120s))
+  const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
+  // The slot moves only on Kafka's acknowledgement: once it is past the workload, everything
+  // must be in the partition, read from its beginning by a fresh consumer.
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
+      << harness.capture().standard_error();
+  ChangeLogReader fresh(harness.broker().bootstrap(), harness.topic());
+  EXPECT_TRUE(fresh.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 60s))
+      << "ids read: " << inserted_ids(fresh.events(), "load").size() << "\n"
       << harness.capture().standard_error();
 }
 
