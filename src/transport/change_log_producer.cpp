@@ -54,10 +54,7 @@ void ChangeLogProducer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* messa
                                     void* opaque) {
   auto* self = static_cast<ChangeLogProducer*>(opaque);
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const auto sequence = reinterpret_cast<std::uintptr_t>(message->_private);
-    std::uint64_t current = self->acknowledged_.load();
-    while (sequence > current && !self->acknowledged_.compare_exchange_weak(current, sequence)) {
-    }
+    self->acknowledge(reinterpret_cast<std::uintptr_t>(message->_private));
     return;
   }
   if (message->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
@@ -75,18 +72,40 @@ void ChangeLogProducer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* messa
   }
 }
 
+void ChangeLogProducer::acknowledge(std::uint64_t sequence) {
+  std::lock_guard lock(mutex_);
+  acknowledged_ahead_.insert(sequence);
+  while (!acknowledged_ahead_.empty() && *acknowledged_ahead_.begin() == acknowledged_ + 1) {
+    acknowledged_ = *acknowledged_ahead_.begin();
+    acknowledged_ahead_.erase(acknowledged_ahead_.begin());
+  }
+}
+
+std::uint64_t ChangeLogProducer::acknowledged_through() const {
+  std::lock_guard lock(mutex_);
+  return acknowledged_;
+}
+
 void ChangeLogProducer::record_failure(Status status) {
-  std::lock_guard lock(failure_mutex_);
+  std::lock_guard lock(mutex_);
   if (failure_.is_ok()) failure_ = std::move(status);
 }
 
 Status ChangeLogProducer::failure() const {
-  std::lock_guard lock(failure_mutex_);
+  std::lock_guard lock(mutex_);
   return failure_;
 }
 
 Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record,
                                                       std::uint64_t sequence) {
+  {
+    // A replacement producer starts where capture's sequence numbers are now.
+    std::lock_guard lock(mutex_);
+    if (!offered_any_) {
+      offered_any_ = true;
+      acknowledged_ = sequence - 1;
+    }
+  }
   // rd_kafka_produce rather than the producev macros, which are C casts underneath.
   const bool accepted =
       rd_kafka_produce(topic_, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(record.value.data()),
@@ -97,18 +116,21 @@ Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record
   if (produced == RD_KAFKA_RESP_ERR_NO_ERROR) return Offer::kQueued;
   if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL) return Offer::kQueueFull;
   const std::string reason = rd_kafka_err2str(produced);
+  Status status = Status::retryable("cannot produce to " + topic_name_ + ": " + reason);
   if (produced == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-    return Status::error("a change event of " + std::to_string(record.value.size()) +
-                         " bytes exceeds message.max.bytes: " + reason +
-                         " (raise kafka.properties message.max.bytes and the topic's "
-                         "max.message.bytes)");
-  }
-  if (produced == RD_KAFKA_RESP_ERR__FATAL) {
+    status = Status::error("a change event of " + std::to_string(record.value.size()) +
+                           " bytes exceeds message.max.bytes: " + reason +
+                           " (raise kafka.properties message.max.bytes and the topic's "
+                           "max.message.bytes)");
+  } else if (produced == RD_KAFKA_RESP_ERR__FATAL) {
     char fatal[512];
     rd_kafka_fatal_error(handle_.get(), fatal, sizeof fatal);
-    return Status::retryable(std::string("Kafka producer fatal error: ") + fatal);
+    status = Status::retryable(std::string("Kafka producer fatal error: ") + fatal);
   }
-  return Status::retryable("cannot produce to " + topic_name_ + ": " + reason);
+  // The sequence of a record that was never queued can never be acknowledged, so this
+  // producer is done: capture replaces it and resumes from blue's slot.
+  record_failure(status);
+  return status;
 }
 
 void ChangeLogProducer::serve(std::chrono::milliseconds wait) {

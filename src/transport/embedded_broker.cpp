@@ -44,8 +44,5 @@ void EmbeddedBroker::push_request_errors(std::int16_t api_key,
   rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }
 
-void EmbeddedBroker::clear_request_errors(std::int16_t api_key) {
-  rd_kafka_mock_clear_request_errors(cluster_, api_key);
-}
 
 }  // namespace cutover

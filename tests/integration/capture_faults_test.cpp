@@ -4,7 +4,7 @@
 // holds.
 #include <gtest/gtest.h>
 
-#include <set>
+#include <functional>
 #include <thread>
 
 #include "cutover/common/lsn.h"
@@ -23,6 +23,15 @@ std::map<long, int> inserted_ids(const std::vector<ChangeLogEvent>& events, cons
     if (event.value["op"] == "c") ids[event.value["after"]["id"].get<long>()]++;
   }
   return ids;
+}
+
+std::string missing_ids(const std::vector<ChangeLogEvent>& events, long count) {
+  const auto ids = inserted_ids(events, "load");
+  std::string missing;
+  for (long id = 1; id <= count; ++id) {
+    if (!ids.count(id)) missing += std::to_string(id) + " ";
+  }
+  return missing;
 }
 
 bool all_ids_arrived(const std::vector<ChangeLogEvent>& events, long count) {
@@ -57,6 +66,18 @@ bool lsn_at_least(PostgresCluster& blue, const std::string& lsn, const std::stri
   return blue.query_value("SELECT '" + lsn + "'::pg_lsn >= '" + floor + "'::pg_lsn") == "t";
 }
 
+// Waits until blue's slot is confirmed at or past `lsn`; runs `nudge` between looks.
+bool wait_for_slot_past(PostgresCluster& blue, const std::string& lsn,
+                        std::chrono::seconds timeout, const std::function<void()>& nudge = {}) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!lsn_at_least(blue, slot_confirmed(blue), lsn)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (nudge) nudge();
+    std::this_thread::sleep_for(200ms);
+  }
+  return true;
+}
+
 TEST(CaptureFaults, KillDashNineMidStreamThenRestartLosesNothing) {
   CaptureHarness harness;
   harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
@@ -88,14 +109,14 @@ TEST(CaptureFaults, KillDashNineMidStreamThenRestartLosesNothing) {
   for (const auto& [id, times] : inserted_ids(events, "load")) {
     EXPECT_LE(times, 2) << "id " << id;
   }
+  const auto before_restart = inserted_ids(
+      std::vector<ChangeLogEvent>(events.begin(),
+                                  events.begin() + static_cast<long>(events_before_restart)),
+      "load");
   for (std::size_t index = events_before_restart; index < events.size(); ++index) {
     const auto& value = events[index].value;
     if (value.value("op", "") != "c") continue;
-    const long id = value["after"]["id"];
-    if (inserted_ids(std::vector<ChangeLogEvent>(events.begin(),
-                                                 events.begin() + static_cast<long>(events_before_restart)),
-                     "load")
-            .count(id)) {
+    if (before_restart.count(value["after"]["id"].get<long>())) {
       EXPECT_LE(value["source"]["commit_lsn"].get<std::uint64_t>(), highest_before_kill)
           << "a duplicate above the last acknowledged position";
     }
@@ -143,19 +164,15 @@ TEST(CaptureFaults, BrokerDownTenSecondsHoldsTheSlotThenRecovers) {
   EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 120s))
       << harness.capture().standard_error();
   // Once Kafka has it all, the slot catches up.
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(200ms);
-  }
-  EXPECT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written));
+  EXPECT_TRUE(wait_for_slot_past(harness.blue(), written, 30s));
 }
 
-// DISABLED: under CPU contention this found 499 of 500 ids in Kafka while blue's slot was
-// confirmed past all 500, a suspected lost change (ack tracking takes the highest
-// acknowledged sequence, which is wrong if delivery reports come out of order after a
-// retried request; or the mock loses a message under injected REQUEST_TIMED_OUT). Open
-// defect, see the session note on issue 2; re-enable once fixed.
+// DISABLED, open defect: with the CPU loaded (two `yes` hogs), the first transaction (id 1)
+// is missing from the partition while blue's slot is confirmed past it, 3 runs of 3. It
+// happens with NOT_LEADER_FOR_PARTITION + LEADER_NOT_AVAILABLE injected, not with
+// REQUEST_TIMED_OUT or NOT_ENOUGH_REPLICAS alone. Capture counts only an unbroken run of
+// acknowledged records, so librdkafka reported the lost record delivered: either the 2.0
+// mock's leader-error path or the idempotent producer's. Re-enable once explained.
 TEST(CaptureFaults, DISABLED_ProduceRequestErrorsAreRetriedWithoutLoss) {
   CaptureHarness harness;
   harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
@@ -169,16 +186,11 @@ TEST(CaptureFaults, DISABLED_ProduceRequestErrorsAreRetriedWithoutLoss) {
   const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
   // The slot moves only on Kafka's acknowledgement: once it is past the workload, everything
   // must be in the partition, read from its beginning by a fresh consumer.
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(200ms);
-  }
-  ASSERT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
+  ASSERT_TRUE(wait_for_slot_past(harness.blue(), written, 120s))
       << harness.capture().standard_error();
   ChangeLogReader fresh(harness.broker().bootstrap(), harness.topic());
   EXPECT_TRUE(fresh.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 60s))
-      << "ids read: " << inserted_ids(fresh.events(), "load").size() << "\n"
+      << "ids missing: " << missing_ids(fresh.events(), 500) << "\n"
       << harness.capture().standard_error();
 }
 
@@ -190,13 +202,9 @@ TEST(CaptureFaults, IdleDatabaseStillAdvancesTheSlot) {
   // WAL that capture has no event for: only keepalives tell it how far blue is.
   harness.blue().execute("INSERT INTO unrelated SELECT generate_series(1, 1000)");
   const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (!lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written) &&
-         std::chrono::steady_clock::now() < deadline) {
-    harness.blue().execute("SELECT pg_switch_wal()");  // nudges the walsender's keepalive
-    std::this_thread::sleep_for(500ms);
-  }
-  EXPECT_TRUE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
+  // pg_switch_wal() nudges the walsender into sending a keepalive.
+  EXPECT_TRUE(wait_for_slot_past(harness.blue(), written, 60s,
+                                 [&] { harness.blue().execute("SELECT pg_switch_wal()"); }))
       << "slot " << slot_confirmed(harness.blue()) << " < " << written;
 }
 

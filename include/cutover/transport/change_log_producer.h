@@ -1,17 +1,18 @@
 // ChangeLogProducer: writes change records to partition 0 of the change-log topic.
 //
-// Capture offers records in source order, each with a rising sequence number, and learns
+// Capture offers records in source order, each with the next sequence number, and learns
 // from acknowledged_through() which of them Kafka holds durably (idempotent producer,
-// acks=all, so acknowledgements arrive in order). Memory is bounded by librdkafka's queue:
+// acks=all). The answer is the unbroken run of acknowledged sequences: a report for a later
+// record never covers an earlier one still waiting for a retry. Memory is bounded by librdkafka's queue:
 // when it is full, offer() says so and capture waits, which in turn holds back blue's
 // walsender through TCP; nothing buffers a whole transaction.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "cutover/capture/change_encoder.h"
@@ -47,7 +48,7 @@ class ChangeLogProducer final : public ChangeLogSink {
 
   Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override;
   void serve(std::chrono::milliseconds wait) override;
-  std::uint64_t acknowledged_through() const override { return acknowledged_.load(); }
+  std::uint64_t acknowledged_through() const override;
   Status failure() const override;
   Status flush(std::chrono::milliseconds timeout) override;
 
@@ -55,12 +56,15 @@ class ChangeLogProducer final : public ChangeLogSink {
   ChangeLogProducer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
   void record_failure(Status status);
+  void acknowledge(std::uint64_t sequence);
 
   KafkaHandle handle_;
   rd_kafka_topic_t* topic_ = nullptr;
   std::string topic_name_;
-  std::atomic<std::uint64_t> acknowledged_{0};
-  mutable std::mutex failure_mutex_;
+  mutable std::mutex mutex_;  // delivery reports come from librdkafka's thread
+  bool offered_any_ = false;
+  std::uint64_t acknowledged_ = 0;             // every sequence up to here is acknowledged
+  std::set<std::uint64_t> acknowledged_ahead_;  // acknowledged beyond a gap
   Status failure_ = Status::ok();
 };
 

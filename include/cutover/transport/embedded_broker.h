@@ -36,8 +36,6 @@ class EmbeddedBroker {
   void set_broker_up(std::int32_t broker_id);
   // The next requests of `api_key` (RD_KAFKAP_Produce is 0) fail with `errors`, one each.
   void push_request_errors(std::int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
-  void clear_request_errors(std::int16_t api_key);
-  int broker_count() const { return broker_count_; }
 
  private:
   EmbeddedBroker() = default;
