@@ -4,7 +4,10 @@
 // command, and the tests, which also use its fault injection (brokers down, request
 // errors). It speaks the real Kafka protocol, so any client, kcat included, can read it.
 // Its log is in memory and keeps about 5 MiB per partition, which is why the embedded
-// broker only allows `slot_advance: on_apply`.
+// broker only allows `slot_advance: on_apply`. It checks idempotent sequence numbers only for
+// transactional producers, so a producer writing to it keeps one request in flight
+// (kSafeProducerProperties): otherwise a batch refused with an error and a later batch
+// accepted make librdkafka count the refused one as delivered.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -22,6 +25,10 @@ namespace cutover {
 
 class EmbeddedBroker {
  public:
+  // Producer properties that keep the no-lost-change guarantee on this broker (see above).
+  static inline const KafkaProperties kSafeProducerProperties = {
+      {"max.in.flight.requests.per.connection", "1"}};
+
   static Result<std::unique_ptr<EmbeddedBroker>> start(int broker_count = 1);
   ~EmbeddedBroker();
   EmbeddedBroker(const EmbeddedBroker&) = delete;
