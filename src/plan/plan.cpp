@@ -24,7 +24,7 @@ class PlanParser {
 
   Result<Plan> parse(const YAML::Node& root) {
     if (!reader_.expect_mapping(root, "", {"name", "blue", "green", "kafka", "replication",
-                                           "snapshot", "tables", "sequences", "verify",
+                                           "snapshot", "apply", "tables", "sequences", "verify",
                                            "cutover", "control", "state_dir"})) {
       return failure();
     }
@@ -34,6 +34,7 @@ class PlanParser {
     parse_kafka(root);
     parse_replication(root);
     parse_snapshot(root);
+    parse_apply(root);
     parse_tables(root);
     parse_sequences(root);
     parse_verify(root);
@@ -145,6 +146,22 @@ class PlanParser {
     }
   }
 
+  void parse_apply(const YAML::Node& root) {
+    const YAML::Node node = root["apply"];
+    if (!node ||
+        !reader_.expect_mapping(node, "apply", {"batch_rows", "batch_bytes", "batch_interval"})) {
+      return;
+    }
+    if (auto value = reader_.integer_field(node, "batch_rows", "apply", 1, 10000000)) {
+      plan_.apply.batch_rows = *value;
+    }
+    if (auto value = reader_.integer_field(node, "batch_bytes", "apply", 1024, 1L << 30)) {
+      plan_.apply.batch_bytes = *value;
+    }
+    plan_.apply.batch_interval =
+        duration_field(node, "batch_interval", "apply").value_or(plan_.apply.batch_interval);
+  }
+
   std::optional<QualifiedName> table_name(const YAML::Node& parent, const std::string& key,
                                           const std::string& path, bool required) {
     auto text = reader_.string_field(parent, key, path, required);
@@ -172,7 +189,8 @@ class PlanParser {
       const std::string path = "tables[" + std::to_string(index) + "]";
       const YAML::Node entry = node[index];
       if (!reader_.expect_mapping(entry, path,
-                                  {"source", "target", "key", "columns", "where", "reverse"})) {
+                                  {"source", "target", "key", "columns", "where", "reverse",
+                                   "on_truncate"})) {
         continue;
       }
       TableMapping mapping;
@@ -190,6 +208,16 @@ class PlanParser {
         if (reader_.expect_mapping(reverse, reverse_path, {"columns"})) {
           mapping.reverse_columns = reader_.string_map_field(reverse, "columns", reverse_path)
                                         .value_or(std::vector<std::pair<std::string, std::string>>{});
+        }
+      }
+      if (auto action = reader_.string_field(entry, "on_truncate", path, false)) {
+        if (*action == "truncate_target") {
+          mapping.on_truncate = TruncateAction::kTruncateTarget;
+        } else if (*action == "refuse") {
+          mapping.on_truncate = TruncateAction::kRefuse;
+        } else {
+          reader_.error(entry["on_truncate"], path + ".on_truncate",
+                        "'" + *action + "' is not one of truncate_target, refuse");
         }
       }
       plan_.tables.push_back(std::move(mapping));

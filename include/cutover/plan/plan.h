@@ -41,6 +41,10 @@ struct SnapshotSettings {
   long chunk_rows = 100000;
 };
 
+// What a TRUNCATE of the source does to the target. A merged target holds rows of other
+// sources too, so there the plan must say it; refusing stops apply with a clear error.
+enum class TruncateAction { kDefault, kTruncateTarget, kRefuse };
+
 struct TableMapping {
   QualifiedName source;
   QualifiedName target;                         // default: same as source
@@ -48,6 +52,15 @@ struct TableMapping {
   std::vector<std::pair<std::string, std::string>> columns;  // target column, SQL expression
   std::string where;                            // row filter, empty for none
   std::vector<std::pair<std::string, std::string>> reverse_columns;
+  TruncateAction on_truncate = TruncateAction::kDefault;  // default: truncate unless merged
+};
+
+// How the applier groups source transactions into green transactions: a green transaction
+// ends at the first source transaction end after any bound is reached.
+struct ApplySettings {
+  long batch_rows = 10000;
+  long batch_bytes = 16L << 20;
+  std::chrono::milliseconds batch_interval{200};
 };
 
 struct SequenceMapping {
@@ -90,6 +103,7 @@ struct Plan {
   KafkaSettings kafka;
   ReplicationSettings replication;
   SnapshotSettings snapshot;
+  ApplySettings apply;
   std::vector<TableMapping> tables;
   std::vector<SequenceMapping> sequences;
   VerifySettings verify;

@@ -1,0 +1,103 @@
+// Applier: reads the change log and applies it to green, exactly once in effect.
+//
+// Source transactions are applied whole: rows collect in per-table SourceBatches, which are
+// flushed into the open green transaction when they grow past the plan's apply bounds, and
+// the green transaction commits, with the applied source position, only at a source
+// transaction's END, once a bound (rows, bytes, time) is reached or the log goes quiet.
+// A transaction whose commit lies below the applied position is skipped, so duplicates from
+// a capture restart change nothing. A transaction cut off by a capture crash (BEGIN and rows,
+// no END, then its BEGIN again) is discarded: the green transaction rolls back and the log is
+// read again from the last commit, without the cut-off part.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cutover/apply/green_writer.h"
+#include "cutover/apply/source_batch.h"
+#include "cutover/plan/plan.h"
+#include "cutover/transform/table_transform.h"
+#include "cutover/transport/change_log_consumer.h"
+
+namespace cutover {
+
+// What the applier has done, read by status reports from other threads.
+struct ApplyCounters {
+  std::atomic<std::uint64_t> applied_lsn{0};
+  std::atomic<std::int64_t> applied_commit_ts_ms{0};
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> rows{0};
+  std::atomic<std::int64_t> next_offset{-1};
+  mutable std::mutex mutex;
+  std::map<std::string, std::uint64_t> rows_by_source;  // guarded by mutex
+  std::string last_message;                             // prefix:content of the last applied
+                                                        // logical message, guarded by mutex
+};
+
+// Offsets [first, last) of cut-off transactions to pass over; kept across applier restarts.
+using DiscardedRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+class Applier {
+ public:
+  Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
+          ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
+          ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop);
+
+  // Runs until `stop` or an error; commits what is complete before returning on stop.
+  Status run();
+
+ private:
+  struct SourceTable {
+    std::vector<SourceColumn> columns;
+    std::vector<const TableTransform*> targets;
+    std::unique_ptr<SourceBatch> batch;
+  };
+
+  Status handle(const ChangeEvent& event);
+  Status on_begin(const ChangeEvent& event);
+  Status on_end(const ChangeEvent& event);
+  Status on_row(const ChangeEvent& event);
+  Status on_truncate(const ChangeEvent& event);
+  void on_schema(const ChangeEvent& event);
+  Status flush();
+  Status commit();
+  Status discard_cut_off_transaction(std::int64_t next_begin_offset);
+  bool discarded(std::int64_t offset) const;
+  bool bounds_reached() const;
+
+  const ApplySettings& settings_;
+  ChangeLogSource& log_;
+  GreenWriter& writer_;
+  ApplyCounters& counters_;
+  DiscardedRanges& discarded_;
+  const std::atomic<bool>& stop_;
+  std::map<std::string, SourceTable> sources_;  // by "schema.table"
+
+  Lsn applied_;                          // end of the last committed source transaction
+  std::int64_t committed_offset_ = -1;   // first offset after the last commit
+  std::int64_t uncommitted_from_ = -1;   // first offset read since the last commit
+  bool in_transaction_ = false;
+  bool skipping_ = false;
+  std::int64_t transaction_begin_offset_ = 0;
+  // Complete source transactions written to the open green transaction, not yet committed.
+  std::size_t completed_ = 0;
+  Lsn completed_end_;
+  std::int64_t completed_ts_ms_ = 0;
+  std::int64_t completed_next_offset_ = -1;
+  std::string completed_message_;
+  std::string pending_message_;
+  std::size_t rows_in_green_transaction_ = 0;
+  std::size_t bytes_in_green_transaction_ = 0;
+  std::size_t rows_in_batches_ = 0;
+  std::size_t bytes_in_batches_ = 0;
+  std::chrono::steady_clock::time_point green_transaction_started_;
+  std::map<std::string, std::uint64_t> uncommitted_rows_by_source_;
+};
+
+}  // namespace cutover

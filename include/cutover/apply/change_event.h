@@ -1,0 +1,37 @@
+// ChangeEvent: one change-log message as the applier needs it (see docs/change-events.md).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cutover/common/lsn.h"
+#include "cutover/common/postgres_connection.h"
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+struct ChangeEvent {
+  enum class Kind { kBegin, kEnd, kRow, kSchema, kTruncate, kMessage };
+  Kind kind = Kind::kRow;
+  std::int64_t offset = 0;
+  Lsn commit_lsn;
+  Lsn end_lsn;              // kEnd only
+  std::int64_t commit_ts_ms = 0;
+  QualifiedName table;      // kRow, kSchema, kTruncate
+  char op = 0;              // kRow: 'c', 'u' or 'd'
+  nlohmann::json before;    // source row before (key columns only, or full), or null
+  nlohmann::json after;     // source row after, or null
+  std::vector<std::string> unchanged_toast;
+  nlohmann::json schema_columns;  // kSchema: [{"name", "type", "type_oid", ...}]
+  std::string message_prefix;     // kMessage
+  std::string message_content;
+  std::size_t bytes = 0;
+};
+
+Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offset);
+
+}  // namespace cutover

@@ -1,0 +1,66 @@
+// GreenWriter: the applier's session on green. It turns SourceBatches into set-based
+// statements through each target's transform, and commits them together with the applied
+// source position, so that data and position are durable together or not at all.
+//
+// Every statement binds one JSON array of source rows ($1, and $2 where two sets meet) and
+// decodes it with jsonb_to_recordset into the source table's own column types, then
+// evaluates the plan's expressions: the same expressions the snapshot evaluates on blue.
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cutover/apply/source_batch.h"
+#include "cutover/common/lsn.h"
+#include "cutover/common/result.h"
+#include "cutover/transform/table_transform.h"
+
+namespace cutover {
+
+// Where the applier stands: the end of the last source transaction applied, and the
+// change-log offset just after it.
+struct AppliedPosition {
+  Lsn source_lsn;
+  std::int64_t next_offset = -1;  // -1: unknown, read the log from its beginning
+  bool snapshot_complete = false;
+};
+
+// The position table and origin live in green; these read and create them.
+std::string origin_name(const std::string& plan_name);
+Status ensure_position_table(pqxx::connection& green);
+Result<AppliedPosition> read_applied_position(pqxx::connection& green,
+                                              const std::string& plan_name);
+
+class GreenWriter {
+ public:
+  GreenWriter(std::unique_ptr<pqxx::connection> green, std::string plan_name);
+  ~GreenWriter();
+
+  // Prepares the session: replica role (no triggers, no FK checks, as for any replica) and
+  // the replication origin that marks these changes as cutover's.
+  Status open_session();
+
+  // Runs the batch's net changes on `target` inside the open green transaction.
+  Status write(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
+               const SourceBatch& batch);
+  Status truncate(const TableTransform& target);
+  // Commits everything written since the last commit, with the position.
+  Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset);
+  void rollback();
+
+ private:
+  pqxx::work& transaction();
+  Status write_keyed(const TableTransform& target, const std::string& rows_from,
+                     const SourceBatch& batch);
+  Status write_unkeyed(const TableTransform& target, const std::string& rows_from,
+                       const SourceBatch& batch);
+
+  std::unique_ptr<pqxx::connection> green_;
+  std::string plan_name_;
+  std::unique_ptr<pqxx::work> transaction_;
+};
+
+}  // namespace cutover

@@ -1,0 +1,63 @@
+// TableTransform: one target table of the plan, resolved against blue's and green's catalogs,
+// and the SQL that evaluates its column expressions.
+//
+// The snapshot runs the projection on blue inside COPY; the applier runs the same projection
+// on green over source rows decoded from change events. Both therefore go through
+// PostgreSQL's own evaluation of the same expressions, which is what makes the two paths
+// agree (and what the verifier relies on).
+#pragma once
+
+#include <pqxx/pqxx>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cutover/common/postgres_connection.h"
+#include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
+
+namespace cutover {
+
+struct TargetColumn {
+  std::string name;
+  std::string expression;  // SQL over the source row's columns
+  std::string sql_type;    // green's type, format_type() form
+};
+
+struct SourceColumn {
+  std::string name;
+  std::string sql_type;  // blue's type, format_type() form
+};
+
+struct TableTransform {
+  QualifiedName source;
+  std::vector<SourceColumn> source_columns;  // blue's columns, in order
+  QualifiedName target;
+  std::vector<TargetColumn> columns;
+  std::vector<std::string> key;         // target key columns; empty: inserts only
+  std::vector<std::string> source_key;  // blue's primary key (or replica identity) columns
+  std::string where;                    // empty: every row
+  bool merged = false;                  // other sources feed the same target
+  bool truncate_target_on_truncate = true;
+
+  // `"expr" AS "column", ...` over a relation named like the source table.
+  std::string projection() const;
+  // The row filter as a boolean SQL expression.
+  std::string filter() const { return where.empty() ? "true" : "(" + where + ")"; }
+  // Target columns whose expression reads any of `source_columns`.
+  std::set<std::string> columns_reading(const std::set<std::string>& source_column_names) const;
+  // The target column is a plain copy of one source column (a rename or the same name).
+  bool is_plain_copy(const TargetColumn& column) const;
+};
+
+// Resolves every target of the plan. Reads catalogs only; creates nothing. Errors name the
+// plan's table entry and what is missing.
+Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::connection& blue,
+                                                       pqxx::connection& green);
+
+// Identifiers an SQL expression mentions, lower-cased unless quoted; words inside string
+// literals are skipped. Enough to know which source columns an expression depends on.
+std::set<std::string> referenced_identifiers(const std::string& expression);
+
+}  // namespace cutover

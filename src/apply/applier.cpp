@@ -1,0 +1,260 @@
+#include "cutover/apply/applier.h"
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// A type named in a schema event, as SQL: "int4" or "public.mood", each part quoted.
+std::string sql_type_name(const std::string& name) {
+  if (name.rfind("oid:", 0) == 0) return "text";
+  const auto dot = name.find('.');
+  if (dot == std::string::npos) return quote_identifier(name);
+  return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));
+}
+}  // namespace
+
+Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
+                 ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
+                 ApplyCounters& counters, DiscardedRanges& discarded,
+                 const std::atomic<bool>& stop)
+    : settings_(settings),
+      log_(log),
+      writer_(writer),
+      counters_(counters),
+      discarded_(discarded),
+      stop_(stop),
+      applied_(start.source_lsn),
+      committed_offset_(start.next_offset) {
+  for (const auto& transform : transforms) {
+    SourceTable& source = sources_[transform.source.text()];
+    if (!source.batch) {
+      source.columns = transform.source_columns;
+      source.batch = std::make_unique<SourceBatch>(transform.source_key);
+    }
+    source.targets.push_back(&transform);
+  }
+  counters_.applied_lsn = applied_.value();
+}
+
+Status Applier::run() {
+  while (!stop_.load()) {
+    const bool waiting_to_commit = completed_ > 0;
+    auto message = log_.next(waiting_to_commit ? std::chrono::milliseconds(10)
+                                               : std::chrono::milliseconds(100));
+    if (!message) return message.status();
+    if (!message->has_value()) {
+      // The log is quiet: commit what is complete rather than wait for more.
+      if (waiting_to_commit && !in_transaction_) {
+        if (auto status = commit(); !status) return status;
+      }
+      continue;
+    }
+    const std::int64_t offset = (*message)->offset;
+    if (uncommitted_from_ < 0) uncommitted_from_ = offset;
+    if (discarded(offset)) continue;
+    auto event = parse_change_event((*message)->value, offset);
+    if (!event) return event.status();
+    if (auto status = handle(*event); !status) return status;
+  }
+  if (completed_ > 0) {
+    writer_.rollback();
+    // Whatever was written for an unfinished source transaction must not commit; the
+    // complete ones are simply read again on the next start.
+  }
+  return Status::ok();
+}
+
+bool Applier::discarded(std::int64_t offset) const {
+  for (const auto& [first, last] : discarded_) {
+    if (offset >= first && offset < last) return true;
+  }
+  return false;
+}
+
+Status Applier::handle(const ChangeEvent& event) {
+  switch (event.kind) {
+    case ChangeEvent::Kind::kBegin:
+      return on_begin(event);
+    case ChangeEvent::Kind::kEnd:
+      return on_end(event);
+    case ChangeEvent::Kind::kRow:
+      return on_row(event);
+    case ChangeEvent::Kind::kTruncate:
+      return on_truncate(event);
+    case ChangeEvent::Kind::kSchema:
+      on_schema(event);
+      return Status::ok();
+    case ChangeEvent::Kind::kMessage:
+      if (!skipping_) pending_message_ = event.message_prefix + ":" + event.message_content;
+      return Status::ok();
+  }
+  return Status::ok();
+}
+
+Status Applier::on_begin(const ChangeEvent& event) {
+  if (in_transaction_) return discard_cut_off_transaction(event.offset);
+  in_transaction_ = true;
+  transaction_begin_offset_ = event.offset;
+  // A transaction that commits below the applied position was applied already.
+  skipping_ = event.commit_lsn < applied_ || (completed_ > 0 && event.commit_lsn < completed_end_);
+  if (completed_ == 0 && !skipping_ && rows_in_green_transaction_ == 0) {
+    green_transaction_started_ = Clock::now();
+  }
+  return Status::ok();
+}
+
+Status Applier::on_end(const ChangeEvent& event) {
+  if (!in_transaction_) {
+    spdlog::warn("change log offset {}: transaction END without BEGIN; ignored", event.offset);
+    return Status::ok();
+  }
+  in_transaction_ = false;
+  if (skipping_) {
+    skipping_ = false;
+    pending_message_.clear();
+    return Status::ok();
+  }
+  completed_++;
+  completed_end_ = event.end_lsn;
+  completed_ts_ms_ = event.commit_ts_ms;
+  completed_next_offset_ = event.offset + 1;
+  if (!pending_message_.empty()) completed_message_ = std::move(pending_message_);
+  pending_message_.clear();
+  if (bounds_reached()) return commit();
+  return Status::ok();
+}
+
+bool Applier::bounds_reached() const {
+  return rows_in_green_transaction_ + rows_in_batches_ >= static_cast<std::size_t>(settings_.batch_rows) ||
+         bytes_in_green_transaction_ + bytes_in_batches_ >= static_cast<std::size_t>(settings_.batch_bytes) ||
+         Clock::now() - green_transaction_started_ >= settings_.batch_interval;
+}
+
+Status Applier::on_row(const ChangeEvent& event) {
+  if (!in_transaction_) {
+    spdlog::warn("change log offset {}: row event outside a transaction; ignored", event.offset);
+    return Status::ok();
+  }
+  if (skipping_) return Status::ok();
+  auto found = sources_.find(event.table.text());
+  if (found == sources_.end()) return Status::ok();  // not a table of this plan
+  found->second.batch->add(event);
+  rows_in_batches_++;
+  bytes_in_batches_ += event.bytes;
+  uncommitted_rows_by_source_[event.table.text()]++;
+  // A big source transaction streams through: batches go to green before its END, into
+  // the same green transaction.
+  if (rows_in_batches_ >= static_cast<std::size_t>(settings_.batch_rows) ||
+      bytes_in_batches_ >= static_cast<std::size_t>(settings_.batch_bytes)) {
+    return flush();
+  }
+  return Status::ok();
+}
+
+Status Applier::on_truncate(const ChangeEvent& event) {
+  if (!in_transaction_ || skipping_) return Status::ok();
+  auto found = sources_.find(event.table.text());
+  if (found == sources_.end()) return Status::ok();
+  if (auto status = flush(); !status) return status;
+  for (const TableTransform* target : found->second.targets) {
+    if (!target->truncate_target_on_truncate) {
+      return Status::error(
+          "TRUNCATE of " + event.table.text() + " (change log offset " +
+          std::to_string(event.offset) + ") refused: " + target->target.text() +
+          (target->merged ? " also holds rows of other source tables" : " is set to refuse") +
+          "; set on_truncate: truncate_target on this table in the plan to empty the whole "
+          "target, then restart");
+    }
+    if (auto status = writer_.truncate(*target); !status) return status;
+  }
+  return Status::ok();
+}
+
+void Applier::on_schema(const ChangeEvent& event) {
+  auto found = sources_.find(event.table.text());
+  if (found == sources_.end()) return;
+  if (auto status = flush(); !status) {
+    spdlog::warn("flushing before a schema change failed reason=\"{}\"", status.message());
+  }
+  std::vector<SourceColumn> columns;
+  for (const auto& column : event.schema_columns) {
+    columns.push_back({column.at("name").get<std::string>(),
+                       sql_type_name(column.at("type").get<std::string>())});
+  }
+  found->second.columns = std::move(columns);
+}
+
+Status Applier::flush() {
+  for (auto& [name, source] : sources_) {
+    if (source.batch->empty()) continue;
+    for (const TableTransform* target : source.targets) {
+      if (auto status = writer_.write(*target, source.columns, *source.batch); !status) {
+        return status;
+      }
+    }
+    source.batch->clear();
+  }
+  rows_in_green_transaction_ += rows_in_batches_;
+  bytes_in_green_transaction_ += bytes_in_batches_;
+  rows_in_batches_ = 0;
+  bytes_in_batches_ = 0;
+  return Status::ok();
+}
+
+Status Applier::commit() {
+  if (auto status = flush(); !status) return status;
+  if (auto status = writer_.commit(completed_end_, completed_ts_ms_, completed_next_offset_);
+      !status) {
+    return status;
+  }
+  applied_ = completed_end_;
+  committed_offset_ = completed_next_offset_;
+  uncommitted_from_ = -1;
+  counters_.applied_lsn = applied_.value();
+  counters_.applied_commit_ts_ms = completed_ts_ms_;
+  counters_.transactions += completed_;
+  counters_.rows += rows_in_green_transaction_;
+  counters_.next_offset = committed_offset_;
+  {
+    std::lock_guard lock(counters_.mutex);
+    for (const auto& [table, rows] : uncommitted_rows_by_source_) {
+      counters_.rows_by_source[table] += rows;
+    }
+    if (!completed_message_.empty()) counters_.last_message = completed_message_;
+  }
+  uncommitted_rows_by_source_.clear();
+  completed_message_.clear();
+  completed_ = 0;
+  rows_in_green_transaction_ = 0;
+  bytes_in_green_transaction_ = 0;
+  green_transaction_started_ = Clock::now();
+  return Status::ok();
+}
+
+Status Applier::discard_cut_off_transaction(std::int64_t next_begin_offset) {
+  spdlog::warn("change log offsets {} to {} hold a transaction cut off by a capture restart; "
+               "it is discarded and sent again after it",
+               transaction_begin_offset_, next_begin_offset - 1);
+  discarded_.emplace_back(transaction_begin_offset_, next_begin_offset);
+  writer_.rollback();
+  for (auto& [name, source] : sources_) source.batch->clear();
+  const std::int64_t replay_from = uncommitted_from_;
+  in_transaction_ = false;
+  skipping_ = false;
+  completed_ = 0;
+  rows_in_green_transaction_ = 0;
+  bytes_in_green_transaction_ = 0;
+  rows_in_batches_ = 0;
+  bytes_in_batches_ = 0;
+  uncommitted_rows_by_source_.clear();
+  completed_message_.clear();
+  pending_message_.clear();
+  uncommitted_from_ = -1;
+  // Read again what the rolled-back green transaction held, less the cut-off part.
+  return log_.seek(replay_from);
+}
+
+}  // namespace cutover

@@ -1,0 +1,63 @@
+#include "cutover/apply/change_event.h"
+
+namespace cutover {
+
+using nlohmann::json;
+
+Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offset) {
+  const json document = json::parse(value, nullptr, false);
+  auto malformed = [&](const std::string& why) {
+    return Status::error("change log offset " + std::to_string(offset) +
+                         " is not a cutover change event: " + why);
+  };
+  if (!document.is_object()) return malformed("not a JSON object");
+  ChangeEvent event;
+  event.offset = offset;
+  event.bytes = value.size();
+  try {
+    const json& source = document.at("source");
+    if (source.contains("commit_lsn")) event.commit_lsn = Lsn(source["commit_lsn"].get<std::uint64_t>());
+    event.commit_ts_ms = source.value("ts_ms", std::int64_t{0});
+    if (document.contains("status")) {
+      const std::string status = document["status"];
+      if (status == "BEGIN") {
+        event.kind = ChangeEvent::Kind::kBegin;
+      } else if (status == "END") {
+        event.kind = ChangeEvent::Kind::kEnd;
+        event.end_lsn = Lsn(source.at("end_lsn").get<std::uint64_t>());
+      } else {
+        return malformed("unknown status " + status);
+      }
+      return event;
+    }
+    const std::string op = document.at("op");
+    if (op == "m") {
+      event.kind = ChangeEvent::Kind::kMessage;
+      event.message_prefix = document.at("message").at("prefix");
+      event.message_content = document["message"].at("content");
+      return event;
+    }
+    event.table = {source.at("schema"), source.at("table")};
+    if (op == "schema") {
+      event.kind = ChangeEvent::Kind::kSchema;
+      event.schema_columns = document.at("schema").at("columns");
+    } else if (op == "t") {
+      event.kind = ChangeEvent::Kind::kTruncate;
+    } else if (op == "c" || op == "u" || op == "d") {
+      event.kind = ChangeEvent::Kind::kRow;
+      event.op = op[0];
+      event.before = document.value("before", json(nullptr));
+      event.after = document.value("after", json(nullptr));
+      if (document.contains("unchanged_toast")) {
+        for (const auto& name : document["unchanged_toast"]) event.unchanged_toast.push_back(name);
+      }
+    } else {
+      return malformed("unknown op " + op);
+    }
+  } catch (const json::exception& error) {
+    return malformed(error.what());
+  }
+  return event;
+}
+
+}  // namespace cutover

@@ -1,0 +1,357 @@
+#include "cutover/apply/green_writer.h"
+
+#include <map>
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+using nlohmann::json;
+
+namespace {
+
+// The source rows bound as parameter `$N`, typed as on blue, named like the source table so
+// that expressions may qualify columns with it.
+std::string rows_from(const std::vector<SourceColumn>& columns, const std::string& alias,
+                      int parameter) {
+  std::string typed;
+  std::string as_text;
+  for (const auto& column : columns) {
+    const std::string name = quote_identifier(column.name);
+    if (!typed.empty()) {
+      typed += ", ";
+      as_text += ", ";
+    }
+    typed += "(r." + name + ")::" + column.sql_type + " AS " + name;
+    as_text += name + " text";
+  }
+  return "(SELECT " + typed + " FROM jsonb_to_recordset($" + std::to_string(parameter) +
+         "::jsonb) AS r(" + as_text + ")) AS " + quote_identifier(alias);
+}
+
+std::string expression_of(const TableTransform& target, const std::string& column) {
+  for (const auto& mapped : target.columns) {
+    if (mapped.name == column) return "((" + mapped.expression + ")::" + mapped.sql_type + ")";
+  }
+  return "NULL";
+}
+
+std::string key_projection(const TableTransform& target) {
+  std::string sql;
+  for (const auto& key : target.key) {
+    if (!sql.empty()) sql += ", ";
+    sql += expression_of(target, key) + " AS " + quote_identifier(key);
+  }
+  return sql;
+}
+
+std::string key_match(const TableTransform& target, const std::string& left,
+                      const std::string& right) {
+  std::string sql;
+  for (const auto& key : target.key) {
+    if (!sql.empty()) sql += " AND ";
+    sql += left + "." + quote_identifier(key) + " = " + right + "." + quote_identifier(key);
+  }
+  return sql;
+}
+
+std::string column_list(const TableTransform& target) {
+  std::string sql;
+  for (const auto& column : target.columns) {
+    if (!sql.empty()) sql += ", ";
+    sql += quote_identifier(column.name);
+  }
+  return sql;
+}
+
+std::string upsert_sql(const TableTransform& target, const std::string& rows) {
+  std::string sql = "INSERT INTO " + target.target.quoted() + " (" + column_list(target) +
+                    ") SELECT " + target.projection() + " FROM " + rows + " WHERE " +
+                    target.filter();
+  if (target.key.empty()) return sql;
+  std::string keys;
+  std::string updates;
+  for (const auto& key : target.key) keys += (keys.empty() ? "" : ", ") + quote_identifier(key);
+  for (const auto& column : target.columns) {
+    if (std::find(target.key.begin(), target.key.end(), column.name) != target.key.end()) continue;
+    const std::string name = quote_identifier(column.name);
+    updates += (updates.empty() ? "" : ", ") + name + " = EXCLUDED." + name;
+  }
+  sql += " ON CONFLICT (" + keys + ") DO " + (updates.empty() ? "NOTHING" : "UPDATE SET " + updates);
+  return sql;
+}
+
+std::string json_array(const std::vector<const json*>& rows) {
+  std::string text = "[";
+  for (const json* row : rows) {
+    if (text.size() > 1) text += ',';
+    text += row->dump();
+  }
+  return text + "]";
+}
+
+}  // namespace
+
+std::string origin_name(const std::string& plan_name) {
+  std::string name = "cutover_" + plan_name;
+  for (char& character : name) {
+    if (character == '-') character = '_';
+  }
+  return name;
+}
+
+Status ensure_position_table(pqxx::connection& green) {
+  try {
+    pqxx::work work(green);
+    work.exec(
+        "CREATE SCHEMA IF NOT EXISTS cutover;"
+        "CREATE TABLE IF NOT EXISTS cutover.apply_position ("
+        "  plan text PRIMARY KEY,"
+        "  source_lsn pg_lsn NOT NULL,"
+        "  next_offset bigint NOT NULL,"
+        "  snapshot_complete boolean NOT NULL,"
+        "  updated_at timestamptz NOT NULL DEFAULT now())");
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: cannot create cutover.apply_position: ") +
+                         error.what());
+  }
+}
+
+Result<AppliedPosition> read_applied_position(pqxx::connection& green,
+                                              const std::string& plan_name) {
+  try {
+    pqxx::nontransaction query(green);
+    const auto exists = query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL");
+    AppliedPosition position;
+    if (!exists[0][0].as<bool>()) return position;
+    const auto rows = query.exec_params(
+        "SELECT source_lsn::text, next_offset, snapshot_complete FROM cutover.apply_position "
+        "WHERE plan = $1",
+        plan_name);
+    if (rows.empty()) return position;
+    position.source_lsn = *Lsn::parse(rows[0][0].c_str());
+    position.next_offset = rows[0][1].as<std::int64_t>();
+    position.snapshot_complete = rows[0][2].as<bool>();
+    // The origin moves in the same transaction; it is the authority when both exist.
+    const auto origin = query.exec_params(
+        "SELECT s.remote_lsn::text FROM pg_replication_origin o "
+        "JOIN pg_replication_origin_status s ON s.local_id = o.roident WHERE o.roname = $1",
+        origin_name(plan_name));
+    if (!origin.empty() && !origin[0][0].is_null()) {
+      position.source_lsn = std::max(position.source_lsn, *Lsn::parse(origin[0][0].c_str()));
+    }
+    return position;
+  } catch (const pqxx::broken_connection& error) {
+    return Status::retryable(std::string("green: reading the applied position: ") + error.what());
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: reading the applied position: ") + error.what());
+  }
+}
+
+GreenWriter::GreenWriter(std::unique_ptr<pqxx::connection> green, std::string plan_name)
+    : green_(std::move(green)), plan_name_(std::move(plan_name)) {}
+
+GreenWriter::~GreenWriter() { rollback(); }
+
+Status GreenWriter::open_session() {
+  try {
+    pqxx::nontransaction session(*green_);
+    session.exec("SET session_replication_role = replica");
+    session.exec("SET synchronous_commit = on");
+    const std::string origin = origin_name(plan_name_);
+    session.exec_params(
+        "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
+        origin);
+    session.exec_params("SELECT pg_replication_origin_session_setup($1)", origin);
+    return Status::ok();
+  } catch (const pqxx::broken_connection& error) {
+    return Status::retryable(std::string("green: ") + error.what());
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: preparing the apply session: ") + error.what() +
+                         " (the applier needs superuser on green for session_replication_role "
+                         "and replication origins)");
+  }
+}
+
+pqxx::work& GreenWriter::transaction() {
+  if (!transaction_) transaction_ = std::make_unique<pqxx::work>(*green_);
+  return *transaction_;
+}
+
+void GreenWriter::rollback() {
+  if (!transaction_) return;
+  try {
+    transaction_->abort();
+  } catch (const std::exception&) {
+    // The connection is gone; the server rolls the transaction back itself.
+  }
+  transaction_.reset();
+}
+
+Status GreenWriter::write(const TableTransform& target,
+                          const std::vector<SourceColumn>& source_columns,
+                          const SourceBatch& batch) {
+  try {
+    if (batch.unkeyed().empty()) {
+      return write_keyed(target, rows_from(source_columns, target.source.name, 1), batch);
+    }
+    return write_unkeyed(target, rows_from(source_columns, target.source.name, 1), batch);
+  } catch (const pqxx::broken_connection& error) {
+    rollback();
+    return Status::retryable(std::string("green: ") + error.what());
+  } catch (const std::exception& error) {
+    rollback();
+    return Status::error("green: applying changes of " + target.source.text() + " to " +
+                         target.target.text() + ": " + error.what());
+  }
+}
+
+Status GreenWriter::write_keyed(const TableTransform& target, const std::string& rows_from_first,
+                                const SourceBatch& batch) {
+  std::vector<const json*> old_rows;
+  std::vector<const json*> current_rows;
+  std::map<std::set<std::string>, std::vector<const json*>> current_keeping;  // by unchanged set
+  for (const auto& [key, pending] : batch.rows()) {
+    if (pending.first_before) old_rows.push_back(&*pending.first_before);
+    if (!pending.after) continue;
+    if (pending.unchanged_toast.empty()) {
+      current_rows.push_back(&*pending.after);
+    } else {
+      current_keeping[pending.unchanged_toast].push_back(&*pending.after);
+    }
+  }
+  pqxx::work& work = transaction();
+  const std::string source_alias = target.source.name;
+  const std::string second_rows = [&] {
+    // The same relation bound to $2.
+    std::string text = rows_from_first;
+    const auto at = text.find("jsonb_to_recordset($1");
+    text.replace(at, 21, "jsonb_to_recordset($2");
+    return text;
+  }();
+  if (!target.key.empty()) {
+    // Rows that left: old keys no current row keeps, and current rows the filter rejects.
+    std::vector<const json*> all_current = current_rows;
+    for (const auto& [unchanged, rows] : current_keeping) {
+      all_current.insert(all_current.end(), rows.begin(), rows.end());
+    }
+    if (!old_rows.empty() || !target.where.empty()) {
+      const std::string keys = key_projection(target);
+      const std::string sql =
+          "DELETE FROM " + target.target.quoted() + " AS t USING (SELECT " + keys + " FROM " +
+          rows_from_first + " UNION ALL SELECT " + keys + " FROM " + second_rows + " WHERE " +
+          target.filter() + " IS NOT TRUE EXCEPT SELECT " + keys + " FROM " + second_rows +
+          " WHERE " + target.filter() + ") AS d WHERE " + key_match(target, "t", "d");
+      work.exec_params(sql, json_array(old_rows), json_array(all_current));
+    }
+  }
+  if (!current_rows.empty()) {
+    work.exec_params(upsert_sql(target, rows_from_first), json_array(current_rows));
+  }
+  for (const auto& [unchanged, rows] : current_keeping) {
+    // Green keeps the unchanged TOAST values: only the other columns are updated.
+    const auto keep = target.columns_reading(unchanged);
+    std::string assignments;
+    for (const auto& column : target.columns) {
+      if (keep.count(column.name)) {
+        if (!target.is_plain_copy(column)) {
+          spdlog::warn("column {}.{} is computed from an unchanged TOAST value; green keeps "
+                       "its previous value", target.target.text(), column.name);
+        }
+        continue;
+      }
+      const std::string name = quote_identifier(column.name);
+      assignments += (assignments.empty() ? "" : ", ") + name + " = d." + name;
+    }
+    if (assignments.empty() || target.key.empty()) continue;
+    work.exec_params("UPDATE " + target.target.quoted() + " AS t SET " + assignments +
+                         " FROM (SELECT " + target.projection() + " FROM " + rows_from_first +
+                         " WHERE " + target.filter() + ") AS d WHERE " +
+                         key_match(target, "t", "d"),
+                     json_array(rows));
+  }
+  return Status::ok();
+}
+
+Status GreenWriter::write_unkeyed(const TableTransform& target, const std::string& rows_from_first,
+                                  const SourceBatch& batch) {
+  pqxx::work& work = transaction();
+  std::string matches;
+  for (const auto& column : target.columns) {
+    const std::string name = quote_identifier(column.name);
+    matches += (matches.empty() ? "" : " AND ") + std::string("t.") + name +
+               " IS NOT DISTINCT FROM d." + name;
+  }
+  const std::string delete_one =
+      "DELETE FROM " + target.target.quoted() + " WHERE ctid = (SELECT t.ctid FROM " +
+      target.target.quoted() + " AS t, (SELECT " + target.projection() + " FROM " +
+      rows_from_first + " WHERE " + target.filter() + ") AS d WHERE " + matches + " LIMIT 1)";
+  const std::string insert = upsert_sql(target, rows_from_first);
+  // Inserts in a row go in one statement; an update or delete ends the run.
+  std::vector<const json*> inserts;
+  auto insert_run = [&] {
+    if (!inserts.empty()) work.exec_params(insert, json_array(inserts));
+    inserts.clear();
+  };
+  for (const auto& event : batch.unkeyed()) {
+    if (event.op == 'c') {
+      inserts.push_back(&event.after);
+      continue;
+    }
+    insert_run();
+    if (!event.before.is_object()) {
+      return Status::error("green: " + target.source.text() +
+                           " has no key, so its updates and deletes need REPLICA IDENTITY FULL "
+                           "on blue (ALTER TABLE " + target.source.quoted() +
+                           " REPLICA IDENTITY FULL)");
+    }
+    work.exec_params(delete_one, json::array({event.before}).dump());
+    if (event.op == 'u') work.exec_params(insert, json::array({event.after}).dump());
+  }
+  insert_run();
+  return Status::ok();
+}
+
+Status GreenWriter::truncate(const TableTransform& target) {
+  try {
+    transaction().exec("TRUNCATE " + target.target.quoted());
+    return Status::ok();
+  } catch (const pqxx::broken_connection& error) {
+    rollback();
+    return Status::retryable(std::string("green: ") + error.what());
+  } catch (const std::exception& error) {
+    rollback();
+    return Status::error("green: truncating " + target.target.text() + ": " + error.what());
+  }
+}
+
+Status GreenWriter::commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) {
+  try {
+    pqxx::work& work = transaction();
+    work.exec_params(
+        "SELECT pg_replication_origin_xact_setup($1::pg_lsn, to_timestamp($2::double precision / 1000))",
+        source_end.to_string(), commit_ts_ms);
+    work.exec_params(
+        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
+        "VALUES ($1, $2::pg_lsn, $3, true) ON CONFLICT (plan) DO UPDATE SET "
+        "source_lsn = EXCLUDED.source_lsn, next_offset = EXCLUDED.next_offset, updated_at = now()",
+        plan_name_, source_end.to_string(), next_offset);
+    work.commit();
+    transaction_.reset();
+    return Status::ok();
+  } catch (const pqxx::broken_connection& error) {
+    transaction_.reset();
+    return Status::retryable(std::string("green: commit: ") + error.what());
+  } catch (const pqxx::in_doubt_error& error) {
+    transaction_.reset();
+    return Status::retryable(std::string("green: commit outcome unknown: ") + error.what());
+  } catch (const std::exception& error) {
+    rollback();
+    return Status::error(std::string("green: commit: ") + error.what());
+  }
+}
+
+}  // namespace cutover

@@ -1,0 +1,205 @@
+#include "cutover/transform/table_transform.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace cutover {
+
+namespace {
+
+struct CatalogColumn {
+  std::string name;
+  std::string sql_type;
+};
+
+std::vector<CatalogColumn> table_columns(pqxx::work& query, const QualifiedName& table) {
+  std::vector<CatalogColumn> columns;
+  const auto rows = query.exec_params(
+      "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+      "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped "
+      "AND attgenerated = '' ORDER BY attnum",
+      table.quoted());
+  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str()});
+  return columns;
+}
+
+bool table_exists(pqxx::work& query, const QualifiedName& table) {
+  return !query.exec_params("SELECT to_regclass($1)", table.quoted())[0][0].is_null();
+}
+
+// The primary key, else the replica identity index, in index column order.
+std::vector<std::string> identity_columns(pqxx::work& query, const QualifiedName& table) {
+  const auto rows = query.exec_params(
+      "SELECT a.attname FROM pg_index i "
+      "JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position) ON true "
+      "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+      "WHERE i.indrelid = to_regclass($1) AND (i.indisprimary OR i.indisreplident) "
+      "ORDER BY i.indisprimary DESC, k.position",
+      table.quoted());
+  std::vector<std::string> columns;
+  for (const auto& row : rows) {
+    const std::string name = row[0].c_str();
+    if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
+  }
+  return columns;
+}
+
+}  // namespace
+
+std::string TableTransform::projection() const {
+  std::string sql;
+  for (const auto& column : columns) {
+    if (!sql.empty()) sql += ", ";
+    sql += "(" + column.expression + ") AS " + quote_identifier(column.name);
+  }
+  return sql;
+}
+
+std::set<std::string> TableTransform::columns_reading(
+    const std::set<std::string>& source_column_names) const {
+  std::set<std::string> reading;
+  for (const auto& column : columns) {
+    for (const auto& identifier : referenced_identifiers(column.expression)) {
+      if (source_column_names.count(identifier)) reading.insert(column.name);
+    }
+  }
+  return reading;
+}
+
+bool TableTransform::is_plain_copy(const TargetColumn& column) const {
+  const auto identifiers = referenced_identifiers(column.expression);
+  if (identifiers.size() != 1) return false;
+  const std::string& only = *identifiers.begin();
+  return column.expression == only || column.expression == quote_identifier(only);
+}
+
+std::set<std::string> referenced_identifiers(const std::string& expression) {
+  std::set<std::string> identifiers;
+  std::size_t at = 0;
+  while (at < expression.size()) {
+    const char character = expression[at];
+    if (character == '\'') {
+      // A string literal; '' inside it is an escaped quote.
+      ++at;
+      while (at < expression.size()) {
+        if (expression[at] == '\'' && at + 1 < expression.size() && expression[at + 1] == '\'') {
+          at += 2;
+        } else if (expression[at] == '\'') {
+          ++at;
+          break;
+        } else {
+          ++at;
+        }
+      }
+    } else if (character == '"') {
+      std::string name;
+      ++at;
+      while (at < expression.size()) {
+        if (expression[at] == '"' && at + 1 < expression.size() && expression[at + 1] == '"') {
+          name += '"';
+          at += 2;
+        } else if (expression[at] == '"') {
+          ++at;
+          break;
+        } else {
+          name += expression[at++];
+        }
+      }
+      identifiers.insert(name);
+    } else if (std::isalpha(static_cast<unsigned char>(character)) || character == '_') {
+      std::string word;
+      while (at < expression.size() &&
+             (std::isalnum(static_cast<unsigned char>(expression[at])) || expression[at] == '_' ||
+              expression[at] == '$')) {
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(expression[at++])));
+      }
+      identifiers.insert(word);
+    } else {
+      ++at;
+    }
+  }
+  return identifiers;
+}
+
+Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::connection& blue,
+                                                       pqxx::connection& green) {
+  std::vector<TableTransform> transforms;
+  std::vector<std::string> problems;
+  std::map<std::string, std::set<std::string>> sources_of_target;
+  for (const auto& mapping : plan.tables) {
+    sources_of_target[mapping.target.text()].insert(mapping.source.text());
+  }
+  try {
+    pqxx::work blue_query(blue);
+    pqxx::work green_query(green);
+    for (std::size_t index = 0; index < plan.tables.size(); ++index) {
+      const TableMapping& mapping = plan.tables[index];
+      const std::string where = "tables[" + std::to_string(index) + "]";
+      if (!table_exists(blue_query, mapping.source)) {
+        problems.push_back(where + ".source: table " + mapping.source.text() +
+                           " does not exist on blue");
+        continue;
+      }
+      if (!table_exists(green_query, mapping.target)) {
+        problems.push_back(where + ".target: table " + mapping.target.text() +
+                           " does not exist on green (create green's schema first)");
+        continue;
+      }
+      TableTransform transform;
+      transform.source = mapping.source;
+      transform.target = mapping.target;
+      transform.where = mapping.where;
+      transform.merged = sources_of_target[mapping.target.text()].size() > 1;
+      transform.truncate_target_on_truncate =
+          mapping.on_truncate == TruncateAction::kTruncateTarget ||
+          (mapping.on_truncate == TruncateAction::kDefault && !transform.merged);
+      const auto target_columns = table_columns(green_query, mapping.target);
+      auto type_of = [&](const std::string& name) -> std::optional<std::string> {
+        for (const auto& column : target_columns) {
+          if (column.name == name) return column.sql_type;
+        }
+        return std::nullopt;
+      };
+      if (mapping.columns.empty()) {
+        for (const auto& column : target_columns) {
+          transform.columns.push_back(
+              {column.name, quote_identifier(column.name), column.sql_type});
+        }
+      } else {
+        for (const auto& [name, expression] : mapping.columns) {
+          auto type = type_of(name);
+          if (!type) {
+            problems.push_back(where + ".columns." + name + ": green's " +
+                               mapping.target.text() + " has no column " + name);
+            continue;
+          }
+          transform.columns.push_back({name, expression, *type});
+        }
+      }
+      transform.key = mapping.key.empty() ? identity_columns(green_query, mapping.target)
+                                          : mapping.key;
+      for (const auto& key_column : transform.key) {
+        if (!type_of(key_column)) {
+          problems.push_back(where + ".key: green's " + mapping.target.text() +
+                             " has no column " + key_column);
+        }
+      }
+      transform.source_key = identity_columns(blue_query, mapping.source);
+      for (const auto& column : table_columns(blue_query, mapping.source)) {
+        transform.source_columns.push_back({column.name, column.sql_type});
+      }
+      transforms.push_back(std::move(transform));
+    }
+  } catch (const std::exception& error) {
+    return Status::retryable(std::string("reading blue's and green's catalogs: ") + error.what());
+  }
+  if (!problems.empty()) {
+    std::string message = plan.file + ": the plan does not fit the databases:";
+    for (const auto& problem : problems) message += "\n  " + problem;
+    return Status::error(message);
+  }
+  return transforms;
+}
+
+}  // namespace cutover
