@@ -50,9 +50,12 @@ Status Applier::run() {
       if (waiting_to_commit && !in_transaction_) {
         if (auto status = commit(); !status) return status;
       }
+      counters_.caught_up = !in_transaction_ && completed_ == 0;
       continue;
     }
+    counters_.caught_up = false;
     const std::int64_t offset = (*message)->offset;
+    counters_.consumed_bytes += (*message)->value.size();
     if (uncommitted_from_ < 0) uncommitted_from_ = offset;
     if (discarded(offset)) continue;
     auto event = parse_change_event((*message)->value, offset);

@@ -26,26 +26,30 @@ Status run_sql(pqxx::connection& connection, const std::string& sql) {
   }
 }
 
-Result<Lsn> create_slot(const Plan& plan) {
+Result<Lsn> create_slot(const Plan& plan, ExportedSnapshot* exported) {
   auto replication = ReplicationConnection::open(plan.blue.dsn);
   if (!replication) return replication.status();
-  // The snapshot is not needed by capture alone; the snapshot copy creates its slot with
-  // an exported snapshot instead.
-  auto rows = (*replication)->run_command("CREATE_REPLICATION_SLOT " +
-                                          quote_identifier(plan.slot_name()) +
-                                          " LOGICAL pgoutput NOEXPORT_SNAPSHOT");
+  // Capture alone needs no snapshot; the snapshot copy asks for one to import.
+  auto rows = (*replication)->run_command(
+      "CREATE_REPLICATION_SLOT " + quote_identifier(plan.slot_name()) + " LOGICAL pgoutput " +
+      (exported ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"));
   if (!rows) return rows.status();
-  if (rows->empty() || rows->front().size() < 2) {
+  if (rows->empty() || rows->front().size() < 3) {
     return Status::error("CREATE_REPLICATION_SLOT returned no consistent point");
   }
   auto point = Lsn::parse(rows->front()[1]);
   if (!point) return Status::error("CREATE_REPLICATION_SLOT returned " + rows->front()[1]);
+  if (exported) {
+    exported->name = rows->front()[2];
+    exported->connection = std::move(replication.value());
+  }
   return *point;
 }
 
 }  // namespace
 
-Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state) {
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
+                                                  ExportedSnapshot* exported) {
   auto connection = open_postgres(plan.blue.dsn, "blue");
   if (!connection) return connection.status();
   const std::string publication = quote_identifier(plan.publication_name());
@@ -65,7 +69,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
   }
   if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
 
-  auto point = create_slot(plan);
+  auto point = create_slot(plan, exported);
   if (!point) {
     if (!state.publication_exists) {
       (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);

@@ -8,6 +8,7 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
+#include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transport/embedded_broker.h"
 #include "cutover/transport/tcp_forwarder.h"
@@ -87,38 +88,42 @@ int capture(const std::string& plan_path, bool drop_slot) {
   auto slot = prepare_slot_and_publication(plan, *blue);
   if (!slot) return report(slot.status(), kFailed);
 
-  CaptureSettings settings;
-  settings.slot_advance = plan.replication.slot_advance;
-  std::unique_ptr<AppliedPositionSource> applied;
-  if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
-    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.slot_name());
-  }
-  auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationConnection>> {
-    auto connection = ReplicationConnection::open(plan.blue.dsn);
-    if (!connection) return connection.status();
-    if (auto started = (*connection)->start(plan.slot_name(), plan.publication_name(), Lsn());
-        !started) {
-      return started;
-    }
-    return connection;
-  };
-  auto open_sink = [&]() -> Result<std::unique_ptr<ChangeLogSink>> {
-    auto producer = ChangeLogProducer::create(
-        {bootstrap, plan.kafka.changes_topic(), plan.kafka.properties});
-    if (!producer) return producer.status();
-    return std::unique_ptr<ChangeLogSink>(std::move(producer.value()));
-  };
   spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
                plan.slot_name(), plan.kafka.changes_topic(),
                plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
-  Capture capture(settings, open_stream, open_sink, std::move(applied), slot->confirmed,
-                  stop_requested);
-  const Status outcome = capture.run();
+  auto capture = make_capture(plan, bootstrap, slot->confirmed, stop_requested);
+  const Status outcome = capture->run();
   if (!outcome) return report(outcome, kFailed);
   spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",
-               capture.counters().events.load(), capture.counters().bytes.load(),
-               capture.counters().transactions.load(),
-               Lsn(capture.counters().confirmed_lsn).to_string());
+               capture->counters().events.load(), capture->counters().bytes.load(),
+               capture->counters().transactions.load(),
+               Lsn(capture->counters().confirmed_lsn).to_string());
+  return kSuccess;
+}
+
+int run(const std::string& plan_path) {
+  auto plan = load_plan(plan_path);
+  if (!plan) return report(plan.status(), kBadInput);
+  PipelineStatus status;
+  spdlog::info("run starting plan={} topic={}", plan->name, plan->kafka.changes_topic());
+  const Status outcome = run_forward(*plan, status, stop_requested);
+  if (!outcome) return report(outcome, kFailed);
+  spdlog::info("run stopped applied_lsn={} transactions={} rows={}",
+               Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
+               status.apply.rows.load());
+  return kSuccess;
+}
+
+int apply(const std::string& plan_path) {
+  auto plan = load_plan(plan_path);
+  if (!plan) return report(plan.status(), kBadInput);
+  PipelineStatus status;
+  spdlog::info("apply starting plan={} topic={}", plan->name, plan->kafka.changes_topic());
+  const Status outcome = run_apply_only(*plan, status, stop_requested);
+  if (!outcome) return report(outcome, kFailed);
+  spdlog::info("apply stopped applied_lsn={} transactions={} rows={}",
+               Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
+               status.apply.rows.load());
   return kSuccess;
 }
 

@@ -19,6 +19,8 @@ struct BrokerOptions {
 
 int validate(const std::string& plan_path);
 int capture(const std::string& plan_path, bool drop_slot);
+int run(const std::string& plan_path);
+int apply(const std::string& plan_path);
 int broker(const BrokerOptions& options);
 
 // Set by SIGTERM and SIGINT; long-running commands stop cleanly when it is set.

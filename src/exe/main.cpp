@@ -25,6 +25,13 @@ int main(int argc, char** argv) {
   capture->add_flag("--drop-slot", drop_slot,
                     "Drop the plan's replication slot and publication on blue, then exit");
 
+  auto* run = app.add_subcommand(
+      "run", "Run the plan: snapshot when green is empty, then stream blue's changes to green");
+  run->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+
+  auto* apply = app.add_subcommand("apply", "Apply alone: the Kafka change log into green");
+  apply->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+
   auto* broker = app.add_subcommand(
       "broker", "Run the embedded Kafka broker on loopback and print its bootstrap address");
   broker->add_option("--port", broker_options.port, "Loopback port to listen on (0: any)")
@@ -52,6 +59,8 @@ int main(int argc, char** argv) {
   commands::install_stop_handlers();
   if (*validate) return commands::validate(plan_path);
   if (*capture) return commands::capture(plan_path, drop_slot);
+  if (*run) return commands::run(plan_path);
+  if (*apply) return commands::apply(plan_path);
   if (*broker) return commands::broker(broker_options);
   return commands::kBadInput;
 }

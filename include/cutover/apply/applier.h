@@ -34,6 +34,8 @@ struct ApplyCounters {
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> rows{0};
   std::atomic<std::int64_t> next_offset{-1};
+  std::atomic<std::uint64_t> consumed_bytes{0};
+  std::atomic<bool> caught_up{false};  // the log is read to its end and everything committed  // every message read, applied or skipped
   mutable std::mutex mutex;
   std::map<std::string, std::uint64_t> rows_by_source;  // guarded by mutex
   std::string last_message;                             // prefix:content of the last applied

@@ -5,7 +5,11 @@
 // later one fails, so a failed start leaves blue as it was.
 #pragma once
 
+#include <memory>
+#include <string>
+
 #include "cutover/capture/preflight.h"
+#include "cutover/capture/replication_stream.h"
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
 
@@ -15,7 +19,17 @@ struct PreparedSlot {
   Lsn confirmed;  // where streaming resumes; for a new slot, its consistent point
 };
 
-Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state);
+// A new slot's snapshot, exported for the snapshot copy. It stays importable only while
+// `connection` is open and idle, so the holder keeps it until every worker has imported it.
+struct ExportedSnapshot {
+  std::unique_ptr<ReplicationConnection> connection;
+  std::string name;
+};
+
+// With `exported`, a slot that must be created is created with EXPORT_SNAPSHOT and its
+// snapshot handed back there.
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
+                                                  ExportedSnapshot* exported = nullptr);
 
 // Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
 Status drop_slot_and_publication(const Plan& plan);

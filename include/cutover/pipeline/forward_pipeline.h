@@ -1,0 +1,40 @@
+// The forward pipeline as the commands run it: `cutover run` (snapshot when green was never
+// filled, then capture and apply in one process) and `cutover apply` (apply alone).
+//
+// Both check everything before creating anything, resume from what green records after a
+// restart, retry what is retryable with backoff, and stop cleanly when `stop` is set.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "cutover/apply/applier.h"
+#include "cutover/capture/capture.h"
+#include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
+#include "cutover/snapshot/snapshot_copy.h"
+
+namespace cutover {
+
+enum class Phase { kStarting, kSnapshotting, kStreaming, kStopped };
+const char* phase_name(Phase phase);
+
+// What `cutover run` is doing, for the status log and the control API.
+struct PipelineStatus {
+  std::atomic<Phase> phase{Phase::kStarting};
+  SnapshotProgress snapshot;
+  ApplyCounters apply;
+  std::atomic<std::uint64_t> blue_wal_lsn{0};  // blue's current WAL position, last read
+};
+
+// The capture of the plan: builds the stream and producer factories from the plan.
+// `extra_producer_properties` are added to the plan's kafka.properties.
+std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
+                                      Lsn slot_confirmed, const std::atomic<bool>& stop,
+                                      Capture::SinkFactory sink_factory = {});
+
+Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
+Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
+
+}  // namespace cutover

@@ -1,0 +1,407 @@
+#include "cutover/pipeline/forward_pipeline.h"
+
+#include <thread>
+
+#include "cutover/capture/preflight.h"
+#include "cutover/capture/slot_manager.h"
+#include "cutover/common/logging.h"
+#include "cutover/transport/change_log_consumer.h"
+#include "cutover/transport/change_log_producer.h"
+#include "cutover/transport/embedded_broker.h"
+#include "cutover/transport/topic_admin.h"
+
+namespace cutover {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kBrokerTimeout = std::chrono::seconds(10);
+constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
+constexpr auto kStatusInterval = std::chrono::seconds(10);
+constexpr auto kInitialBackoff = std::chrono::milliseconds(500);
+constexpr auto kMaximumBackoff = std::chrono::seconds(10);
+// The embedded broker keeps about 5 MiB per partition; capture stays this far ahead of the
+// applier at most, so nothing is dropped before it is applied.
+constexpr std::uint64_t kEmbeddedLeadBytes = 2u << 20;
+
+// Holds capture back while the applier has not read what it wrote (embedded broker only).
+class LeadLimitedSink final : public ChangeLogSink {
+ public:
+  LeadLimitedSink(std::unique_ptr<ChangeLogSink> inner, const std::atomic<std::uint64_t>& consumed)
+      : inner_(std::move(inner)), consumed_(consumed), consumed_at_start_(consumed.load()) {}
+  Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override {
+    if (offered_ > consumed_.load() - consumed_at_start_ + kEmbeddedLeadBytes) return Offer::kQueueFull;
+    auto offered = inner_->offer(record, sequence);
+    // Values only: that is what the applier counts as it reads.
+    if (offered && *offered == Offer::kQueued) offered_ += record.value.size();
+    return offered;
+  }
+  void serve(std::chrono::milliseconds wait) override { inner_->serve(wait); }
+  std::uint64_t acknowledged_through() const override { return inner_->acknowledged_through(); }
+  Status failure() const override { return inner_->failure(); }
+  Status flush(std::chrono::milliseconds timeout) override { return inner_->flush(timeout); }
+
+ private:
+  std::unique_ptr<ChangeLogSink> inner_;
+  const std::atomic<std::uint64_t>& consumed_;
+  const std::uint64_t consumed_at_start_;
+  std::uint64_t offered_ = 0;
+};
+
+// The broker of the plan: the embedded one started here, or the plan's list, checked.
+Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded) {
+  std::string bootstrap = plan.kafka.brokers;
+  if (plan.kafka.is_embedded()) {
+    auto started = EmbeddedBroker::start();
+    if (!started) return started.status();
+    embedded = std::move(started.value());
+    bootstrap = embedded->bootstrap();
+    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
+      return created;
+    }
+    spdlog::info("embedded broker started bootstrap={}", bootstrap);
+  }
+  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
+      !reachable) {
+    return reachable;
+  }
+  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
+                                       plan.kafka.changes_topic(), kBrokerTimeout);
+  if (!topic) return topic.status();
+  return bootstrap;
+}
+
+struct Databases {
+  std::unique_ptr<pqxx::connection> blue;
+  std::unique_ptr<pqxx::connection> green;
+  std::vector<TableTransform> transforms;
+};
+
+Result<Databases> open_databases(const Plan& plan) {
+  if (!plan.green) {
+    return Status::error(plan.file + ": green is required to apply (green.dsn or green.dsn_env)");
+  }
+  Databases databases;
+  auto blue = open_postgres(plan.blue.dsn, "blue");
+  if (!blue) return blue.status();
+  auto green = open_postgres(plan.green->dsn, "green");
+  if (!green) return green.status();
+  databases.blue = std::move(blue.value());
+  databases.green = std::move(green.value());
+  auto transforms = resolve_transforms(plan, *databases.blue, *databases.green);
+  if (!transforms) return transforms.status();
+  databases.transforms = std::move(transforms.value());
+  return databases;
+}
+
+KafkaProperties producer_properties(const Plan& plan) {
+  KafkaProperties properties = plan.kafka.properties;
+  if (plan.kafka.is_embedded()) {
+    for (const auto& [key, value] : EmbeddedBroker::kSafeProducerProperties) properties[key] = value;
+  }
+  return properties;
+}
+
+// Records in green that the snapshot is complete and streaming starts at `consistent_point`.
+Status mark_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point) {
+  try {
+    pqxx::work work(green);
+    const std::string origin = origin_name(plan.name);
+    work.exec_params(
+        "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
+        origin);
+    work.exec_params("SELECT pg_replication_origin_advance($1, $2::pg_lsn)", origin,
+                     consistent_point.to_string());
+    work.exec_params(
+        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
+        "VALUES ($1, $2::pg_lsn, -1, true) ON CONFLICT (plan) DO UPDATE SET "
+        "source_lsn = EXCLUDED.source_lsn, next_offset = -1, snapshot_complete = true, "
+        "updated_at = now()",
+        plan.name, consistent_point.to_string());
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: recording the end of the snapshot: ") + error.what());
+  }
+}
+
+Status drop_stale_slot(const Plan& plan) {
+  auto blue = open_postgres(plan.blue.dsn, "blue");
+  if (!blue) return blue.status();
+  try {
+    pqxx::nontransaction query(**blue);
+    query.exec_params(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
+        plan.slot_name());
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("blue: dropping the slot of an unfinished snapshot: ") +
+                         error.what());
+  }
+}
+
+// Snapshot copy from a new slot's exported snapshot. Returns the slot's consistent point.
+Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
+                const std::atomic<bool>& stop) {
+  status.phase = Phase::kSnapshotting;
+  // An unfinished snapshot is never resumed: its slot and the targets start over.
+  if (auto dropped = drop_stale_slot(plan); !dropped) return dropped;
+  auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
+  if (!blue_state) return blue_state.status();
+  ExportedSnapshot exported;
+  auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
+  if (!slot) return slot.status();
+  SnapshotCopy copy(plan.snapshot, databases.transforms, plan.blue.dsn, plan.green->dsn,
+                    exported.name, status.snapshot, stop);
+  if (auto emptied = copy.empty_targets(); !emptied) return emptied;
+  if (auto copied = copy.run(); !copied) return copied;
+  exported.connection.reset();
+  if (auto marked = mark_snapshot_complete(*databases.green, plan, slot->confirmed); !marked) {
+    return marked;
+  }
+  spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
+  return Status::ok();
+}
+
+void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& finished) {
+  auto last = Clock::now();
+  std::unique_ptr<pqxx::connection> blue;
+  while (!finished.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Clock::now() - last < kStatusInterval) continue;
+    last = Clock::now();
+    if (status.phase.load() != Phase::kStreaming) continue;
+    try {
+      if (!blue) {
+        auto opened = open_postgres(plan.blue.dsn, "blue");
+        if (opened) blue = std::move(opened.value());
+      }
+      if (blue) {
+        pqxx::nontransaction query(*blue);
+        status.blue_wal_lsn =
+            Lsn::parse(query.exec("SELECT pg_current_wal_lsn()::text")[0][0].c_str())->value();
+      }
+    } catch (const std::exception&) {
+      blue.reset();
+    }
+    const std::uint64_t applied = status.apply.applied_lsn.load();
+    const std::uint64_t wal = status.blue_wal_lsn.load();
+    const std::int64_t committed_ms = status.apply.applied_commit_ts_ms.load();
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+    spdlog::info("status phase={} applied_lsn={} lag_bytes={} lag_seconds={:.1f} "
+                 "transactions={} rows={}",
+                 phase_name(status.phase.load()), Lsn(applied).to_string(),
+                 wal > applied ? wal - applied : 0,
+                 committed_ms > 0 && !status.apply.caught_up.load()
+                     ? static_cast<double>(now_ms - committed_ms) / 1000.0
+                     : 0.0,
+                 status.apply.transactions.load(), status.apply.rows.load());
+  }
+}
+
+// One applier session: green writer, consumer, applier, until stop or an error.
+Status apply_session(const Plan& plan, const std::string& bootstrap,
+                     const std::vector<TableTransform>& transforms, std::int64_t start_offset,
+                     PipelineStatus& status, DiscardedRanges& discarded,
+                     const std::atomic<bool>& stop) {
+  auto green = open_postgres(plan.green->dsn, "green");
+  if (!green) return green.status();
+  auto position = read_applied_position(**green, plan.name);
+  if (!position) return position.status();
+  GreenWriter writer(std::move(green.value()), plan.name);
+  if (auto opened = writer.open_session(); !opened) return opened;
+  const std::int64_t offset = start_offset >= 0 ? start_offset : position->next_offset;
+  auto consumer = ChangeLogConsumer::create(
+      {bootstrap, plan.kafka.changes_topic(), plan.kafka.properties}, offset);
+  if (!consumer) return consumer.status();
+  spdlog::info("applying from change log offset={} applied_lsn={}", offset,
+               position->source_lsn.to_string());
+  Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
+                  stop);
+  return applier.run();
+}
+
+Status wait_before_retry(const Status& reason, std::chrono::milliseconds& backoff,
+                         const std::atomic<bool>& stop) {
+  if (!reason.is_retryable()) return reason;
+  spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(),
+               backoff.count());
+  const auto until = Clock::now() + backoff;
+  while (!stop.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaximumBackoff));
+  return Status::ok();
+}
+
+}  // namespace
+
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::kStarting:
+      return "starting";
+    case Phase::kSnapshotting:
+      return "snapshotting";
+    case Phase::kStreaming:
+      return "streaming";
+    case Phase::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
+                                      Lsn slot_confirmed, const std::atomic<bool>& stop,
+                                      Capture::SinkFactory sink_factory) {
+  CaptureSettings settings;
+  settings.slot_advance = plan.replication.slot_advance;
+  std::unique_ptr<AppliedPositionSource> applied;
+  if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
+    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, origin_name(plan.name));
+  }
+  auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationConnection>> {
+    auto connection = ReplicationConnection::open(plan.blue.dsn);
+    if (!connection) return connection.status();
+    if (auto started = (*connection)->start(plan.slot_name(), plan.publication_name(), Lsn());
+        !started) {
+      return started;
+    }
+    return connection;
+  };
+  if (!sink_factory) {
+    sink_factory = [&plan, bootstrap]() -> Result<std::unique_ptr<ChangeLogSink>> {
+      auto producer = ChangeLogProducer::create(
+          {bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
+      if (!producer) return producer.status();
+      return std::unique_ptr<ChangeLogSink>(std::move(producer.value()));
+    };
+  }
+  return std::make_unique<Capture>(settings, open_stream, sink_factory, std::move(applied),
+                                   slot_confirmed, stop);
+}
+
+Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
+  if (plan.kafka.is_embedded() && plan.replication.slot_advance != SlotAdvance::kOnApply) {
+    return Status::error(plan.file + ": replication.slot_advance: on_kafka_ack needs a real Kafka "
+                         "cluster; the embedded broker's log lives in memory");
+  }
+  // Everything is checked before anything is created: the plan against both databases,
+  // the broker, then blue's capture prerequisites.
+  auto databases = open_databases(plan);
+  if (!databases) return databases.status();
+  auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
+  if (!blue_state) return blue_state.status();
+  std::unique_ptr<EmbeddedBroker> embedded;
+  auto bootstrap = prepare_broker(plan, embedded);
+  if (!bootstrap) return bootstrap.status();
+  if (auto created = ensure_position_table(*databases->green); !created) return created;
+  auto position = read_applied_position(*databases->green, plan.name);
+  if (!position) return position.status();
+
+  if (!position->snapshot_complete) {
+    if (auto copied = snapshot(plan, *databases, status, stop); !copied) return copied;
+  } else if (!blue_state->slot_exists) {
+    return Status::error("blue: replication slot " + plan.slot_name() +
+                         " is gone although green holds a finished snapshot; changes since "
+                         "then are lost to cutover. Empty green (or DROP TABLE "
+                         "cutover.apply_position) and run again to copy anew");
+  }
+  if (stop.load()) return Status::ok();
+  status.phase = Phase::kStreaming;
+
+  std::atomic<bool> reporter_done{false};
+  std::thread reporter([&] { report_status(plan, status, reporter_done); });
+  DiscardedRanges discarded;
+  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  Status outcome = Status::ok();
+  while (!stop.load()) {
+    // Capture sends everything after green's applied position again (its slot is confirmed
+    // no further), so the applier starts where capture's first record will land.
+    auto start_offset = change_log_end_offset(*bootstrap, plan.kafka.changes_topic(),
+                                              plan.kafka.properties);
+    if (!start_offset) {
+      if (outcome = wait_before_retry(start_offset.status(), backoff, stop); !outcome) break;
+      continue;
+    }
+    discarded.clear();  // offsets from before start_offset are never read again
+    auto slot = check_blue_for_capture(plan, kSlotReleaseWait);
+    if (!slot) {
+      if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;
+      continue;
+    }
+    std::atomic<bool> session_stop{false};
+    Capture::SinkFactory sink_factory;
+    if (plan.kafka.is_embedded()) {
+      sink_factory = [&]() -> Result<std::unique_ptr<ChangeLogSink>> {
+        auto producer = ChangeLogProducer::create(
+            {*bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
+        if (!producer) return producer.status();
+        return std::unique_ptr<ChangeLogSink>(
+            std::make_unique<LeadLimitedSink>(std::move(producer.value()), status.apply.consumed_bytes));
+      };
+    }
+    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, sink_factory);
+    Status capture_outcome = Status::ok();
+    std::thread capture_thread([&] {
+      capture_outcome = capture->run();
+      session_stop = true;
+    });
+    std::atomic<bool> apply_stop{false};
+    std::thread stop_watch([&] {
+      while (!stop.load() && !session_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      session_stop = true;
+      apply_stop = true;
+    });
+    const Status apply_outcome = apply_session(plan, *bootstrap, databases->transforms,
+                                               *start_offset, status, discarded, apply_stop);
+    session_stop = true;
+    stop_watch.join();
+    capture_thread.join();
+    // Whichever side failed first ended the session; the other one stopped because of it.
+    const Status ended = !apply_outcome ? apply_outcome : capture_outcome;
+    if (stop.load()) {
+      if (!ended && !ended.is_retryable()) outcome = ended;
+      break;
+    }
+    const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
+    if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
+  }
+  reporter_done = true;
+  reporter.join();
+  status.phase = Phase::kStopped;
+  return outcome;
+}
+
+Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
+  auto databases = open_databases(plan);
+  if (!databases) return databases.status();
+  const std::string bootstrap = plan.kafka.brokers;
+  if (plan.kafka.is_embedded()) {
+    return Status::error(plan.file + ": kafka.brokers: embedded lives inside one process; "
+                         "use cutover run, or name the brokers that cutover capture writes to");
+  }
+  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
+      !reachable) {
+    return reachable;
+  }
+  if (auto created = ensure_position_table(*databases->green); !created) return created;
+  status.phase = Phase::kStreaming;
+  std::atomic<bool> reporter_done{false};
+  std::thread reporter([&] { report_status(plan, status, reporter_done); });
+  DiscardedRanges discarded;
+  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  Status outcome = Status::ok();
+  while (!stop.load()) {
+    const Status ended =
+        apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop);
+    if (ended) break;
+    if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
+  }
+  reporter_done = true;
+  reporter.join();
+  status.phase = Phase::kStopped;
+  return outcome;
+}
+
+}  // namespace cutover
