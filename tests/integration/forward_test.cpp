@@ -1,0 +1,175 @@
+// The forward pipeline end to end: each transform of the plan, checked by comparing green
+// with blue's rows transformed by an independent query written here, not by cutover's code.
+#include <gtest/gtest.h>
+
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Forward, RenameCastComputedConstantFilterAndKeyChange) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE users (id int PRIMARY KEY, name text, email text, subscription text, "
+      "deleted_at timestamptz);"
+      "INSERT INTO users SELECT g, 'name ' || g, 'User' || g || '@Example.COM', "
+      "CASE WHEN g % 3 = 0 THEN 'gold' END, CASE WHEN g % 7 = 0 THEN now() END "
+      "FROM generate_series(1, 5000) g");
+  harness.green().execute(
+      "CREATE TABLE accounts (id bigint PRIMARY KEY, full_name text, email_lower text, "
+      "tier text, source text)");
+  harness.write_plan(
+      "  - source: public.users\n"
+      "    target: public.accounts\n"
+      "    columns:\n"
+      "      id: id\n"
+      "      full_name: name\n"
+      "      email_lower: lower(email)\n"
+      "      tier: \"coalesce(subscription, 'free')\"\n"
+      "      source: \"'blue'\"\n"
+      "    where: \"deleted_at IS NULL\"\n",
+      "snapshot:\n  parallelism: 3\n  chunk_rows: 700\n");
+  harness.start_run();
+  harness.blue().execute(
+      "UPDATE users SET name = 'renamed ' || id WHERE id <= 100;"
+      "UPDATE users SET deleted_at = now() WHERE id BETWEEN 101 AND 150;"  // out of the filter
+      "UPDATE users SET deleted_at = NULL WHERE id % 7 = 0 AND id < 700;"  // into the filter
+      "DELETE FROM users WHERE id BETWEEN 200 AND 260;"
+      "UPDATE users SET id = id + 100000 WHERE id BETWEEN 300 AND 320;"   // key change
+      "INSERT INTO users SELECT g, 'late', 'LATE@x', 'silver', NULL FROM generate_series(9000, 9100) g;"
+      "BEGIN; UPDATE users SET subscription = 'gold' WHERE id = 400; "
+      "UPDATE users SET subscription = NULL WHERE id = 400; "
+      "UPDATE users SET email = 'Twice@X' WHERE id = 400; COMMIT;");
+  EXPECT_TRUE(harness.wait_until_equal(
+      "SELECT id::bigint, name, lower(email), coalesce(subscription, 'free'), 'blue' "
+      "FROM users WHERE deleted_at IS NULL",
+      "SELECT id, full_name, email_lower, tier, source FROM accounts"));
+}
+
+TEST(Forward, SplitOneSourceIntoTwoTargets) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE people (id int PRIMARY KEY, name text, street text, city text);"
+      "INSERT INTO people SELECT g, 'p' || g, g || ' Main St', 'City ' || (g % 10) "
+      "FROM generate_series(1, 2000) g");
+  harness.green().execute(
+      "CREATE TABLE names (id int PRIMARY KEY, name text);"
+      "CREATE TABLE addresses (person_id int PRIMARY KEY, street text, city text)");
+  harness.write_plan(
+      "  - source: people\n    target: names\n    columns:\n      id: id\n      name: name\n"
+      "  - source: people\n    target: addresses\n    columns:\n      person_id: id\n"
+      "      street: street\n      city: upper(city)\n");
+  harness.start_run();
+  harness.blue().execute(
+      "UPDATE people SET city = 'Elsewhere' WHERE id <= 50; DELETE FROM people WHERE id > 1900;"
+      "INSERT INTO people VALUES (5000, 'new', '1 New St', 'Newtown')");
+  EXPECT_TRUE(harness.wait_until_equal("SELECT id, name FROM people", "SELECT id, name FROM names"));
+  EXPECT_TRUE(harness.wait_until_equal("SELECT id, street, upper(city) FROM people",
+                                       "SELECT person_id, street, city FROM addresses"));
+}
+
+TEST(Forward, MergeTwoSourcesAndRefuseTruncateOfOne) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE eu_orders (id int PRIMARY KEY, total numeric(12,2));"
+      "CREATE TABLE us_orders (id int PRIMARY KEY, total numeric(12,2));"
+      "INSERT INTO eu_orders SELECT g, g * 1.5 FROM generate_series(1, 1000) g;"
+      "INSERT INTO us_orders SELECT g, g * 2.25 FROM generate_series(1, 1000) g");
+  harness.green().execute(
+      "CREATE TABLE orders (region text, id int, total numeric(12,2), PRIMARY KEY (region, id))");
+  harness.write_plan(
+      "  - source: eu_orders\n    target: orders\n    key: [region, id]\n    columns:\n"
+      "      region: \"'eu'\"\n      id: id\n      total: total\n"
+      "  - source: us_orders\n    target: orders\n    key: [region, id]\n    columns:\n"
+      "      region: \"'us'\"\n      id: id\n      total: total\n");
+  auto& run = harness.start_run();
+  harness.blue().execute("UPDATE eu_orders SET total = 0 WHERE id <= 10; DELETE FROM us_orders WHERE id > 990");
+  EXPECT_TRUE(harness.wait_until_equal(
+      "SELECT 'eu', id, total FROM eu_orders UNION ALL SELECT 'us', id, total FROM us_orders",
+      "SELECT region, id, total FROM orders"));
+
+  // A TRUNCATE of one merged source cannot mean "empty orders": apply stops, says why,
+  // and green keeps every row.
+  harness.blue().execute("TRUNCATE eu_orders");
+  ASSERT_TRUE(run.wait(60s).has_value()) << "cutover run kept going after a refused TRUNCATE";
+  EXPECT_NE(run.standard_error().find("TRUNCATE of public.eu_orders"), std::string::npos)
+      << run.standard_error();
+  EXPECT_NE(run.standard_error().find("on_truncate"), std::string::npos);
+  EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM orders"), 1990);
+}
+
+TEST(Forward, TruncateOfAOneToOneSourceEmptiesItsTarget) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE items (id int PRIMARY KEY, v text);"
+      "INSERT INTO items SELECT g, 'v' FROM generate_series(1, 500) g");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+  harness.write_plan("  - source: items\n");
+  harness.start_run();
+  harness.blue().execute("TRUNCATE items; INSERT INTO items VALUES (1, 'after')");
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  EXPECT_EQ(harness.green().query_value("SELECT v FROM items"), "after");
+}
+
+TEST(Forward, UnchangedToastValuesKeepGreensValue) {
+  ForwardHarness harness;
+  // Random text does not compress, so it is stored out of line (TOAST).
+  harness.blue().execute(
+      "CREATE TABLE documents (id int PRIMARY KEY, title text, body text);"
+      "INSERT INTO documents SELECT g, 't' || g, "
+      "(SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 400) s) "
+      "FROM generate_series(1, 20) g");
+  harness.green().execute("CREATE TABLE documents (id int PRIMARY KEY, title text, body text)");
+  harness.write_plan("  - source: documents\n");
+  harness.start_run();
+  // Updates that leave body alone: pgoutput sends body as "unchanged".
+  harness.blue().execute(
+      "UPDATE documents SET title = 'retitled' WHERE id <= 10;"
+      "BEGIN; UPDATE documents SET title = 'twice' WHERE id = 11; "
+      "UPDATE documents SET title = 'thrice' WHERE id = 11; COMMIT;"
+      "INSERT INTO documents SELECT 100, 'fresh', (SELECT string_agg(md5(s::text), '') "
+      "FROM generate_series(1, 400) s); UPDATE documents SET title = 'fresh2' WHERE id = 100");
+  EXPECT_TRUE(harness.wait_until_equal("SELECT id, title, md5(body) FROM documents",
+                                       "SELECT id, title, md5(body) FROM documents"));
+  EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM documents WHERE body IS NULL"), 0);
+}
+
+TEST(Forward, TableWithoutKeyAppliesInsertsAndFullIdentityChanges) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE events (at int, what text); ALTER TABLE events REPLICA IDENTITY FULL;"
+      "INSERT INTO events SELECT g % 50, 'e' || g FROM generate_series(1, 300) g");
+  harness.green().execute("CREATE TABLE events (at int, what text)");
+  harness.write_plan("  - source: events\n");
+  harness.start_run();
+  harness.blue().execute(
+      "INSERT INTO events SELECT 7, 'dup' FROM generate_series(1, 3);"
+      "DELETE FROM events WHERE what = 'e10';"
+      "UPDATE events SET what = 'changed' WHERE what = 'e20'");
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM events", "SELECT * FROM events"));
+}
+
+TEST(Forward, BadInputChangesNothing) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE users (id int PRIMARY KEY, name text)");
+  harness.green().execute("CREATE TABLE accounts (id bigint PRIMARY KEY)");
+  harness.write_plan(
+      "  - source: users\n    target: accounts\n    columns:\n      id: id\n      nmae: name\n"
+      "  - source: missing_table\n");
+  auto& run = harness.start_run(false);
+  ASSERT_EQ(run.wait(60s), 1) << run.standard_error();
+  const std::string error = run.standard_error();
+  EXPECT_NE(error.find("tables[0].columns.nmae: green's public.accounts has no column nmae"),
+            std::string::npos) << error;
+  EXPECT_NE(error.find("tables[1].source: table public.missing_table does not exist on blue"),
+            std::string::npos) << error;
+  EXPECT_EQ(harness.blue().query_number("SELECT count(*) FROM pg_replication_slots"), 0);
+  EXPECT_EQ(harness.blue().query_number("SELECT count(*) FROM pg_publication"), 0);
+  EXPECT_EQ(harness.green().query_number(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'cutover'"), 0);
+}
+
+}  // namespace
+}  // namespace cutover::testing
