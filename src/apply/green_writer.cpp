@@ -66,7 +66,7 @@ std::string column_list(const TableTransform& target) {
 
 std::string upsert_sql(const TableTransform& target, const std::string& rows) {
   std::string sql = "INSERT INTO " + target.target.quoted() + " (" + column_list(target) +
-                    ") SELECT " + target.projection() + " FROM " + rows + " WHERE " +
+                    ") SELECT " + target.typed_projection() + " FROM " + rows + " WHERE " +
                     target.filter();
   if (target.key.empty()) return sql;
   std::string keys;
@@ -119,6 +119,22 @@ Status ensure_position_table(pqxx::connection& green) {
   }
 }
 
+Status record_snapshot_started(pqxx::connection& green, const std::string& plan_name) {
+  try {
+    pqxx::work work(green);
+    work.exec_params(
+        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
+        "VALUES ($1, '0/0', -1, false) ON CONFLICT (plan) DO UPDATE SET source_lsn = '0/0', "
+        "next_offset = -1, snapshot_complete = false, updated_at = now()",
+        plan_name);
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: recording the start of the snapshot: ") +
+                         error.what());
+  }
+}
+
 Result<AppliedPosition> read_applied_position(pqxx::connection& green,
                                               const std::string& plan_name) {
   try {
@@ -131,6 +147,7 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green,
         "WHERE plan = $1",
         plan_name);
     if (rows.empty()) return position;
+    position.recorded = true;
     position.source_lsn = *Lsn::parse(rows[0][0].c_str());
     position.next_offset = rows[0][1].as<std::int64_t>();
     position.snapshot_complete = rows[0][2].as<bool>();
@@ -268,7 +285,7 @@ Status GreenWriter::write_keyed(const TableTransform& target, const std::string&
     }
     if (assignments.empty() || target.key.empty()) continue;
     work.exec_params("UPDATE " + target.target.quoted() + " AS t SET " + assignments +
-                         " FROM (SELECT " + target.projection() + " FROM " + rows_from_first +
+                         " FROM (SELECT " + target.typed_projection() + " FROM " + rows_from_first +
                          " WHERE " + target.filter() + ") AS d WHERE " +
                          key_match(target, "t", "d"),
                      json_array(rows));
@@ -287,7 +304,7 @@ Status GreenWriter::write_unkeyed(const TableTransform& target, const std::strin
   }
   const std::string delete_one =
       "DELETE FROM " + target.target.quoted() + " WHERE ctid = (SELECT t.ctid FROM " +
-      target.target.quoted() + " AS t, (SELECT " + target.projection() + " FROM " +
+      target.target.quoted() + " AS t, (SELECT " + target.typed_projection() + " FROM " +
       rows_from_first + " WHERE " + target.filter() + ") AS d WHERE " + matches + " LIMIT 1)";
   const std::string insert = upsert_sql(target, rows_from_first);
   // Inserts in a row go in one statement; an update or delete ends the run.

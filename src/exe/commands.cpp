@@ -8,6 +8,7 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
+#include "cutover/pipeline/connected_validation.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transport/embedded_broker.h"
@@ -41,11 +42,16 @@ void install_stop_handlers() {
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-int validate(const std::string& plan_path) {
+int validate(const std::string& plan_path, bool connect) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
+  if (connect) {
+    const auto problems = check_plan_against_databases(*plan);
+    for (const auto& problem : problems) std::cerr << "cutover: " << problem << "\n";
+    if (!problems.empty()) return kBadInput;
+  }
   std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()
-            << " tables)\n";
+            << " tables)" << (connect ? ", fits blue and green" : "") << "\n";
   return kSuccess;
 }
 

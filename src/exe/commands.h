@@ -17,7 +17,7 @@ struct BrokerOptions {
   int partitions = 1;
 };
 
-int validate(const std::string& plan_path);
+int validate(const std::string& plan_path, bool connect);
 int capture(const std::string& plan_path, bool drop_slot);
 int run(const std::string& plan_path);
 int apply(const std::string& plan_path);

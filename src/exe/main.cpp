@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
 
   auto* validate = app.add_subcommand("validate", "Check a plan file; exit 0 valid, 2 invalid");
   validate->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+  bool connect = false;
+  validate->add_flag("--connect", connect,
+                     "Also check the plan against blue and green (reads only, creates nothing)");
 
   auto* capture = app.add_subcommand(
       "capture", "Capture alone: stream blue's changes into the Kafka change log");
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
 
   configure_logging();
   commands::install_stop_handlers();
-  if (*validate) return commands::validate(plan_path);
+  if (*validate) return commands::validate(plan_path, connect);
   if (*capture) return commands::capture(plan_path, drop_slot);
   if (*run) return commands::run(plan_path);
   if (*apply) return commands::apply(plan_path);

@@ -94,6 +94,17 @@ Result<Databases> open_databases(const Plan& plan) {
   return databases;
 }
 
+std::vector<std::string> check_targets_empty(Databases& databases) {
+  std::vector<std::string> problems;
+  pqxx::nontransaction query(*databases.green);
+  for (const auto& transform : databases.transforms) {
+    if (query.exec("SELECT EXISTS (SELECT 1 FROM " + transform.target.quoted() + ")")[0][0].as<bool>()) {
+      problems.push_back("green: " + transform.target.text() + " already has rows before the first snapshot");
+    }
+  }
+  return problems;
+}
+
 KafkaProperties producer_properties(const Plan& plan) {
   KafkaProperties properties = plan.kafka.properties;
   if (plan.kafka.is_embedded()) {
@@ -300,6 +311,18 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   if (!position) return position.status();
 
   if (!position->snapshot_complete) {
+    if (!position->recorded) {
+      // The first snapshot: refuse to empty tables that hold rows cutover did not copy.
+      if (const auto problems = check_targets_empty(*databases); !problems.empty()) {
+        std::string message;
+        for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
+        return Status::error(message + "\npoint green at the new, empty database, or empty "
+                             "those tables yourself");
+      }
+      if (auto recorded = record_snapshot_started(*databases->green, plan.name); !recorded) {
+        return recorded;
+      }
+    }
     if (auto copied = snapshot(plan, *databases, status, stop); !copied) return copied;
   } else if (!blue_state->slot_exists) {
     return Status::error("blue: replication slot " + plan.slot_name() +

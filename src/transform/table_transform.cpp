@@ -56,6 +56,15 @@ std::string TableTransform::projection() const {
   return sql;
 }
 
+std::string TableTransform::typed_projection() const {
+  std::string sql;
+  for (const auto& column : columns) {
+    if (!sql.empty()) sql += ", ";
+    sql += "((" + column.expression + ")::" + column.sql_type + ") AS " + quote_identifier(column.name);
+  }
+  return sql;
+}
+
 std::set<std::string> TableTransform::columns_reading(
     const std::set<std::string>& source_column_names) const {
   std::set<std::string> reading;
@@ -123,7 +132,8 @@ std::set<std::string> referenced_identifiers(const std::string& expression) {
 }
 
 Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::connection& blue,
-                                                       pqxx::connection& green) {
+                                                       pqxx::connection& green,
+                                                       std::vector<std::string>* found_problems) {
   std::vector<TableTransform> transforms;
   std::vector<std::string> problems;
   std::map<std::string, std::set<std::string>> sources_of_target;
@@ -147,6 +157,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
         continue;
       }
       TableTransform transform;
+      transform.plan_index = index;
       transform.source = mapping.source;
       transform.target = mapping.target;
       transform.where = mapping.where;
@@ -194,9 +205,15 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
   } catch (const std::exception& error) {
     return Status::retryable(std::string("reading blue's and green's catalogs: ") + error.what());
   }
+  if (found_problems) {
+    for (const auto& problem : problems) found_problems->push_back(plan.file + ": " + problem);
+    return transforms;
+  }
   if (!problems.empty()) {
-    std::string message = plan.file + ": the plan does not fit the databases:";
-    for (const auto& problem : problems) message += "\n  " + problem;
+    std::string message;
+    for (const auto& problem : problems) {
+      message += (message.empty() ? "" : "\n") + plan.file + ": " + problem;
+    }
     return Status::error(message);
   }
   return transforms;

@@ -26,11 +26,14 @@ struct AppliedPosition {
   Lsn source_lsn;
   std::int64_t next_offset = -1;  // -1: unknown, read the log from its beginning
   bool snapshot_complete = false;
+  bool recorded = false;  // green has a position row: a snapshot was at least started
 };
 
 // The position table and origin live in green; these read and create them.
 std::string origin_name(const std::string& plan_name);
 Status ensure_position_table(pqxx::connection& green);
+// Records that a snapshot copy into green has begun (and is not complete).
+Status record_snapshot_started(pqxx::connection& green, const std::string& plan_name);
 Result<AppliedPosition> read_applied_position(pqxx::connection& green,
                                               const std::string& plan_name);
 

@@ -31,6 +31,7 @@ struct SourceColumn {
 };
 
 struct TableTransform {
+  std::size_t plan_index = 0;  // its entry in the plan's tables list
   QualifiedName source;
   std::vector<SourceColumn> source_columns;  // blue's columns, in order
   QualifiedName target;
@@ -43,6 +44,9 @@ struct TableTransform {
 
   // `"expr" AS "column", ...` over a relation named like the source table.
   std::string projection() const;
+  // The same, each expression cast explicitly to green's column type: what the applier
+  // writes, converting as COPY's text input does in the snapshot.
+  std::string typed_projection() const;
   // The row filter as a boolean SQL expression.
   std::string filter() const { return where.empty() ? "true" : "(" + where + ")"; }
   // Target columns whose expression reads any of `source_columns`.
@@ -53,8 +57,10 @@ struct TableTransform {
 
 // Resolves every target of the plan. Reads catalogs only; creates nothing. Errors name the
 // plan's table entry and what is missing.
+// With `problems`, what does not resolve is listed there and the rest is returned.
 Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::connection& blue,
-                                                       pqxx::connection& green);
+                                                       pqxx::connection& green,
+                                                       std::vector<std::string>* problems = nullptr);
 
 // Identifiers an SQL expression mentions, lower-cased unless quoted; words inside string
 // literals are skipped. Enough to know which source columns an expression depends on.

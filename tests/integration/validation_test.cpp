@@ -1,0 +1,124 @@
+// `cutover validate --connect`: the plan against real blue and green databases. Every
+// problem is reported at once, and validation creates nothing on either side.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Validation {
+  int exit_code;
+  std::string output;
+};
+
+Validation validate_connect(ForwardHarness& harness, const std::string& plan) {
+  ChildProcess child({CUTOVER_BINARY, "validate", "--connect", plan}, harness.work().path());
+  const int code = child.wait(60s).value_or(-1);
+  return {code, child.standard_output() + child.standard_error()};
+}
+
+void expect_nothing_created(ForwardHarness& harness) {
+  EXPECT_EQ(harness.blue().query_number("SELECT count(*) FROM pg_replication_slots"), 0);
+  EXPECT_EQ(harness.blue().query_number("SELECT count(*) FROM pg_publication"), 0);
+  EXPECT_EQ(harness.green().query_number(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'cutover'"), 0);
+  EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM pg_replication_origin"), 0);
+  EXPECT_EQ(harness.blue().query_number(
+                "SELECT count(*) FROM pg_class WHERE relname = 'cutover_validate'"), 0);
+}
+
+TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE users (id int PRIMARY KEY, email text, name text, flag boolean);"
+      "CREATE TABLE audit (at timestamptz, what text);"
+      "CREATE TABLE keyed (id int PRIMARY KEY, code text)");
+  harness.green().execute(
+      "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, joined date, score int);"
+      "CREATE TABLE audit (at timestamptz, what text);"
+      "CREATE TABLE by_code (code text, id int);"
+      "INSERT INTO audit VALUES (now(), 'already here')");
+  harness.write_plan(
+      "  - source: users\n    target: accounts\n    columns:\n"
+      "      id: id\n      email: no_such_function(email)\n"
+      "  - source: users\n    target: accounts\n    columns:\n"
+      "      id: id\n      joined: flag\n"            // boolean does not become a date
+      "  - source: audit\n"                           // no key on blue nor green
+      "  - source: keyed\n    target: by_code\n    key: [code]\n    columns:\n"
+      "      code: code\n      id: id\n"              // key from a non-identity column, no unique index
+      "  - source: nowhere\n"
+      "  - source: users\n    target: missing_target\n");
+  const Validation result = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  const std::string& out = result.output;
+  for (const std::string expected : {
+           "tables[0].columns: the transform of public.users does not run on blue",
+           "no_such_function",
+           "tables[1].columns.joined: gives boolean, which does not convert to green's date",
+           "tables[2].key: green's public.audit has no primary key",
+           "public.audit has no primary key and no replica identity",
+           "tables[3].key: green's public.by_code has no unique index",
+           "tables[3].key: target key code is computed from code, which blue does not send",
+           "tables[4].source: table public.nowhere does not exist on blue",
+           "tables[5].target: table public.missing_target does not exist on green",
+           "green: public.audit already has rows",
+       }) {
+    EXPECT_NE(out.find(expected), std::string::npos) << "missing: " << expected << "\n" << out;
+  }
+  expect_nothing_created(harness);
+}
+
+TEST(Validation, UnreachableGreenIsNamedWithoutItsPassword) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE t (id int PRIMARY KEY)");
+  const std::string plan = harness.work().write_file(
+      "unreachable.yaml", "name: t\nblue:\n  dsn: \"" + harness.blue().dsn() +
+                              "\"\ngreen:\n  dsn: \"host=127.0.0.1 port=1 user=x password=hunter2 "
+                              "connect_timeout=2\"\nkafka:\n  brokers: embedded\ntables:\n"
+                              "  - source: t\n");
+  const Validation result = validate_connect(harness, plan);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("cannot connect to green"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("hunter2"), std::string::npos) << result.output;
+  expect_nothing_created(harness);
+}
+
+// The example plans of config/ fit the schemas their comments describe.
+TEST(Validation, ExamplePlansFitTheirSchemas) {
+  ForwardHarness harness;
+  const std::string blue_schema =
+      "CREATE TABLE users (id int PRIMARY KEY, name text, email text, subscription text, "
+      "balance numeric(12,2), deleted_at timestamptz);"
+      "CREATE TABLE people (id int PRIMARY KEY, name text, street text, city text);"
+      "CREATE TABLE eu_orders (id int PRIMARY KEY, total numeric(12,2));"
+      "CREATE TABLE us_orders (id int PRIMARY KEY, total numeric(12,2));";
+  harness.blue().execute(blue_schema);
+  ASSERT_EQ(harness.pgbench({"-i", "-s", "1", "-q"}), 0);
+  harness.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
+  harness.create_pgbench_schema_on_green();
+  harness.green().execute(
+      "CREATE TABLE accounts (id bigint PRIMARY KEY, full_name text, email_lower text, "
+      "tier text, balance_cents bigint);"
+      "CREATE TABLE names (id int PRIMARY KEY, name text);"
+      "CREATE TABLE addresses (person_id int PRIMARY KEY, street text, city text);"
+      "CREATE TABLE orders (region text, id int, total numeric(12,2), PRIMARY KEY (region, id));"
+      "CREATE TABLE users (id int PRIMARY KEY, name text, email text)");
+  ::setenv("BLUE_DSN", harness.blue().dsn().c_str(), 1);
+  ::setenv("GREEN_DSN", harness.green().dsn().c_str(), 1);
+  for (const char* example : {"same-schema.yaml", "int-to-bigint.yaml", "split-merge.yaml",
+                              "filtered.yaml"}) {
+    const Validation result =
+        validate_connect(harness, std::string(CUTOVER_SOURCE_DIR "/config/") + example);
+    EXPECT_EQ(result.exit_code, 0) << example << "\n" << result.output;
+    EXPECT_NE(result.output.find("fits blue and green"), std::string::npos) << result.output;
+  }
+  expect_nothing_created(harness);
+}
+
+}  // namespace
+}  // namespace cutover::testing
