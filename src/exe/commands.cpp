@@ -107,30 +107,27 @@ int capture(const std::string& plan_path, bool drop_slot) {
   return kSuccess;
 }
 
-int run(const std::string& plan_path) {
+namespace {
+// `cutover run` and `cutover apply`: the plan, one pipeline function, its outcome.
+int run_pipeline(const std::string& plan_path, const char* command,
+                 Status (*pipeline)(const Plan&, PipelineStatus&, const std::atomic<bool>&)) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   PipelineStatus status;
-  spdlog::info("run starting plan={} topic={}", plan->name, plan->kafka.changes_topic());
-  const Status outcome = run_forward(*plan, status, stop_requested);
+  spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->kafka.changes_topic());
+  const Status outcome = pipeline(*plan, status, stop_requested);
   if (!outcome) return report(outcome, kFailed);
-  spdlog::info("run stopped applied_lsn={} transactions={} rows={}",
+  spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
                status.apply.rows.load());
   return kSuccess;
 }
+}  // namespace
+
+int run(const std::string& plan_path) { return run_pipeline(plan_path, "run", run_forward); }
 
 int apply(const std::string& plan_path) {
-  auto plan = load_plan(plan_path);
-  if (!plan) return report(plan.status(), kBadInput);
-  PipelineStatus status;
-  spdlog::info("apply starting plan={} topic={}", plan->name, plan->kafka.changes_topic());
-  const Status outcome = run_apply_only(*plan, status, stop_requested);
-  if (!outcome) return report(outcome, kFailed);
-  spdlog::info("apply stopped applied_lsn={} transactions={} rows={}",
-               Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
-               status.apply.rows.load());
-  return kSuccess;
+  return run_pipeline(plan_path, "apply", run_apply_only);
 }
 
 int broker(const BrokerOptions& options) {

@@ -202,16 +202,39 @@ void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<b
     const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
+    std::string tables;
+    {
+      std::lock_guard lock(status.apply.mutex);
+      for (const auto& [table, rows] : status.apply.rows_by_source) {
+        tables += (tables.empty() ? "" : ",") + table + ":" + std::to_string(rows);
+      }
+    }
     spdlog::info("status phase={} applied_lsn={} lag_bytes={} lag_seconds={:.1f} "
-                 "transactions={} rows={}",
+                 "transactions={} rows={} rows_by_table={}",
                  phase_name(status.phase.load()), Lsn(applied).to_string(),
                  wal > applied ? wal - applied : 0,
                  committed_ms > 0 && !status.apply.caught_up.load()
                      ? static_cast<double>(now_ms - committed_ms) / 1000.0
                      : 0.0,
-                 status.apply.transactions.load(), status.apply.rows.load());
+                 status.apply.transactions.load(), status.apply.rows.load(),
+                 tables.empty() ? "-" : tables);
   }
 }
+
+// Logs the pipeline's status every kStatusInterval while it lives.
+class StatusReporter {
+ public:
+  StatusReporter(const Plan& plan, PipelineStatus& status)
+      : thread_([this, &plan, &status] { report_status(plan, status, done_); }) {}
+  ~StatusReporter() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 // One applier session: green writer, consumer, applier, until stop or an error.
 Status apply_session(const Plan& plan, const std::string& bootstrap,
@@ -332,9 +355,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   }
   if (stop.load()) return Status::ok();
   status.phase = Phase::kStreaming;
-
-  std::atomic<bool> reporter_done{false};
-  std::thread reporter([&] { report_status(plan, status, reporter_done); });
+  StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
   auto backoff = std::chrono::milliseconds(kInitialBackoff);
   Status outcome = Status::ok();
@@ -390,8 +411,6 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
     if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
   }
-  reporter_done = true;
-  reporter.join();
   status.phase = Phase::kStopped;
   return outcome;
 }
@@ -410,8 +429,7 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomi
   }
   if (auto created = ensure_position_table(*databases->green); !created) return created;
   status.phase = Phase::kStreaming;
-  std::atomic<bool> reporter_done{false};
-  std::thread reporter([&] { report_status(plan, status, reporter_done); });
+  StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
   auto backoff = std::chrono::milliseconds(kInitialBackoff);
   Status outcome = Status::ok();
@@ -421,8 +439,6 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomi
     if (ended) break;
     if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
   }
-  reporter_done = true;
-  reporter.join();
   status.phase = Phase::kStopped;
   return outcome;
 }
