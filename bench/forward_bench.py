@@ -40,7 +40,9 @@ class Cluster:
 
     def sql(self, query):
         out = subprocess.run(["psql", "-X", "-q", "-At", self.dsn, "-v", "ON_ERROR_STOP=1", "-c", query],
-                             check=True, capture_output=True, text=True)
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit("psql failed: %s\n%s" % (query[:200], out.stderr))
         return out.stdout.strip()
 
     def stop(self):
@@ -55,6 +57,12 @@ def wait_for(predicate, timeout=3600, interval=0.05):
             return time.time()
         time.sleep(interval)
     raise SystemExit("timed out")
+
+
+def drop_native_subscription(blue, green):
+    green.sql("ALTER SUBSCRIPTION native DISABLE; ALTER SUBSCRIPTION native SET (slot_name = NONE); DROP SUBSCRIPTION native")
+    wait_for(lambda: blue.sql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'native' AND active") == "0")
+    blue.sql("SELECT pg_drop_replication_slot('native')")
 
 
 def plan(work, blue, green, tables, name="bench"):
@@ -81,6 +89,10 @@ def stop(process):
     process.wait(120)
 
 
+def report(row):
+    print("| %s | %s | %s | %s |" % row, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -92,12 +104,12 @@ def main():
     if os.geteuid() == 0:
         shutil.chown(work, "postgres")
     blue, green = Cluster(work, "blue"), Cluster(work, "green")
-    results = []
+    print("| benchmark | cutover | baseline | ratio |\n|---|---|---|---|", flush=True)
     try:
         # 1. Snapshot against a COPY pipe.
         blue.sql("CREATE TABLE items (id int PRIMARY KEY, price numeric(12,2), name text, created timestamptz);"
-                 f"INSERT INTO items SELECT g, g * 0.01, 'item ' || g, now() FROM generate_series(1, {rows}) g;"
-                 "VACUUM ANALYZE items")
+                 f"INSERT INTO items SELECT g, g * 0.01, 'item ' || g, now() FROM generate_series(1, {rows}) g")
+        blue.sql("VACUUM ANALYZE items")
         green.sql("CREATE TABLE items_pipe (id bigint PRIMARY KEY, price_cents bigint, name text, created timestamptz);"
                   "CREATE TABLE items (id bigint PRIMARY KEY, price_cents bigint, name text, created timestamptz)")
         projection = "id::bigint, (price * 100)::bigint, upper(name), created"
@@ -112,7 +124,7 @@ def main():
         wait_for(lambda: log_has(work, "snapshot.log", "snapshot complete"))
         snapshot_seconds = time.time() - start
         assert green.sql("SELECT count(*) FROM items") == str(rows)
-        results.append(("Snapshot of %d rows with a transform (2 workers)" % rows,
+        report(("Snapshot of %d rows with a transform (2 workers)" % rows,
                         "%.1f s" % snapshot_seconds, "%.1f s (COPY pipe, 1 stream)" % pipe_seconds,
                         "%.2f x the pipe's time" % (snapshot_seconds / pipe_seconds)))
 
@@ -141,7 +153,7 @@ def main():
         committed = time.time()
         done = wait_for(lambda: green.sql("SELECT count(*) FROM big_native") == str(rows), interval=0.2)
         native_big = done - committed
-        results.append(("Streaming one %d-row transaction, commit to green" % rows, "%.1f s" % cutover_big,
+        report(("Streaming one %d-row transaction, commit to green" % rows, "%.1f s" % cutover_big,
                         "%.1f s (native logical replication)" % native_big,
                         "%.2f x native speed" % (native_big / cutover_big)))
 
@@ -151,8 +163,7 @@ def main():
         blue.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
         subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-h", "127.0.0.1", "-p", str(green.port), "-U",
                         "postgres", "postgres"], check=True, capture_output=True)
-        green.sql("ALTER SUBSCRIPTION native DISABLE; ALTER SUBSCRIPTION native SET (slot_name = NONE); DROP SUBSCRIPTION native")
-        blue.sql("SELECT pg_drop_replication_slot('native')")
+        drop_native_subscription(blue, green)
         pg_tables = "".join("  - source: %s\n" % t for t in ("pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"))
         green.sql("DROP SCHEMA cutover CASCADE; SELECT pg_replication_origin_drop('cutover_bench')")
         blue.sql("SELECT pg_drop_replication_slot('cutover_bench'); DROP PUBLICATION cutover_bench")
@@ -178,16 +189,18 @@ def main():
                   "WITH (copy_data = false, create_slot = false, slot_name = 'native')")
         done = wait_for(lambda: int(green.sql("SELECT count(*) FROM pgbench_history")) - history_before >= expected_native, interval=0.2)
         native_backlog = done - start
-        results.append(("Backlog of %d pgbench TPC-B transactions, start to caught up" % transactions,
+        report(("Backlog of %d pgbench TPC-B transactions, start to caught up" % transactions,
                         "%.1f s (%.0f tx/s)" % (cutover_backlog, transactions / cutover_backlog),
                         "%.1f s (%.0f tx/s, native)" % (native_backlog, transactions / native_backlog),
                         "%.2f x native speed" % (native_backlog / cutover_backlog)))
-        green.sql("ALTER SUBSCRIPTION native DISABLE; ALTER SUBSCRIPTION native SET (slot_name = NONE); DROP SUBSCRIPTION native")
-        blue.sql("SELECT pg_drop_replication_slot('native')")
+        drop_native_subscription(blue, green)
 
         # 4. Lag under pgbench at full rate (cutover only).
         run = start_run(work, plan(work, blue, green, pg_tables), "lag.log")
         wait_for(lambda: log_has(work, "lag.log", "applying from"))
+        # The previous step's backlog is still in cutover's slot: catch up before measuring.
+        expected = blue.sql("SELECT count(*) FROM pgbench_history")
+        wait_for(lambda: green.sql("SELECT count(*) FROM pgbench_history") == expected, interval=0.2)
         load = subprocess.Popen(pgbench + ["-c", "4", "-j", "2", "-T", "30", "-n", "postgres"], stdout=subprocess.PIPE, text=True)
         samples = []
         time.sleep(3)
@@ -200,15 +213,12 @@ def main():
         samples.sort()
         p50 = samples[len(samples) // 2]
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-        results.append(("Lag under pgbench at full rate (%s)" % (tps[0].strip() if tps else "?"),
+        report(("Lag under pgbench at full rate (%s)" % (tps[0].strip() if tps else "?"),
                         "p50 %.2f s, p99 %.2f s" % (p50, p99), "%d samples" % len(samples), ""))
         stop(run)
     finally:
         blue.stop(); green.stop()
         shutil.rmtree(work, ignore_errors=True)
-    print("| benchmark | cutover | baseline | ratio |\n|---|---|---|---|")
-    for row in results:
-        print("| %s | %s | %s | %s |" % row)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,14 @@ std::string sql_type_name(const std::string& name) {
 Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
                  ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
                  ApplyCounters& counters, DiscardedRanges& discarded,
-                 const std::atomic<bool>& stop)
+                 const std::atomic<bool>& stop, RowSource* current_rows)
     : settings_(settings),
       log_(log),
       writer_(writer),
       counters_(counters),
       discarded_(discarded),
       stop_(stop),
+      current_rows_(current_rows),
       applied_(start.source_lsn),
       committed_offset_(start.next_offset) {
   for (const auto& transform : transforms) {
@@ -193,6 +194,7 @@ void Applier::on_schema(const ChangeEvent& event) {
 Status Applier::flush() {
   for (auto& [name, source] : sources_) {
     if (source.batch->empty()) continue;
+    if (auto completed = complete_unchanged_values(source); !completed) return completed;
     for (const TableTransform* target : source.targets) {
       if (auto status = writer_.write(*target, source.columns, *source.batch); !status) {
         return status;
@@ -204,6 +206,52 @@ Status Applier::flush() {
   bytes_in_green_transaction_ += bytes_in_batches_;
   rows_in_batches_ = 0;
   bytes_in_batches_ = 0;
+  return Status::ok();
+}
+
+Status Applier::complete_unchanged_values(SourceTable& source) {
+  if (!current_rows_) return Status::ok();
+  const TableTransform& first = *source.targets.front();
+  auto needs_current_row = [&](const std::set<std::string>& unchanged) {
+    for (const TableTransform* target : source.targets) {
+      // The filter may read it, and the row may be entering the filter: green lacks it.
+      if (!target->where.empty()) return true;
+      for (const auto& column : target->columns) {
+        if (target->columns_reading(unchanged).count(column.name) && !target->is_plain_copy(column)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  // Key values in text form, as blue returns them, to match its rows to the batch's.
+  auto text_key = [&](const nlohmann::json& row) {
+    std::string key;
+    for (const auto& column : first.source_key) {
+      const auto& value = row.at(column);
+      key += (value.is_string() ? value.get<std::string>() : value.dump()) + '\x1f';
+    }
+    return key;
+  };
+  std::vector<nlohmann::json> keys;
+  std::map<std::string, std::string> batch_key_by_text;
+  for (const auto& [key, pending] : source.batch->rows()) {
+    if (!pending.after || pending.unchanged_toast.empty() ||
+        !needs_current_row(pending.unchanged_toast)) {
+      continue;
+    }
+    nlohmann::json key_values = nlohmann::json::object();
+    for (const auto& column : first.source_key) key_values[column] = pending.after->at(column);
+    batch_key_by_text[text_key(*pending.after)] = key;
+    keys.push_back(std::move(key_values));
+  }
+  if (keys.empty()) return Status::ok();
+  auto rows = current_rows_->current_rows(first.source, source.columns, first.source_key, keys);
+  if (!rows) return rows.status();
+  for (auto& row : *rows) {
+    const auto found = batch_key_by_text.find(text_key(row));
+    if (found != batch_key_by_text.end()) source.batch->replace_current(found->second, std::move(row));
+  }
   return Status::ok();
 }
 

@@ -13,6 +13,13 @@ std::string SourceBatch::key_of(const json& row) const {
   return key.dump();
 }
 
+void SourceBatch::replace_current(const std::string& key, json row) {
+  auto found = rows_.find(key);
+  if (found == rows_.end()) return;
+  found->second.after = std::move(row);
+  found->second.unchanged_toast.clear();
+}
+
 void SourceBatch::clear() {
   rows_.clear();
   unkeyed_.clear();

@@ -253,8 +253,9 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   if (!consumer) return consumer.status();
   spdlog::info("applying from change log offset={} applied_lsn={}", offset,
                position->source_lsn.to_string());
+  BlueRowSource current_rows(plan.blue.dsn);
   Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
-                  stop);
+                  stop, &current_rows);
   return applier.run();
 }
 

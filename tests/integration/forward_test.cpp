@@ -136,6 +136,30 @@ TEST(Forward, UnchangedToastValuesKeepGreensValue) {
   EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM documents WHERE body IS NULL"), 0);
 }
 
+TEST(Forward, ComputedColumnsAndFiltersOverUnchangedToastAreRecomputedFromBlue) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE documents (id int PRIMARY KEY, title text, body text);"
+      "INSERT INTO documents SELECT g, CASE WHEN g <= 10 THEN 'draft' ELSE 't' END, "
+      "(SELECT string_agg(md5(random()::text || g || s), '') FROM generate_series(1, 400) s) "
+      "FROM generate_series(1, 20) g");
+  harness.green().execute(
+      "CREATE TABLE summaries (id int PRIMARY KEY, title text, body_md5 text, body_length int)");
+  harness.write_plan(
+      "  - source: documents\n    target: summaries\n    columns:\n      id: id\n"
+      "      title: title\n      body_md5: md5(body)\n      body_length: length(body)\n"
+      "    where: \"title <> 'draft'\"\n");
+  harness.start_run();
+  // Neither update touches body: the computed columns need it, and rows 1-5 enter the filter.
+  harness.blue().execute(
+      "UPDATE documents SET title = 'published' WHERE id <= 5;"
+      "UPDATE documents SET title = 'renamed' WHERE id > 15");
+  EXPECT_TRUE(harness.wait_until_equal(
+      "SELECT id, title, md5(body), length(body) FROM documents WHERE title <> 'draft'",
+      "SELECT id, title, body_md5, body_length FROM summaries"));
+  EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM summaries WHERE body_md5 IS NULL"), 0);
+}
+
 TEST(Forward, TableWithoutKeyAppliesInsertsAndFullIdentityChanges) {
   ForwardHarness harness;
   harness.blue().execute(

@@ -103,3 +103,28 @@ TEST(Plan, MissingTablesAndBlue) {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+TEST(Plan, ApplyBoundsAndTruncateAction) {
+  auto plan = parse_plan(std::string(kMinimal) +
+                             "    on_truncate: truncate_target\n"
+                             "apply:\n  batch_rows: 500\n  batch_bytes: 65536\n  batch_interval: 50ms\n",
+                         "plan.yaml");
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->apply.batch_rows, 500);
+  EXPECT_EQ(plan->apply.batch_bytes, 65536);
+  EXPECT_EQ(plan->apply.batch_interval, std::chrono::milliseconds(50));
+  EXPECT_EQ(plan->tables[0].on_truncate, TruncateAction::kDefault);
+  EXPECT_EQ(plan->tables[1].on_truncate, TruncateAction::kTruncateTarget);
+
+  const auto message = errors_of(std::string(kMinimal) + "    on_truncate: maybe\n" +
+                                 "apply:\n  batch_rows: 0\n");
+  EXPECT_NE(message.find("tables[1].on_truncate: 'maybe' is not one of truncate_target, refuse"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("apply.batch_rows"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace cutover

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "cutover/apply/blue_row_source.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/apply/source_batch.h"
 #include "cutover/plan/plan.h"
@@ -49,7 +50,8 @@ class Applier {
  public:
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
           ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
-          ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop);
+          ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
+          RowSource* current_rows = nullptr);
 
   // Runs until `stop` or an error; commits what is complete before returning on stop.
   Status run();
@@ -68,6 +70,8 @@ class Applier {
   Status on_truncate(const ChangeEvent& event);
   void on_schema(const ChangeEvent& event);
   Status flush();
+  // Replaces rows whose unchanged TOAST values a computed column or the filter needs.
+  Status complete_unchanged_values(SourceTable& source);
   Status commit();
   Status discard_cut_off_transaction(std::int64_t next_begin_offset);
   bool discarded(std::int64_t offset) const;
@@ -79,6 +83,7 @@ class Applier {
   ApplyCounters& counters_;
   DiscardedRanges& discarded_;
   const std::atomic<bool>& stop_;
+  RowSource* current_rows_;
   std::map<std::string, SourceTable> sources_;  // by "schema.table"
 
   Lsn applied_;                          // end of the last committed source transaction

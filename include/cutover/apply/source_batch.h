@@ -38,6 +38,8 @@ class SourceBatch {
   void clear();
 
   const std::map<std::string, PendingRow>& rows() const { return rows_; }
+  // Replaces the current row under `key` (a key of rows()) with a complete one.
+  void replace_current(const std::string& key, nlohmann::json row);
   // Events of a table without a key, in order.
   const std::vector<ChangeEvent>& unkeyed() const { return unkeyed_; }
 
