@@ -63,11 +63,10 @@ Status Applier::run() {
     if (!event) return event.status();
     if (auto status = handle(*event); !status) return status;
   }
-  if (completed_ > 0) {
-    writer_.rollback();
-    // Whatever was written for an unfinished source transaction must not commit; the
-    // complete ones are simply read again on the next start.
-  }
+  // Stopping: complete source transactions commit; if one is open, nothing of this green
+  // transaction may commit, and what it held is read again on the next start.
+  if (completed_ > 0 && !in_transaction_) return commit();
+  writer_.rollback();
   return Status::ok();
 }
 

@@ -361,15 +361,20 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   auto backoff = std::chrono::milliseconds(kInitialBackoff);
   Status outcome = Status::ok();
   while (!stop.load()) {
-    // Capture sends everything after green's applied position again (its slot is confirmed
-    // no further), so the applier starts where capture's first record will land.
-    auto start_offset = change_log_end_offset(*bootstrap, plan.kafka.changes_topic(),
-                                              plan.kafka.properties);
-    if (!start_offset) {
-      if (outcome = wait_before_retry(start_offset.status(), backoff, stop); !outcome) break;
-      continue;
+    // With on_apply, capture sends everything after green's applied position again (its
+    // slot is confirmed no further), so the applier starts where capture's first record will
+    // land. With on_kafka_ack the slot may be ahead of green: the applier resumes from the
+    // offset green recorded, and Kafka's retention must cover the gap.
+    Result<std::int64_t> start_offset = std::int64_t{-1};
+    if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
+      start_offset = change_log_end_offset(*bootstrap, plan.kafka.changes_topic(),
+                                           plan.kafka.properties);
+      if (!start_offset) {
+        if (outcome = wait_before_retry(start_offset.status(), backoff, stop); !outcome) break;
+        continue;
+      }
+      discarded.clear();  // offsets from before start_offset are never read again
     }
-    discarded.clear();  // offsets from before start_offset are never read again
     auto slot = check_blue_for_capture(plan, kSlotReleaseWait);
     if (!slot) {
       if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;

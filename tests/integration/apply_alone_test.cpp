@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "fixtures/capture_harness.h"
+#include "cutover/transport/embedded_broker.h"
 #include "fixtures/forward_harness.h"
 
 namespace cutover::testing {
@@ -60,6 +61,47 @@ TEST(ApplyAlone, ResumesAfterKillNineWithoutLossOrDuplicates) {
       << apply->standard_error();
   // The origin in green is where blue's slot may be confirmed to (on_apply).
   EXPECT_NE(green.query_value("SELECT remote_lsn::text FROM pg_replication_origin_status"), "0/0");
+}
+
+// cutover run on a broker outside the process, with the slot confirmed on Kafka's
+// acknowledgement: after a kill -9 the slot may be ahead of green, so the applier must resume
+// from the offset green recorded rather than from what capture sends again.
+TEST(ApplyAlone, RunOnKafkaAckResumesFromGreensOffsetAfterKillNine) {
+  auto broker = EmbeddedBroker::start();
+  ASSERT_TRUE(broker) << broker.status().message();
+  ASSERT_TRUE((*broker)->create_topic("cutover.t.changes", 1));
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE ledger (id bigint PRIMARY KEY, note text)");
+  harness.green().execute("CREATE TABLE ledger (id bigint PRIMARY KEY, note text)");
+  harness.write_plan("  - source: ledger\n", "replication:\n  slot_advance: on_kafka_ack\n",
+                     "kafka:\n  brokers: \"" + (*broker)->bootstrap() +
+                         "\"\n  properties:\n    max.in.flight.requests.per.connection: 1\n");
+  harness.start_run();
+  std::thread writer([&] {
+    for (int batch = 0; batch < 50; ++batch) {
+      harness.blue().execute("INSERT INTO ledger SELECT g, 'n' FROM generate_series(" +
+                             std::to_string(batch * 100 + 1) + ", " +
+                             std::to_string(batch * 100 + 100) + ") g");
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  // Green stalls (a lock) while capture goes on and Kafka acknowledges: blue's slot moves
+  // past what green holds. Then cutover run dies.
+  std::thread stall([&] {
+    harness.green().execute("BEGIN; LOCK TABLE ledger; SELECT pg_sleep(5); COMMIT");
+  });
+  std::this_thread::sleep_for(4s);
+  const std::string slot = harness.blue().query_value(
+      "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'cutover_t'");
+  const std::string applied =
+      harness.green().query_value("SELECT remote_lsn::text FROM pg_replication_origin_status");
+  EXPECT_EQ(harness.blue().query_value("SELECT '" + slot + "'::pg_lsn > '" + applied + "'::pg_lsn"), "t")
+      << "the slot (" << slot << ") did not get ahead of green (" << applied << ")";
+  harness.kill_run();
+  stall.join();
+  harness.start_run();
+  writer.join();
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM ledger", "SELECT * FROM ledger"));
 }
 
 }  // namespace
