@@ -121,6 +121,31 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
   }
 }
 
+// The snapshot reads every source table; the applier needs superuser on green for
+// session_replication_role and replication origins.
+void check_privileges(const Plan& plan, const std::vector<TableTransform>& transforms,
+                      pqxx::connection& blue, pqxx::connection& green,
+                      std::vector<std::string>& problems) {
+  pqxx::nontransaction blue_query(blue);
+  for (const auto& transform : transforms) {
+    const auto allowed = blue_query.exec(
+        "SELECT has_table_privilege(" + blue_query.quote(transform.source.quoted()) + ", 'SELECT')");
+    if (!allowed[0][0].as<bool>()) {
+      problems.push_back(plan.file + ": " + table_entry(transform.plan_index) +
+                         ".source: blue's role may not read " + transform.source.text() +
+                         " (GRANT SELECT ON " + transform.source.quoted() + " TO <the plan's user>)");
+    }
+  }
+  pqxx::nontransaction green_query(green);
+  const auto role = green_query.exec("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user");
+  if (!role.empty() && !role[0][1].as<bool>()) {
+    problems.push_back(std::string("green: role ") + role[0][0].c_str() +
+                       " is not a superuser; the applier needs one for session_replication_role "
+                       "= replica (no triggers or foreign-key checks on replicated rows) and for "
+                       "the replication origin that records its position");
+  }
+}
+
 void check_green_empty(const Plan& plan, const std::vector<TableTransform>& transforms,
                        pqxx::connection& green, std::vector<std::string>& problems) {
   auto position = read_applied_position(green, plan.name);
@@ -163,6 +188,7 @@ std::vector<std::string> check_plan_against_databases(const Plan& plan) {
   try {
     check_expressions(plan, *transforms, **blue, **green, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
+    check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
   } catch (const std::exception& error) {
     problems.push_back(std::string("checking the plan against the databases: ") + error.what());

@@ -175,6 +175,27 @@ TEST(Forward, TableWithoutKeyAppliesInsertsAndFullIdentityChanges) {
   EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM events", "SELECT * FROM events"));
 }
 
+TEST(Forward, SigtermStopsCleanlyAndRunResumes) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, v text);"
+                         "INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+  harness.write_plan("  - source: items\n");
+  auto& first = harness.start_run();
+  harness.blue().execute("UPDATE items SET v = 'first' WHERE id <= 10");
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  first.signal(SIGTERM);
+  ASSERT_EQ(first.wait(30s), 0) << first.standard_error();
+  EXPECT_NE(first.standard_error().find("run stopped"), std::string::npos);
+  // Written while nothing runs: the next start picks it up from blue's slot, with no new
+  // snapshot (green already holds one).
+  harness.blue().execute("UPDATE items SET v = 'while stopped' WHERE id > 90");
+  auto& second = harness.start_run();
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  EXPECT_EQ(second.standard_error().find("snapshot copy starting"), std::string::npos)
+      << second.standard_error();
+}
+
 TEST(Forward, BadInputChangesNothing) {
   ForwardHarness harness;
   harness.blue().execute("CREATE TABLE users (id int PRIMARY KEY, name text)");

@@ -73,6 +73,28 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
   expect_nothing_created(harness);
 }
 
+TEST(Validation, PrivilegesOnBothSides) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE mover LOGIN REPLICATION;"
+      "CREATE TABLE open_table (id int PRIMARY KEY); GRANT SELECT ON open_table TO mover");
+  harness.green().execute("CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE applier LOGIN;"
+                          "CREATE TABLE open_table (id int PRIMARY KEY)");
+  const std::string plan = harness.work().write_file(
+      "roles.yaml", "name: t\nblue:\n  dsn: \"" + harness.blue().dsn("mover") +
+                        "\"\ngreen:\n  dsn: \"" + harness.green().dsn("applier") +
+                        "\"\nkafka:\n  brokers: embedded\ntables:\n  - source: t\n"
+                        "  - source: open_table\n");
+  const Validation result = validate_connect(harness, plan);
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_NE(result.output.find("tables[0].source: blue's role may not read public.t"),
+            std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("may not read public.open_table"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("green: role applier is not a superuser"), std::string::npos)
+      << result.output;
+  expect_nothing_created(harness);
+}
+
 TEST(Validation, UnreachableGreenIsNamedWithoutItsPassword) {
   ForwardHarness harness;
   harness.blue().execute("CREATE TABLE t (id int PRIMARY KEY)");
