@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cutover/common/json_writer.h"
+
 #include <charconv>
 #include <chrono>
 
@@ -17,26 +19,6 @@ std::int64_t now_milliseconds() {
       .count();
 }
 
-// Integers and booleans become JSON numbers and booleans; every other type keeps
-// PostgreSQL's text form, so numeric, time, array, range and json values lose nothing.
-json column_json(std::uint32_t type_oid, std::string_view text) {
-  switch (type_oid) {
-    case 16:  // bool
-      return text == "t";
-    case 20:  // int8
-    case 21:  // int2
-    case 23:  // int4
-    case 26: {  // oid
-      std::int64_t number = 0;
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-      if (error == std::errc() && end == text.data() + text.size()) return number;
-      return std::string(text);
-    }
-    default:
-      return std::string(text);
-  }
-}
-
 std::string hex_bytea(const std::string& bytes) {
   static const char* kDigits = "0123456789abcdef";
   std::string text = "\\x";
@@ -47,37 +29,82 @@ std::string hex_bytea(const std::string& bytes) {
   return text;
 }
 
-// Builds the row image; unchanged TOAST columns are left out and listed in `unchanged`.
+// Integers and booleans become JSON numbers and booleans; every other type keeps
+// PostgreSQL's text form, so numeric, time, array, range and json values lose nothing.
+void write_value(JsonWriter& out, std::uint32_t type_oid, std::string_view text) {
+  switch (type_oid) {
+    case 16:  // bool
+      out.boolean(text == "t");
+      return;
+    case 20:  // int8
+    case 21:  // int2
+    case 23:  // int4
+    case 26: {  // oid
+      std::int64_t number = 0;
+      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+      if (error == std::errc() && end == text.data() + text.size()) {
+        out.number(number);
+        return;
+      }
+      out.string(text);
+      return;
+    }
+    default:
+      out.string(text);
+  }
+}
+
+// Writes the row image; unchanged TOAST columns are left out and listed in `unchanged`.
 // With `key_only` (an old tuple of kind 'K'), only the replica identity columns are real
 // values: pgoutput sends the others as NULL, so they are left out rather than shown as NULL.
-Status tuple_json(const pgoutput::Relation& relation, const pgoutput::Tuple& tuple, json& row,
-                  json* unchanged, bool key_only = false) {
+Status write_tuple(JsonWriter& out, const pgoutput::Relation& relation,
+                   const pgoutput::Tuple& tuple, std::vector<std::string>* unchanged,
+                   bool key_only = false) {
   if (tuple.size() != relation.columns.size()) {
     return Status::error("pgoutput: tuple of " + std::to_string(tuple.size()) +
                          " columns for " + relation.schema + "." + relation.name + " with " +
                          std::to_string(relation.columns.size()));
   }
-  row = json::object();
+  out.begin_object();
   for (std::size_t index = 0; index < tuple.size(); ++index) {
     const auto& column = relation.columns[index];
     const auto& value = tuple[index];
     if (key_only && !column.is_key) continue;
     switch (value.kind) {
       case pgoutput::ValueKind::kNull:
-        row[column.name] = nullptr;
+        out.key(column.name).null();
         break;
       case pgoutput::ValueKind::kUnchangedToast:
         if (unchanged) unchanged->push_back(column.name);
         break;
       case pgoutput::ValueKind::kText:
-        row[column.name] = column_json(column.type_oid, value.data);
+        out.key(column.name);
+        write_value(out, column.type_oid, value.data);
         break;
       case pgoutput::ValueKind::kBinary:
         return Status::error("pgoutput: binary column values are not requested, yet " +
                              column.name + " arrived in binary");
     }
   }
+  out.end_object();
   return Status::ok();
+}
+
+// {"schema", "table", "key": {replica identity columns}} from the tuple that has them.
+void write_key(JsonWriter& out, const pgoutput::Relation& relation, const pgoutput::Tuple* tuple) {
+  out.begin_object().key("schema").string(relation.schema).key("table").string(relation.name);
+  out.key("key").begin_object();
+  for (std::size_t index = 0; index < relation.columns.size(); ++index) {
+    const auto& column = relation.columns[index];
+    if (!column.is_key) continue;
+    out.key(column.name);
+    if (tuple && index < tuple->size() && (*tuple)[index].kind == pgoutput::ValueKind::kText) {
+      write_value(out, column.type_oid, (*tuple)[index].data);
+    } else {
+      out.null();
+    }
+  }
+  out.end_object().end_object();
 }
 
 json key_json(const pgoutput::Relation& relation, const json& row) {
@@ -103,17 +130,13 @@ class ChangeEncoder::Visitor {
 
   Status operator()(const pgoutput::Begin& begin) {
     encoder_.transaction_ = Transaction{begin, 0, ""};
-    json value = transaction_event("BEGIN");
-    records_.push_back({transaction_key(), dump(value)});
+    records_.push_back({transaction_key(), transaction_event("BEGIN", nullptr)});
     return Status::ok();
   }
 
   Status operator()(const pgoutput::Commit& commit) {
     if (!encoder_.transaction_) return Status::error("pgoutput: Commit without Begin");
-    json value = transaction_event("END");
-    value["event_count"] = encoder_.transaction_->events;
-    value["source"]["end_lsn"] = commit.end_lsn.value();
-    records_.push_back({transaction_key(), dump(value)});
+    records_.push_back({transaction_key(), transaction_event("END", &commit)});
     encoder_.transaction_.reset();
     return Status::ok();
   }
@@ -151,45 +174,20 @@ class ChangeEncoder::Visitor {
   Status operator()(const pgoutput::Insert& insert) {
     const auto* relation = relation_for(insert.relation);
     if (!relation) return unknown_relation(insert.relation);
-    json after;
-    json unchanged = json::array();
-    if (auto status = tuple_json(*relation, insert.new_tuple, after, &unchanged); !status) {
-      return status;
-    }
-    return row_event(*relation, "c", nullptr, std::move(after), std::move(unchanged));
+    return row_event(*relation, "c", nullptr, 0, &insert.new_tuple);
   }
 
   Status operator()(const pgoutput::Update& update) {
     const auto* relation = relation_for(update.relation);
     if (!relation) return unknown_relation(update.relation);
-    json before = nullptr;
-    if (update.old_kind != 0) {
-      if (auto status = tuple_json(*relation, update.old_tuple, before, nullptr,
-                                   update.old_kind == 'K');
-          !status) {
-        return status;
-      }
-    }
-    json after;
-    json unchanged = json::array();
-    if (auto status = tuple_json(*relation, update.new_tuple, after, &unchanged); !status) {
-      return status;
-    }
-    return row_event(*relation, "u", std::move(before), std::move(after), std::move(unchanged),
-                     update.old_kind);
+    return row_event(*relation, "u", update.old_kind != 0 ? &update.old_tuple : nullptr,
+                     update.old_kind, &update.new_tuple);
   }
 
   Status operator()(const pgoutput::Delete& deletion) {
     const auto* relation = relation_for(deletion.relation);
     if (!relation) return unknown_relation(deletion.relation);
-    json before;
-    if (auto status = tuple_json(*relation, deletion.old_tuple, before, nullptr,
-                                 deletion.old_kind == 'K');
-        !status) {
-      return status;
-    }
-    return row_event(*relation, "d", std::move(before), nullptr, json::array(),
-                     deletion.old_kind);
+    return row_event(*relation, "d", &deletion.old_tuple, deletion.old_kind, nullptr);
   }
 
   Status operator()(const pgoutput::Truncate& truncate) {
@@ -264,29 +262,84 @@ class ChangeEncoder::Visitor {
             {"ts_ms", now_milliseconds()}};
   }
 
-  Status row_event(const pgoutput::Relation& relation, const char* op, json before, json after,
-                   json unchanged, char old_kind = 0) {
-    const json& key_source = after.is_object() ? after : before;
-    json key = key_json(relation, key_source.is_object() ? key_source : json::object());
-    json value = envelope(relation, op, std::move(before), std::move(after));
-    if (!unchanged.empty()) value["unchanged_toast"] = std::move(unchanged);
-    if (old_kind != 0) value["before_kind"] = old_kind == 'O' ? "full" : "key";
-    records_.push_back({dump(key), dump(value)});
+  // A Debezium envelope, written directly: this is capture's hot path.
+  Status row_event(const pgoutput::Relation& relation, const char* op,
+                   const pgoutput::Tuple* before, char old_kind, const pgoutput::Tuple* after) {
+    std::string value;
+    value.reserve(256);
+    JsonWriter out(value);
+    std::vector<std::string> unchanged;
+    out.begin_object().key("before");
+    if (before) {
+      if (auto status = write_tuple(out, relation, *before, nullptr, old_kind == 'K'); !status) {
+        return status;
+      }
+    } else {
+      out.null();
+    }
+    out.key("after");
+    if (after) {
+      if (auto status = write_tuple(out, relation, *after, &unchanged); !status) return status;
+    } else {
+      out.null();
+    }
+    out.key("source");
+    write_source(out, relation);
+    out.key("op").string(op).key("ts_ms").number(now_milliseconds());
+    if (!unchanged.empty()) {
+      out.key("unchanged_toast").begin_array();
+      for (const auto& name : unchanged) out.string(name);
+      out.end_array();
+    }
+    if (old_kind != 0) out.key("before_kind").string(old_kind == 'O' ? "full" : "key");
+    out.end_object();
+    std::string key;
+    JsonWriter key_out(key);
+    write_key(key_out, relation, after ? after : before);
+    records_.push_back({std::move(key), std::move(value)});
     return Status::ok();
   }
 
-  json transaction_event(const char* status) const {
+  void write_source(JsonWriter& out, const pgoutput::Relation& relation) const {
+    out.begin_object()
+        .key("connector").string("postgresql")
+        .key("db").string(encoder_.database_name_)
+        .key("schema").string(relation.schema)
+        .key("table").string(relation.name)
+        .key("lsn").unsigned_number(message_lsn_.value())
+        .key("snapshot").string("false");
+    if (encoder_.transaction_) {
+      write_transaction_fields(out);
+      out.key("sequence").unsigned_number(encoder_.transaction_->events++);
+    }
+    out.end_object();
+  }
+
+  void write_transaction_fields(JsonWriter& out) const {
+    const auto& transaction = *encoder_.transaction_;
+    out.key("txId").unsigned_number(transaction.begin.xid)
+        .key("commit_lsn").unsigned_number(transaction.begin.final_lsn.value())
+        .key("ts_ms").number(pgoutput::to_unix_milliseconds(transaction.begin.commit_time));
+    if (!transaction.origin.empty()) out.key("origin").string(transaction.origin);
+  }
+
+  // BEGIN, or END with the commit's end position and the transaction's row-event count.
+  std::string transaction_event(const char* status, const pgoutput::Commit* commit) const {
     const auto& begin = encoder_.transaction_->begin;
-    json source_part = {{"connector", "postgresql"},
-                        {"db", encoder_.database_name_},
-                        {"txId", begin.xid},
-                        {"commit_lsn", begin.final_lsn.value()},
-                        {"lsn", message_lsn_.value()},
-                        {"ts_ms", pgoutput::to_unix_milliseconds(begin.commit_time)}};
-    return {{"status", status},
-            {"id", transaction_id()},
-            {"source", std::move(source_part)},
-            {"ts_ms", now_milliseconds()}};
+    std::string value;
+    JsonWriter out(value);
+    out.begin_object().key("status").string(status).key("id").string(transaction_id());
+    if (commit) out.key("event_count").unsigned_number(encoder_.transaction_->events);
+    out.key("source").begin_object()
+        .key("connector").string("postgresql")
+        .key("db").string(encoder_.database_name_)
+        .key("txId").unsigned_number(begin.xid)
+        .key("commit_lsn").unsigned_number(begin.final_lsn.value())
+        .key("lsn").unsigned_number(message_lsn_.value())
+        .key("ts_ms").number(pgoutput::to_unix_milliseconds(begin.commit_time));
+    if (commit) out.key("end_lsn").unsigned_number(commit->end_lsn.value());
+    out.end_object().key("ts_ms").number(now_milliseconds()).end_object();
+    return value;
   }
 
   std::string transaction_id() const {
@@ -294,7 +347,11 @@ class ChangeEncoder::Visitor {
     return std::to_string(begin.xid) + ":" + begin.final_lsn.to_string();
   }
 
-  std::string transaction_key() const { return dump(json{{"transaction", transaction_id()}}); }
+  std::string transaction_key() const {
+    std::string key;
+    JsonWriter(key).begin_object().key("transaction").string(transaction_id()).end_object();
+    return key;
+  }
 
   ChangeEncoder& encoder_;
   Lsn message_lsn_;
