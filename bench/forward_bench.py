@@ -210,6 +210,7 @@ def main():
             samples.append(max(0.0, float(blue_now) - float(newest_green)))
             time.sleep(0.25)
         tps = [l for l in load.stdout.read().splitlines() if "tps" in l]
+        print("lag samples in order (s): " + " ".join("%.2f" % x for x in samples), file=sys.stderr, flush=True)
         samples.sort()
         p50 = samples[len(samples) // 2]
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
