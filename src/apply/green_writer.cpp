@@ -187,7 +187,14 @@ Status GreenWriter::open_session() {
   } catch (const pqxx::broken_connection& error) {
     return Status::retryable(std::string("green: ") + error.what());
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: preparing the apply session: ") + error.what() +
+    const std::string reason = error.what();
+    if (reason.find("is already active") != std::string::npos) {
+      // The session of an applier that just died still holds the origin until green
+      // notices the lost connection.
+      return Status::retryable("green: replication origin " + origin_name(plan_name_) +
+                               " is still held by an earlier applier session: " + reason);
+    }
+    return Status::error(std::string("green: preparing the apply session: ") + reason +
                          " (the applier needs superuser on green for session_replication_role "
                          "and replication origins)");
   }
