@@ -1,25 +1,19 @@
 #include "cutover/apply/applier.h"
 
+#include <algorithm>
+
 #include "cutover/common/logging.h"
 
 namespace cutover {
 
 namespace {
 using Clock = std::chrono::steady_clock;
-
-// A type named in a schema event, as SQL: "int4" or "public.mood", each part quoted.
-std::string sql_type_name(const std::string& name) {
-  if (name.rfind("oid:", 0) == 0) return "text";
-  const auto dot = name.find('.');
-  if (dot == std::string::npos) return quote_identifier(name);
-  return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));
-}
 }  // namespace
 
 Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
                  ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
                  ApplyCounters& counters, DiscardedRanges& discarded,
-                 const std::atomic<bool>& stop, RowSource* current_rows)
+                 const std::atomic<bool>& stop, RowSource& current_rows)
     : settings_(settings),
       log_(log),
       writer_(writer),
@@ -27,8 +21,7 @@ Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform
       discarded_(discarded),
       stop_(stop),
       current_rows_(current_rows),
-      applied_(start.source_lsn),
-      committed_offset_(start.next_offset) {
+      applied_(start.source_lsn) {
   for (const auto& transform : transforms) {
     SourceTable& source = sources_[transform.source.text()];
     if (!source.batch) {
@@ -88,8 +81,7 @@ Status Applier::handle(const ChangeEvent& event) {
     case ChangeEvent::Kind::kTruncate:
       return on_truncate(event);
     case ChangeEvent::Kind::kSchema:
-      on_schema(event);
-      return Status::ok();
+      return on_schema(event);
     case ChangeEvent::Kind::kMessage:
       if (!skipping_) pending_message_ = event.message_prefix + ":" + event.message_content;
       return Status::ok();
@@ -147,7 +139,7 @@ Status Applier::on_row(const ChangeEvent& event) {
   found->second.batch->add(event);
   rows_in_batches_++;
   bytes_in_batches_ += event.bytes;
-  uncommitted_rows_by_source_[event.table.text()]++;
+  uncommitted_rows_by_source_[found->first]++;
   // A big source transaction streams through: batches go to green before its END, into
   // the same green transaction.
   if (rows_in_batches_ >= static_cast<std::size_t>(settings_.batch_rows) ||
@@ -176,18 +168,13 @@ Status Applier::on_truncate(const ChangeEvent& event) {
   return Status::ok();
 }
 
-void Applier::on_schema(const ChangeEvent& event) {
+Status Applier::on_schema(const ChangeEvent& event) {
   auto found = sources_.find(event.table.text());
-  if (found == sources_.end()) return;
-  if (auto status = flush(); !status) {
-    spdlog::warn("flushing before a schema change failed reason=\"{}\"", status.message());
-  }
-  std::vector<SourceColumn> columns;
-  for (const auto& column : event.schema_columns) {
-    columns.push_back({column.at("name").get<std::string>(),
-                       sql_type_name(column.at("type").get<std::string>())});
-  }
-  found->second.columns = std::move(columns);
+  if (found == sources_.end()) return Status::ok();
+  // Rows collected so far have the old columns: they go to green first.
+  if (auto status = flush(); !status) return status;
+  found->second.columns = event.schema_columns;
+  return Status::ok();
 }
 
 Status Applier::flush() {
@@ -209,19 +196,10 @@ Status Applier::flush() {
 }
 
 Status Applier::complete_unchanged_values(SourceTable& source) {
-  if (!current_rows_) return Status::ok();
   const TableTransform& first = *source.targets.front();
   auto needs_current_row = [&](const std::set<std::string>& unchanged) {
-    for (const TableTransform* target : source.targets) {
-      // The filter may read it, and the row may be entering the filter: green lacks it.
-      if (!target->where.empty()) return true;
-      for (const auto& column : target->columns) {
-        if (target->columns_reading(unchanged).count(column.name) && !target->is_plain_copy(column)) {
-          return true;
-        }
-      }
-    }
-    return false;
+    return std::any_of(source.targets.begin(), source.targets.end(),
+                       [&](const TableTransform* target) { return target->needs_complete_row(unchanged); });
   };
   // Key values in text form, as blue returns them, to match its rows to the batch's.
   auto text_key = [&](const nlohmann::json& row) {
@@ -245,7 +223,7 @@ Status Applier::complete_unchanged_values(SourceTable& source) {
     keys.push_back(std::move(key_values));
   }
   if (keys.empty()) return Status::ok();
-  auto rows = current_rows_->current_rows(first.source, source.columns, first.source_key, keys);
+  auto rows = current_rows_.current_rows(first.source, source.columns, first.source_key, keys);
   if (!rows) return rows.status();
   for (auto& row : *rows) {
     const auto found = batch_key_by_text.find(text_key(row));
@@ -261,13 +239,11 @@ Status Applier::commit() {
     return status;
   }
   applied_ = completed_end_;
-  committed_offset_ = completed_next_offset_;
-  uncommitted_from_ = -1;
   counters_.applied_lsn = applied_.value();
   counters_.applied_commit_ts_ms = completed_ts_ms_;
   counters_.transactions += completed_;
   counters_.rows += rows_in_green_transaction_;
-  counters_.next_offset = committed_offset_;
+  counters_.next_offset = completed_next_offset_;
   {
     std::lock_guard lock(counters_.mutex);
     for (const auto& [table, rows] : uncommitted_rows_by_source_) {
@@ -275,13 +251,21 @@ Status Applier::commit() {
     }
     if (!completed_message_.empty()) counters_.last_message = completed_message_;
   }
-  uncommitted_rows_by_source_.clear();
-  completed_message_.clear();
+  reset_green_transaction();
+  return Status::ok();
+}
+
+void Applier::reset_green_transaction() {
+  for (auto& [name, source] : sources_) source.batch->clear();
+  uncommitted_from_ = -1;
   completed_ = 0;
   rows_in_green_transaction_ = 0;
   bytes_in_green_transaction_ = 0;
+  rows_in_batches_ = 0;
+  bytes_in_batches_ = 0;
+  uncommitted_rows_by_source_.clear();
+  completed_message_.clear();
   green_transaction_started_ = Clock::now();
-  return Status::ok();
 }
 
 Status Applier::discard_cut_off_transaction(std::int64_t next_begin_offset) {
@@ -290,19 +274,11 @@ Status Applier::discard_cut_off_transaction(std::int64_t next_begin_offset) {
                transaction_begin_offset_, next_begin_offset - 1);
   discarded_.emplace_back(transaction_begin_offset_, next_begin_offset);
   writer_.rollback();
-  for (auto& [name, source] : sources_) source.batch->clear();
   const std::int64_t replay_from = uncommitted_from_;
   in_transaction_ = false;
   skipping_ = false;
-  completed_ = 0;
-  rows_in_green_transaction_ = 0;
-  bytes_in_green_transaction_ = 0;
-  rows_in_batches_ = 0;
-  bytes_in_batches_ = 0;
-  uncommitted_rows_by_source_.clear();
-  completed_message_.clear();
   pending_message_.clear();
-  uncommitted_from_ = -1;
+  reset_green_transaction();
   // Read again what the rolled-back green transaction held, less the cut-off part.
   return log_.seek(replay_from);
 }

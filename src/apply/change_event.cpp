@@ -4,6 +4,17 @@ namespace cutover {
 
 using nlohmann::json;
 
+namespace {
+// A type named in a schema event, as SQL: "int4" or "public.mood", each part quoted. A type
+// capture could not name ("oid:16404") is read as text.
+std::string sql_type_name(const std::string& name) {
+  if (name.rfind("oid:", 0) == 0) return "text";
+  const auto dot = name.find('.');
+  if (dot == std::string::npos) return quote_identifier(name);
+  return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));
+}
+}  // namespace
+
 Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offset) {
   const json document = json::parse(value, nullptr, false);
   auto malformed = [&](const std::string& why) {
@@ -40,7 +51,10 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
     event.table = {source.at("schema"), source.at("table")};
     if (op == "schema") {
       event.kind = ChangeEvent::Kind::kSchema;
-      event.schema_columns = document.at("schema").at("columns");
+      for (const auto& column : document.at("schema").at("columns")) {
+        event.schema_columns.push_back({column.at("name").get<std::string>(),
+                                        sql_type_name(column.at("type").get<std::string>())});
+      }
     } else if (op == "t") {
       event.kind = ChangeEvent::Kind::kTruncate;
     } else if (op == "c" || op == "u" || op == "d") {

@@ -2,7 +2,6 @@
 
 #include <map>
 
-#include "cutover/common/logging.h"
 
 namespace cutover {
 
@@ -90,15 +89,25 @@ std::string json_array(const std::vector<const json*>& rows) {
   return text + "]";
 }
 
-}  // namespace
-
-std::string origin_name(const std::string& plan_name) {
-  std::string name = "cutover_" + plan_name;
-  for (char& character : name) {
-    if (character == '-') character = '_';
-  }
-  return name;
+void create_origin_if_missing(pqxx::transaction_base& work, const std::string& origin) {
+  work.exec_params(
+      "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
+      "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
+      origin);
 }
+
+// The plan's row of cutover.apply_position, written in the caller's transaction.
+void write_position(pqxx::transaction_base& work, const std::string& plan_name, Lsn source_lsn,
+                    std::int64_t next_offset, bool snapshot_complete) {
+  work.exec_params(
+      "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
+      "VALUES ($1, $2::pg_lsn, $3, $4) ON CONFLICT (plan) DO UPDATE SET "
+      "source_lsn = EXCLUDED.source_lsn, next_offset = EXCLUDED.next_offset, "
+      "snapshot_complete = EXCLUDED.snapshot_complete, updated_at = now()",
+      plan_name, source_lsn.to_string(), next_offset, snapshot_complete);
+}
+
+}  // namespace
 
 Status ensure_position_table(pqxx::connection& green) {
   try {
@@ -119,14 +128,10 @@ Status ensure_position_table(pqxx::connection& green) {
   }
 }
 
-Status record_snapshot_started(pqxx::connection& green, const std::string& plan_name) {
+Status record_snapshot_started(pqxx::connection& green, const Plan& plan) {
   try {
     pqxx::work work(green);
-    work.exec_params(
-        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
-        "VALUES ($1, '0/0', -1, false) ON CONFLICT (plan) DO UPDATE SET source_lsn = '0/0', "
-        "next_offset = -1, snapshot_complete = false, updated_at = now()",
-        plan_name);
+    write_position(work, plan.name, Lsn(), -1, false);
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
@@ -135,8 +140,21 @@ Status record_snapshot_started(pqxx::connection& green, const std::string& plan_
   }
 }
 
-Result<AppliedPosition> read_applied_position(pqxx::connection& green,
-                                              const std::string& plan_name) {
+Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point) {
+  try {
+    pqxx::work work(green);
+    create_origin_if_missing(work, plan.origin_name());
+    work.exec_params("SELECT pg_replication_origin_advance($1, $2::pg_lsn)", plan.origin_name(),
+                     consistent_point.to_string());
+    write_position(work, plan.name, consistent_point, -1, true);
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: recording the end of the snapshot: ") + error.what());
+  }
+}
+
+Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan) {
   try {
     pqxx::nontransaction query(green);
     const auto exists = query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL");
@@ -145,20 +163,15 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green,
     const auto rows = query.exec_params(
         "SELECT source_lsn::text, next_offset, snapshot_complete FROM cutover.apply_position "
         "WHERE plan = $1",
-        plan_name);
+        plan.name);
     if (rows.empty()) return position;
     position.recorded = true;
     position.source_lsn = *Lsn::parse(rows[0][0].c_str());
     position.next_offset = rows[0][1].as<std::int64_t>();
     position.snapshot_complete = rows[0][2].as<bool>();
     // The origin moves in the same transaction; it is the authority when both exist.
-    const auto origin = query.exec_params(
-        "SELECT s.remote_lsn::text FROM pg_replication_origin o "
-        "JOIN pg_replication_origin_status s ON s.local_id = o.roident WHERE o.roname = $1",
-        origin_name(plan_name));
-    if (!origin.empty() && !origin[0][0].is_null()) {
-      position.source_lsn = std::max(position.source_lsn, *Lsn::parse(origin[0][0].c_str()));
-    }
+    position.source_lsn =
+        std::max(position.source_lsn, replication_origin_position(query, plan.origin_name()));
     return position;
   } catch (const pqxx::broken_connection& error) {
     return Status::retryable(std::string("green: reading the applied position: ") + error.what());
@@ -167,8 +180,8 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green,
   }
 }
 
-GreenWriter::GreenWriter(std::unique_ptr<pqxx::connection> green, std::string plan_name)
-    : green_(std::move(green)), plan_name_(std::move(plan_name)) {}
+GreenWriter::GreenWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan)
+    : green_(std::move(green)), plan_name_(plan.name), origin_(plan.origin_name()) {}
 
 GreenWriter::~GreenWriter() { rollback(); }
 
@@ -177,12 +190,8 @@ Status GreenWriter::open_session() {
     pqxx::nontransaction session(*green_);
     session.exec("SET session_replication_role = replica");
     session.exec("SET synchronous_commit = on");
-    const std::string origin = origin_name(plan_name_);
-    session.exec_params(
-        "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
-        "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
-        origin);
-    session.exec_params("SELECT pg_replication_origin_session_setup($1)", origin);
+    create_origin_if_missing(session, origin_);
+    session.exec_params("SELECT pg_replication_origin_session_setup($1)", origin_);
     return Status::ok();
   } catch (const pqxx::broken_connection& error) {
     return Status::retryable(std::string("green: ") + error.what());
@@ -191,7 +200,7 @@ Status GreenWriter::open_session() {
     if (reason.find("is already active") != std::string::npos) {
       // The session of an applier that just died still holds the origin until green
       // notices the lost connection.
-      return Status::retryable("green: replication origin " + origin_name(plan_name_) +
+      return Status::retryable("green: replication origin " + origin_ +
                                " is still held by an earlier applier session: " + reason);
     }
     return Status::error(std::string("green: preparing the apply session: ") + reason +
@@ -219,10 +228,8 @@ Status GreenWriter::write(const TableTransform& target,
                           const std::vector<SourceColumn>& source_columns,
                           const SourceBatch& batch) {
   try {
-    if (batch.unkeyed().empty()) {
-      return write_keyed(target, rows_from(source_columns, target.source.name, 1), batch);
-    }
-    return write_unkeyed(target, rows_from(source_columns, target.source.name, 1), batch);
+    if (batch.unkeyed().empty()) return write_keyed(target, source_columns, batch);
+    return write_unkeyed(target, source_columns, batch);
   } catch (const pqxx::broken_connection& error) {
     rollback();
     return Status::retryable(std::string("green: ") + error.what());
@@ -233,8 +240,11 @@ Status GreenWriter::write(const TableTransform& target,
   }
 }
 
-Status GreenWriter::write_keyed(const TableTransform& target, const std::string& rows_from_first,
+Status GreenWriter::write_keyed(const TableTransform& target,
+                                const std::vector<SourceColumn>& source_columns,
                                 const SourceBatch& batch) {
+  const std::string first_rows = rows_from(source_columns, target.source.name, 1);
+  const std::string second_rows = rows_from(source_columns, target.source.name, 2);
   std::vector<const json*> old_rows;
   std::vector<const json*> current_rows;
   std::map<std::set<std::string>, std::vector<const json*>> current_keeping;  // by unchanged set
@@ -248,51 +258,39 @@ Status GreenWriter::write_keyed(const TableTransform& target, const std::string&
     }
   }
   pqxx::work& work = transaction();
-  const std::string source_alias = target.source.name;
-  const std::string second_rows = [&] {
-    // The same relation bound to $2.
-    std::string text = rows_from_first;
-    const auto at = text.find("jsonb_to_recordset($1");
-    text.replace(at, 21, "jsonb_to_recordset($2");
-    return text;
-  }();
   if (!target.key.empty()) {
     // Rows that left: old keys no current row keeps, and current rows the filter rejects.
     std::vector<const json*> all_current = current_rows;
     for (const auto& [unchanged, rows] : current_keeping) {
       all_current.insert(all_current.end(), rows.begin(), rows.end());
     }
-    if (!old_rows.empty() || !target.where.empty()) {
+    if (!old_rows.empty() || (!target.where.empty() && !all_current.empty())) {
       const std::string keys = key_projection(target);
       const std::string sql =
           "DELETE FROM " + target.target.quoted() + " AS t USING (SELECT " + keys + " FROM " +
-          rows_from_first + " UNION ALL SELECT " + keys + " FROM " + second_rows + " WHERE " +
+          first_rows + " UNION ALL SELECT " + keys + " FROM " + second_rows + " WHERE " +
           target.filter() + " IS NOT TRUE EXCEPT SELECT " + keys + " FROM " + second_rows +
           " WHERE " + target.filter() + ") AS d WHERE " + key_match(target, "t", "d");
       work.exec_params(sql, json_array(old_rows), json_array(all_current));
     }
   }
   if (!current_rows.empty()) {
-    work.exec_params(upsert_sql(target, rows_from_first), json_array(current_rows));
+    work.exec_params(upsert_sql(target, first_rows), json_array(current_rows));
   }
   for (const auto& [unchanged, rows] : current_keeping) {
     // Green keeps the unchanged TOAST values: only the other columns are updated.
     const auto keep = target.columns_reading(unchanged);
     std::string assignments;
     for (const auto& column : target.columns) {
-      if (keep.count(column.name)) {
-        if (!target.is_plain_copy(column)) {
-          spdlog::warn("column {}.{} is computed from an unchanged TOAST value; green keeps "
-                       "its previous value", target.target.text(), column.name);
-        }
-        continue;
-      }
+      // The applier completed every row a computed column needs (needs_complete_row), so
+      // what reads an unchanged value here is a plain copy of it.
+      if (keep.count(column.name)) continue;
       const std::string name = quote_identifier(column.name);
       assignments += (assignments.empty() ? "" : ", ") + name + " = d." + name;
     }
     if (assignments.empty() || target.key.empty()) continue;
     work.exec_params("UPDATE " + target.target.quoted() + " AS t SET " + assignments +
-                         " FROM (SELECT " + target.typed_projection() + " FROM " + rows_from_first +
+                         " FROM (SELECT " + target.typed_projection() + " FROM " + first_rows +
                          " WHERE " + target.filter() + ") AS d WHERE " +
                          key_match(target, "t", "d"),
                      json_array(rows));
@@ -300,8 +298,10 @@ Status GreenWriter::write_keyed(const TableTransform& target, const std::string&
   return Status::ok();
 }
 
-Status GreenWriter::write_unkeyed(const TableTransform& target, const std::string& rows_from_first,
+Status GreenWriter::write_unkeyed(const TableTransform& target,
+                                  const std::vector<SourceColumn>& source_columns,
                                   const SourceBatch& batch) {
+  const std::string rows = rows_from(source_columns, target.source.name, 1);
   pqxx::work& work = transaction();
   std::string matches;
   for (const auto& column : target.columns) {
@@ -312,8 +312,8 @@ Status GreenWriter::write_unkeyed(const TableTransform& target, const std::strin
   const std::string delete_one =
       "DELETE FROM " + target.target.quoted() + " WHERE ctid = (SELECT t.ctid FROM " +
       target.target.quoted() + " AS t, (SELECT " + target.typed_projection() + " FROM " +
-      rows_from_first + " WHERE " + target.filter() + ") AS d WHERE " + matches + " LIMIT 1)";
-  const std::string insert = upsert_sql(target, rows_from_first);
+      rows + " WHERE " + target.filter() + ") AS d WHERE " + matches + " LIMIT 1)";
+  const std::string insert = upsert_sql(target, rows);
   // Inserts in a row go in one statement; an update or delete ends the run.
   std::vector<const json*> inserts;
   auto insert_run = [&] {
@@ -358,11 +358,7 @@ Status GreenWriter::commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64
     work.exec_params(
         "SELECT pg_replication_origin_xact_setup($1::pg_lsn, to_timestamp($2::double precision / 1000))",
         source_end.to_string(), commit_ts_ms);
-    work.exec_params(
-        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
-        "VALUES ($1, $2::pg_lsn, $3, true) ON CONFLICT (plan) DO UPDATE SET "
-        "source_lsn = EXCLUDED.source_lsn, next_offset = EXCLUDED.next_offset, updated_at = now()",
-        plan_name_, source_end.to_string(), next_offset);
+    write_position(work, plan_name_, source_end, next_offset, true);
     work.commit();
     transaction_.reset();
     return Status::ok();

@@ -38,14 +38,7 @@ Result<Lsn> GreenAppliedPosition::applied_position() {
   }
   try {
     pqxx::nontransaction query(*connection_);
-    const auto rows = query.exec_params(
-        "SELECT s.remote_lsn::text FROM pg_replication_origin o "
-        "JOIN pg_replication_origin_status s ON s.local_id = o.roident WHERE o.roname = $1",
-        origin_);
-    if (rows.empty() || rows[0][0].is_null()) return Lsn();
-    auto lsn = Lsn::parse(rows[0][0].c_str());
-    if (!lsn) return Status::error("green: unreadable origin position " + rows[0][0].as<std::string>());
-    return *lsn;
+    return replication_origin_position(query, origin_);
   } catch (const pqxx::broken_connection& error) {
     connection_.reset();
     return Status::retryable(std::string("green: reading the applied position: ") + error.what());

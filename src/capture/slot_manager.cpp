@@ -81,25 +81,37 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
   return PreparedSlot{*point};
 }
 
-Status drop_slot_and_publication(const Plan& plan) {
+Status drop_slot(const Plan& plan) {
   auto connection = open_postgres(plan.blue.dsn, "blue");
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);
     const auto slot = query.exec_params(
         "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name());
-    if (!slot.empty() && !slot[0][0].is_null()) {
+    if (slot.empty()) return Status::ok();
+    if (!slot[0][0].is_null()) {
       return Status::error("blue: replication slot " + plan.slot_name() + " is in use by process " +
                            slot[0][0].as<std::string>() + "; stop cutover capture first");
     }
-    if (!slot.empty()) {
-      query.exec_params("SELECT pg_drop_replication_slot($1)", plan.slot_name());
-      spdlog::info("dropped replication slot slot={}", plan.slot_name());
-    }
+    query.exec_params("SELECT pg_drop_replication_slot($1)", plan.slot_name());
+    spdlog::info("dropped replication slot slot={}", plan.slot_name());
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("blue: dropping replication slot ") + plan.slot_name() +
+                         ": " + error.what());
+  }
+}
+
+Status drop_slot_and_publication(const Plan& plan) {
+  if (auto dropped = drop_slot(plan); !dropped) return dropped;
+  auto connection = open_postgres(plan.blue.dsn, "blue");
+  if (!connection) return Status::error(connection.status().message());
+  try {
+    pqxx::nontransaction query(**connection);
     query.exec0("DROP PUBLICATION IF EXISTS " + quote_identifier(plan.publication_name()));
     spdlog::info("dropped publication publication={}", plan.publication_name());
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: dropping slot and publication: ") + error.what());
+    return Status::error(std::string("blue: dropping publication: ") + error.what());
   }
   return Status::ok();
 }

@@ -19,6 +19,15 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
   }
 }
 
+Lsn replication_origin_position(pqxx::transaction_base& query, const std::string& origin) {
+  const auto rows = query.exec_params(
+      "SELECT s.remote_lsn::text FROM pg_replication_origin o "
+      "JOIN pg_replication_origin_status s ON s.local_id = o.roident WHERE o.roname = $1",
+      origin);
+  if (rows.empty() || rows[0][0].is_null()) return Lsn();
+  return Lsn::parse(rows[0][0].c_str()).value_or(Lsn());
+}
+
 std::string quote_identifier(const std::string& name) {
   std::string quoted = "\"";
   for (char character : name) {

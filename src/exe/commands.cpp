@@ -69,35 +69,20 @@ int capture(const std::string& plan_path, bool drop_slot) {
                   kBadInput);
   }
 
-  // Everything is checked before anything is created: broker, then blue.
-  std::unique_ptr<EmbeddedBroker> embedded;
-  std::string bootstrap = plan.kafka.brokers;
-  if (plan.kafka.is_embedded()) {
-    auto started = EmbeddedBroker::start();
-    if (!started) return report(started.status(), kFailed);
-    embedded = std::move(started.value());
-    bootstrap = embedded->bootstrap();
-    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
-      return report(created, kFailed);
-    }
-    spdlog::info("embedded broker started bootstrap={}", bootstrap);
-  }
-  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
-      !reachable) {
-    return report(reachable, kFailed);
-  }
+  // Everything is checked before anything is created: blue, then the broker (whose topic
+  // may be created).
   auto blue = check_blue_for_capture(plan, kSlotReleaseWait);
   if (!blue) return report(blue.status(), kFailed);
-  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
-                                       plan.kafka.changes_topic(), kBrokerTimeout);
-  if (!topic) return report(topic.status(), kFailed);
+  std::unique_ptr<EmbeddedBroker> embedded;
+  auto bootstrap = prepare_broker(plan, embedded);
+  if (!bootstrap) return report(bootstrap.status(), kFailed);
   auto slot = prepare_slot_and_publication(plan, *blue);
   if (!slot) return report(slot.status(), kFailed);
 
   spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
                plan.slot_name(), plan.kafka.changes_topic(),
                plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
-  auto capture = make_capture(plan, bootstrap, slot->confirmed, stop_requested);
+  auto capture = make_capture(plan, *bootstrap, slot->confirmed, stop_requested);
   const Status outcome = capture->run();
   if (!outcome) return report(outcome, kFailed);
   spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",

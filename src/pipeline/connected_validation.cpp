@@ -148,17 +148,11 @@ void check_privileges(const Plan& plan, const std::vector<TableTransform>& trans
 
 void check_green_empty(const Plan& plan, const std::vector<TableTransform>& transforms,
                        pqxx::connection& green, std::vector<std::string>& problems) {
-  auto position = read_applied_position(green, plan.name);
+  auto position = read_applied_position(green, plan);
   if (position && position->snapshot_complete) return;
-  pqxx::nontransaction query(green);
-  std::set<std::string> seen;
-  for (const auto& transform : transforms) {
-    if (!seen.insert(transform.target.text()).second) continue;
-    const auto rows = query.exec("SELECT EXISTS (SELECT 1 FROM " + transform.target.quoted() + ")");
-    if (rows[0][0].as<bool>()) {
-      problems.push_back("green: " + transform.target.text() +
-                         " already has rows; the snapshot copies into empty tables only");
-    }
+  for (const auto& target : targets_holding_rows(green, transforms)) {
+    problems.push_back("green: " + target.text() +
+                       " already has rows; the snapshot copies into empty tables only");
   }
 }
 

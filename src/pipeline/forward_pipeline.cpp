@@ -20,6 +20,7 @@ constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kInitialBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaximumBackoff = std::chrono::seconds(10);
+constexpr auto kHealthySession = std::chrono::seconds(30);
 // The embedded broker keeps about 5 MiB per partition; capture stays this far ahead of the
 // applier at most, so nothing is dropped before it is applied.
 constexpr std::uint64_t kEmbeddedLeadBytes = 2u << 20;
@@ -48,29 +49,6 @@ class LeadLimitedSink final : public ChangeLogSink {
   std::uint64_t offered_ = 0;
 };
 
-// The broker of the plan: the embedded one started here, or the plan's list, checked.
-Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded) {
-  std::string bootstrap = plan.kafka.brokers;
-  if (plan.kafka.is_embedded()) {
-    auto started = EmbeddedBroker::start();
-    if (!started) return started.status();
-    embedded = std::move(started.value());
-    bootstrap = embedded->bootstrap();
-    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
-      return created;
-    }
-    spdlog::info("embedded broker started bootstrap={}", bootstrap);
-  }
-  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
-      !reachable) {
-    return reachable;
-  }
-  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
-                                       plan.kafka.changes_topic(), kBrokerTimeout);
-  if (!topic) return topic.status();
-  return bootstrap;
-}
-
 struct Databases {
   std::unique_ptr<pqxx::connection> blue;
   std::unique_ptr<pqxx::connection> green;
@@ -94,17 +72,6 @@ Result<Databases> open_databases(const Plan& plan) {
   return databases;
 }
 
-std::vector<std::string> check_targets_empty(Databases& databases) {
-  std::vector<std::string> problems;
-  pqxx::nontransaction query(*databases.green);
-  for (const auto& transform : databases.transforms) {
-    if (query.exec("SELECT EXISTS (SELECT 1 FROM " + transform.target.quoted() + ")")[0][0].as<bool>()) {
-      problems.push_back("green: " + transform.target.text() + " already has rows before the first snapshot");
-    }
-  }
-  return problems;
-}
-
 KafkaProperties producer_properties(const Plan& plan) {
   KafkaProperties properties = plan.kafka.properties;
   if (plan.kafka.is_embedded()) {
@@ -113,51 +80,12 @@ KafkaProperties producer_properties(const Plan& plan) {
   return properties;
 }
 
-// Records in green that the snapshot is complete and streaming starts at `consistent_point`.
-Status mark_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point) {
-  try {
-    pqxx::work work(green);
-    const std::string origin = origin_name(plan.name);
-    work.exec_params(
-        "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
-        "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
-        origin);
-    work.exec_params("SELECT pg_replication_origin_advance($1, $2::pg_lsn)", origin,
-                     consistent_point.to_string());
-    work.exec_params(
-        "INSERT INTO cutover.apply_position (plan, source_lsn, next_offset, snapshot_complete) "
-        "VALUES ($1, $2::pg_lsn, -1, true) ON CONFLICT (plan) DO UPDATE SET "
-        "source_lsn = EXCLUDED.source_lsn, next_offset = -1, snapshot_complete = true, "
-        "updated_at = now()",
-        plan.name, consistent_point.to_string());
-    work.commit();
-    return Status::ok();
-  } catch (const std::exception& error) {
-    return Status::error(std::string("green: recording the end of the snapshot: ") + error.what());
-  }
-}
-
-Status drop_stale_slot(const Plan& plan) {
-  auto blue = open_postgres(plan.blue.dsn, "blue");
-  if (!blue) return blue.status();
-  try {
-    pqxx::nontransaction query(**blue);
-    query.exec_params(
-        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1",
-        plan.slot_name());
-    return Status::ok();
-  } catch (const std::exception& error) {
-    return Status::error(std::string("blue: dropping the slot of an unfinished snapshot: ") +
-                         error.what());
-  }
-}
-
-// Snapshot copy from a new slot's exported snapshot. Returns the slot's consistent point.
+// Snapshot copy from a new slot's exported snapshot; green records the consistent point.
 Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
                 const std::atomic<bool>& stop) {
   status.phase = Phase::kSnapshotting;
   // An unfinished snapshot is never resumed: its slot and the targets start over.
-  if (auto dropped = drop_stale_slot(plan); !dropped) return dropped;
+  if (auto dropped = drop_slot(plan); !dropped) return dropped;
   auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
   ExportedSnapshot exported;
@@ -168,7 +96,7 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   if (auto emptied = copy.empty_targets(); !emptied) return emptied;
   if (auto copied = copy.run(); !copied) return copied;
   exported.connection.reset();
-  if (auto marked = mark_snapshot_complete(*databases.green, plan, slot->confirmed); !marked) {
+  if (auto marked = record_snapshot_complete(*databases.green, plan, slot->confirmed); !marked) {
     return marked;
   }
   spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
@@ -243,9 +171,9 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
                      const std::atomic<bool>& stop) {
   auto green = open_postgres(plan.green->dsn, "green");
   if (!green) return green.status();
-  auto position = read_applied_position(**green, plan.name);
+  auto position = read_applied_position(**green, plan);
   if (!position) return position.status();
-  GreenWriter writer(std::move(green.value()), plan.name);
+  GreenWriter writer(std::move(green.value()), plan);
   if (auto opened = writer.open_session(); !opened) return opened;
   const std::int64_t offset = start_offset >= 0 ? start_offset : position->next_offset;
   auto consumer = ChangeLogConsumer::create(
@@ -255,7 +183,7 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
                position->source_lsn.to_string());
   BlueRowSource current_rows(plan.blue.dsn);
   Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
-                  stop, &current_rows);
+                  stop, current_rows);
   return applier.run();
 }
 
@@ -271,6 +199,28 @@ Status wait_before_retry(const Status& reason, std::chrono::milliseconds& backof
 }
 
 }  // namespace
+
+Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded) {
+  std::string bootstrap = plan.kafka.brokers;
+  if (plan.kafka.is_embedded()) {
+    auto started = EmbeddedBroker::start();
+    if (!started) return started.status();
+    embedded = std::move(started.value());
+    bootstrap = embedded->bootstrap();
+    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
+      return created;
+    }
+    spdlog::info("embedded broker started bootstrap={}", bootstrap);
+  }
+  if (auto reachable = check_brokers_reachable(bootstrap, plan.kafka.properties, kBrokerTimeout);
+      !reachable) {
+    return reachable;
+  }
+  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
+                                       plan.kafka.changes_topic(), kBrokerTimeout);
+  if (!topic) return topic.status();
+  return bootstrap;
+}
 
 const char* phase_name(Phase phase) {
   switch (phase) {
@@ -288,12 +238,12 @@ const char* phase_name(Phase phase) {
 
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
-                                      Capture::SinkFactory sink_factory) {
+                                      SinkWrapper wrap_sink) {
   CaptureSettings settings;
   settings.slot_advance = plan.replication.slot_advance;
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
-    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, origin_name(plan.name));
+    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.origin_name());
   }
   auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationConnection>> {
     auto connection = ReplicationConnection::open(plan.blue.dsn);
@@ -304,15 +254,14 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
     }
     return connection;
   };
-  if (!sink_factory) {
-    sink_factory = [&plan, bootstrap]() -> Result<std::unique_ptr<ChangeLogSink>> {
-      auto producer = ChangeLogProducer::create(
-          {bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
-      if (!producer) return producer.status();
-      return std::unique_ptr<ChangeLogSink>(std::move(producer.value()));
-    };
-  }
-  return std::make_unique<Capture>(settings, open_stream, sink_factory, std::move(applied),
+  auto open_sink = [&plan, bootstrap, wrap_sink]() -> Result<std::unique_ptr<ChangeLogSink>> {
+    auto producer = ChangeLogProducer::create(
+        {bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
+    if (!producer) return producer.status();
+    std::unique_ptr<ChangeLogSink> sink = std::move(producer.value());
+    return wrap_sink ? wrap_sink(std::move(sink)) : std::move(sink);
+  };
+  return std::make_unique<Capture>(settings, open_stream, open_sink, std::move(applied),
                                    slot_confirmed, stop);
 }
 
@@ -331,19 +280,22 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   auto bootstrap = prepare_broker(plan, embedded);
   if (!bootstrap) return bootstrap.status();
   if (auto created = ensure_position_table(*databases->green); !created) return created;
-  auto position = read_applied_position(*databases->green, plan.name);
+  auto position = read_applied_position(*databases->green, plan);
   if (!position) return position.status();
 
   if (!position->snapshot_complete) {
     if (!position->recorded) {
       // The first snapshot: refuse to empty tables that hold rows cutover did not copy.
-      if (const auto problems = check_targets_empty(*databases); !problems.empty()) {
+      if (const auto holding = targets_holding_rows(*databases->green, databases->transforms);
+          !holding.empty()) {
         std::string message;
-        for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
-        return Status::error(message + "\npoint green at the new, empty database, or empty "
+        for (const auto& target : holding) {
+          message += "green: " + target.text() + " already has rows before the first snapshot\n";
+        }
+        return Status::error(message + "point green at the new, empty database, or empty "
                              "those tables yourself");
       }
-      if (auto recorded = record_snapshot_started(*databases->green, plan.name); !recorded) {
+      if (auto recorded = record_snapshot_started(*databases->green, plan); !recorded) {
         return recorded;
       }
     }
@@ -358,7 +310,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
-  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  std::chrono::milliseconds backoff = kInitialBackoff;
   Status outcome = Status::ok();
   while (!stop.load()) {
     // With on_apply, capture sends everything after green's applied position again (its
@@ -381,17 +333,13 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       continue;
     }
     std::atomic<bool> session_stop{false};
-    Capture::SinkFactory sink_factory;
+    SinkWrapper limit_lead;
     if (plan.kafka.is_embedded()) {
-      sink_factory = [&]() -> Result<std::unique_ptr<ChangeLogSink>> {
-        auto producer = ChangeLogProducer::create(
-            {*bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
-        if (!producer) return producer.status();
-        return std::unique_ptr<ChangeLogSink>(
-            std::make_unique<LeadLimitedSink>(std::move(producer.value()), status.apply.consumed_bytes));
+      limit_lead = [&status](std::unique_ptr<ChangeLogSink> producer) -> std::unique_ptr<ChangeLogSink> {
+        return std::make_unique<LeadLimitedSink>(std::move(producer), status.apply.consumed_bytes);
       };
     }
-    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, sink_factory);
+    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, limit_lead);
     Status capture_outcome = Status::ok();
     std::thread capture_thread([&] {
       capture_outcome = capture->run();
@@ -403,6 +351,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       session_stop = true;
       apply_stop = true;
     });
+    const auto session_started = Clock::now();
     const Status apply_outcome = apply_session(plan, *bootstrap, databases->transforms,
                                                *start_offset, status, discarded, apply_stop);
     session_stop = true;
@@ -415,6 +364,8 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       break;
     }
     const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
+    // A session that ran well for a while starts the backoff over, as capture does.
+    if (Clock::now() - session_started > kHealthySession) backoff = kInitialBackoff;
     if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;
@@ -437,12 +388,14 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomi
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
-  auto backoff = std::chrono::milliseconds(kInitialBackoff);
+  std::chrono::milliseconds backoff = kInitialBackoff;
   Status outcome = Status::ok();
   while (!stop.load()) {
+    const auto session_started = Clock::now();
     const Status ended =
         apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop);
     if (ended) break;
+    if (Clock::now() - session_started > kHealthySession) backoff = kInitialBackoff;
     if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;

@@ -332,6 +332,7 @@ std::string identifier_from_name(const std::string& name) {
 
 std::string Plan::slot_name() const { return identifier_from_name(name); }
 std::string Plan::publication_name() const { return identifier_from_name(name); }
+std::string Plan::origin_name() const { return identifier_from_name(name); }
 
 std::vector<QualifiedName> Plan::source_tables() const {
   std::vector<QualifiedName> sources;

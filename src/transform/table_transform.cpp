@@ -8,13 +8,8 @@ namespace cutover {
 
 namespace {
 
-struct CatalogColumn {
-  std::string name;
-  std::string sql_type;
-};
-
-std::vector<CatalogColumn> table_columns(pqxx::work& query, const QualifiedName& table) {
-  std::vector<CatalogColumn> columns;
+std::vector<SourceColumn> table_columns(pqxx::work& query, const QualifiedName& table) {
+  std::vector<SourceColumn> columns;
   const auto rows = query.exec_params(
       "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
       "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped "
@@ -47,40 +42,63 @@ std::vector<std::string> identity_columns(pqxx::work& query, const QualifiedName
 
 }  // namespace
 
-std::string TableTransform::projection() const {
+namespace {
+std::string projection_of(const std::vector<TargetColumn>& columns, bool cast) {
   std::string sql;
   for (const auto& column : columns) {
     if (!sql.empty()) sql += ", ";
-    sql += "(" + column.expression + ") AS " + quote_identifier(column.name);
+    sql += cast ? "((" + column.expression + ")::" + column.sql_type + ")"
+                : "(" + column.expression + ")";
+    sql += " AS " + quote_identifier(column.name);
   }
   return sql;
 }
+}  // namespace
 
-std::string TableTransform::typed_projection() const {
-  std::string sql;
-  for (const auto& column : columns) {
-    if (!sql.empty()) sql += ", ";
-    sql += "((" + column.expression + ")::" + column.sql_type + ") AS " + quote_identifier(column.name);
-  }
-  return sql;
-}
+std::string TableTransform::projection() const { return projection_of(columns, false); }
+
+std::string TableTransform::typed_projection() const { return projection_of(columns, true); }
 
 std::set<std::string> TableTransform::columns_reading(
     const std::set<std::string>& source_column_names) const {
   std::set<std::string> reading;
   for (const auto& column : columns) {
-    for (const auto& identifier : referenced_identifiers(column.expression)) {
+    for (const auto& identifier : column.reads) {
       if (source_column_names.count(identifier)) reading.insert(column.name);
     }
   }
   return reading;
 }
 
-bool TableTransform::is_plain_copy(const TargetColumn& column) const {
-  const auto identifiers = referenced_identifiers(column.expression);
-  if (identifiers.size() != 1) return false;
-  const std::string& only = *identifiers.begin();
-  return column.expression == only || column.expression == quote_identifier(only);
+bool TableTransform::needs_complete_row(const std::set<std::string>& unchanged) const {
+  if (!where.empty()) return true;
+  const auto reading = columns_reading(unchanged);
+  return std::any_of(columns.begin(), columns.end(), [&](const TargetColumn& column) {
+    return reading.count(column.name) && !column.plain_copy;
+  });
+}
+
+std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
+                                                const std::vector<TableTransform>& transforms) {
+  std::vector<QualifiedName> holding;
+  pqxx::nontransaction query(green);
+  for (const auto& transform : transforms) {
+    if (std::find(holding.begin(), holding.end(), transform.target) != holding.end()) continue;
+    if (query.exec("SELECT EXISTS (SELECT 1 FROM " + transform.target.quoted() + ")")[0][0].as<bool>()) {
+      holding.push_back(transform.target);
+    }
+  }
+  return holding;
+}
+
+TargetColumn make_target_column(std::string name, std::string expression, std::string sql_type) {
+  TargetColumn column{std::move(name), std::move(expression), std::move(sql_type), {}, false};
+  column.reads = referenced_identifiers(column.expression);
+  if (column.reads.size() == 1) {
+    const std::string& only = *column.reads.begin();
+    column.plain_copy = column.expression == only || column.expression == quote_identifier(only);
+  }
+  return column;
 }
 
 std::set<std::string> referenced_identifiers(const std::string& expression) {
@@ -175,7 +193,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
       if (mapping.columns.empty()) {
         for (const auto& column : target_columns) {
           transform.columns.push_back(
-              {column.name, quote_identifier(column.name), column.sql_type});
+              make_target_column(column.name, quote_identifier(column.name), column.sql_type));
         }
       } else {
         for (const auto& [name, expression] : mapping.columns) {
@@ -185,21 +203,24 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
                                mapping.target.text() + " has no column " + name);
             continue;
           }
-          transform.columns.push_back({name, expression, *type});
+          transform.columns.push_back(make_target_column(name, expression, *type));
         }
       }
       transform.key = mapping.key.empty() ? identity_columns(green_query, mapping.target)
                                           : mapping.key;
       for (const auto& key_column : transform.key) {
+        const bool mapped = std::any_of(transform.columns.begin(), transform.columns.end(),
+                                        [&](const TargetColumn& column) { return column.name == key_column; });
         if (!type_of(key_column)) {
           problems.push_back(where + ".key: green's " + mapping.target.text() +
                              " has no column " + key_column);
+        } else if (!mapped) {
+          problems.push_back(where + ".key: key column " + key_column +
+                             " has no expression under columns");
         }
       }
       transform.source_key = identity_columns(blue_query, mapping.source);
-      for (const auto& column : table_columns(blue_query, mapping.source)) {
-        transform.source_columns.push_back({column.name, column.sql_type});
-      }
+      transform.source_columns = table_columns(blue_query, mapping.source);
       transforms.push_back(std::move(transform));
     }
   } catch (const std::exception& error) {

@@ -42,6 +42,7 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
       "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, joined date, score int);"
       "CREATE TABLE audit (at timestamptz, what text);"
       "CREATE TABLE by_code (code text, id int);"
+      "CREATE TABLE coded (code text PRIMARY KEY, id int);"
       "INSERT INTO audit VALUES (now(), 'already here')");
   harness.write_plan(
       "  - source: users\n    target: accounts\n    columns:\n"
@@ -52,7 +53,8 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
       "  - source: keyed\n    target: by_code\n    key: [code]\n    columns:\n"
       "      code: code\n      id: id\n"              // key from a non-identity column, no unique index
       "  - source: nowhere\n"
-      "  - source: users\n    target: missing_target\n");
+      "  - source: users\n    target: missing_target\n"
+      "  - source: keyed\n    target: coded\n    columns:\n      id: id\n");  // key unmapped
   const Validation result = validate_connect(harness, harness.plan_path());
   EXPECT_EQ(result.exit_code, 2) << result.output;
   const std::string& out = result.output;
@@ -66,6 +68,7 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
            "tables[3].key: target key code is computed from code, which blue does not send",
            "tables[4].source: table public.nowhere does not exist on blue",
            "tables[5].target: table public.missing_target does not exist on green",
+           "tables[6].key: key column code has no expression under columns",
            "green: public.audit already has rows",
        }) {
     EXPECT_NE(out.find(expected), std::string::npos) << "missing: " << expected << "\n" << out;

@@ -86,6 +86,22 @@ TEST(ReferencedIdentifiers, SkipsLiteralsAndFoldsUnquotedNames) {
             (std::set<std::string>{"Mixed Case", "x"}));
 }
 
+TEST(TableTransform, OnlyComputedColumnsOrAFilterNeedTheCompleteRow) {
+  TableTransform transform;
+  transform.columns = {make_target_column("id", "id", "integer"),
+                       make_target_column("body", "\"body\"", "text"),
+                       make_target_column("title", "title", "text")};
+  EXPECT_TRUE(transform.columns[1].plain_copy);
+  EXPECT_FALSE(transform.needs_complete_row({"body"}));
+  transform.columns.push_back(make_target_column("body_md5", "md5(body)", "text"));
+  EXPECT_FALSE(transform.columns[3].plain_copy);
+  EXPECT_TRUE(transform.needs_complete_row({"body"}));
+  EXPECT_FALSE(transform.needs_complete_row({"other"}));
+  transform.columns.pop_back();
+  transform.where = "title <> 'draft'";
+  EXPECT_TRUE(transform.needs_complete_row({"body"}));
+}
+
 TEST(ChangeEventParsing, ReadsRowsTransactionsAndRejectsGarbage) {
   auto end = parse_change_event(
       R"({"status":"END","id":"7:0/10","source":{"commit_lsn":16,"end_lsn":64,"ts_ms":5}})", 3);
@@ -99,6 +115,15 @@ TEST(ChangeEventParsing, ReadsRowsTransactionsAndRejectsGarbage) {
   EXPECT_EQ(row->op, 'u');
   EXPECT_EQ(row->table.text(), "public.t");
   EXPECT_EQ(row->unchanged_toast, std::vector<std::string>{"body"});
+  auto schema = parse_change_event(
+      R"({"op":"schema","schema":{"columns":[{"name":"mood","type":"public.mood"},)"
+      R"({"name":"n","type":"int4"}]},"source":{"schema":"public","table":"t"}})", 5);
+  ASSERT_TRUE(schema);
+  ASSERT_EQ(schema->schema_columns.size(), 2u);
+  EXPECT_EQ(schema->schema_columns[0].sql_type, "\"public\".\"mood\"");
+  EXPECT_EQ(schema->schema_columns[1].sql_type, "\"int4\"");
+  EXPECT_FALSE(parse_change_event(R"({"op":"schema","schema":{"columns":[{}]},)"
+                                  R"("source":{"schema":"public","table":"t"}})", 6));
   auto garbage = parse_change_event("not json", 9);
   ASSERT_FALSE(garbage);
   EXPECT_NE(garbage.status().message().find("offset 9"), std::string::npos);

@@ -51,7 +51,7 @@ class Applier {
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
           ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
           ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
-          RowSource* current_rows = nullptr);
+          RowSource& current_rows);
 
   // Runs until `stop` or an error; commits what is complete before returning on stop.
   Status run();
@@ -68,12 +68,14 @@ class Applier {
   Status on_end(const ChangeEvent& event);
   Status on_row(const ChangeEvent& event);
   Status on_truncate(const ChangeEvent& event);
-  void on_schema(const ChangeEvent& event);
+  Status on_schema(const ChangeEvent& event);
   Status flush();
   // Replaces rows whose unchanged TOAST values a computed column or the filter needs.
   Status complete_unchanged_values(SourceTable& source);
   Status commit();
   Status discard_cut_off_transaction(std::int64_t next_begin_offset);
+  // Forgets everything of the green transaction after it committed or rolled back.
+  void reset_green_transaction();
   bool discarded(std::int64_t offset) const;
   bool bounds_reached() const;
 
@@ -83,11 +85,10 @@ class Applier {
   ApplyCounters& counters_;
   DiscardedRanges& discarded_;
   const std::atomic<bool>& stop_;
-  RowSource* current_rows_;
+  RowSource& current_rows_;
   std::map<std::string, SourceTable> sources_;  // by "schema.table"
 
   Lsn applied_;                          // end of the last committed source transaction
-  std::int64_t committed_offset_ = -1;   // first offset after the last commit
   std::int64_t uncommitted_from_ = -1;   // first offset read since the last commit
   bool in_transaction_ = false;
   bool skipping_ = false;

@@ -11,6 +11,7 @@
 #include "cutover/common/lsn.h"
 #include "cutover/common/postgres_connection.h"
 #include "cutover/common/result.h"
+#include "cutover/transform/table_transform.h"
 
 namespace cutover {
 
@@ -26,7 +27,7 @@ struct ChangeEvent {
   nlohmann::json before;    // source row before (key columns only, or full), or null
   nlohmann::json after;     // source row after, or null
   std::vector<std::string> unchanged_toast;
-  nlohmann::json schema_columns;  // kSchema: [{"name", "type", "type_oid", ...}]
+  std::vector<SourceColumn> schema_columns;  // kSchema: the table's columns, as SQL types
   std::string message_prefix;     // kMessage
   std::string message_content;
   std::size_t bytes = 0;

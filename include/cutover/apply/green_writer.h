@@ -29,17 +29,17 @@ struct AppliedPosition {
   bool recorded = false;  // green has a position row: a snapshot was at least started
 };
 
-// The position table and origin live in green; these read and create them.
-std::string origin_name(const std::string& plan_name);
+// The position table and the plan's origin live in green; these read and write them.
 Status ensure_position_table(pqxx::connection& green);
 // Records that a snapshot copy into green has begun (and is not complete).
-Status record_snapshot_started(pqxx::connection& green, const std::string& plan_name);
-Result<AppliedPosition> read_applied_position(pqxx::connection& green,
-                                              const std::string& plan_name);
+Status record_snapshot_started(pqxx::connection& green, const Plan& plan);
+// Records that the snapshot is complete and streaming starts at `consistent_point`.
+Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point);
+Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan);
 
 class GreenWriter {
  public:
-  GreenWriter(std::unique_ptr<pqxx::connection> green, std::string plan_name);
+  GreenWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan);
   ~GreenWriter();
 
   // Prepares the session: replica role (no triggers, no FK checks, as for any replica) and
@@ -56,13 +56,14 @@ class GreenWriter {
 
  private:
   pqxx::work& transaction();
-  Status write_keyed(const TableTransform& target, const std::string& rows_from,
+  Status write_keyed(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
                      const SourceBatch& batch);
-  Status write_unkeyed(const TableTransform& target, const std::string& rows_from,
+  Status write_unkeyed(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
                        const SourceBatch& batch);
 
   std::unique_ptr<pqxx::connection> green_;
   std::string plan_name_;
+  std::string origin_;
   std::unique_ptr<pqxx::work> transaction_;
 };
 

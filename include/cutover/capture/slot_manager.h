@@ -31,6 +31,9 @@ struct ExportedSnapshot {
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
                                                   ExportedSnapshot* exported = nullptr);
 
+// Drops the plan's slot if it exists. Refuses while the slot is in use.
+Status drop_slot(const Plan& plan);
+
 // Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
 Status drop_slot_and_publication(const Plan& plan);
 

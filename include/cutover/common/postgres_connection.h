@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "cutover/common/lsn.h"
 #include "cutover/common/result.h"
 
 namespace cutover {
@@ -17,6 +18,10 @@ namespace cutover {
 // `role` names the database in messages: "blue" or "green".
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role);
+
+// How far the replication origin `origin` says its source was applied: 0/0 when the origin
+// does not exist or has no progress yet. Throws what libpqxx throws.
+Lsn replication_origin_position(pqxx::transaction_base& query, const std::string& origin);
 
 // Quotes an identifier the way PostgreSQL's quote_ident() does.
 std::string quote_identifier(const std::string& name);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
 #include "cutover/snapshot/snapshot_copy.h"
+#include "cutover/transport/embedded_broker.h"
 
 namespace cutover {
 
@@ -28,11 +30,16 @@ struct PipelineStatus {
   std::atomic<std::uint64_t> blue_wal_lsn{0};  // blue's current WAL position, last read
 };
 
+// The plan's broker: the embedded one, started into `embedded` with the change-log topic, or
+// the plan's list, checked to be reachable, with the topic ensured. Returns the bootstrap.
+Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded);
+
 // The capture of the plan: builds the stream and producer factories from the plan.
-// `extra_producer_properties` are added to the plan's kafka.properties.
+// `wrap_sink`, if given, wraps each producer capture opens.
+using SinkWrapper = std::function<std::unique_ptr<ChangeLogSink>(std::unique_ptr<ChangeLogSink>)>;
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
-                                      Capture::SinkFactory sink_factory = {});
+                                      SinkWrapper wrap_sink = {});
 
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
 Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);

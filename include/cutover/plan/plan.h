@@ -115,6 +115,8 @@ struct Plan {
   // database never share a slot.
   std::string slot_name() const;
   std::string publication_name() const;
+  // The replication origin in green that records what the applier applied.
+  std::string origin_name() const;
   // The distinct source tables, in plan order.
   std::vector<QualifiedName> source_tables() const;
 };

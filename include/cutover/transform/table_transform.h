@@ -19,15 +19,18 @@
 
 namespace cutover {
 
+// A column of a table as its catalog describes it: blue's source columns, green's targets.
+struct SourceColumn {
+  std::string name;
+  std::string sql_type;  // format_type() form
+};
+
 struct TargetColumn {
   std::string name;
   std::string expression;  // SQL over the source row's columns
   std::string sql_type;    // green's type, format_type() form
-};
-
-struct SourceColumn {
-  std::string name;
-  std::string sql_type;  // blue's type, format_type() form
+  std::set<std::string> reads;  // identifiers the expression mentions
+  bool plain_copy = false;      // the expression is one source column, as it is
 };
 
 struct TableTransform {
@@ -49,11 +52,16 @@ struct TableTransform {
   std::string typed_projection() const;
   // The row filter as a boolean SQL expression.
   std::string filter() const { return where.empty() ? "true" : "(" + where + ")"; }
-  // Target columns whose expression reads any of `source_columns`.
+  // Target columns whose expression reads any of `source_column_names`.
   std::set<std::string> columns_reading(const std::set<std::string>& source_column_names) const;
-  // The target column is a plain copy of one source column (a rename or the same name).
-  bool is_plain_copy(const TargetColumn& column) const;
+  // A row whose `unchanged` columns (unchanged TOAST values) are missing cannot be written
+  // from the change event alone: a computed column reads one of them, or the row filter
+  // may be letting the row in, so that green lacks it.
+  bool needs_complete_row(const std::set<std::string>& unchanged) const;
 };
+
+// A target column of `expression`, with what it reads worked out once.
+TargetColumn make_target_column(std::string name, std::string expression, std::string sql_type);
 
 // Resolves every target of the plan. Reads catalogs only; creates nothing. Errors name the
 // plan's table entry and what is missing.
@@ -61,6 +69,10 @@ struct TableTransform {
 Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::connection& blue,
                                                        pqxx::connection& green,
                                                        std::vector<std::string>* problems = nullptr);
+
+// The targets (each named once) that already hold rows in green.
+std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
+                                                const std::vector<TableTransform>& transforms);
 
 // Identifiers an SQL expression mentions, lower-cased unless quoted; words inside string
 // literals are skipped. Enough to know which source columns an expression depends on.
