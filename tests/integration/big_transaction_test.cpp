@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "cutover/transport/change_log_consumer.h"
 #include "fixtures/capture_harness.h"
 #include "fixtures/forward_harness.h"
 
@@ -57,7 +58,12 @@ TEST(BigTransaction, CaptureStreamsTenMillionRowsInBoundedMemory) {
   const std::int64_t expected = rows + 3;
   const auto deadline = std::chrono::steady_clock::now() + 900s;
   std::int64_t written = 0;
-  while ((written = high_watermark(harness.broker().bootstrap(), harness.topic())) < expected &&
+  // The end offset counts every message ever written, even those retention dropped since.
+  auto end_offset = [&] {
+    auto end = change_log_end_offset(harness.broker().bootstrap(), harness.topic(), {});
+    return end ? *end : std::int64_t{-1};
+  };
+  while ((written = end_offset()) < expected &&
          std::chrono::steady_clock::now() < deadline && capture.running()) {
     std::this_thread::sleep_for(1s);
   }
