@@ -13,7 +13,7 @@ using Clock = std::chrono::steady_clock;
 Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
                  ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
                  ApplyCounters& counters, DiscardedRanges& discarded,
-                 const std::atomic<bool>& stop, RowSource& current_rows)
+                 const std::atomic<bool>& stop, RowSource& current_rows, ApplyHold& hold)
     : settings_(settings),
       log_(log),
       writer_(writer),
@@ -21,6 +21,7 @@ Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform
       discarded_(discarded),
       stop_(stop),
       current_rows_(current_rows),
+      hold_(hold),
       applied_(start.source_lsn) {
   for (const auto& transform : transforms) {
     SourceTable& source = sources_[transform.source.text()];
@@ -91,10 +92,17 @@ Status Applier::handle(const ChangeEvent& event) {
 
 Status Applier::on_begin(const ChangeEvent& event) {
   if (in_transaction_) return discard_cut_off_transaction(event.offset);
-  in_transaction_ = true;
-  transaction_begin_offset_ = event.offset;
   // A transaction that commits below the applied position was applied already.
   skipping_ = event.commit_lsn < applied_ || (completed_ > 0 && event.commit_lsn < completed_end_);
+  if (!skipping_ && hold_.must_hold_before(event.commit_lsn)) {
+    // Green must show everything before the hold and nothing after it.
+    if (completed_ > 0) {
+      if (auto status = commit(); !status) return status;
+    }
+    hold_.hold(applied_, event.commit_lsn, [this] { return stop_.load(); });
+  }
+  in_transaction_ = true;
+  transaction_begin_offset_ = event.offset;
   if (completed_ == 0 && !skipping_ && rows_in_green_transaction_ == 0) {
     green_transaction_started_ = Clock::now();
   }

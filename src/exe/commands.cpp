@@ -8,6 +8,8 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
+#include "cutover/control/control_api.h"
+#include "cutover/control/http_server.h"
 #include "cutover/pipeline/connected_validation.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
@@ -94,11 +96,23 @@ int capture(const std::string& plan_path, bool drop_slot) {
 
 namespace {
 // `cutover run` and `cutover apply`: the plan, one pipeline function, its outcome.
+// `cutover run` also serves the control API for as long as it runs.
 int run_pipeline(const std::string& plan_path, const char* command,
-                 Status (*pipeline)(const Plan&, PipelineStatus&, const std::atomic<bool>&)) {
+                 Status (*pipeline)(const Plan&, PipelineStatus&, const std::atomic<bool>&),
+                 bool serve_control) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   PipelineStatus status;
+  VerificationService verification(*plan, status.apply_hold);
+  ControlApi api(*plan, status, verification);
+  std::unique_ptr<HttpServer> control;
+  if (serve_control) {
+    auto server = HttpServer::start(plan->control.listen,
+                                    [&api](const HttpRequest& request) { return api.handle(request); });
+    if (!server) return report(server.status(), kFailed);
+    control = std::move(server.value());
+    spdlog::info("control listening url=http://{}", control->address());
+  }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->kafka.changes_topic());
   const Status outcome = pipeline(*plan, status, stop_requested);
   if (!outcome) return report(outcome, kFailed);
@@ -109,10 +123,12 @@ int run_pipeline(const std::string& plan_path, const char* command,
 }
 }  // namespace
 
-int run(const std::string& plan_path) { return run_pipeline(plan_path, "run", run_forward); }
+int run(const std::string& plan_path) {
+  return run_pipeline(plan_path, "run", run_forward, true);
+}
 
 int apply(const std::string& plan_path) {
-  return run_pipeline(plan_path, "apply", run_apply_only);
+  return run_pipeline(plan_path, "apply", run_apply_only, false);
 }
 
 int broker(const BrokerOptions& options) {

@@ -1,5 +1,6 @@
 // The subcommands of the cutover executable. Each wires modules together and returns the
-// process exit code of INTERFACE.md: 0 success, 1 operation failed, 2 bad usage or plan.
+// process exit code of INTERFACE.md: 0 success, 1 operation failed or refused, 2 bad usage or
+// plan, 3 cannot reach the service.
 #pragma once
 
 #include <string>
@@ -10,6 +11,14 @@ namespace cutover::commands {
 constexpr int kSuccess = 0;
 constexpr int kFailed = 1;
 constexpr int kBadInput = 2;
+constexpr int kUnreachable = 3;
+
+// How the commands that talk to a running `cutover run` find it.
+struct ControlOptions {
+  std::string url = "http://127.0.0.1:7800";
+  std::string token;  // default: $CUTOVER_TOKEN
+  bool json = false;  // print the service's JSON instead of a human table
+};
 
 struct BrokerOptions {
   int port = 0;  // 0: the embedded cluster's own port
@@ -22,6 +31,8 @@ int capture(const std::string& plan_path, bool drop_slot);
 int run(const std::string& plan_path);
 int apply(const std::string& plan_path);
 int broker(const BrokerOptions& options);
+int status(const ControlOptions& options);
+int verify(const ControlOptions& options);
 
 // Set by SIGTERM and SIGINT; long-running commands stop cleanly when it is set.
 void install_stop_handlers();

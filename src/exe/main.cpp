@@ -45,6 +45,19 @@ int main(int argc, char** argv) {
                      "Partitions of the topics created at start")
       ->check(CLI::Range(1, 64));
 
+  commands::ControlOptions control;
+  auto add_control_options = [&control](CLI::App* command) {
+    command->add_option("--control", control.url, "URL of the running cutover run's control API")
+        ->capture_default_str();
+    command->add_option("--token", control.token, "Bearer token for POST requests (default: $CUTOVER_TOKEN)");
+    command->add_flag("--json", control.json, "Print the answer as JSON");
+  };
+  auto* status = app.add_subcommand("status", "Show the running pipeline's phase, lag, tables and last verification");
+  add_control_options(status);
+  auto* verify = app.add_subcommand(
+      "verify", "Run a verification of green against blue and print its report; exit 0 clean, 1 differences");
+  add_control_options(verify);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -65,5 +78,7 @@ int main(int argc, char** argv) {
   if (*run) return commands::run(plan_path);
   if (*apply) return commands::apply(plan_path);
   if (*broker) return commands::broker(broker_options);
+  if (*status) return commands::status(control);
+  if (*verify) return commands::verify(control);
   return commands::kBadInput;
 }

@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kBrokerTimeout = std::chrono::seconds(10);
 constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 constexpr auto kStatusInterval = std::chrono::seconds(10);
+constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kInitialBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaximumBackoff = std::chrono::seconds(10);
 constexpr auto kHealthySession = std::chrono::seconds(30);
@@ -103,13 +104,16 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   return Status::ok();
 }
 
+// Samples blue's WAL position every kSampleInterval (for the lag in status) and logs the
+// pipeline's status every kStatusInterval.
 void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& finished) {
-  auto last = Clock::now();
+  auto last_sample = Clock::now();
+  auto last_log = Clock::now();
   std::unique_ptr<pqxx::connection> blue;
   while (!finished.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (Clock::now() - last < kStatusInterval) continue;
-    last = Clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (Clock::now() - last_sample < kSampleInterval) continue;
+    last_sample = Clock::now();
     if (status.phase.load() != Phase::kStreaming) continue;
     try {
       if (!blue) {
@@ -124,12 +128,9 @@ void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<b
     } catch (const std::exception&) {
       blue.reset();
     }
-    const std::uint64_t applied = status.apply.applied_lsn.load();
-    const std::uint64_t wal = status.blue_wal_lsn.load();
-    const std::int64_t committed_ms = status.apply.applied_commit_ts_ms.load();
-    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
+    if (Clock::now() - last_log < kStatusInterval) continue;
+    last_log = Clock::now();
+    const Lag lag = current_lag(status);
     std::string tables;
     {
       std::lock_guard lock(status.apply.mutex);
@@ -139,11 +140,8 @@ void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<b
     }
     spdlog::info("status phase={} applied_lsn={} lag_bytes={} lag_seconds={:.1f} "
                  "transactions={} rows={} rows_by_table={}",
-                 phase_name(status.phase.load()), Lsn(applied).to_string(),
-                 wal > applied ? wal - applied : 0,
-                 committed_ms > 0 && !status.apply.caught_up.load()
-                     ? static_cast<double>(now_ms - committed_ms) / 1000.0
-                     : 0.0,
+                 phase_name(status.phase.load()), Lsn(status.apply.applied_lsn.load()).to_string(),
+                 lag.bytes, lag.seconds,
                  status.apply.transactions.load(), status.apply.rows.load(),
                  tables.empty() ? "-" : tables);
   }
@@ -183,7 +181,7 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
                position->source_lsn.to_string());
   BlueRowSource current_rows(plan.blue.dsn);
   Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
-                  stop, current_rows);
+                  stop, current_rows, status.apply_hold);
   return applier.run();
 }
 
@@ -220,6 +218,21 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
                                        plan.kafka.changes_topic(), kBrokerTimeout);
   if (!topic) return topic.status();
   return bootstrap;
+}
+
+Lag current_lag(const PipelineStatus& status) {
+  const std::uint64_t applied = status.apply.applied_lsn.load();
+  const std::uint64_t wal = status.blue_wal_lsn.load();
+  const std::int64_t committed_ms = status.apply.applied_commit_ts_ms.load();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  Lag lag;
+  lag.bytes = wal > applied ? wal - applied : 0;
+  if (committed_ms > 0 && !status.apply.caught_up.load()) {
+    lag.seconds = static_cast<double>(std::max<std::int64_t>(now_ms - committed_ms, 0)) / 1000.0;
+  }
+  return lag;
 }
 
 const char* phase_name(Phase phase) {

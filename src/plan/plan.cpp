@@ -243,9 +243,14 @@ class PlanParser {
 
   void parse_verify(const YAML::Node& root) {
     const YAML::Node node = root["verify"];
-    if (!node || !reader_.expect_mapping(node, "verify", {"chunk_rows", "before_switch"})) return;
+    if (!node || !reader_.expect_mapping(node, "verify", {"chunk_rows", "parallelism", "before_switch"})) {
+      return;
+    }
     if (auto value = reader_.integer_field(node, "chunk_rows", "verify", 1, 100000000)) {
       plan_.verify.chunk_rows = *value;
+    }
+    if (auto value = reader_.integer_field(node, "parallelism", "verify", 1, 64)) {
+      plan_.verify.parallelism = static_cast<int>(*value);
     }
     if (auto value = reader_.string_field(node, "before_switch", "verify", false)) {
       if (*value != "full" && *value != "none") {

@@ -1,11 +1,10 @@
 #include "cutover/snapshot/snapshot_copy.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <memory>
 #include <thread>
 
+#include "cutover/common/libpq_session.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
@@ -13,40 +12,6 @@ namespace cutover {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct ConnectionCloser {
-  void operator()(PGconn* connection) const { PQfinish(connection); }
-};
-using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
-
-struct ResultClearer {
-  void operator()(PGresult* result) const { PQclear(result); }
-};
-using QueryResult = std::unique_ptr<PGresult, ResultClearer>;
-
-std::string connection_error(PGconn* connection) {
-  std::string reason = PQerrorMessage(connection);
-  while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
-  return reason;
-}
-
-Result<Connection> connect(const std::string& dsn, const std::string& role) {
-  Connection connection(PQconnectdb(dsn.c_str()));
-  if (PQstatus(connection.get()) != CONNECTION_OK) {
-    return Status::retryable("cannot connect to " + role + " (" + redact_dsn(dsn) +
-                             "): " + connection_error(connection.get()));
-  }
-  return connection;
-}
-
-Status run_sql(PGconn* connection, const std::string& sql, const std::string& role) {
-  QueryResult result(PQexec(connection, sql.c_str()));
-  const auto status = PQresultStatus(result.get());
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    return Status::error(role + ": " + connection_error(connection));
-  }
-  return Status::ok();
-}
 
 std::string tid(std::int64_t page) { return "'(" + std::to_string(page) + ",0)'::tid"; }
 
@@ -65,28 +30,28 @@ SnapshotCopy::SnapshotCopy(const SnapshotSettings& settings,
       stop_(stop) {}
 
 Status SnapshotCopy::empty_targets() {
-  auto green = connect(green_dsn_, "green");
+  auto green = connect_libpq(green_dsn_, "green");
   if (!green) return green.status();
   std::string targets;
   for (const auto& transform : transforms_) {
     const std::string name = transform.target.quoted();
     if (targets.find(name) == std::string::npos) targets += (targets.empty() ? "" : ", ") + name;
   }
-  return run_sql(green->get(), "TRUNCATE " + targets, "green: emptying the targets before the copy");
+  return run_libpq(green->get(), "TRUNCATE " + targets, "green: emptying the targets before the copy");
 }
 
 Status SnapshotCopy::plan_chunks() {
-  auto blue = connect(blue_dsn_, "blue");
+  auto blue = connect_libpq(blue_dsn_, "blue");
   if (!blue) return blue.status();
   for (const auto& transform : transforms_) {
     const std::string sql =
         "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
         "greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = to_regclass('" +
         transform.source.quoted() + "')";
-    QueryResult result(PQexec(blue->get(), sql.c_str()));
+    PgResult result(PQexec(blue->get(), sql.c_str()));
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
       return Status::error("blue: sizing " + transform.source.text() + ": " +
-                           connection_error(blue->get()));
+                           libpq_error(blue->get()));
     }
     const std::int64_t pages = std::stoll(PQgetvalue(result.get(), 0, 0));
     const std::int64_t tuples = std::stoll(PQgetvalue(result.get(), 0, 1));
@@ -152,21 +117,21 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
     std::lock_guard lock(outcome_mutex);
     return !outcome.is_ok();
   };
-  auto blue = connect(blue_dsn_, "blue");
+  auto blue = connect_libpq(blue_dsn_, "blue");
   if (!blue) return fail(blue.status());
-  auto green = connect(green_dsn_, "green");
+  auto green = connect_libpq(green_dsn_, "green");
   if (!green) return fail(green.status());
   // Every worker sees blue exactly as of the slot's consistent point.
-  if (auto status = run_sql(blue->get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "blue");
+  if (auto status = run_libpq(blue->get(), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "blue");
       !status) {
     return fail(status);
   }
-  if (auto status = run_sql(blue->get(), "SET TRANSACTION SNAPSHOT '" + snapshot_name_ + "'",
+  if (auto status = run_libpq(blue->get(), "SET TRANSACTION SNAPSHOT '" + snapshot_name_ + "'",
                         "blue: importing the slot's snapshot");
       !status) {
     return fail(status);
   }
-  if (auto status = run_sql(green->get(), "SET session_replication_role = replica", "green");
+  if (auto status = run_libpq(green->get(), "SET session_replication_role = replica", "green");
       !status) {
     return fail(status);
   }
@@ -188,15 +153,15 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
                                  " AND " + transform.filter() + ") TO STDOUT";
     const std::string copy_in =
         "COPY " + transform.target.quoted() + " (" + columns + ") FROM STDIN";
-    QueryResult out(PQexec(blue->get(), copy_out.c_str()));
+    PgResult out(PQexec(blue->get(), copy_out.c_str()));
     if (PQresultStatus(out.get()) != PGRES_COPY_OUT) {
       return fail(Status::error("blue: copying " + transform.source.text() + ": " +
-                                connection_error(blue->get())));
+                                libpq_error(blue->get())));
     }
-    QueryResult in(PQexec(green->get(), copy_in.c_str()));
+    PgResult in(PQexec(green->get(), copy_in.c_str()));
     if (PQresultStatus(in.get()) != PGRES_COPY_IN) {
       return fail(Status::error("green: copying into " + transform.target.text() + ": " +
-                                connection_error(green->get())));
+                                libpq_error(green->get())));
     }
     std::uint64_t bytes = 0;
     Status copied = Status::ok();
@@ -206,7 +171,7 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
       if (length == -1) break;
       if (length < 0) {
         copied = Status::error("blue: copying " + transform.source.text() + ": " +
-                               connection_error(blue->get()));
+                               libpq_error(blue->get()));
         break;
       }
       const int put = PQputCopyData(green->get(), buffer, length);
@@ -214,25 +179,25 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
       bytes += static_cast<std::uint64_t>(length);
       if (put != 1) {
         copied = Status::error("green: copying into " + transform.target.text() + ": " +
-                               connection_error(green->get()));
+                               libpq_error(green->get()));
         break;
       }
     }
-    QueryResult out_end(PQgetResult(blue->get()));
+    PgResult out_end(PQgetResult(blue->get()));
     if (copied && PQresultStatus(out_end.get()) != PGRES_COMMAND_OK) {
       copied = Status::error("blue: copying " + transform.source.text() + ": " +
-                             connection_error(blue->get()));
+                             libpq_error(blue->get()));
     }
-    while (QueryResult(PQgetResult(blue->get()))) {
+    while (PgResult(PQgetResult(blue->get()))) {
     }
     PQputCopyEnd(green->get(), copied ? nullptr : "the copy from blue failed");
-    QueryResult in_end(PQgetResult(green->get()));
+    PgResult in_end(PQgetResult(green->get()));
     if (copied && PQresultStatus(in_end.get()) != PGRES_COMMAND_OK) {
       copied = Status::error("green: copying into " + transform.target.text() + ": " +
-                             connection_error(green->get()));
+                             libpq_error(green->get()));
     }
     const std::uint64_t rows = copied ? std::stoull(PQcmdTuples(in_end.get())) : 0;
-    while (QueryResult(PQgetResult(green->get()))) {
+    while (PgResult(PQgetResult(green->get()))) {
     }
     if (!copied) return fail(copied);
     std::lock_guard lock(progress_.mutex);

@@ -8,6 +8,7 @@
 // a capture restart change nothing. A transaction cut off by a capture crash (BEGIN and rows,
 // no END, then its BEGIN again) is discarded: the green transaction rolls back and the log is
 // read again from the last commit, without the cut-off part.
+// An ApplyHold stops it between source transactions at a position another part asks for.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "cutover/apply/apply_hold.h"
 #include "cutover/apply/blue_row_source.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/apply/source_batch.h"
@@ -51,7 +53,7 @@ class Applier {
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
           ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
           ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
-          RowSource& current_rows);
+          RowSource& current_rows, ApplyHold& hold);
 
   // Runs until `stop` or an error; commits what is complete before returning on stop.
   Status run();
@@ -86,6 +88,7 @@ class Applier {
   DiscardedRanges& discarded_;
   const std::atomic<bool>& stop_;
   RowSource& current_rows_;
+  ApplyHold& hold_;
   std::map<std::string, SourceTable> sources_;  // by "schema.table"
 
   Lsn applied_;                          // end of the last committed source transaction

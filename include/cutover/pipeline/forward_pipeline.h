@@ -28,7 +28,16 @@ struct PipelineStatus {
   SnapshotProgress snapshot;
   ApplyCounters apply;
   std::atomic<std::uint64_t> blue_wal_lsn{0};  // blue's current WAL position, last read
+  ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
 };
+
+// How far green is behind blue: WAL bytes between blue's position and the applied one, and
+// the age of the last applied commit while more is waiting (0 when caught up).
+struct Lag {
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+};
+Lag current_lag(const PipelineStatus& status);
 
 // The plan's broker: the embedded one, started into `embedded` with the change-log topic, or
 // the plan's list, checked to be reachable, with the topic ensured. Returns the bootstrap.

@@ -70,6 +70,7 @@ struct SequenceMapping {
 
 struct VerifySettings {
   long chunk_rows = 10000;
+  int parallelism = 2;  // workers, each with a blue and a green session
   bool before_switch_full = true;
 };
 

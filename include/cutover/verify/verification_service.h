@@ -1,0 +1,48 @@
+// VerificationService: runs verifications in the background of `cutover run`, one at a time,
+// and keeps the last report for status.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cutover/apply/apply_hold.h"
+#include "cutover/plan/plan.h"
+#include "cutover/verify/verification_report.h"
+
+namespace cutover {
+
+class VerificationService {
+ public:
+  VerificationService(const Plan& plan, ApplyHold& hold);
+  ~VerificationService();
+  VerificationService(const VerificationService&) = delete;
+  VerificationService& operator=(const VerificationService&) = delete;
+
+  // Starts a verification; its id, or an error when one is running already.
+  Result<std::string> start();
+  // The running verification (state "running", with progress) or else the last finished one.
+  // `key_cap` limits the differing keys listed. Null when none ever ran.
+  nlohmann::json last_json(long key_cap) const;
+  // The last finished verification, if any.
+  std::optional<VerificationReport> last_finished() const;
+  bool running() const { return running_.load(); }
+
+ private:
+  void run(std::string id);
+
+  const Plan& plan_;
+  ApplyHold& hold_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  mutable std::mutex mutex_;
+  std::string running_id_;                      // guarded by mutex_
+  std::unique_ptr<VerificationProgress> progress_;  // guarded by mutex_
+  std::optional<VerificationReport> last_;      // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace cutover

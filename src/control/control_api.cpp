@@ -1,0 +1,126 @@
+#include "cutover/control/control_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+
+namespace cutover {
+
+namespace {
+
+HttpResponse json_answer(int status, const nlohmann::json& body) { return {status, "application/json", body.dump()}; }
+
+HttpResponse error_answer(int status, const std::string& reason) {
+  return json_answer(status, {{"error", reason}});
+}
+
+// Compares every byte whatever the first difference, so the time taken tells nothing of the
+// token.
+bool equal_in_constant_time(const std::string& given, const std::string& expected) {
+  unsigned char difference = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i] ^ expected[i % std::max<std::size_t>(expected.size(), 1)]);
+  }
+  return difference == 0 && !expected.empty();
+}
+
+std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+std::string ControlApi::token_variable(const Plan& plan) {
+  return plan.control.token_env.empty() ? "CUTOVER_TOKEN" : plan.control.token_env;
+}
+
+ControlApi::ControlApi(const Plan& plan, PipelineStatus& status, VerificationService& verification)
+    : plan_(plan), status_(status), verification_(verification) {
+  if (const char* token = std::getenv(token_variable(plan).c_str())) token_ = token;
+}
+
+HttpResponse ControlApi::handle(const HttpRequest& request) {
+  const std::string path = path_of(request.target);
+  if (request.method == "GET") {
+    if (path == "/healthz") return json_answer(200, {{"status", "alive"}});
+    if (path == "/api/v1/status") return status_answer();
+    return error_answer(404, "no such resource: " + path);
+  }
+  if (request.method == "POST") {
+    if (const auto problem = authorization_problem(request); !problem.empty()) {
+      return error_answer(401, problem);
+    }
+    return post(path, request);
+  }
+  return error_answer(405, "method " + request.method + " is not served");
+}
+
+std::string ControlApi::authorization_problem(const HttpRequest& request) const {
+  if (token_.empty()) {
+    return "no control token is configured: set $" + token_variable(plan_) +
+           " in cutover run's environment";
+  }
+  const std::string scheme = "Bearer ";
+  if (request.authorization.rfind(scheme, 0) != 0) return "missing bearer token";
+  if (!equal_in_constant_time(request.authorization.substr(scheme.size()), token_)) {
+    return "wrong bearer token";
+  }
+  return "";
+}
+
+HttpResponse ControlApi::post(const std::string& path, const HttpRequest& request) {
+  if (!request.body.empty()) {
+    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return error_answer(400, "the body must be a JSON object");
+  }
+  if (path == "/api/v1/verify") {
+    const Phase phase = status_.phase.load();
+    if (phase != Phase::kStreaming) {
+      return error_answer(409, std::string("verification needs the streaming phase; the pipeline is ") +
+                                   phase_name(phase));
+    }
+    auto started = verification_.start();
+    if (!started) return error_answer(409, started.status().message());
+    return json_answer(202, {{"id", *started}, {"status", "/api/v1/status"}});
+  }
+  if (path == "/api/v1/switch" || path == "/api/v1/rollback" || path == "/api/v1/pause" ||
+      path == "/api/v1/resume" || path == "/api/v1/abort") {
+    return error_answer(409, path.substr(8) + " is not available in this version of cutover yet");
+  }
+  return error_answer(404, "no such resource: " + path);
+}
+
+HttpResponse ControlApi::status_answer() const {
+  const Lag lag = current_lag(status_);
+  nlohmann::json tables = nlohmann::json::array();
+  {
+    std::lock_guard lock(status_.snapshot.mutex);
+    std::lock_guard apply_lock(status_.apply.mutex);
+    for (const auto& mapping : plan_.tables) {
+      const std::string source = mapping.source.text();
+      const std::string target = mapping.target.text();
+      nlohmann::json table = {{"source", source}, {"target", target}};
+      const auto applied = status_.apply.rows_by_source.find(source);
+      table["rows_applied"] = applied == status_.apply.rows_by_source.end() ? 0 : applied->second;
+      const auto copied = status_.snapshot.tables.find(target);
+      if (copied != status_.snapshot.tables.end()) {
+        table["snapshot"] = {{"rows", copied->second.rows},
+                             {"estimated_rows", copied->second.estimated_rows},
+                             {"chunks_done", copied->second.chunks_done},
+                             {"chunks", copied->second.chunks}};
+      }
+      tables.push_back(std::move(table));
+    }
+  }
+  return json_answer(200, {{"plan", plan_.name},
+                           {"phase", phase_name(status_.phase.load())},
+                           {"lag_bytes", lag.bytes},
+                           {"lag_seconds", lag.seconds},
+                           {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},
+                           {"blue_wal_lsn", Lsn(status_.blue_wal_lsn.load()).to_string()},
+                           {"transactions_applied", status_.apply.transactions.load()},
+                           {"rows_applied", status_.apply.rows.load()},
+                           {"tables", std::move(tables)},
+                           {"last_verification", verification_.last_json(kStatusKeyCap)},
+                           {"cutover", nullptr}});
+}
+
+}  // namespace cutover

@@ -1,0 +1,203 @@
+#include "cutover/control/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 8 * 1024;
+constexpr std::size_t kBodyLimit = 64 * 1024;
+constexpr auto kRequestTimeout = std::chrono::seconds(10);
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr int kMaximumConnections = 64;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, const HttpHandler& handler, std::atomic<int>& open)
+      : stream_(std::move(socket)), handler_(handler), open_(open) {
+    open_++;
+  }
+  ~Connection() { open_--; }
+
+  void start() { read(kIdleTimeout); }
+
+ private:
+  void read(std::chrono::seconds timeout) {
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(kBodyLimit);
+    stream_.expires_after(timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       self->on_read(error);
+                     });
+  }
+
+  void on_read(beast::error_code error) {
+    if (error == http::error::end_of_stream || error == beast::error::timeout ||
+        error == asio::error::operation_aborted || error == asio::error::connection_reset) {
+      return close();
+    }
+    if (error == http::error::body_limit) return answer_error(413, "request body too large", false);
+    if (error == http::error::header_limit) return answer_error(431, "request headers too large", false);
+    if (error) return answer_error(400, "malformed request: " + error.message(), false);
+    const auto& message = parser_->get();
+    HttpRequest request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    if (const auto found = message.find(http::field::authorization); found != message.end()) {
+      request.authorization = std::string(found->value());
+    }
+    request.body = message.body();
+    HttpResponse answer;
+    try {
+      answer = handler_(request);
+    } catch (const std::exception& failure) {
+      spdlog::error("control request failed method={} target={} error=\"{}\"", request.method,
+                    request.target, failure.what());
+      answer = {500, "application/json", R"({"error": "internal error; see cutover's log"})"};
+    }
+    write(std::move(answer), message.keep_alive());
+  }
+
+  void answer_error(int status, const std::string& reason, bool keep_alive) {
+    write({status, "application/json", nlohmann_free_error(reason)}, keep_alive);
+  }
+
+  static std::string nlohmann_free_error(const std::string& reason) {
+    std::string escaped;
+    for (const char character : reason) {
+      if (character == '"' || character == '\\') escaped += '\\';
+      if (static_cast<unsigned char>(character) >= 0x20) escaped += character;
+    }
+    return "{\"error\": \"" + escaped + "\"}";
+  }
+
+  void write(HttpResponse answer, bool keep_alive) {
+    auto response = std::make_shared<http::response<http::string_body>>();
+    response->result(static_cast<http::status>(answer.status));
+    response->version(11);
+    response->set(http::field::server, "cutover");
+    response->set(http::field::content_type, answer.content_type);
+    response->set(http::field::cache_control, "no-store");
+    response->keep_alive(keep_alive);
+    response->body() = std::move(answer.body);
+    response->prepare_payload();
+    stream_.expires_after(kRequestTimeout);
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response, keep_alive](beast::error_code error, std::size_t) {
+                        if (error || !keep_alive) return self->close();
+                        self->read(kIdleTimeout);
+                      });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const HttpHandler& handler_;
+  std::atomic<int>& open_;
+};
+
+class BeastServer final : public HttpServer {
+ public:
+  explicit BeastServer(HttpHandler handler) : handler_(std::move(handler)), acceptor_(context_) {}
+  ~BeastServer() override {
+    context_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Status listen(const std::string& host, unsigned short port) {
+    beast::error_code error;
+    const auto address = asio::ip::make_address(host, error);
+    if (error) return Status::error("control.listen: '" + host + "' is not an IP address");
+    const tcp::endpoint endpoint(address, port);
+    acceptor_.open(endpoint.protocol(), error);
+    if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor_.bind(endpoint, error);
+    if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+    if (error) {
+      return Status::error("control: cannot listen on " + host + ":" + std::to_string(port) +
+                           ": " + error.message());
+    }
+    host_ = host;
+    accept();
+    thread_ = std::thread([this] { context_.run(); });
+    return Status::ok();
+  }
+
+  unsigned short port() const override { return acceptor_.local_endpoint().port(); }
+  std::string address() const override {
+    const bool v6 = host_.find(':') != std::string::npos;
+    return (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port());
+  }
+
+ private:
+  void accept() {
+    acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
+      if (error == asio::error::operation_aborted) return;
+      if (!error) {
+        if (open_.load() >= kMaximumConnections) {
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<Connection>(std::move(socket), handler_, open_)->start();
+        }
+      }
+      accept();
+    });
+  }
+
+  // Connections refer to the handler and the count: both outlive the context that owns them.
+  HttpHandler handler_;
+  std::atomic<int> open_{0};
+  asio::io_context context_{1};
+  tcp::acceptor acceptor_;
+  std::string host_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+bool split_host_port(const std::string& text, std::string& host, unsigned short& port) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) return false;
+  host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::string digits = text.substr(colon + 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 5) return false;
+  const unsigned long value = std::stoul(digits);
+  if (value > 65535) return false;
+  port = static_cast<unsigned short>(value);
+  return true;
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, HttpHandler handler) {
+  std::string host;
+  unsigned short port = 0;
+  if (!split_host_port(listen, host, port)) {
+    return Status::error("control.listen: '" + listen + "' is not host:port");
+  }
+  auto server = std::make_unique<BeastServer>(std::move(handler));
+  if (auto listening = server->listen(host, port); !listening) return listening;
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace cutover

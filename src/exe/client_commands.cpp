@@ -1,0 +1,168 @@
+// The commands that talk to a running `cutover run` over its control API.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include "commands.h"
+#include "cutover/control/http_client.h"
+
+namespace cutover::commands {
+
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(500);
+constexpr auto kProgressInterval = std::chrono::seconds(5);
+
+std::string token_of(const ControlOptions& options) {
+  if (!options.token.empty()) return options.token;
+  const char* token = std::getenv("CUTOVER_TOKEN");
+  return token ? token : "";
+}
+
+// One call; a transport failure prints why and gives the exit code in `code`.
+std::optional<nlohmann::json> call(const ControlOptions& options, const std::string& method,
+                                   const std::string& path, int& code, int& http_status) {
+  auto answer = http_call(options.url, method, path, method == "POST" ? token_of(options) : "",
+                          method == "POST" ? "{}" : "");
+  if (!answer) {
+    std::cerr << "cutover: " << answer.status().message() << "\n";
+    code = answer.status().is_retryable() ? kUnreachable : kBadInput;
+    return std::nullopt;
+  }
+  http_status = answer->status;
+  auto body = nlohmann::json::parse(answer->body, nullptr, false);
+  if (body.is_discarded()) {
+    std::cerr << "cutover: " << options.url << path << " answered " << answer->status
+              << " with a body that is not JSON\n";
+    code = kFailed;
+    return std::nullopt;
+  }
+  if (answer->status >= 400) {
+    std::cerr << "cutover: " << method << " " << path << " refused (" << answer->status
+              << "): " << body.value("error", std::string("no reason given")) << "\n";
+    code = kFailed;
+    return std::nullopt;
+  }
+  return body;
+}
+
+std::string text_of(const nlohmann::json& value) {
+  if (value.is_null()) return "NULL";
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+std::string key_text(const nlohmann::json& key) {
+  std::string text;
+  for (const auto& [column, value] : key.items()) {
+    text += (text.empty() ? "" : ", ") + column + "=" + text_of(value);
+  }
+  return text;
+}
+
+void print_verification(const nlohmann::json& report) {
+  std::printf("verification %s: %s, %s differences, %.1f s\n",
+              report.value("id", std::string()).c_str(), report.value("state", std::string()).c_str(),
+              text_of(report.value("differences", nlohmann::json(0))).c_str(),
+              report.value("duration_ms", 0L) / 1000.0);
+  if (report.contains("error")) std::printf("error: %s\n", text_of(report["error"]).c_str());
+  std::printf("consistent point %s (green held at %s, applier paused at most %ld ms)\n",
+              report.value("consistent_lsn", std::string()).c_str(),
+              report.value("green_applied_lsn", std::string()).c_str(),
+              report.value("apply_paused_ms", 0L));
+  std::printf("%-32s %12s %12s %8s %10s %12s\n", "table", "rows blue", "rows green", "chunks",
+              "differing", "differences");
+  for (const auto& table : report.value("tables", nlohmann::json::array())) {
+    std::printf("%-32s %12s %12s %8s %10s %12s\n", text_of(table["table"]).c_str(),
+                text_of(table["rows_blue"]).c_str(), text_of(table["rows_green"]).c_str(),
+                text_of(table["chunks"]).c_str(), text_of(table["chunks_differing"]).c_str(),
+                text_of(table["differences"]).c_str());
+  }
+  for (const auto& table : report.value("tables", nlohmann::json::array())) {
+    const std::string name = text_of(table["table"]);
+    for (const auto& entry : table["missing_in_green"]) {
+      std::printf("  missing in green  %s: %s\n", name.c_str(), key_text(entry["key"]).c_str());
+    }
+    for (const auto& entry : table["extra_in_green"]) {
+      std::printf("  extra in green    %s: %s\n", name.c_str(), key_text(entry["key"]).c_str());
+    }
+    for (const auto& entry : table["different"]) {
+      std::string columns;
+      for (const auto& column : entry["columns"]) columns += (columns.empty() ? "" : ", ") + text_of(column);
+      std::printf("  different         %s: %s (%s)\n", name.c_str(), key_text(entry["key"]).c_str(),
+                  columns.c_str());
+    }
+  }
+  if (report.value("keys_truncated", false)) {
+    std::printf("  (more differing keys in %s)\n", report.value("report_file", std::string("the report file")).c_str());
+  } else if (report.contains("report_file")) {
+    std::printf("report: %s\n", text_of(report["report_file"]).c_str());
+  }
+}
+
+}  // namespace
+
+int status(const ControlOptions& options) {
+  int code = kSuccess;
+  int http_status = 0;
+  auto answer = call(options, "GET", "/api/v1/status", code, http_status);
+  if (!answer) return code;
+  if (options.json) {
+    std::cout << answer->dump(2) << "\n";
+    return kSuccess;
+  }
+  std::printf("plan %s: %s\n", text_of((*answer)["plan"]).c_str(), text_of((*answer)["phase"]).c_str());
+  std::printf("lag %s bytes, %.1f s; applied %s (blue at %s)\n", text_of((*answer)["lag_bytes"]).c_str(),
+              answer->value("lag_seconds", 0.0), text_of((*answer)["applied_lsn"]).c_str(),
+              text_of((*answer)["blue_wal_lsn"]).c_str());
+  std::printf("%-32s %-32s %14s\n", "source", "target", "rows applied");
+  for (const auto& table : (*answer)["tables"]) {
+    std::printf("%-32s %-32s %14s\n", text_of(table["source"]).c_str(),
+                text_of(table["target"]).c_str(), text_of(table["rows_applied"]).c_str());
+  }
+  const auto& last = (*answer)["last_verification"];
+  if (last.is_null()) {
+    std::printf("no verification yet\n");
+  } else {
+    std::printf("last verification %s: %s\n", text_of(last["id"]).c_str(), text_of(last["state"]).c_str());
+  }
+  return kSuccess;
+}
+
+int verify(const ControlOptions& options) {
+  int code = kSuccess;
+  int http_status = 0;
+  auto started = call(options, "POST", "/api/v1/verify", code, http_status);
+  if (!started) return code;
+  const std::string id = started->value("id", std::string());
+  std::cerr << "cutover: verification " << id << " started\n";
+  auto last_progress = std::chrono::steady_clock::now();
+  while (true) {
+    std::this_thread::sleep_for(kPollInterval);
+    auto answer = call(options, "GET", "/api/v1/status", code, http_status);
+    if (!answer) return code;
+    const auto& report = (*answer)["last_verification"];
+    if (report.is_null() || report.value("id", std::string()) != id) continue;
+    if (report.value("state", std::string()) == "running") {
+      if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
+        last_progress = std::chrono::steady_clock::now();
+        const auto& progress = report["progress"];
+        std::cerr << "cutover: verifying: tables " << text_of(progress["tables_done"]) << "/"
+                  << text_of(progress["tables"]) << ", chunks " << text_of(progress["chunks_done"])
+                  << "/" << text_of(progress["chunks"]) << ", " << text_of(progress["rows"])
+                  << " rows\n";
+      }
+      continue;
+    }
+    if (options.json) {
+      std::cout << report.dump(2) << "\n";
+    } else {
+      print_verification(report);
+    }
+    return report.value("state", std::string()) == "clean" ? kSuccess : kFailed;
+  }
+}
+
+}  // namespace cutover::commands

@@ -1,0 +1,235 @@
+#include "cutover/verify/table_comparison.h"
+
+#include <algorithm>
+#include <map>
+
+namespace cutover {
+
+const char* const kCanonicalSettings =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
+    "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
+    "SET standard_conforming_strings = on; SET statement_timeout = 0";
+
+namespace {
+
+std::string literal(const std::string& text) {
+  std::string quoted = "'";
+  for (const char character : text) {
+    quoted += character;
+    if (character == '\'') quoted += '\'';
+  }
+  return quoted + "'";
+}
+
+std::string typed_literal(const KeyValue& value, const std::string& type) {
+  return (value ? literal(*value) : std::string("NULL")) + "::" + type;
+}
+
+bool integer_type(const std::string& type) {
+  return type == "smallint" || type == "integer" || type == "bigint";
+}
+
+// `(a, b) >= (x, y) AND (a, b) < (z, w)`: a row comparison, which btree indexes serve.
+std::string range_predicate(const std::vector<std::string>& columns,
+                            const std::vector<std::string>& types, const KeyRange& range) {
+  auto tuple = [](const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+    return items.size() == 1 ? text : "(" + text + ")";
+  };
+  auto literals = [&](const std::vector<KeyValue>& values) {
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < values.size(); ++i) items.push_back(typed_literal(values[i], types[i]));
+    return tuple(items);
+  };
+  std::string predicate;
+  if (!range.lower.empty()) predicate = tuple(columns) + " >= " + literals(range.lower);
+  if (!range.upper.empty()) {
+    predicate += (predicate.empty() ? "" : " AND ") + tuple(columns) + " < " + literals(range.upper);
+  }
+  return predicate.empty() ? "true" : predicate;
+}
+
+std::string hashed_row(const std::vector<std::string>& values) {
+  std::string row;
+  for (const auto& value : values) row += (row.empty() ? "" : ", ") + value;
+  return "hashtextextended(ROW(" + row + ")::text, 0) AS h";
+}
+
+std::string texts(const std::vector<std::string>& values) {
+  std::string list;
+  for (const auto& value : values) list += (list.empty() ? "" : ", ") + ("(" + value + ")::text");
+  return list;
+}
+
+}  // namespace
+
+TableComparison::TableComparison(std::vector<const TableTransform*> transforms)
+    : transforms_(std::move(transforms)) {
+  const TableTransform& first = *transforms_.front();
+  std::vector<std::string> every;
+  for (const auto* transform : transforms_) {
+    for (const auto& column : transform->columns) {
+      if (std::find(every.begin(), every.end(), column.name) == every.end()) every.push_back(column.name);
+    }
+  }
+  for (const auto& name : every) {
+    const bool in_all = std::all_of(transforms_.begin(), transforms_.end(), [&](const TableTransform* t) {
+      return std::any_of(t->columns.begin(), t->columns.end(),
+                         [&](const TargetColumn& column) { return column.name == name; });
+    });
+    if (!in_all) {
+      not_compared_.push_back(name);
+      continue;
+    }
+    columns_.push_back(name);
+    column_types_.push_back(column_of(first, name).sql_type);
+  }
+  for (const auto& key_column : first.key) {
+    const auto found = std::find(columns_.begin(), columns_.end(), key_column);
+    if (found != columns_.end()) key_positions_.push_back(static_cast<std::size_t>(found - columns_.begin()));
+  }
+  // A key column some transform does not map cannot be compared by: treat the table as keyless.
+  if (key_positions_.size() != first.key.size()) key_positions_.clear();
+}
+
+const TargetColumn& TableComparison::column_of(const TableTransform& transform,
+                                               const std::string& name) const {
+  return *std::find_if(transform.columns.begin(), transform.columns.end(),
+                       [&](const TargetColumn& column) { return column.name == name; });
+}
+
+std::string TableComparison::typed_expression(const TableTransform& transform,
+                                              const std::string& name) const {
+  const TargetColumn& column = column_of(transform, name);
+  return "((" + column.expression + ")::" + column.sql_type + ")";
+}
+
+std::vector<std::size_t> TableComparison::identity_positions() const {
+  if (!keyless()) return key_positions_;
+  std::vector<std::size_t> all(columns_.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
+bool TableComparison::blue_range_uses_source_columns() const {
+  return std::all_of(transforms_.begin(), transforms_.end(), [&](const TableTransform* transform) {
+    return std::all_of(key_positions_.begin(), key_positions_.end(), [&](std::size_t position) {
+      const TargetColumn& column = column_of(*transform, columns_[position]);
+      if (!column.plain_copy) return false;
+      const std::string& source_name = *column.reads.begin();
+      const auto source = std::find_if(
+          transform->source_columns.begin(), transform->source_columns.end(),
+          [&](const SourceColumn& candidate) { return candidate.name == source_name; });
+      if (source == transform->source_columns.end()) return false;
+      // The comparison with green's literal must order as green does: the same type, or
+      // integers of another width.
+      return source->sql_type == column.sql_type ||
+             (integer_type(source->sql_type) && integer_type(column.sql_type));
+    });
+  });
+}
+
+TableVerification TableComparison::describe() const {
+  TableVerification table;
+  table.target = target().text();
+  for (const auto* transform : transforms_) table.sources.push_back(transform->source.text());
+  for (const auto position : identity_positions()) table.key.push_back(columns_[position]);
+  table.keyless = keyless();
+  table.columns_not_compared = not_compared_;
+  return table;
+}
+
+std::string TableComparison::boundaries_sql(long chunk_rows) const {
+  std::vector<std::string> key;
+  for (const auto position : key_positions_) key.push_back(quote_identifier(columns_[position]));
+  std::string order;
+  for (const auto& column : key) order += (order.empty() ? "" : ", ") + column;
+  std::string select;
+  for (const auto& column : key) select += (select.empty() ? "" : ", ") + column + "::text";
+  return "SELECT " + select + " FROM (SELECT " + order + ", row_number() OVER (ORDER BY " + order +
+         ") AS position FROM " + target().quoted() + ") numbered WHERE position % " +
+         std::to_string(chunk_rows) + " = 1 AND position > 1 ORDER BY position";
+}
+
+std::string TableComparison::blue_range(const TableTransform& transform, const KeyRange& range) const {
+  if (range.lower.empty() && range.upper.empty()) return "true";
+  std::vector<std::string> columns;
+  std::vector<std::string> types;
+  const bool direct = blue_range_uses_source_columns();
+  for (const auto position : key_positions_) {
+    const TargetColumn& column = column_of(transform, columns_[position]);
+    columns.push_back(direct ? quote_identifier(*column.reads.begin())
+                             : typed_expression(transform, columns_[position]));
+    types.push_back(column.sql_type);
+  }
+  return range_predicate(columns, types, range);
+}
+
+std::string TableComparison::green_range(const KeyRange& range) const {
+  std::vector<std::string> columns;
+  std::vector<std::string> types;
+  for (const auto position : key_positions_) {
+    columns.push_back(quote_identifier(columns_[position]));
+    types.push_back(column_types_[position]);
+  }
+  return range_predicate(columns, types, range);
+}
+
+std::string TableComparison::blue_union(const KeyRange& range, bool hashed) const {
+  std::string sql;
+  for (const auto* transform : transforms_) {
+    std::vector<std::string> values;
+    for (const auto& name : columns_) values.push_back(typed_expression(*transform, name));
+    if (!sql.empty()) sql += " UNION ALL ";
+    sql += "SELECT " + (hashed ? hashed_row(values) : texts(values)) + " FROM " +
+           transform->source.quoted() + " WHERE " + transform->filter() + " AND " +
+           blue_range(*transform, range);
+  }
+  return sql;
+}
+
+std::string TableComparison::green_select(const KeyRange& range, bool hashed) const {
+  std::vector<std::string> values;
+  for (const auto& name : columns_) values.push_back(quote_identifier(name));
+  return "SELECT " + (hashed ? hashed_row(values) : texts(values)) + " FROM " +
+         target().quoted() + " WHERE " + green_range(range);
+}
+
+namespace {
+std::string checksum_over(const std::string& hashed_rows) {
+  return "SELECT count(*)::text, coalesce(sum(h), 0)::text, coalesce(bit_xor(h), 0)::text FROM (" +
+         hashed_rows + ") hashed";
+}
+}  // namespace
+
+std::string TableComparison::blue_checksum_sql(const KeyRange& range) const {
+  return checksum_over(blue_union(range, true));
+}
+
+std::string TableComparison::green_checksum_sql(const KeyRange& range) const {
+  return checksum_over(green_select(range, true));
+}
+
+std::string TableComparison::blue_rows_sql(const KeyRange& range) const {
+  return blue_union(range, false);
+}
+
+std::string TableComparison::green_rows_sql(const KeyRange& range) const {
+  return green_select(range, false);
+}
+
+std::vector<TableComparison> comparisons_of(const std::vector<TableTransform>& transforms) {
+  std::vector<QualifiedName> order;
+  std::map<std::string, std::vector<const TableTransform*>> by_target;
+  for (const auto& transform : transforms) {
+    auto& group = by_target[transform.target.text()];
+    if (group.empty()) order.push_back(transform.target);
+    group.push_back(&transform);
+  }
+  std::vector<TableComparison> comparisons;
+  for (const auto& target : order) comparisons.emplace_back(by_target[target.text()]);
+  return comparisons;
+}
+
+}  // namespace cutover

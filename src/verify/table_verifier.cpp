@@ -1,0 +1,256 @@
+#include "cutover/verify/table_verifier.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+
+using Row = std::vector<KeyValue>;
+
+struct Checksum {
+  std::uint64_t rows = 0;
+  std::string sum;
+  std::string xor_of_hashes;
+  bool operator==(const Checksum&) const = default;
+};
+
+// The result of one statement sent with PQsendQuery.
+Result<PgResult> collect(PGconn* connection, const std::string& role) {
+  PgResult last;
+  while (PgResult next{PQgetResult(connection)}) last = std::move(next);
+  const auto status = PQresultStatus(last.get());
+  if (!last || (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)) {
+    const std::string reason = role + ": " + libpq_error(connection);
+    return PQstatus(connection) == CONNECTION_OK ? Status::error(reason) : Status::retryable(reason);
+  }
+  return last;
+}
+
+// Runs one query on each side at the same time.
+Result<std::pair<PgResult, PgResult>> query_both(SessionPair& sessions, const std::string& blue_sql,
+                                                 const std::string& green_sql) {
+  if (!PQsendQuery(sessions.blue.get(), blue_sql.c_str())) {
+    return Status::retryable("blue: " + libpq_error(sessions.blue.get()));
+  }
+  if (!PQsendQuery(sessions.green.get(), green_sql.c_str())) {
+    collect(sessions.blue.get(), "blue");
+    return Status::retryable("green: " + libpq_error(sessions.green.get()));
+  }
+  auto blue = collect(sessions.blue.get(), "blue");
+  auto green = collect(sessions.green.get(), "green");
+  if (!blue) return blue.status();
+  if (!green) return green.status();
+  return std::make_pair(std::move(blue.value()), std::move(green.value()));
+}
+
+Checksum checksum_of(const PgResult& result) {
+  return {std::stoull(PQgetvalue(result.get(), 0, 0)), PQgetvalue(result.get(), 0, 1),
+          PQgetvalue(result.get(), 0, 2)};
+}
+
+Row row_at(const PgResult& result, int row) {
+  Row values;
+  for (int column = 0; column < PQnfields(result.get()); ++column) {
+    if (PQgetisnull(result.get(), row, column)) {
+      values.emplace_back();
+    } else {
+      values.emplace_back(std::string(PQgetvalue(result.get(), row, column),
+                                      PQgetlength(result.get(), row, column)));
+    }
+  }
+  return values;
+}
+
+// A row's identity as one string: its key columns (every column when keyless), with NULL
+// told apart from any text.
+std::string identity_of(const Row& row, const std::vector<std::size_t>& positions) {
+  std::string identity;
+  for (const auto position : positions) {
+    identity += row[position] ? "v" + *row[position] : std::string("n");
+    identity += '\x1f';
+  }
+  return identity;
+}
+
+Row key_of(const Row& row, const std::vector<std::size_t>& positions) {
+  Row key;
+  for (const auto position : positions) key.push_back(row[position]);
+  return key;
+}
+
+std::vector<std::string> differing_columns(const Row& blue, const Row& green,
+                                           const std::vector<std::string>& names) {
+  std::vector<std::string> columns;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (blue[i] != green[i]) columns.push_back(names[i]);
+  }
+  return columns;
+}
+
+// What drilling into differing chunks found, gathered across the table's chunks.
+struct Findings {
+  std::mutex mutex;
+  std::map<std::string, std::vector<Row>> only_blue;   // by identity
+  std::map<std::string, std::vector<Row>> only_green;
+  std::vector<KeyDifference> different;
+  std::uint64_t rows_blue = 0;
+  std::uint64_t rows_green = 0;
+  std::size_t chunks_differing = 0;
+};
+
+void compare_rows(const PgResult& blue, const PgResult& green, const TableComparison& table,
+                  Findings& findings) {
+  const auto positions = table.identity_positions();
+  std::map<std::string, std::vector<Row>> blue_rows;
+  std::map<std::string, std::vector<Row>> green_rows;
+  for (int i = 0; i < PQntuples(blue.get()); ++i) {
+    Row row = row_at(blue, i);
+    blue_rows[identity_of(row, positions)].push_back(std::move(row));
+  }
+  for (int i = 0; i < PQntuples(green.get()); ++i) {
+    Row row = row_at(green, i);
+    green_rows[identity_of(row, positions)].push_back(std::move(row));
+  }
+  std::lock_guard lock(findings.mutex);
+  for (auto& [identity, rows] : blue_rows) {
+    auto found = green_rows.find(identity);
+    std::size_t matched = 0;
+    if (found != green_rows.end()) {
+      auto& others = found->second;
+      matched = std::min(rows.size(), others.size());
+      if (!table.keyless()) {
+        for (std::size_t i = 0; i < matched; ++i) {
+          auto columns = differing_columns(rows[i], others[i], table.columns());
+          if (!columns.empty()) {
+            findings.different.push_back({KeyDifference::Kind::kDifferent,
+                                          key_of(rows[i], positions), std::move(columns), 1});
+          }
+        }
+      }
+      others.erase(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(matched));
+    }
+    for (std::size_t i = matched; i < rows.size(); ++i) findings.only_blue[identity].push_back(rows[i]);
+  }
+  for (auto& [identity, rows] : green_rows) {
+    for (auto& row : rows) findings.only_green[identity].push_back(std::move(row));
+  }
+}
+
+// Rows only one side had in its chunk may sit in another chunk on the other side; matched
+// up here, they are the same row, a different row, or truly missing or extra.
+void settle(Findings& findings, const TableComparison& table, TableVerification& report) {
+  const auto positions = table.identity_positions();
+  report.differences = std::move(findings.different);
+  for (auto& [identity, blue_rows] : findings.only_blue) {
+    auto found = findings.only_green.find(identity);
+    std::size_t matched = 0;
+    if (found != findings.only_green.end()) {
+      auto& green_rows = found->second;
+      matched = std::min(blue_rows.size(), green_rows.size());
+      if (!table.keyless()) {
+        for (std::size_t i = 0; i < matched; ++i) {
+          auto columns = differing_columns(blue_rows[i], green_rows[i], table.columns());
+          if (!columns.empty()) {
+            report.differences.push_back({KeyDifference::Kind::kDifferent,
+                                          key_of(blue_rows[i], positions), std::move(columns), 1});
+          }
+        }
+      }
+      green_rows.erase(green_rows.begin(), green_rows.begin() + static_cast<std::ptrdiff_t>(matched));
+    }
+    if (blue_rows.size() > matched) {
+      report.differences.push_back({KeyDifference::Kind::kMissingInGreen,
+                                    key_of(blue_rows.front(), positions), {},
+                                    blue_rows.size() - matched});
+    }
+  }
+  for (auto& [identity, green_rows] : findings.only_green) {
+    if (green_rows.empty()) continue;
+    report.differences.push_back({KeyDifference::Kind::kExtraInGreen,
+                                  key_of(green_rows.front(), positions), {}, green_rows.size()});
+  }
+}
+
+}  // namespace
+
+TableVerifier::TableVerifier(long chunk_rows, std::vector<SessionPair>& workers, PGconn* planner,
+                             VerificationProgress& progress, const std::atomic<bool>& stop)
+    : chunk_rows_(chunk_rows), workers_(workers), planner_(planner), progress_(progress), stop_(stop) {}
+
+Result<TableVerification> TableVerifier::verify(const TableComparison& table) {
+  TableVerification report = table.describe();
+  std::vector<KeyRange> ranges;
+  if (table.keyless()) {
+    ranges.emplace_back();
+  } else {
+    auto boundaries = query_libpq(planner_, table.boundaries_sql(chunk_rows_),
+                                  "green: chunk boundaries of " + report.target);
+    if (!boundaries) return boundaries.status();
+    std::vector<KeyValue> previous;
+    for (int i = 0; i < PQntuples(boundaries->get()); ++i) {
+      Row boundary = row_at(*boundaries, i);
+      ranges.push_back({previous, boundary});
+      previous = std::move(boundary);
+    }
+    ranges.push_back({previous, {}});
+    if (!table.blue_range_uses_source_columns() && ranges.size() > 1) {
+      spdlog::warn("verify table={} key is computed on blue, so each of its {} chunks scans "
+                   "the source fully",
+                   report.target, ranges.size());
+    }
+  }
+  report.chunks = ranges.size();
+  progress_.chunks += ranges.size();
+
+  Findings findings;
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  Status failure = Status::ok();
+  auto work = [&](SessionPair& sessions) {
+    for (std::size_t index = next++; index < ranges.size() && !stop_.load(); index = next++) {
+      const KeyRange& range = ranges[index];
+      auto sums = query_both(sessions, table.blue_checksum_sql(range), table.green_checksum_sql(range));
+      Status outcome = sums.status();
+      if (sums) {
+        const Checksum blue = checksum_of(sums->first);
+        const Checksum green = checksum_of(sums->second);
+        {
+          std::lock_guard lock(findings.mutex);
+          findings.rows_blue += blue.rows;
+          findings.rows_green += green.rows;
+          if (!(blue == green)) findings.chunks_differing++;
+        }
+        if (!(blue == green)) {
+          auto rows = query_both(sessions, table.blue_rows_sql(range), table.green_rows_sql(range));
+          if (rows) compare_rows(rows->first, rows->second, table, findings);
+          outcome = rows.status();
+        }
+        progress_.rows += blue.rows + green.rows;
+      }
+      progress_.chunks_done++;
+      if (!outcome) {
+        std::lock_guard lock(failure_mutex);
+        if (failure) failure = outcome.with_context("verifying " + report.target);
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (auto& sessions : workers_) threads.emplace_back(work, std::ref(sessions));
+  for (auto& thread : threads) thread.join();
+  if (!failure) return failure;
+  if (stop_.load()) return Status::error("verification stopped");
+  report.rows_blue = findings.rows_blue;
+  report.rows_green = findings.rows_green;
+  report.chunks_differing = findings.chunks_differing;
+  settle(findings, table, report);
+  return report;
+}
+
+}  // namespace cutover

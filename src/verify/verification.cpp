@@ -1,0 +1,238 @@
+#include "cutover/verify/verification.h"
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+#include "cutover/capture/replication_stream.h"
+#include "cutover/common/durable_file.h"
+#include "cutover/common/libpq_session.h"
+#include "cutover/common/logging.h"
+#include "cutover/verify/table_verifier.h"
+
+namespace cutover {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+// How long the applier may take to reach the verification's point; it is behind by the
+// pipeline's lag, which a verification should not be started with anyway.
+constexpr auto kHoldTimeout = std::chrono::seconds(120);
+constexpr auto kProgressInterval = std::chrono::seconds(5);
+
+std::string utc_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+// Releases the applier however the verification leaves, and says for how long it held.
+class HoldGuard {
+ public:
+  explicit HoldGuard(ApplyHold& hold) : hold_(hold) {}
+  ~HoldGuard() { release(); }
+  void release() {
+    if (released_) return;
+    hold_.release();
+    released_ = true;
+  }
+
+ private:
+  ApplyHold& hold_;
+  bool released_ = false;
+};
+
+struct Snapshots {
+  std::unique_ptr<ReplicationConnection> slot;  // holds blue's exported snapshot importable
+  std::string blue_snapshot;
+  PgConnection green_exporter;  // in its snapshot until the verification ends
+  std::string green_snapshot;
+};
+
+Result<Lsn> lsn_of(const std::string& text, const std::string& what) {
+  auto lsn = Lsn::parse(text);
+  if (!lsn) return Status::error(what + " returned " + text);
+  return *lsn;
+}
+
+// Takes blue's snapshot at a new temporary slot's consistent point and green's with the
+// applier held exactly there.
+Result<Snapshots> take_snapshots(const Plan& plan, const std::string& id, ApplyHold& hold,
+                                 const std::atomic<bool>& stop, VerificationReport& report) {
+  auto blue = connect_libpq(plan.blue.dsn, "blue");
+  if (!blue) return blue.status();
+  auto current = query_libpq(blue->get(), "SELECT pg_current_wal_lsn()::text", "blue");
+  if (!current) return current.status();
+  auto before_slot = lsn_of(PQgetvalue(current->get(), 0, 0), "pg_current_wal_lsn()");
+  if (!before_slot) return before_slot.status();
+
+  // The slot's point lies at or after blue's position now: holding the applier here first
+  // keeps it from passing the point while the slot is created.
+  HoldGuard guard(hold);
+  hold.request(*before_slot);
+  const auto hold_started = Clock::now();
+  auto replication = ReplicationConnection::open(plan.blue.dsn);
+  if (!replication) return replication.status();
+  const std::string slot_name = plan.slot_name().substr(0, 40) + "_verify_" + id;
+  auto created = (*replication)->run_command("CREATE_REPLICATION_SLOT " + quote_identifier(slot_name) +
+                                             " TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT");
+  if (!created) return created.status().with_context("blue: creating the verification's slot");
+  if (created->empty() || created->front().size() < 3) {
+    return Status::error("blue: CREATE_REPLICATION_SLOT returned no snapshot");
+  }
+  auto point = lsn_of(created->front()[1], "CREATE_REPLICATION_SLOT");
+  if (!point) return point.status();
+  Snapshots snapshots;
+  snapshots.blue_snapshot = created->front()[2];
+  snapshots.slot = std::move(replication.value());
+  report.consistent_point = *point;
+  hold.request(*point);
+  if (auto marked = run_libpq(blue->get(),
+                              "SELECT pg_logical_emit_message(true, 'cutover-verify', '" + id + "')",
+                              "blue: writing the verification's marker");
+      !marked) {
+    return marked;
+  }
+  auto held = hold.wait_until_held(kHoldTimeout, stop);
+  if (!held) return held.status();
+  report.green_applied = *held;
+
+  auto green = connect_libpq(plan.green->dsn, "green");
+  if (!green) return green.status();
+  if (auto set = run_libpq(green->get(), kCanonicalSettings, "green"); !set) return set;
+  auto exported = query_libpq(green->get(),
+                              "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                              "SELECT pg_export_snapshot()",
+                              "green: exporting the verification's snapshot");
+  if (!exported) return exported.status();
+  snapshots.green_snapshot = PQgetvalue(exported->get(), 0, 0);
+  snapshots.green_exporter = std::move(green.value());
+  guard.release();
+  report.apply_paused_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - hold_started).count();
+  spdlog::info("verify id={} consistent_lsn={} green_applied_lsn={} apply_held_ms={}", id,
+               point->to_string(), held->to_string(), report.apply_paused_ms);
+  return snapshots;
+}
+
+Status enter_snapshot(PGconn* connection, const std::string& snapshot, const std::string& role) {
+  if (auto set = run_libpq(connection, kCanonicalSettings, role); !set) return set;
+  return run_libpq(connection,
+                   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" +
+                       snapshot + "'",
+                   role + ": importing the verification's snapshot");
+}
+
+Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots& snapshots) {
+  std::vector<SessionPair> workers;
+  for (int i = 0; i < plan.verify.parallelism; ++i) {
+    auto blue = connect_libpq(plan.blue.dsn, "blue");
+    if (!blue) return blue.status();
+    auto green = connect_libpq(plan.green->dsn, "green");
+    if (!green) return green.status();
+    if (auto entered = enter_snapshot(blue->get(), snapshots.blue_snapshot, "blue"); !entered) {
+      return entered;
+    }
+    if (auto entered = enter_snapshot(green->get(), snapshots.green_snapshot, "green"); !entered) {
+      return entered;
+    }
+    workers.push_back({std::move(blue.value()), std::move(green.value())});
+  }
+  return workers;
+}
+
+// Logs progress every kProgressInterval while the verification runs.
+class ProgressLog {
+ public:
+  ProgressLog(const std::string& id, const VerificationProgress& progress)
+      : thread_([this, id, &progress] {
+          auto last = Clock::now();
+          while (!done_.load()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (Clock::now() - last < kProgressInterval) continue;
+            last = Clock::now();
+            const double seconds =
+                std::chrono::duration<double>(Clock::now() - progress.started).count();
+            spdlog::info("verify progress id={} tables={}/{} chunks={}/{} rows={} rows_per_s={:.0f}",
+                         id, progress.tables_done.load(), progress.tables.load(),
+                         progress.chunks_done.load(), progress.chunks.load(),
+                         progress.rows.load(), seconds > 0 ? progress.rows.load() / seconds : 0.0);
+          }
+        }) {}
+  ~ProgressLog() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+Status compare(const Plan& plan, const std::vector<TableTransform>& transforms, ApplyHold& hold,
+               VerificationProgress& progress, const std::atomic<bool>& stop,
+               VerificationReport& report) {
+  auto snapshots = take_snapshots(plan, report.id, hold, stop, report);
+  if (!snapshots) return snapshots.status();
+  auto workers = open_workers(plan, *snapshots);
+  if (!workers) return workers.status();
+  snapshots->slot.reset();  // every worker has imported blue's snapshot; the slot may go
+  const auto comparisons = comparisons_of(transforms);
+  progress.tables = comparisons.size();
+  ProgressLog log(report.id, progress);
+  TableVerifier verifier(plan.verify.chunk_rows, *workers, snapshots->green_exporter.get(),
+                         progress, stop);
+  for (const auto& comparison : comparisons) {
+    auto table = verifier.verify(comparison);
+    if (!table) return table.status();
+    spdlog::info("verify table={} rows_blue={} rows_green={} chunks={} chunks_differing={} "
+                 "differences={}",
+                 table->target, table->rows_blue, table->rows_green, table->chunks,
+                 table->chunks_differing, table->differences.size());
+    report.tables.push_back(std::move(table.value()));
+    progress.tables_done++;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::string verification_report_path(const Plan& plan, const std::string& id) {
+  return plan.state_dir + "/verifications/" + id + ".json";
+}
+
+VerificationReport run_verification(const Plan& plan, const std::vector<TableTransform>& transforms,
+                                    ApplyHold& hold, VerificationProgress& progress,
+                                    const std::atomic<bool>& stop, const std::string& id) {
+  VerificationReport report;
+  report.id = id;
+  report.started_at = utc_now();
+  const auto started = Clock::now();
+  spdlog::info("verify starting id={} tables={}", id, comparisons_of(transforms).size());
+  const Status compared = compare(plan, transforms, hold, progress, stop, report);
+  report.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  if (!compared) {
+    report.state = "failed";
+    report.error = compared.message();
+  } else {
+    report.state = report.difference_count() == 0 ? "clean" : "differences";
+  }
+  const std::string path = verification_report_path(plan, id);
+  Status written = ensure_directory(plan.state_dir + "/verifications");
+  if (written) written = write_file_atomically(path, report.to_json(-1).dump(2) + "\n");
+  if (written) {
+    report.report_file = path;
+  } else {
+    spdlog::error("verify id={} report not written: {}", id, written.message());
+  }
+  spdlog::info("verify finished id={} state={} differences={} duration_ms={}{}", id, report.state,
+               report.difference_count(), report.duration_ms,
+               report.error.empty() ? "" : " error=\"" + report.error + "\"");
+  return report;
+}
+
+}  // namespace cutover
