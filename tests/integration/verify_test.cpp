@@ -1,0 +1,250 @@
+// Verification end to end: `cutover run` streams blue to green, `cutover verify` asks it for a
+// verification over the control API, and the tests check the report against divergences
+// they injected into green behind the applier's back, or against a green that must be clean
+// while blue keeps changing.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr const char* kToken = "verify-test-token";
+
+struct VerifyOutcome {
+  int exit_code = -1;
+  nlohmann::json report;
+  std::string errors;
+};
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("CUTOVER_TOKEN", kToken, 1);
+    control_url_ = "http://127.0.0.1:" + std::to_string(free_loopback_port());
+  }
+
+  // The plan's control and verify sections.
+  std::string extra(long chunk_rows) const {
+    return "control:\n  listen: " + control_url_.substr(7) + "\nverify:\n  chunk_rows: " +
+           std::to_string(chunk_rows) + "\nstate_dir: " + h_.work().path() + "/state\n";
+  }
+
+  VerifyOutcome verify(const std::vector<std::string>& more = {}) {
+    std::vector<std::string> argv = {CUTOVER_BINARY, "verify", "--control", control_url_, "--json"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    ChildProcess child(argv, h_.work().path());
+    VerifyOutcome outcome;
+    outcome.exit_code = child.wait(std::chrono::seconds(300)).value_or(-1);
+    outcome.errors = child.standard_error();
+    outcome.report = nlohmann::json::parse(child.standard_output(), nullptr, false);
+    return outcome;
+  }
+
+  // The table's entry of a report.
+  static nlohmann::json table_of(const nlohmann::json& report, const std::string& name) {
+    for (const auto& table : report["tables"]) {
+      if (table["table"] == name) return table;
+    }
+    ADD_FAILURE() << name << " is not in the report: " << report.dump(2);
+    return nlohmann::json::object();
+  }
+
+  static std::set<std::string> keys_of(const nlohmann::json& entries, const std::string& column) {
+    std::set<std::string> keys;
+    for (const auto& entry : entries) keys.insert(entry["key"][column].get<std::string>());
+    return keys;
+  }
+
+  static std::map<std::string, std::vector<std::string>> different_of(const nlohmann::json& table,
+                                                                       const std::string& column) {
+    std::map<std::string, std::vector<std::string>> different;
+    for (const auto& entry : table["different"]) {
+      different[entry["key"][column].get<std::string>()] = entry["columns"].get<std::vector<std::string>>();
+    }
+    return different;
+  }
+
+  void expect_clean(const VerifyOutcome& outcome) {
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.errors << outcome.report.dump(2);
+    EXPECT_EQ(outcome.report.value("state", std::string()), "clean") << outcome.report.dump(2);
+  }
+
+  ForwardHarness h_;
+  std::string control_url_;
+};
+
+// Every column type of the issue, one divergence each, in rows 2 to 12.
+const char* const kKindsTable =
+    "CREATE TABLE kinds(id int PRIMARY KEY, i int, n numeric, t text, e text, b bytea, j jsonb, "
+    "a int[], ts timestamptz, iv interval, u uuid, r int4range)";
+
+TEST_F(VerifyTest, EveryInjectedDivergenceIsReportedWithItsKeyAndColumnAndNothingElse) {
+  h_.blue().execute(kKindsTable);
+  h_.green().execute(kKindsTable);
+  h_.blue().execute(
+      "INSERT INTO kinds SELECT g, g * 10, g / 3.0, 'text ' || g, '', decode('deadbeef', 'hex'), "
+      "jsonb_build_object('k', g, 'list', jsonb_build_array(g, 'x')), ARRAY[g, g + 1], "
+      "'2026-01-01 12:00:00+02'::timestamptz + g * interval '1 hour 1.5 seconds', "
+      "g * interval '1 day 1 minute', md5(g::text)::uuid, int4range(g, g + 5) "
+      "FROM generate_series(1, 30) g");
+  h_.write_plan("  - source: kinds\n", extra(10000));
+  h_.start_run();
+  ASSERT_TRUE(h_.wait_until_equal("SELECT * FROM kinds", "SELECT * FROM kinds"));
+  expect_clean(verify());
+
+  h_.green().execute(
+      "DELETE FROM kinds WHERE id = 1;"
+      "INSERT INTO kinds (id, i) VALUES (1000, 1);"
+      "UPDATE kinds SET i = i + 1 WHERE id = 2;"
+      "UPDATE kinds SET n = n + 0.000000001 WHERE id = 3;"
+      "UPDATE kinds SET t = t || ' ' WHERE id = 4;"
+      "UPDATE kinds SET e = NULL WHERE id = 5;"
+      "UPDATE kinds SET b = decode('deadbeee', 'hex') WHERE id = 6;"
+      "UPDATE kinds SET j = '{\"k\": 7.0, \"list\": [7, \"x\"]}' WHERE id = 7;"
+      "UPDATE kinds SET a = ARRAY[8, 10] WHERE id = 8;"
+      "UPDATE kinds SET ts = ts + interval '1 microsecond' WHERE id = 9;"
+      "UPDATE kinds SET iv = iv + interval '1 second' WHERE id = 10;"
+      "UPDATE kinds SET u = md5('other')::uuid WHERE id = 11;"
+      "UPDATE kinds SET r = int4range(12, 18) WHERE id = 12;");
+  const auto outcome = verify();
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
+  ASSERT_EQ(outcome.report.value("state", std::string()), "differences") << outcome.report.dump(2);
+  const auto table = table_of(outcome.report, "public.kinds");
+  EXPECT_EQ(keys_of(table["missing_in_green"], "id"), std::set<std::string>({"1"}));
+  EXPECT_EQ(keys_of(table["extra_in_green"], "id"), std::set<std::string>({"1000"}));
+  const std::map<std::string, std::vector<std::string>> expected = {
+      {"2", {"i"}},  {"3", {"n"}},  {"4", {"t"}},   {"5", {"e"}},   {"6", {"b"}}, {"7", {"j"}},
+      {"8", {"a"}},  {"9", {"ts"}}, {"10", {"iv"}}, {"11", {"u"}}, {"12", {"r"}}};
+  EXPECT_EQ(different_of(table, "id"), expected);
+  EXPECT_EQ(outcome.report["differences"], 13);
+  EXPECT_EQ(table["rows_blue"], 30);
+  EXPECT_EQ(table["rows_green"], 30);
+
+  // The complete report is on disk too.
+  const std::string file = outcome.report.value("report_file", std::string());
+  ASSERT_FALSE(file.empty());
+  std::ifstream stored(file);
+  EXPECT_EQ(nlohmann::json::parse(stored, nullptr, false)["differences"], 13);
+
+  // A POST without the right token is refused and starts nothing.
+  const auto refused = verify({"--token", "wrong"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.errors.find("401"), std::string::npos) << refused.errors;
+}
+
+TEST_F(VerifyTest, OneBadRowInTheLastChunkOfAManyChunkTableIsFound) {
+  const std::string table = "CREATE TABLE big(id bigint PRIMARY KEY, v text, w double precision)";
+  h_.blue().execute(table);
+  h_.green().execute(table);
+  h_.blue().execute("INSERT INTO big SELECT g, md5(g::text), g / 7.0 FROM generate_series(1, 1050) g");
+  h_.write_plan("  - source: big\n", extra(100));
+  h_.start_run();
+  ASSERT_TRUE(h_.wait_until_equal("SELECT * FROM big", "SELECT * FROM big"));
+  h_.green().execute("UPDATE big SET w = w + 1e-9 WHERE id = 1050");
+  const auto outcome = verify();
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
+  const auto report = table_of(outcome.report, "public.big");
+  EXPECT_EQ(report["chunks"], 11);
+  EXPECT_EQ(report["chunks_differing"], 1);
+  EXPECT_EQ(report["rows_blue"], 1050);
+  EXPECT_EQ(report["missing_in_green"].size(), 0u);
+  EXPECT_EQ(report["extra_in_green"].size(), 0u);
+  const std::map<std::string, std::vector<std::string>> expected = {{"1050", {"w"}}};
+  EXPECT_EQ(different_of(report, "id"), expected);
+}
+
+TEST_F(VerifyTest, CorrectGreenVerifiesCleanFiveTimesWhilePgbenchWritesAtFullRate) {
+  ASSERT_EQ(h_.pgbench({"-i", "-s", "2", "-q"}), 0);
+  h_.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
+  h_.create_pgbench_schema_on_green();
+  h_.write_plan(kPgbenchTables, extra(20000));
+  h_.start_run();
+  ChildProcess load({kPostgresBin + "pgbench", "-h", "127.0.0.1", "-p", std::to_string(h_.blue().port()),
+                     "-U", "postgres", "-c", "4", "-j", "2", "-T", "600", "postgres"},
+                    h_.work().path());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  for (int run = 0; run < 5; ++run) {
+    const auto outcome = verify();
+    expect_clean(outcome);
+    EXPECT_GT(table_of(outcome.report, "public.pgbench_accounts")["rows_blue"].get<long>(), 199999);
+    EXPECT_GT(table_of(outcome.report, "public.pgbench_history")["rows_green"].get<long>(), 0)
+        << "pgbench was not writing";
+  }
+  ASSERT_TRUE(load.running()) << "pgbench stopped early: " << load.standard_error();
+  load.signal(SIGINT);
+  load.wait(std::chrono::seconds(30));
+}
+
+TEST_F(VerifyTest, VerifiesThroughTransformsWhileBlueChangesAndFindsWhatDiffers) {
+  h_.blue().execute(
+      "CREATE TABLE users(id int PRIMARY KEY, name text NOT NULL, email text NOT NULL, "
+      "active boolean NOT NULL);"
+      "INSERT INTO users SELECT g, 'user ' || g, 'u' || g || '@d' || g % 7 || '.example', g % 4 <> 0 "
+      "FROM generate_series(1, 3000) g");
+  h_.green().execute(
+      "CREATE TABLE accounts(id bigint PRIMARY KEY, full_name text NOT NULL, email_domain text);"
+      "CREATE TABLE user_emails(user_id bigint PRIMARY KEY, email text NOT NULL)");
+  h_.write_plan(
+      "  - source: users\n    target: accounts\n    columns:\n      id: id\n"
+      "      full_name: name\n      email_domain: \"split_part(email, '@', 2)\"\n"
+      "    where: active\n"
+      "  - source: users\n    target: user_emails\n    key: [user_id]\n    columns:\n"
+      "      user_id: id\n      email: email\n",
+      extra(500));
+  h_.start_run();
+  ASSERT_TRUE(h_.wait_until_equal(
+      "SELECT id::bigint, name, split_part(email, '@', 2) FROM users WHERE active",
+      "SELECT * FROM accounts"));
+  const std::string script = h_.work().write_file(
+      "churn.sql",
+      "\\set id random(1, 3000)\n"
+      "UPDATE users SET active = NOT active, email = 'u' || :id || '@d' || (random() * 9)::int || "
+      "'.example' WHERE id = :id;\n");
+  ChildProcess load({kPostgresBin + "pgbench", "-h", "127.0.0.1", "-p", std::to_string(h_.blue().port()),
+                     "-U", "postgres", "-n", "-c", "2", "-T", "600", "-f", script, "postgres"},
+                    h_.work().path());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (int run = 0; run < 3; ++run) expect_clean(verify());
+  load.signal(SIGINT);
+  load.wait(std::chrono::seconds(30));
+  ASSERT_TRUE(h_.wait_until_equal(
+      "SELECT id::bigint, name, split_part(email, '@', 2) FROM users WHERE active",
+      "SELECT * FROM accounts"));
+
+  const std::string inactive = h_.blue().query_value("SELECT min(id) FROM users WHERE NOT active");
+  const std::string active = h_.blue().query_value("SELECT min(id) FROM users WHERE active");
+  h_.green().execute("INSERT INTO accounts VALUES (" + inactive + ", 'ghost', 'nowhere');"
+                     "UPDATE accounts SET email_domain = 'changed' WHERE id = " + active + ";"
+                     "DELETE FROM user_emails WHERE user_id = 2999");
+  const auto outcome = verify();
+  EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
+  const auto accounts = table_of(outcome.report, "public.accounts");
+  EXPECT_EQ(keys_of(accounts["extra_in_green"], "id"), std::set<std::string>({inactive}));
+  EXPECT_EQ(accounts["missing_in_green"].size(), 0u);
+  const std::map<std::string, std::vector<std::string>> expected = {{active, {"email_domain"}}};
+  EXPECT_EQ(different_of(accounts, "id"), expected);
+  const auto emails = table_of(outcome.report, "public.user_emails");
+  EXPECT_EQ(keys_of(emails["missing_in_green"], "user_id"), std::set<std::string>({"2999"}));
+  EXPECT_EQ(emails["differences"], 1);
+  EXPECT_EQ(emails["chunks"], 6);
+}
+
+TEST(VerifyCommand, UnreachableServiceExitsThree) {
+  TemporaryDirectory work;
+  ChildProcess child({CUTOVER_BINARY, "verify", "--control",
+                      "http://127.0.0.1:" + std::to_string(free_loopback_port())},
+                     work.path());
+  EXPECT_EQ(child.wait(std::chrono::seconds(30)).value_or(-1), 3);
+  EXPECT_NE(child.standard_error().find("cannot reach cutover"), std::string::npos)
+      << child.standard_error();
+}
+
+}  // namespace
+}  // namespace cutover::testing
