@@ -1,6 +1,7 @@
 #include "cutover/common/duration.h"
 
 #include <charconv>
+#include <ctime>
 
 namespace cutover {
 
@@ -13,6 +14,15 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   if (unit == "s") return std::chrono::seconds(amount);
   if (unit == "m") return std::chrono::minutes(amount);
   return std::nullopt;
+}
+
+std::string utc_now(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[64];
+  const std::size_t length = std::strftime(text, sizeof text, format, &parts);
+  return std::string(text, length);
 }
 
 }  // namespace cutover

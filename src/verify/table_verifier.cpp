@@ -12,6 +12,7 @@ namespace cutover {
 namespace {
 
 using Row = std::vector<KeyValue>;
+using RowsByIdentity = std::map<std::string, std::vector<Row>>;
 
 struct Checksum {
   std::uint64_t rows = 0;
@@ -96,46 +97,52 @@ std::vector<std::string> differing_columns(const Row& blue, const Row& green,
 // What drilling into differing chunks found, gathered across the table's chunks.
 struct Findings {
   std::mutex mutex;
-  std::map<std::string, std::vector<Row>> only_blue;   // by identity
-  std::map<std::string, std::vector<Row>> only_green;
+  RowsByIdentity only_blue;
+  RowsByIdentity only_green;
   std::vector<KeyDifference> different;
   std::uint64_t rows_blue = 0;
   std::uint64_t rows_green = 0;
   std::size_t chunks_differing = 0;
 };
 
+// Pairs up the rows of one identity that both sides hold: a keyed pair whose columns differ
+// is a difference. Paired rows leave both lists; what remains is one side's alone.
+void pair_up(std::vector<Row>& blue, std::vector<Row>& green, const TableComparison& table,
+             std::vector<KeyDifference>& differences) {
+  const std::size_t paired = std::min(blue.size(), green.size());
+  if (!table.keyless()) {
+    for (std::size_t i = 0; i < paired; ++i) {
+      auto columns = differing_columns(blue[i], green[i], table.columns());
+      if (!columns.empty()) {
+        differences.push_back({KeyDifference::Kind::kDifferent,
+                               key_of(blue[i], table.identity_positions()), std::move(columns), 1});
+      }
+    }
+  }
+  blue.erase(blue.begin(), blue.begin() + static_cast<std::ptrdiff_t>(paired));
+  green.erase(green.begin(), green.begin() + static_cast<std::ptrdiff_t>(paired));
+}
+
+RowsByIdentity rows_by_identity(const PgResult& result, const std::vector<std::size_t>& positions) {
+  RowsByIdentity rows;
+  for (int i = 0; i < PQntuples(result.get()); ++i) {
+    Row row = row_at(result, i);
+    rows[identity_of(row, positions)].push_back(std::move(row));
+  }
+  return rows;
+}
+
 void compare_rows(const PgResult& blue, const PgResult& green, const TableComparison& table,
                   Findings& findings) {
   const auto positions = table.identity_positions();
-  std::map<std::string, std::vector<Row>> blue_rows;
-  std::map<std::string, std::vector<Row>> green_rows;
-  for (int i = 0; i < PQntuples(blue.get()); ++i) {
-    Row row = row_at(blue, i);
-    blue_rows[identity_of(row, positions)].push_back(std::move(row));
-  }
-  for (int i = 0; i < PQntuples(green.get()); ++i) {
-    Row row = row_at(green, i);
-    green_rows[identity_of(row, positions)].push_back(std::move(row));
-  }
+  RowsByIdentity blue_rows = rows_by_identity(blue, positions);
+  RowsByIdentity green_rows = rows_by_identity(green, positions);
   std::lock_guard lock(findings.mutex);
   for (auto& [identity, rows] : blue_rows) {
-    auto found = green_rows.find(identity);
-    std::size_t matched = 0;
-    if (found != green_rows.end()) {
-      auto& others = found->second;
-      matched = std::min(rows.size(), others.size());
-      if (!table.keyless()) {
-        for (std::size_t i = 0; i < matched; ++i) {
-          auto columns = differing_columns(rows[i], others[i], table.columns());
-          if (!columns.empty()) {
-            findings.different.push_back({KeyDifference::Kind::kDifferent,
-                                          key_of(rows[i], positions), std::move(columns), 1});
-          }
-        }
-      }
-      others.erase(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(matched));
+    if (auto found = green_rows.find(identity); found != green_rows.end()) {
+      pair_up(rows, found->second, table, findings.different);
     }
-    for (std::size_t i = matched; i < rows.size(); ++i) findings.only_blue[identity].push_back(rows[i]);
+    for (auto& row : rows) findings.only_blue[identity].push_back(std::move(row));
   }
   for (auto& [identity, rows] : green_rows) {
     for (auto& row : rows) findings.only_green[identity].push_back(std::move(row));
@@ -148,26 +155,12 @@ void settle(Findings& findings, const TableComparison& table, TableVerification&
   const auto positions = table.identity_positions();
   report.differences = std::move(findings.different);
   for (auto& [identity, blue_rows] : findings.only_blue) {
-    auto found = findings.only_green.find(identity);
-    std::size_t matched = 0;
-    if (found != findings.only_green.end()) {
-      auto& green_rows = found->second;
-      matched = std::min(blue_rows.size(), green_rows.size());
-      if (!table.keyless()) {
-        for (std::size_t i = 0; i < matched; ++i) {
-          auto columns = differing_columns(blue_rows[i], green_rows[i], table.columns());
-          if (!columns.empty()) {
-            report.differences.push_back({KeyDifference::Kind::kDifferent,
-                                          key_of(blue_rows[i], positions), std::move(columns), 1});
-          }
-        }
-      }
-      green_rows.erase(green_rows.begin(), green_rows.begin() + static_cast<std::ptrdiff_t>(matched));
+    if (auto found = findings.only_green.find(identity); found != findings.only_green.end()) {
+      pair_up(blue_rows, found->second, table, report.differences);
     }
-    if (blue_rows.size() > matched) {
+    if (!blue_rows.empty()) {
       report.differences.push_back({KeyDifference::Kind::kMissingInGreen,
-                                    key_of(blue_rows.front(), positions), {},
-                                    blue_rows.size() - matched});
+                                    key_of(blue_rows.front(), positions), {}, blue_rows.size()});
     }
   }
   for (auto& [identity, green_rows] : findings.only_green) {

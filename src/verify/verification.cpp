@@ -1,10 +1,10 @@
 #include "cutover/verify/verification.h"
 
 #include <chrono>
-#include <ctime>
 #include <thread>
 
 #include "cutover/capture/replication_stream.h"
+#include "cutover/common/duration.h"
 #include "cutover/common/durable_file.h"
 #include "cutover/common/libpq_session.h"
 #include "cutover/common/logging.h"
@@ -19,15 +19,6 @@ using Clock = std::chrono::steady_clock;
 // pipeline's lag, which a verification should not be started with anyway.
 constexpr auto kHoldTimeout = std::chrono::seconds(120);
 constexpr auto kProgressInterval = std::chrono::seconds(5);
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-  return text;
-}
 
 // Releases the applier however the verification leaves, and says for how long it held.
 class HoldGuard {
@@ -209,7 +200,7 @@ VerificationReport run_verification(const Plan& plan, const std::vector<TableTra
                                     const std::atomic<bool>& stop, const std::string& id) {
   VerificationReport report;
   report.id = id;
-  report.started_at = utc_now();
+  report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
   const auto started = Clock::now();
   spdlog::info("verify starting id={} tables={}", id, comparisons_of(transforms).size());
   const Status compared = compare(plan, transforms, hold, progress, stop, report);

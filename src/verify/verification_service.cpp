@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
 #include "cutover/transform/table_transform.h"
@@ -14,15 +15,10 @@ namespace {
 
 // Sortable by time, unique enough within one state directory: 20261122t101500_3f9a.
 std::string new_verification_id() {
-  const std::time_t now = std::time(nullptr);
-  std::tm parts{};
-  gmtime_r(&now, &parts);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dt%H%M%S", &parts);
   static std::mt19937 random(std::random_device{}());
   char suffix[8];
   std::snprintf(suffix, sizeof suffix, "%04x", static_cast<unsigned>(random() & 0xffff));
-  return std::string(stamp) + "_" + suffix;
+  return utc_now("%Y%m%dt%H%M%S") + "_" + suffix;
 }
 
 // The plan's transforms, resolved anew from both catalogs as they are now.
