@@ -1,0 +1,73 @@
+#include "cutover/verify/table_comparison.h"
+
+#include <gtest/gtest.h>
+
+namespace cutover {
+namespace {
+
+TableTransform users_to_accounts(const std::string& id_expression) {
+  TableTransform transform;
+  transform.source = {"public", "users"};
+  transform.target = {"public", "accounts"};
+  transform.source_columns = {{"id", "integer"}, {"name", "text"}, {"active", "boolean"}};
+  transform.columns = {make_target_column("id", id_expression, "bigint"),
+                       make_target_column("full_name", "upper(name)", "text")};
+  transform.key = {"id"};
+  transform.source_key = {"id"};
+  transform.where = "active";
+  return transform;
+}
+
+TEST(TableComparison, ChunkRangesOnBlueUseTheSourceKeyColumnWhenItIsCopied) {
+  const auto transform = users_to_accounts("id");
+  TableComparison comparison({&transform});
+  EXPECT_FALSE(comparison.keyless());
+  EXPECT_TRUE(comparison.blue_range_uses_source_columns());
+  const KeyRange range{{std::string("100")}, {std::string("200")}};
+  const std::string blue = comparison.blue_checksum_sql(range);
+  EXPECT_NE(blue.find("\"id\" >= '100'::bigint AND \"id\" < '200'::bigint"), std::string::npos) << blue;
+  EXPECT_NE(blue.find("(active)"), std::string::npos) << blue;
+  EXPECT_NE(blue.find("((upper(name))::text)"), std::string::npos) << blue;
+  const std::string green = comparison.green_checksum_sql(range);
+  EXPECT_NE(green.find("FROM \"public\".\"accounts\" WHERE \"id\" >= '100'::bigint"), std::string::npos)
+      << green;
+}
+
+TEST(TableComparison, AComputedKeyIsComparedThroughItsExpression) {
+  const auto transform = users_to_accounts("id + 1000");
+  TableComparison comparison({&transform});
+  EXPECT_FALSE(comparison.blue_range_uses_source_columns());
+  const std::string blue = comparison.blue_rows_sql({{std::string("5")}, {}});
+  EXPECT_NE(blue.find("((id + 1000)::bigint) >= '5'::bigint"), std::string::npos) << blue;
+}
+
+TEST(TableComparison, LiteralsFromGreenAreQuoted) {
+  const auto transform = users_to_accounts("id");
+  TableComparison comparison({&transform});
+  const std::string green = comparison.green_rows_sql({{std::string("it's")}, {}});
+  EXPECT_NE(green.find("'it''s'::bigint"), std::string::npos) << green;
+}
+
+TEST(TableComparison, ATableWithoutAKeyIsOneChunkToldApartByContent) {
+  auto transform = users_to_accounts("id");
+  transform.key.clear();
+  TableComparison comparison({&transform});
+  EXPECT_TRUE(comparison.keyless());
+  EXPECT_EQ(comparison.identity_positions(), (std::vector<std::size_t>{0, 1}));
+  EXPECT_EQ(comparison.describe().key, (std::vector<std::string>{"id", "full_name"}));
+}
+
+TEST(TableComparison, AMergedTargetComparesOnlyColumnsEverySourceMaps) {
+  const auto first = users_to_accounts("id");
+  auto second = users_to_accounts("id");
+  second.source = {"public", "admins"};
+  second.columns.pop_back();
+  TableComparison comparison({&first, &second});
+  EXPECT_EQ(comparison.columns(), std::vector<std::string>{"id"});
+  EXPECT_EQ(comparison.describe().columns_not_compared, std::vector<std::string>{"full_name"});
+  const std::string blue = comparison.blue_checksum_sql({});
+  EXPECT_NE(blue.find("UNION ALL"), std::string::npos) << blue;
+}
+
+}  // namespace
+}  // namespace cutover
