@@ -1,6 +1,7 @@
 #include "cutover/common/durable_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +39,16 @@ Status write_file_atomically(const std::string& path, const std::string& content
   const std::string temporary = path + ".tmp";
   const int descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (descriptor < 0) return Status::error("cannot write " + temporary + ": " + reason());
+  // A file that exists keeps its owner and mode: another program (PgBouncer) may read it.
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0) {
+    if (::fchmod(descriptor, existing.st_mode & 07777) != 0 ||
+        (::fchown(descriptor, existing.st_uid, existing.st_gid) != 0 && errno != EPERM)) {
+      const std::string why = reason();
+      ::close(descriptor);
+      return Status::error("cannot give " + temporary + " the owner and mode of " + path + ": " + why);
+    }
+  }
   std::size_t written = 0;
   while (written < content.size()) {
     const ssize_t wrote = ::write(descriptor, content.data() + written, content.size() - written);

@@ -1,0 +1,61 @@
+// The cutover journal: the orchestrator's state and every step of the current or last
+// cutover, kept in `<state_dir>/cutover.json`. Each change is written atomically and fsynced
+// before the orchestrator acts on it, so that after a crash `cutover run` knows which step
+// was under way and finishes or undoes it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cutover/common/result.h"
+
+namespace cutover {
+
+struct JournalStep {
+  std::string name;    // guardrails | freeze | drain | sequences | switch | resume
+  std::string status;  // started | done | failed | undone
+  std::string at;      // UTC time
+  std::string detail;
+};
+
+struct CutoverTimings {
+  std::int64_t freeze_ms = 0;
+  std::int64_t drain_ms = 0;
+  std::int64_t switch_ms = 0;
+  std::int64_t pause_ms = 0;  // from PAUSE sent to RESUME answered: what clients waited at most
+};
+
+struct CutoverJournal {
+  std::string state = "streaming";  // ARCHITECTURE.md's states
+  std::string side = "blue";        // where the pooler sends clients
+  std::string cutover_id;           // the current or last cutover
+  std::string outcome;              // switched | aborted | "" while running
+  std::string reason;               // why it aborted
+  std::vector<JournalStep> steps;
+  CutoverTimings timings;
+
+  // The last entry for `step`, if any.
+  const JournalStep* last(const std::string& step) const;
+  nlohmann::json to_json() const;
+  static Result<CutoverJournal> from_json(const nlohmann::json& json);
+};
+
+class JournalStore {
+ public:
+  explicit JournalStore(std::string state_dir);
+  // The journal on disk, or a fresh one when there is none.
+  Result<CutoverJournal> load() const;
+  // Writes `journal` durably; nothing may act on a step before this returns.
+  Status save(const CutoverJournal& journal) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string state_dir_;
+  std::string path_;
+};
+
+}  // namespace cutover

@@ -1,0 +1,78 @@
+#include "cutover/orchestrator/journal.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cutover/common/durable_file.h"
+
+namespace cutover {
+
+const JournalStep* CutoverJournal::last(const std::string& step) const {
+  for (auto entry = steps.rbegin(); entry != steps.rend(); ++entry) {
+    if (entry->name == step) return &*entry;
+  }
+  return nullptr;
+}
+
+nlohmann::json CutoverJournal::to_json() const {
+  nlohmann::json step_list = nlohmann::json::array();
+  for (const auto& step : steps) {
+    step_list.push_back({{"step", step.name}, {"status", step.status}, {"at", step.at}, {"detail", step.detail}});
+  }
+  return {{"state", state},
+          {"side", side},
+          {"cutover_id", cutover_id},
+          {"outcome", outcome},
+          {"reason", reason},
+          {"steps", std::move(step_list)},
+          {"timings",
+           {{"freeze_ms", timings.freeze_ms},
+            {"drain_ms", timings.drain_ms},
+            {"switch_ms", timings.switch_ms},
+            {"pause_ms", timings.pause_ms}}}};
+}
+
+Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
+  try {
+    CutoverJournal journal;
+    journal.state = json.at("state").get<std::string>();
+    journal.side = json.at("side").get<std::string>();
+    journal.cutover_id = json.value("cutover_id", std::string());
+    journal.outcome = json.value("outcome", std::string());
+    journal.reason = json.value("reason", std::string());
+    for (const auto& step : json.at("steps")) {
+      journal.steps.push_back({step.at("step").get<std::string>(), step.at("status").get<std::string>(),
+                               step.value("at", std::string()), step.value("detail", std::string())});
+    }
+    const auto& timings = json.at("timings");
+    journal.timings = {timings.value("freeze_ms", 0L), timings.value("drain_ms", 0L),
+                       timings.value("switch_ms", 0L), timings.value("pause_ms", 0L)};
+    return journal;
+  } catch (const std::exception& error) {
+    return Status::error(std::string("the journal does not read as cutover's: ") + error.what());
+  }
+}
+
+JournalStore::JournalStore(std::string state_dir)
+    : state_dir_(std::move(state_dir)), path_(state_dir_ + "/cutover.json") {}
+
+Result<CutoverJournal> JournalStore::load() const {
+  if (!std::filesystem::exists(path_)) return CutoverJournal{};
+  std::ifstream file(path_);
+  std::stringstream text;
+  text << file.rdbuf();
+  if (!file) return Status::error("cannot read " + path_);
+  const auto json = nlohmann::json::parse(text.str(), nullptr, false);
+  if (json.is_discarded()) return Status::error(path_ + " is not JSON; it was not written by cutover");
+  auto journal = CutoverJournal::from_json(json);
+  if (!journal) return journal.status().with_context(path_);
+  return journal;
+}
+
+Status JournalStore::save(const CutoverJournal& journal) const {
+  if (auto created = ensure_directory(state_dir_); !created) return created;
+  return write_file_atomically(path_, journal.to_json().dump(2) + "\n");
+}
+
+}  // namespace cutover

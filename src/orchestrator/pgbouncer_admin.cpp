@@ -1,0 +1,154 @@
+#include "cutover/orchestrator/pgbouncer_admin.h"
+
+#include <poll.h>
+
+#include "cutover/common/durable_file.h"
+#include "cutover/common/logging.h"
+
+namespace cutover {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The admin console's parser takes plain words; anything else is refused before it is sent.
+bool plain_word(const std::string& text) {
+  if (text.empty()) return false;
+  for (const char character : text) {
+    if (!std::isalnum(static_cast<unsigned char>(character)) && character != '_' && character != '-' &&
+        character != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Waits for the pending command on `connection` until `deadline`; true when it completed.
+Result<bool> wait_for_command(PGconn* connection, Clock::time_point deadline) {
+  while (true) {
+    if (!PQconsumeInput(connection)) return Status::retryable("pgbouncer: " + libpq_error(connection));
+    if (!PQisBusy(connection)) return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd descriptor{PQsocket(connection), POLLIN, 0};
+    ::poll(&descriptor, 1, static_cast<int>(std::min<long>(left.count(), 100)));
+  }
+}
+
+}  // namespace
+
+PgbouncerAdmin::PgbouncerAdmin(std::string admin_dsn, std::string database)
+    : admin_dsn_(std::move(admin_dsn)), database_(std::move(database)) {}
+
+Result<PgConnection> PgbouncerAdmin::open() const {
+  if (!plain_word(database_)) {
+    return Status::error("cutover.switch.pgbouncer.database: '" + database_ +
+                         "' is not a plain database name");
+  }
+  return connect_libpq(admin_dsn_, "pgbouncer admin console");
+}
+
+Status PgbouncerAdmin::command(const std::string& text) const {
+  auto connection = open();
+  if (!connection) return connection.status();
+  return run_libpq(connection->get(), text, "pgbouncer: " + text);
+}
+
+Status PgbouncerAdmin::check() const {
+  auto shown = server();
+  return shown ? Status::ok() : shown.status();
+}
+
+Status PgbouncerAdmin::pause(std::chrono::milliseconds timeout) const {
+  auto connection = open();
+  if (!connection) return connection.status();
+  const std::string text = "PAUSE " + database_;
+  if (!PQsendQuery(connection->get(), text.c_str())) {
+    return Status::retryable("pgbouncer: " + libpq_error(connection->get()));
+  }
+  auto done = wait_for_command(connection->get(), Clock::now() + timeout);
+  Status outcome = Status::ok();
+  if (!done) {
+    outcome = done.status();
+  } else if (!*done) {
+    outcome = Status::error("PAUSE " + database_ + " did not complete within " +
+                            std::to_string(timeout.count()) +
+                            " ms (a transaction through the pooler is still running)");
+  } else {
+    PgResult result(PQgetResult(connection->get()));
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+      outcome = Status::error("pgbouncer: " + text + ": " + libpq_error(connection->get()));
+    }
+    while (PgResult more{PQgetResult(connection->get())}) {
+    }
+  }
+  if (outcome) return outcome;
+  // The pausing session is dropped without waiting: after a RESUME it may never answer.
+  connection->reset();
+  if (auto resumed = resume(); !resumed) {
+    return Status::error(outcome.message() + "; and resuming failed: " + resumed.message());
+  }
+  return outcome;
+}
+
+Status PgbouncerAdmin::resume() const {
+  Status sent = command("RESUME " + database_);
+  // "is not paused" is what a RESUME of a resumed database answers; SHOW DATABASES decides.
+  auto still = paused();
+  if (!still) return still.status();
+  if (*still) {
+    return Status::error("pgbouncer: database " + database_ + " is still paused after RESUME" +
+                         (sent ? "" : ": " + sent.message()));
+  }
+  return Status::ok();
+}
+
+Status PgbouncerAdmin::reload() const { return command("RELOAD"); }
+
+namespace {
+Result<PgResult> show_databases(PGconn* connection) {
+  return query_libpq(connection, "SHOW DATABASES", "pgbouncer: SHOW DATABASES");
+}
+}  // namespace
+
+Result<bool> PgbouncerAdmin::paused() const {
+  auto connection = open();
+  if (!connection) return connection.status();
+  auto rows = show_databases(connection->get());
+  if (!rows) return rows.status();
+  const int name = PQfnumber(rows->get(), "name");
+  const int paused = PQfnumber(rows->get(), "paused");
+  for (int row = 0; row < PQntuples(rows->get()); ++row) {
+    if (database_ == PQgetvalue(rows->get(), row, name)) {
+      return std::string(PQgetvalue(rows->get(), row, paused)) != "0";
+    }
+  }
+  return Status::error("pgbouncer has no database " + database_ + " in SHOW DATABASES");
+}
+
+Result<std::string> PgbouncerAdmin::server() const {
+  auto connection = open();
+  if (!connection) return connection.status();
+  auto rows = show_databases(connection->get());
+  if (!rows) return rows.status();
+  const int name = PQfnumber(rows->get(), "name");
+  const int host = PQfnumber(rows->get(), "host");
+  const int port = PQfnumber(rows->get(), "port");
+  const int database = PQfnumber(rows->get(), "database");
+  for (int row = 0; row < PQntuples(rows->get()); ++row) {
+    if (database_ == PQgetvalue(rows->get(), row, name)) {
+      return std::string("host=") + PQgetvalue(rows->get(), row, host) +
+             " port=" + PQgetvalue(rows->get(), row, port) +
+             " dbname=" + PQgetvalue(rows->get(), row, database);
+    }
+  }
+  return Status::error("pgbouncer has no database " + database_ + " in SHOW DATABASES");
+}
+
+Status write_pgbouncer_include(const std::string& path, const std::string& database,
+                               const std::string& server_dsn) {
+  return write_file_atomically(path, "; written by cutover: the server of " + database +
+                                         "\n[databases]\n" + database + " = " + server_dsn + "\n");
+}
+
+}  // namespace cutover
