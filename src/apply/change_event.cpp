@@ -1,10 +1,31 @@
 #include "cutover/apply/change_event.h"
 
+#include <optional>
+
 namespace cutover {
 
 using nlohmann::json;
 
 namespace {
+
+// A logical message's content as capture wrote it: bytea's hex form, "\\x6375...".
+std::optional<std::string> bytes_of_hex(const std::string& text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return std::nullopt;
+  auto digit = [](char character) -> int {
+    if (character >= '0' && character <= '9') return character - '0';
+    if (character >= 'a' && character <= 'f') return character - 'a' + 10;
+    if (character >= 'A' && character <= 'F') return character - 'A' + 10;
+    return -1;
+  };
+  std::string bytes;
+  for (std::size_t at = 2; at < text.size(); at += 2) {
+    const int high = digit(text[at]);
+    const int low = digit(text[at + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes += static_cast<char>(high * 16 + low);
+  }
+  return bytes;
+}
 // A type named in a schema event, as SQL: "int4" or "public.mood", each part quoted. A type
 // capture could not name ("oid:16404") is read as text.
 std::string sql_type_name(const std::string& name) {
@@ -45,7 +66,9 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
     if (op == "m") {
       event.kind = ChangeEvent::Kind::kMessage;
       event.message_prefix = document.at("message").at("prefix");
-      event.message_content = document["message"].at("content");
+      auto content = bytes_of_hex(document["message"].at("content").get<std::string>());
+      if (!content) return malformed("message content is not \\x hex");
+      event.message_content = std::move(*content);
       return event;
     }
     event.table = {source.at("schema"), source.at("table")};

@@ -32,8 +32,9 @@ std::string ControlApi::token_variable(const Plan& plan) {
   return plan.control.token_env.empty() ? "CUTOVER_TOKEN" : plan.control.token_env;
 }
 
-ControlApi::ControlApi(const Plan& plan, PipelineStatus& status, VerificationService& verification)
-    : plan_(plan), status_(status), verification_(verification) {
+ControlApi::ControlApi(const Plan& plan, PipelineStatus& status, VerificationService& verification,
+                       CutoverRunner& cutover)
+    : plan_(plan), status_(status), verification_(verification), cutover_(cutover) {
   if (const char* token = std::getenv(token_variable(plan).c_str())) token_ = token;
 }
 
@@ -67,8 +68,9 @@ std::string ControlApi::authorization_problem(const HttpRequest& request) const 
 }
 
 HttpResponse ControlApi::post(const std::string& path, const HttpRequest& request) {
+  nlohmann::json body = nlohmann::json::object();
   if (!request.body.empty()) {
-    const auto body = nlohmann::json::parse(request.body, nullptr, false);
+    body = nlohmann::json::parse(request.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return error_answer(400, "the body must be a JSON object");
   }
   if (path == "/api/v1/verify") {
@@ -81,11 +83,42 @@ HttpResponse ControlApi::post(const std::string& path, const HttpRequest& reques
     if (!started) return error_answer(409, started.status().message());
     return json_answer(202, {{"id", *started}, {"status", "/api/v1/status"}});
   }
-  if (path == "/api/v1/switch" || path == "/api/v1/rollback" || path == "/api/v1/pause" ||
-      path == "/api/v1/resume" || path == "/api/v1/abort") {
+  if (path == "/api/v1/switch") return switch_answer(body);
+  if (path == "/api/v1/abort") {
+    if (auto aborted = cutover_.abort(); !aborted) return error_answer(409, aborted.message());
+    return json_answer(200, {{"aborting", true}});
+  }
+  if (path == "/api/v1/rollback" || path == "/api/v1/pause" || path == "/api/v1/resume") {
     return error_answer(409, path.substr(8) + " is not available in this version of cutover yet");
   }
   return error_answer(404, "no such resource: " + path);
+}
+
+HttpResponse ControlApi::switch_answer(const nlohmann::json& body) {
+  SwitchRequest request;
+  for (const auto& [field, value] : body.items()) {
+    if (field != "dry_run" && field != "force_without_rollback") {
+      return error_answer(400, "unknown field '" + field + "'; expected dry_run, force_without_rollback");
+    }
+    if (!value.is_boolean()) return error_answer(400, "'" + field + "' must be true or false");
+  }
+  request.dry_run = body.value("dry_run", false);
+  request.force_without_rollback = body.value("force_without_rollback", false);
+  if (request.dry_run) {
+    nlohmann::json guardrails = nlohmann::json::array();
+    bool ready = true;
+    for (const auto& guardrail : cutover_.check_guardrails(request)) {
+      ready = ready && guardrail.passed;
+      guardrails.push_back({{"name", guardrail.name},
+                            {"passed", guardrail.passed},
+                            {"value", guardrail.value},
+                            {"limit", guardrail.limit}});
+    }
+    return json_answer(200, {{"ready", ready}, {"guardrails", std::move(guardrails)}});
+  }
+  auto started = cutover_.start_switch(request);
+  if (!started) return error_answer(409, started.status().message());
+  return json_answer(202, {{"id", *started}, {"status", "/api/v1/status"}});
 }
 
 HttpResponse ControlApi::status_answer() const {
@@ -111,7 +144,8 @@ HttpResponse ControlApi::status_answer() const {
     }
   }
   return json_answer(200, {{"plan", plan_.name},
-                           {"phase", phase_name(status_.phase.load())},
+                           {"phase", cutover_.state().empty() ? std::string(phase_name(status_.phase.load()))
+                                                              : cutover_.state()},
                            {"lag_bytes", lag.bytes},
                            {"lag_seconds", lag.seconds},
                            {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},
@@ -120,7 +154,7 @@ HttpResponse ControlApi::status_answer() const {
                            {"rows_applied", status_.apply.rows.load()},
                            {"tables", std::move(tables)},
                            {"last_verification", verification_.last_json(kStatusKeyCap)},
-                           {"cutover", nullptr}});
+                           {"cutover", cutover_.status_json()}});
 }
 
 }  // namespace cutover

@@ -24,17 +24,18 @@ std::string token_of(const ControlOptions& options) {
 
 // One call; a transport failure prints why and gives the exit code in `code`.
 std::optional<nlohmann::json> call(const ControlOptions& options, const std::string& method,
-                                   const std::string& path, int& code, int& http_status) {
+                                   const std::string& path, int& code, int& http_status,
+                                   const nlohmann::json& request = nlohmann::json::object()) {
   auto answer = http_call(options.url, method, path, method == "POST" ? token_of(options) : "",
-                          method == "POST" ? "{}" : "");
+                          method == "POST" ? request.dump() : "");
   if (!answer) {
     std::cerr << "cutover: " << answer.status().message() << "\n";
     code = answer.status().is_retryable() ? kUnreachable : kBadInput;
     return std::nullopt;
   }
   http_status = answer->status;
-  auto body = nlohmann::json::parse(answer->body, nullptr, false);
-  if (body.is_discarded()) {
+  auto reply = nlohmann::json::parse(answer->body, nullptr, false);
+  if (reply.is_discarded()) {
     std::cerr << "cutover: " << options.url << path << " answered " << answer->status
               << " with a body that is not JSON\n";
     code = kFailed;
@@ -42,11 +43,11 @@ std::optional<nlohmann::json> call(const ControlOptions& options, const std::str
   }
   if (answer->status >= 400) {
     std::cerr << "cutover: " << method << " " << path << " refused (" << answer->status
-              << "): " << body.value("error", std::string("no reason given")) << "\n";
+              << "): " << reply.value("error", std::string("no reason given")) << "\n";
     code = kFailed;
     return std::nullopt;
   }
-  return body;
+  return reply;
 }
 
 std::string text_of(const nlohmann::json& value) {
@@ -163,6 +164,62 @@ int verify(const ControlOptions& options) {
     }
     return report.value("state", std::string()) == "clean" ? kSuccess : kFailed;
   }
+}
+
+int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback) {
+  int code = kSuccess;
+  int http_status = 0;
+  const nlohmann::json body = {{"dry_run", dry_run}, {"force_without_rollback", force_without_rollback}};
+  auto started = call(options, "POST", "/api/v1/switch", code, http_status, body);
+  if (!started) return code;
+  if (dry_run) {
+    if (options.json) {
+      std::cout << started->dump(2) << "\n";
+    } else {
+      std::printf("%-26s %-6s %-44s %s\n", "guardrail", "passed", "value", "must be");
+      for (const auto& guardrail : (*started)["guardrails"]) {
+        std::printf("%-26s %-6s %-44s %s\n", text_of(guardrail["name"]).c_str(),
+                    guardrail.value("passed", false) ? "yes" : "NO", text_of(guardrail["value"]).c_str(),
+                    text_of(guardrail["limit"]).c_str());
+      }
+    }
+    return started->value("ready", false) ? kSuccess : kFailed;
+  }
+  const std::string id = started->value("id", std::string());
+  std::cerr << "cutover: cutover " << id << " started\n";
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto answer = call(options, "GET", "/api/v1/status", code, http_status);
+    if (!answer) return code;
+    const auto& journal = (*answer)["cutover"];
+    if (journal.is_null() || journal.value("cutover_id", std::string()) != id ||
+        journal.value("outcome", std::string()).empty()) {
+      continue;
+    }
+    if (options.json) {
+      std::cout << journal.dump(2) << "\n";
+    } else {
+      const auto& timings = journal["timings"];
+      std::printf("cutover %s: %s%s\n", id.c_str(), text_of(journal["outcome"]).c_str(),
+                  journal.value("reason", std::string()).empty()
+                      ? ""
+                      : (" (" + journal.value("reason", std::string()) + ")").c_str());
+      std::printf("freeze %s ms, drain %s ms, switch %s ms, client pause %s ms; clients on %s\n",
+                  text_of(timings["freeze_ms"]).c_str(), text_of(timings["drain_ms"]).c_str(),
+                  text_of(timings["switch_ms"]).c_str(), text_of(timings["pause_ms"]).c_str(),
+                  text_of(journal["side"]).c_str());
+    }
+    return journal.value("outcome", std::string()) == "switched" ? kSuccess : kFailed;
+  }
+}
+
+int abort_cutover(const ControlOptions& options) {
+  int code = kSuccess;
+  int http_status = 0;
+  auto answer = call(options, "POST", "/api/v1/abort", code, http_status);
+  if (!answer) return code;
+  std::cout << "abort requested\n";
+  return kSuccess;
 }
 
 }  // namespace cutover::commands

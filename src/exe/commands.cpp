@@ -104,9 +104,12 @@ int run_pipeline(const std::string& plan_path, const char* command,
   if (!plan) return report(plan.status(), kBadInput);
   PipelineStatus status;
   VerificationService verification(*plan, status.apply_hold);
-  ControlApi api(*plan, status, verification);
+  CutoverRunner cutover(*plan, status, verification);
+  ControlApi api(*plan, status, verification, cutover);
   std::unique_ptr<HttpServer> control;
   if (serve_control) {
+    // A cutover that a crash cut short is finished or undone before anything else runs.
+    if (auto recovered = cutover.recover(); !recovered) return report(recovered, kFailed);
     auto server = HttpServer::start(plan->control.listen,
                                     [&api](const HttpRequest& request) { return api.handle(request); });
     if (!server) return report(server.status(), kFailed);

@@ -58,6 +58,16 @@ int main(int argc, char** argv) {
       "verify", "Run a verification of green against blue and print its report; exit 0 clean, 1 differences");
   add_control_options(verify);
 
+  bool dry_run = false;
+  bool force_without_rollback = false;
+  auto* switch_command = app.add_subcommand("switch", "Cut over to green: guardrails, freeze, drain, sequences, switch");
+  add_control_options(switch_command);
+  switch_command->add_flag("--dry-run", dry_run, "Check the guardrails only; exit 0 when all pass");
+  switch_command->add_flag("--force-without-rollback", force_without_rollback,
+                           "Switch although rollback is not possible (no reverse pipeline yet)");
+  auto* abort_command = app.add_subcommand("abort", "Abort a cutover in progress, before it switches");
+  add_control_options(abort_command);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -80,5 +90,7 @@ int main(int argc, char** argv) {
   if (*broker) return commands::broker(broker_options);
   if (*status) return commands::status(control);
   if (*verify) return commands::verify(control);
+  if (*switch_command) return commands::switch_over(control, dry_run, force_without_rollback);
+  if (*abort_command) return commands::abort_cutover(control);
   return commands::kBadInput;
 }

@@ -29,7 +29,7 @@ struct ChangeEvent {
   std::vector<std::string> unchanged_toast;
   std::vector<SourceColumn> schema_columns;  // kSchema: the table's columns, as SQL types
   std::string message_prefix;     // kMessage
-  std::string message_content;
+  std::string message_content;  // the bytes written, decoded from the event's hex
   std::size_t bytes = 0;
 };
 

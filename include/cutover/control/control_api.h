@@ -6,9 +6,12 @@
 // fit the phase, or asks for what this version cannot do yet, answers 409 with the reason.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 #include "cutover/control/http_server.h"
+#include "cutover/orchestrator/cutover_runner.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
 #include "cutover/verify/verification_service.h"
@@ -20,7 +23,8 @@ constexpr long kStatusKeyCap = 1000;
 
 class ControlApi {
  public:
-  ControlApi(const Plan& plan, PipelineStatus& status, VerificationService& verification);
+  ControlApi(const Plan& plan, PipelineStatus& status, VerificationService& verification,
+             CutoverRunner& cutover);
 
   HttpResponse handle(const HttpRequest& request);
 
@@ -30,12 +34,14 @@ class ControlApi {
  private:
   HttpResponse status_answer() const;
   HttpResponse post(const std::string& path, const HttpRequest& request);
+  HttpResponse switch_answer(const nlohmann::json& body);
   // Empty when the request carries the token; else the reason to refuse it.
   std::string authorization_problem(const HttpRequest& request) const;
 
   const Plan& plan_;
   PipelineStatus& status_;
   VerificationService& verification_;
+  CutoverRunner& cutover_;
   std::string token_;
 };
 

@@ -1,0 +1,185 @@
+// Cutover end to end: pgbench writes through a real PgBouncer (transaction pooling) while
+// `cutover switch` freezes, drains, syncs sequences and points the pooler at green.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <regex>
+
+#include "fixtures/forward_harness.h"
+#include "cutover/orchestrator/pgbouncer_admin.h"
+#include "fixtures/pgbouncer.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr const char* kToken = "cutover-test-token";
+
+long number_after(const std::string& text, const std::string& label) {
+  const std::regex pattern(label + ": ([0-9]+)");
+  std::smatch match;
+  if (!std::regex_search(text, match, pattern)) return -1;
+  return std::stol(match[1]);
+}
+
+class CutoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("CUTOVER_TOKEN", kToken, 1);
+    control_url_ = "http://127.0.0.1:" + std::to_string(free_loopback_port());
+    ASSERT_EQ(h_.pgbench({"-i", "-s", "1", "-q"}), 0);
+    const std::string events = "CREATE TABLE events(id serial PRIMARY KEY, note text)";
+    h_.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL;" + events);
+    h_.create_pgbench_schema_on_green();
+    h_.green().execute(events);
+    pooler_ = std::make_unique<Pgbouncer>(h_.blue());
+  }
+
+  std::string plan_extra(const std::string& cutover_settings, const std::string& before_switch = "full") {
+    return "control:\n  listen: " + control_url_.substr(7) + "\nstate_dir: " + h_.work().path() +
+           "/state\nverify:\n  before_switch: " + before_switch + "\nsequences:\n  - source: public.events_id_seq\n"
+           "    target: public.events_id_seq\ncutover:\n" + cutover_settings +
+           "  switch:\n    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() +
+           "\"\n      database: app\n      include_file: " + pooler_->include_file() +
+           "\n      blue: \"" + Pgbouncer::server_line(h_.blue()) + "\"\n      green: \"" +
+           Pgbouncer::server_line(h_.green()) + "\"\n";
+  }
+
+  // pgbench's TPC-B through the pooler.
+  std::unique_ptr<ChildProcess> start_load(int seconds) {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{kPostgresBin + "pgbench", "-h", "127.0.0.1", "-p",
+                                 std::to_string(pooler_->port()), "-U", "postgres", "-c", "4", "-j", "2",
+                                 "-T", std::to_string(seconds), "app"},
+        h_.work().path());
+  }
+
+  struct Outcome {
+    int exit_code = -1;
+    nlohmann::json journal;
+    std::string errors;
+  };
+  Outcome cutover_command(const std::vector<std::string>& arguments) {
+    std::vector<std::string> argv = {CUTOVER_BINARY};
+    argv.insert(argv.end(), arguments.begin(), arguments.end());
+    argv.insert(argv.end(), {"--control", control_url_, "--json"});
+    ChildProcess child(argv, h_.work().path());
+    Outcome outcome;
+    outcome.exit_code = child.wait(std::chrono::seconds(300)).value_or(-1);
+    outcome.errors = child.standard_error();
+    outcome.journal = nlohmann::json::parse(child.standard_output(), nullptr, false);
+    return outcome;
+  }
+
+  std::string through_pooler(const std::string& sql) {
+    pqxx::connection connection(pooler_->app_dsn());
+    pqxx::nontransaction query(connection);
+    return query.exec(sql)[0][0].c_str();
+  }
+
+  ForwardHarness h_;
+  std::unique_ptr<Pgbouncer> pooler_;
+  std::string control_url_;
+};
+
+TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothingLost) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n"));
+  h_.start_run();
+  for (int i = 0; i < 5; ++i) through_pooler("INSERT INTO events (note) VALUES ('before') RETURNING id");
+  const std::string blue_system = h_.blue().query_value("SELECT system_identifier FROM pg_control_system()");
+  const std::string green_system = h_.green().query_value("SELECT system_identifier FROM pg_control_system()");
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), blue_system);
+
+  // Without a reverse pipeline, a switch must be forced.
+  const auto refused = cutover_command({"switch"});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.errors.find("rollback_possible"), std::string::npos) << refused.errors;
+  const auto dry = cutover_command({"switch", "--dry-run", "--force-without-rollback"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.errors << dry.journal.dump(2);
+
+  auto load = start_load(25);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  const auto switched = cutover_command({"switch", "--force-without-rollback"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.journal.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(switched.journal["outcome"], "switched");
+  EXPECT_EQ(switched.journal["side"], "green");
+  EXPECT_GT(switched.journal["timings"]["pause_ms"].get<long>(), 0);
+  std::cerr << "[ MEASURED ] cutover timings " << switched.journal["timings"].dump() << "\n";
+
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  const std::string report = load->standard_output();
+  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
+  const long processed = number_after(report, "number of transactions actually processed");
+  ASSERT_GT(processed, 0) << report;
+
+  // Clients now reach green, and every transaction is there exactly once: green's history
+  // holds one row per processed transaction, and TPC-B's balances add up to its deltas.
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), green_system);
+  EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM pgbench_history"), processed);
+  EXPECT_EQ(h_.green().query_value("SELECT sum(abalance) FROM pgbench_accounts"),
+            h_.green().query_value("SELECT sum(delta) FROM pgbench_history"));
+  EXPECT_EQ(h_.green().query_value("SELECT sum(bbalance) FROM pgbench_branches"),
+            h_.green().query_value("SELECT sum(delta) FROM pgbench_history"));
+  EXPECT_LT(h_.blue().query_number("SELECT count(*) FROM pgbench_history"), processed)
+      << "writes after the switch went to blue";
+  // Green's sequence was set past blue's: a new row through the pooler gets a fresh id.
+  EXPECT_GT(std::stol(through_pooler("INSERT INTO events (note) VALUES ('after') RETURNING id")),
+            h_.blue().query_number("SELECT max(id) FROM events"));
+}
+
+TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 1s\n  drain_timeout: 10s\n"));
+  h_.start_run();
+  auto load = start_load(20);
+  // A read-only transaction through the pooler holds its server connection: PAUSE waits for it.
+  pqxx::connection long_running(pooler_->app_dsn());
+  pqxx::work transaction(long_running);
+  transaction.exec("SELECT count(*) FROM pgbench_branches");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto aborted = cutover_command({"switch", "--force-without-rollback"});
+  EXPECT_EQ(aborted.exit_code, 1);
+  EXPECT_EQ(aborted.journal["outcome"], "aborted") << aborted.journal.dump(2);
+  EXPECT_NE(aborted.journal.value("reason", std::string()).find("PAUSE app did not complete within 1000 ms"),
+            std::string::npos)
+      << aborted.journal.dump(2);
+  EXPECT_EQ(aborted.journal["side"], "blue");
+  transaction.commit();
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
+            h_.blue().query_value("SELECT system_identifier FROM pg_control_system()"));
+  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
+  EXPECT_FALSE(admin.paused().value());
+}
+
+TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 2s\n", "none"));
+  h_.start_run();
+  ASSERT_EQ(cutover_command({"verify"}).exit_code, 0);
+  auto load = start_load(20);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Hold the applier back: green's accounts table is locked, so apply cannot commit.
+  pqxx::connection green(h_.green().dsn());
+  pqxx::work lock(green);
+  lock.exec("LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto aborted = cutover_command({"switch", "--force-without-rollback"});
+  EXPECT_EQ(aborted.exit_code, 1);
+  EXPECT_EQ(aborted.journal["outcome"], "aborted") << aborted.journal.dump(2);
+  EXPECT_NE(aborted.journal.value("reason", std::string()).find("did not commit the marker within 2000 ms"),
+            std::string::npos)
+      << aborted.journal.dump(2);
+  lock.abort();
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
+            h_.blue().query_value("SELECT system_identifier FROM pg_control_system()"));
+  // Streaming goes on: green catches up with everything blue got.
+  EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
+}
+
+}  // namespace
+}  // namespace cutover::testing
