@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "cutover/common/crash_point.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
@@ -273,12 +274,14 @@ Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& r
     journal_.timings.freeze_ms = elapsed_ms(pause_started);
   }
   if (auto step = journal_step("freeze", "done"); !step) return step;
+  crash_point("after_pause");
   if (aborting()) return Status::error("aborted by request");
 
   if (auto saved = save_state("draining"); !saved) return saved;
   if (auto step = journal_step("drain", "started"); !step) return step;
   const auto drain_started = Clock::now();
   if (auto drained = drain(id); !drained) return drained;
+  crash_point("after_drain");
   {
     std::lock_guard lock(mutex_);
     journal_.timings.drain_ms = elapsed_ms(drain_started);
@@ -304,6 +307,7 @@ Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& r
       !written) {
     return written;
   }
+  crash_point("after_include_rewritten");
   if (auto reloaded = pooler_->reload(); !reloaded) return reloaded;
   auto shown = pooler_->server();
   if (!shown) return shown.status();
@@ -317,6 +321,7 @@ Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& r
     journal_.timings.switch_ms = elapsed_ms(switch_started);
   }
   if (auto step = journal_step("switch", "done"); !step) return step;
+  crash_point("before_resume");
 
   // RESUME: clients now reach green. From here the switch is done and is never undone.
   if (auto resumed = pooler_->resume(); !resumed) {

@@ -183,3 +183,66 @@ TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
 
 }  // namespace
 }  // namespace cutover::testing
+
+namespace cutover::testing {
+namespace {
+
+// kill -9 of `cutover run` at a named step of the switch; the restarted run must leave the
+// pooler resumed on the right side with nothing lost.
+struct CrashCase {
+  const char* point;
+  const char* side_after_restart;
+};
+
+class CutoverCrashTest : public CutoverTest, public ::testing::WithParamInterface<CrashCase> {};
+
+TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
+  const CrashCase crash = GetParam();
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  ::setenv("CUTOVER_CRASH_AT", crash.point, 1);
+  h_.start_run();
+  ::unsetenv("CUTOVER_CRASH_AT");
+  ASSERT_EQ(cutover_command({"verify"}).exit_code, 0);
+  auto load = start_load(20);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const auto interrupted = cutover_command({"switch", "--force-without-rollback"});
+  EXPECT_EQ(interrupted.exit_code, 3) << "the run should have died at " << crash.point << ": "
+                                      << interrupted.errors;
+  ASSERT_EQ(h_.run().wait(std::chrono::seconds(30)).value_or(-1), 128 + SIGKILL);
+  EXPECT_NE(h_.run().standard_error().find(std::string("crash point ") + crash.point), std::string::npos);
+
+  h_.start_run();
+  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
+  EXPECT_FALSE(admin.paused().value());
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  const std::string report = load->standard_output();
+  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
+  const long processed = number_after(report, "number of transactions actually processed");
+
+  const std::string side = crash.side_after_restart;
+  PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
+            expected.query_value("SELECT system_identifier FROM pg_control_system()"));
+  // Every transaction is in the database clients reach, exactly once.
+  EXPECT_EQ(expected.query_number("SELECT count(*) FROM pgbench_history"), processed);
+  EXPECT_EQ(expected.query_value("SELECT sum(abalance) FROM pgbench_accounts"),
+            expected.query_value("SELECT sum(delta) FROM pgbench_history"));
+  if (side == "blue") {
+    // Still streaming: green catches up, and a verification is clean.
+    EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
+    const auto verified = cutover_command({"verify"});
+    EXPECT_EQ(verified.exit_code, 0) << verified.errors;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, CutoverCrashTest,
+                         ::testing::Values(CrashCase{"after_pause", "blue"}, CrashCase{"after_drain", "blue"},
+                                           CrashCase{"after_include_rewritten", "blue"},
+                                           CrashCase{"before_resume", "green"}),
+                         [](const ::testing::TestParamInfo<CrashCase>& step) {
+                           return std::string(step.param.point);
+                         });
+
+}  // namespace
+}  // namespace cutover::testing
