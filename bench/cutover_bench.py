@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Cutover benchmark: the write pause clients see, under pgbench at full rate through PgBouncer.
+
+  python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--seconds 40]
+
+One run, one pool: pgbench (TPC-B, transaction pooling) writes through PgBouncer for the
+whole run, logging every transaction's latency (-l). Halfway through the first part, a bare
+`PAUSE app; RELOAD; RESUME app` on the admin console (the floor: what PgBouncer alone costs);
+later `cutover switch` (verification before the freeze, PAUSE, drain, sequences, include file,
+RELOAD, RESUME). For each window: the worst pgbench latency of a transaction that ended in it,
+and the journal's freeze, drain, switch and pause timings. Prints a Markdown table.
+"""
+import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from forward_bench import CUTOVER, PG, Cluster, free_port, log_has, stop, wait_for  # noqa: E402
+
+
+class Pooler:
+    def __init__(self, work, server):
+        self.port = free_port()
+        self.include = os.path.join(work, "cutover.ini")
+        self.write_include(server)
+        users = os.path.join(work, "users.txt")
+        with open(users, "w") as f:
+            f.write('"postgres" ""\n')
+        config = os.path.join(work, "pgbouncer.ini")
+        with open(config, "w") as f:
+            f.write(f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+                    f"auth_type = trust\nauth_file = {users}\nadmin_users = postgres\npool_mode = transaction\n"
+                    f"max_client_conn = 500\ndefault_pool_size = 20\nlogfile = {work}/pgbouncer.log\n"
+                    f"%include {self.include}\n")
+        for path in (self.include, users, config):
+            shutil.chown(path, "postgres")
+        as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen(as_pg + ["/usr/sbin/pgbouncer", config], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        self.admin = f"host=127.0.0.1 port={self.port} dbname=pgbouncer user=postgres"
+        wait_for(lambda: subprocess.run(["psql", "-X", self.admin, "-c", "SHOW VERSION"],
+                                        capture_output=True).returncode == 0, timeout=30)
+
+    @staticmethod
+    def line(cluster):
+        return f"host=127.0.0.1 port={cluster.port} dbname=postgres"
+
+    def write_include(self, cluster):
+        with open(self.include, "w") as f:
+            f.write("[databases]\napp = " + self.line(cluster) + "\n")
+
+    def console(self, command):
+        subprocess.run(["psql", "-X", "-q", self.admin, "-c", command], check=True, capture_output=True)
+
+
+def worst_latency_ms(log_files, start, end):
+    """The worst latency (ms) of the transactions that ended in [start, end] (epoch seconds)."""
+    worst = 0.0
+    for path in log_files:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                # client_id transaction_no latency_us script_no epoch_s epoch_us
+                ended = int(parts[4]) + int(parts[5]) / 1e6
+                if start <= ended <= end:
+                    worst = max(worst, int(parts[2]) / 1000.0)
+    return worst
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=40)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="cutover-switch-bench-")
+    os.chmod(work, 0o777)
+    blue, green = Cluster(work, "blue"), Cluster(work, "green")
+    run = pooler = None
+    try:
+        subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(args.scale), blue.dsn], check=True, capture_output=True)
+        blue.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
+        subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(args.scale), green.dsn], check=True,
+                       capture_output=True)
+        pooler = Pooler(work, blue)
+        control = "127.0.0.1:%d" % free_port()
+        plan_path = os.path.join(work, "switch.yaml")
+        tables = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
+        with open(plan_path, "w") as f:
+            f.write(f'name: sbench\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
+                    f'kafka:\n  brokers: embedded\ncontrol:\n  listen: {control}\nstate_dir: {work}/state\n'
+                    f'verify:\n  before_switch: full\ncutover:\n  max_lag: 5s\n  freeze_timeout: 5s\n'
+                    f'  drain_timeout: 10s\n  switch:\n    pgbouncer:\n      admin_dsn: "{pooler.admin}"\n'
+                    f'      database: app\n      include_file: {pooler.include}\n'
+                    f'      blue: "{Pooler.line(blue)}"\n      green: "{Pooler.line(green)}"\n'
+                    f'tables:\n{tables}')
+        env = dict(os.environ, CUTOVER_TOKEN="bench")
+        log = open(os.path.join(work, "run.log"), "w")
+        run = subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
+        wait_for(lambda: log_has(work, "run.log", "applying from"), timeout=600)
+
+        load = subprocess.Popen([PG + "pgbench", "-h", "127.0.0.1", "-p", str(pooler.port), "-U", "postgres",
+                                 "-c", str(args.clients), "-j", "2", "-T", str(args.seconds), "-l",
+                                 "--log-prefix", os.path.join(work, "pgbench_log"), "app"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
+        time.sleep(args.seconds * 0.25)
+        bare_start = time.time()
+        pooler.console("PAUSE app")
+        pooler.console("RELOAD")
+        pooler.console("RESUME app")
+        bare_end = time.time()
+        time.sleep(args.seconds * 0.25)
+        switch_start = time.time()
+        out = subprocess.run([CUTOVER, "switch", "--force-without-rollback", "--control", "http://" + control,
+                              "--json"], capture_output=True, text=True, env=env)
+        switch_end = time.time()
+        journal = json.loads(out.stdout)
+        if out.returncode != 0:
+            raise SystemExit("switch failed: " + out.stdout + out.stderr)
+        output, errors = load.communicate(timeout=args.seconds * 4)
+        failed = [l for l in output.splitlines() if "failed transactions" in l]
+        tps = [l for l in output.splitlines() if l.startswith("tps")]
+        logs = glob.glob(os.path.join(work, "pgbench_log*"))
+        steady = worst_latency_ms(logs, 0, bare_start - 1)
+        # A transaction caught by the freeze ends just after RESUME: the window runs 1 s past.
+        bare = worst_latency_ms(logs, bare_start, bare_end + 1)
+        freeze_at = switch_end - journal["timings"]["pause_ms"] / 1000.0 - 1
+        cutover = worst_latency_ms(logs, freeze_at, switch_end + 1)
+        t = journal["timings"]
+        print("pgbench: %s; %s" % (tps[0] if tps else "?", failed[0].strip() if failed else "?"), file=sys.stderr)
+        print("| Measure (pgbench -c %d, scale %d, through PgBouncer) | value |" % (args.clients, args.scale))
+        print("|---|---|")
+        print("| worst pgbench latency before any pause | %.0f ms |" % steady)
+        print("| bare PgBouncer PAUSE, RELOAD, RESUME: worst latency in its window | %.0f ms (%.0f ms of commands) |"
+              % (bare, (bare_end - bare_start) * 1000))
+        print("| cutover switch: worst latency in its window | %.0f ms |" % cutover)
+        print("| cutover timings: freeze, drain, switch, client pause | %d, %d, %d, %d ms |"
+              % (t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
+        print("| %s | |" % (failed[0].strip() if failed else "failed transactions: ?"))
+    finally:
+        if run:
+            stop(run)
+        if pooler:
+            pooler.process.terminate()
+        blue.stop()
+        green.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
