@@ -47,8 +47,12 @@ class Pooler:
         with open(self.include, "w") as f:
             f.write("[databases]\napp = " + self.line(cluster) + "\n")
 
-    def console(self, command):
-        subprocess.run(["psql", "-X", "-q", self.admin, "-c", command], check=True, capture_output=True)
+    def console(self, *commands):
+        """Runs the commands in one admin session, one after the other."""
+        argv = ["psql", "-X", "-q", self.admin]
+        for command in commands:
+            argv += ["-c", command]
+        subprocess.run(argv, check=True, capture_output=True)
 
 
 def worst_latency_ms(log_files, start, end):
@@ -103,10 +107,8 @@ def main():
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
         time.sleep(args.seconds * 0.25)
         bare_start = time.time()
-        pooler.console("PAUSE app")
-        pooler.console("RELOAD")
-        pooler.console("RESUME app")
-        bare_end = time.time()
+        pooler.console("PAUSE app", "RELOAD", "RESUME app")
+        bare_end = time.time()  # includes starting psql, so the window is wider than the pause
         time.sleep(args.seconds * 0.25)
         switch_start = time.time()
         out = subprocess.run([CUTOVER, "switch", "--force-without-rollback", "--control", "http://" + control,
@@ -122,8 +124,8 @@ def main():
         steady = worst_latency_ms(logs, 0, bare_start - 1)
         # A transaction caught by the freeze ends just after RESUME: the window runs 1 s past.
         bare = worst_latency_ms(logs, bare_start, bare_end + 1)
-        freeze_at = switch_end - journal["timings"]["pause_ms"] / 1000.0 - 1
-        cutover = worst_latency_ms(logs, freeze_at, switch_end + 1)
+        freeze_at = journal["timings"]["paused_at_ms"] / 1000.0
+        cutover = worst_latency_ms(logs, freeze_at, freeze_at + journal["timings"]["pause_ms"] / 1000.0 + 1)
         t = journal["timings"]
         print("pgbench: %s; %s" % (tps[0] if tps else "?", failed[0].strip() if failed else "?"), file=sys.stderr)
         print("| Measure (pgbench -c %d, scale %d, through PgBouncer) | value |" % (args.clients, args.scale))

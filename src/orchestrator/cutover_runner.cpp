@@ -268,6 +268,12 @@ Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& r
   if (auto saved = save_state("freezing"); !saved) return saved;
   if (auto step = journal_step("freeze", "started"); !step) return step;
   const auto pause_started = Clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    journal_.timings.paused_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+  }
   if (auto paused = pooler_->pause(plan_.cutover.freeze_timeout); !paused) return paused;
   {
     std::lock_guard lock(mutex_);

@@ -30,7 +30,8 @@ nlohmann::json CutoverJournal::to_json() const {
            {{"freeze_ms", timings.freeze_ms},
             {"drain_ms", timings.drain_ms},
             {"switch_ms", timings.switch_ms},
-            {"pause_ms", timings.pause_ms}}}};
+            {"pause_ms", timings.pause_ms},
+            {"paused_at_ms", timings.paused_at_ms}}}};
 }
 
 Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
@@ -47,7 +48,8 @@ Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
     }
     const auto& timings = json.at("timings");
     journal.timings = {timings.value("freeze_ms", 0L), timings.value("drain_ms", 0L),
-                       timings.value("switch_ms", 0L), timings.value("pause_ms", 0L)};
+                       timings.value("switch_ms", 0L), timings.value("pause_ms", 0L),
+                       timings.value("paused_at_ms", 0L)};
     return journal;
   } catch (const std::exception& error) {
     return Status::error(std::string("the journal does not read as cutover's: ") + error.what());

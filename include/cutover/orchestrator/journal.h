@@ -27,6 +27,7 @@ struct CutoverTimings {
   std::int64_t drain_ms = 0;
   std::int64_t switch_ms = 0;
   std::int64_t pause_ms = 0;  // from PAUSE sent to RESUME answered: what clients waited at most
+  std::int64_t paused_at_ms = 0;  // when PAUSE was sent, Unix time in milliseconds
 };
 
 struct CutoverJournal {
