@@ -129,6 +129,17 @@ int status(const ControlOptions& options) {
   } else {
     std::printf("last verification %s: %s\n", text_of(last["id"]).c_str(), text_of(last["state"]).c_str());
   }
+  const auto& cutover = (*answer)["cutover"];
+  if (!cutover.is_null()) {
+    const auto& timings = cutover["timings"];
+    std::printf("last cutover %s: %s, clients on %s; freeze %s ms, drain %s ms, switch %s ms, pause %s ms\n",
+                text_of(cutover["cutover_id"]).c_str(),
+                cutover.value("outcome", std::string()).empty() ? "running"
+                                                                : text_of(cutover["outcome"]).c_str(),
+                text_of(cutover["side"]).c_str(), text_of(timings["freeze_ms"]).c_str(),
+                text_of(timings["drain_ms"]).c_str(), text_of(timings["switch_ms"]).c_str(),
+                text_of(timings["pause_ms"]).c_str());
+  }
   return kSuccess;
 }
 

@@ -105,44 +105,33 @@ Status PgbouncerAdmin::resume() const {
 
 Status PgbouncerAdmin::reload() const { return command("RELOAD"); }
 
-namespace {
-Result<PgResult> show_databases(PGconn* connection) {
-  return query_libpq(connection, "SHOW DATABASES", "pgbouncer: SHOW DATABASES");
-}
-}  // namespace
-
-Result<bool> PgbouncerAdmin::paused() const {
+Result<std::map<std::string, std::string>> PgbouncerAdmin::database_row() const {
   auto connection = open();
   if (!connection) return connection.status();
-  auto rows = show_databases(connection->get());
+  auto rows = query_libpq(connection->get(), "SHOW DATABASES", "pgbouncer: SHOW DATABASES");
   if (!rows) return rows.status();
   const int name = PQfnumber(rows->get(), "name");
-  const int paused = PQfnumber(rows->get(), "paused");
   for (int row = 0; row < PQntuples(rows->get()); ++row) {
-    if (database_ == PQgetvalue(rows->get(), row, name)) {
-      return std::string(PQgetvalue(rows->get(), row, paused)) != "0";
+    if (database_ != PQgetvalue(rows->get(), row, name)) continue;
+    std::map<std::string, std::string> values;
+    for (int column = 0; column < PQnfields(rows->get()); ++column) {
+      values[PQfname(rows->get(), column)] = PQgetvalue(rows->get(), row, column);
     }
+    return values;
   }
   return Status::error("pgbouncer has no database " + database_ + " in SHOW DATABASES");
+}
+
+Result<bool> PgbouncerAdmin::paused() const {
+  auto row = database_row();
+  if (!row) return row.status();
+  return (*row)["paused"] != "0";
 }
 
 Result<std::string> PgbouncerAdmin::server() const {
-  auto connection = open();
-  if (!connection) return connection.status();
-  auto rows = show_databases(connection->get());
-  if (!rows) return rows.status();
-  const int name = PQfnumber(rows->get(), "name");
-  const int host = PQfnumber(rows->get(), "host");
-  const int port = PQfnumber(rows->get(), "port");
-  const int database = PQfnumber(rows->get(), "database");
-  for (int row = 0; row < PQntuples(rows->get()); ++row) {
-    if (database_ == PQgetvalue(rows->get(), row, name)) {
-      return std::string("host=") + PQgetvalue(rows->get(), row, host) +
-             " port=" + PQgetvalue(rows->get(), row, port) +
-             " dbname=" + PQgetvalue(rows->get(), row, database);
-    }
-  }
-  return Status::error("pgbouncer has no database " + database_ + " in SHOW DATABASES");
+  auto row = database_row();
+  if (!row) return row.status();
+  return "host=" + (*row)["host"] + " port=" + (*row)["port"] + " dbname=" + (*row)["database"];
 }
 
 Status write_pgbouncer_include(const std::string& path, const std::string& database,

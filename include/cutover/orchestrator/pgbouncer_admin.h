@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "cutover/common/libpq_session.h"
@@ -37,6 +38,8 @@ class PgbouncerAdmin {
 
  private:
   Result<PgConnection> open() const;
+  // The database's row of SHOW DATABASES, by column name.
+  Result<std::map<std::string, std::string>> database_row() const;
   Status command(const std::string& text) const;
 
   std::string admin_dsn_;
