@@ -241,11 +241,14 @@ Status Applier::complete_unchanged_values(SourceTable& source) {
 }
 
 Status Applier::commit() {
+  const auto started = Clock::now();
   if (auto status = flush(); !status) return status;
   if (auto status = writer_.commit(completed_end_, completed_ts_ms_, completed_next_offset_);
       !status) {
     return status;
   }
+  counters_.batch_rows.observe(static_cast<double>(rows_in_green_transaction_));
+  counters_.batch_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
   applied_ = completed_end_;
   counters_.applied_lsn = applied_.value();
   counters_.applied_commit_ts_ms = completed_ts_ms_;

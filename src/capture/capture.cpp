@@ -126,13 +126,14 @@ Status CaptureSession::keep_up(bool force_status) {
 
 Capture::Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactory open_sink,
                  std::unique_ptr<AppliedPositionSource> applied, Lsn slot_confirmed,
-                 const std::atomic<bool>& stop)
+                 const std::atomic<bool>& stop, CaptureCounters* shared_counters)
     : settings_(settings),
       open_stream_(std::move(open_stream)),
       open_sink_(std::move(open_sink)),
       applied_(std::move(applied)),
       confirmed_(slot_confirmed),
-      stop_(stop) {}
+      stop_(stop),
+      counters_(shared_counters ? *shared_counters : own_counters_) {}
 
 Status Capture::run() {
   std::unique_ptr<ChangeLogSink> sink;

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "cutover/control/metrics.h"
+
 namespace cutover {
 
 namespace {
@@ -43,6 +45,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   if (request.method == "GET") {
     if (path == "/healthz") return json_answer(200, {{"status", "alive"}});
     if (path == "/api/v1/status") return status_answer();
+    if (path == "/metrics") {
+      return {200, "text/plain; version=0.0.4; charset=utf-8",
+              prometheus_metrics(plan_, status_, verification_, cutover_)};
+    }
     return error_answer(404, "no such resource: " + path);
   }
   if (request.method == "POST") {

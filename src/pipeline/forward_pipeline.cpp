@@ -251,7 +251,7 @@ const char* phase_name(Phase phase) {
 
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
-                                      SinkWrapper wrap_sink) {
+                                      SinkWrapper wrap_sink, CaptureCounters* counters) {
   CaptureSettings settings;
   settings.slot_advance = plan.replication.slot_advance;
   std::unique_ptr<AppliedPositionSource> applied;
@@ -275,7 +275,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
     return wrap_sink ? wrap_sink(std::move(sink)) : std::move(sink);
   };
   return std::make_unique<Capture>(settings, open_stream, open_sink, std::move(applied),
-                                   slot_confirmed, stop);
+                                   slot_confirmed, stop, counters);
 }
 
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
@@ -352,7 +352,8 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
         return std::make_unique<LeadLimitedSink>(std::move(producer), status.apply.consumed_bytes);
       };
     }
-    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, limit_lead);
+    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, limit_lead,
+                                &status.capture);
     Status capture_outcome = Status::ok();
     std::thread capture_thread([&] {
       capture_outcome = capture->run();

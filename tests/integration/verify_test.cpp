@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "cutover/control/http_client.h"
 #include "fixtures/forward_harness.h"
 
 namespace cutover::testing {
@@ -234,6 +235,42 @@ TEST_F(VerifyTest, VerifiesThroughTransformsWhileBlueChangesAndFindsWhatDiffers)
   EXPECT_EQ(keys_of(emails["missing_in_green"], "user_id"), std::set<std::string>({"2999"}));
   EXPECT_EQ(emails["differences"], 1);
   EXPECT_EQ(emails["chunks"], 6);
+}
+
+// Metrics in Prometheus' text format, with the figures the pipeline and verification have.
+double metric_value(const std::string& text, const std::string& sample) {
+  const auto at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+TEST_F(VerifyTest, MetricsExposeLagThroughputBatchesAndTheLastVerification) {
+  const std::string table = "CREATE TABLE items(id int PRIMARY KEY, v text)";
+  h_.blue().execute(table);
+  h_.green().execute(table);
+  h_.write_plan("  - source: items\n", extra(100));
+  h_.start_run();
+  h_.blue().execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g");
+  ASSERT_TRUE(h_.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  h_.green().execute("UPDATE items SET v = 'changed' WHERE id IN (7, 8)");
+  EXPECT_EQ(verify().exit_code, 1);
+
+  auto answer = http_call(control_url_, "GET", "/metrics", "");
+  ASSERT_TRUE(answer) << answer.status().message();
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_NE(answer->content_type.find("text/plain; version=0.0.4"), std::string::npos);
+  const std::string& text = answer->body;
+  EXPECT_NE(text.find("# TYPE cutover_apply_batch_rows histogram"), std::string::npos) << text;
+  EXPECT_EQ(metric_value(text, "cutover_phase{plan=\"t\",phase=\"streaming\"}"), 1) << text;
+  EXPECT_EQ(metric_value(text, "cutover_verification_differences"), 2) << text;
+  EXPECT_EQ(metric_value(text, "cutover_verification_clean"), 0) << text;
+  EXPECT_GE(metric_value(text, "cutover_rows_applied_total"), 500) << text;
+  EXPECT_GE(metric_value(text, "cutover_events_captured_total"), 502) << text;  // BEGIN, rows, END
+  EXPECT_GE(metric_value(text, "cutover_apply_batch_rows_count"), 1) << text;
+  EXPECT_EQ(metric_value(text, "cutover_apply_batch_rows_bucket{le=\"+Inf\"}"),
+            metric_value(text, "cutover_apply_batch_rows_count"))
+      << text;
+  EXPECT_GE(metric_value(text, "cutover_lag_bytes"), 0) << text;
 }
 
 TEST(VerifyCommand, UnreachableServiceExitsThree) {

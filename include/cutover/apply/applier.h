@@ -24,6 +24,7 @@
 #include "cutover/apply/blue_row_source.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/apply/source_batch.h"
+#include "cutover/common/histogram.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transform/table_transform.h"
 #include "cutover/transport/change_log_consumer.h"
@@ -37,8 +38,11 @@ struct ApplyCounters {
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> rows{0};
   std::atomic<std::int64_t> next_offset{-1};
-  std::atomic<std::uint64_t> consumed_bytes{0};
-  std::atomic<bool> caught_up{false};  // the log is read to its end and everything committed  // every message read, applied or skipped
+  std::atomic<std::uint64_t> consumed_bytes{0};  // every message read, applied or skipped
+  std::atomic<bool> caught_up{false};  // the log is read to its end and everything committed
+  // Per green transaction: the rows it wrote and the seconds its flush and commit took.
+  Histogram batch_rows{1, 10, 100, 1000, 10000, 100000};
+  Histogram batch_seconds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   mutable std::mutex mutex;
   std::map<std::string, std::uint64_t> rows_by_source;  // guarded by mutex
   std::string last_message;                             // prefix:content of the last applied

@@ -77,9 +77,11 @@ class Capture {
   using StreamFactory = std::function<Result<std::unique_ptr<ReplicationConnection>>()>;
   using SinkFactory = std::function<Result<std::unique_ptr<ChangeLogSink>>()>;
 
+  // `shared_counters`, if given, receives the counts instead of the capture's own (a pipeline
+  // keeps totals across capture restarts).
   Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactory open_sink,
           std::unique_ptr<AppliedPositionSource> applied, Lsn slot_confirmed,
-          const std::atomic<bool>& stop);
+          const std::atomic<bool>& stop, CaptureCounters* shared_counters = nullptr);
   // Runs until stop is set (ok) or a non-retryable error.
   Status run();
   const CaptureCounters& counters() const { return counters_; }
@@ -93,7 +95,8 @@ class Capture {
   std::unique_ptr<AppliedPositionSource> applied_;
   Lsn confirmed_;
   const std::atomic<bool>& stop_;
-  CaptureCounters counters_;
+  CaptureCounters own_counters_;
+  CaptureCounters& counters_;
 };
 
 }  // namespace cutover

@@ -26,6 +26,7 @@ const char* phase_name(Phase phase);
 struct PipelineStatus {
   std::atomic<Phase> phase{Phase::kStarting};
   SnapshotProgress snapshot;
+  CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
   std::atomic<std::uint64_t> blue_wal_lsn{0};  // blue's current WAL position, last read
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
@@ -48,7 +49,8 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
 using SinkWrapper = std::function<std::unique_ptr<ChangeLogSink>(std::unique_ptr<ChangeLogSink>)>;
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
-                                      SinkWrapper wrap_sink = {});
+                                      SinkWrapper wrap_sink = {},
+                                      CaptureCounters* counters = nullptr);
 
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
 Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
