@@ -1,0 +1,24 @@
+# cutover built from this repository on Debian 12, the distribution it is developed and tested on.
+FROM debian:12 AS build
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      build-essential cmake pkg-config librdkafka-dev libpqxx-dev libpq-dev libboost-dev \
+      nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY include include
+COPY src src
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCUTOVER_BUILD_TESTS=OFF \
+    && cmake --build build -j"$(nproc)" --target cutover
+
+FROM debian:12-slim
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      librdkafka1 libpqxx-6.4 libpq5 libyaml-cpp0.7 libspdlog1.10 libfmt9 ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home cutover \
+    && mkdir /home/cutover/state && chown cutover /home/cutover/state
+COPY --from=build /src/build/cutover /usr/local/bin/cutover
+USER cutover
+WORKDIR /home/cutover
+ENTRYPOINT ["cutover"]
+CMD ["--help"]
