@@ -30,7 +30,7 @@ std::string rows_from(const std::vector<SourceColumn>& columns, const std::strin
 
 std::string expression_of(const TableTransform& target, const std::string& column) {
   for (const auto& mapped : target.columns) {
-    if (mapped.name == column) return "((" + mapped.expression + ")::" + mapped.sql_type + ")";
+    if (mapped.name == column) return mapped.typed_expression();
   }
   return "NULL";
 }

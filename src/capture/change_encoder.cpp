@@ -1,17 +1,13 @@
 #include "cutover/capture/change_encoder.h"
 
-#include <nlohmann/json.hpp>
-
-#include "cutover/common/json_writer.h"
-
 #include <charconv>
 #include <chrono>
+
+#include "cutover/common/json_writer.h"
 
 namespace cutover {
 
 namespace {
-
-using nlohmann::json;
 
 std::int64_t now_milliseconds() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -107,20 +103,6 @@ void write_key(JsonWriter& out, const pgoutput::Relation& relation, const pgoutp
   out.end_object().end_object();
 }
 
-json key_json(const pgoutput::Relation& relation, const json& row) {
-  json key = json::object();
-  for (const auto& column : relation.columns) {
-    if (!column.is_key) continue;
-    const auto found = row.find(column.name);
-    key[column.name] = found == row.end() ? json(nullptr) : *found;
-  }
-  return {{"schema", relation.schema}, {"table", relation.name}, {"key", std::move(key)}};
-}
-
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::strict);
-}
-
 }  // namespace
 
 class ChangeEncoder::Visitor {
@@ -147,21 +129,26 @@ class ChangeEncoder::Visitor {
   }
 
   Status operator()(const pgoutput::Relation& relation) {
-    json columns = json::array();
+    std::string value;
+    JsonWriter out(value);
+    out.begin_object().key("op").string("schema").key("schema").begin_object().key("columns").begin_array();
     for (const auto& column : relation.columns) {
-      columns.push_back({{"name", column.name},
-                         {"type", encoder_.relations_.type_name(column.type_oid)},
-                         {"type_oid", column.type_oid},
-                         {"type_modifier", column.type_modifier},
-                         {"key", column.is_key}});
+      out.begin_object()
+          .key("name").string(column.name)
+          .key("type").string(encoder_.relations_.type_name(column.type_oid))
+          .key("type_oid").unsigned_number(column.type_oid)
+          .key("type_modifier").number(column.type_modifier)
+          .key("key").boolean(column.is_key)
+          .end_object();
     }
-    json value = {{"op", "schema"},
-                  {"schema", {{"columns", std::move(columns)},
-                              {"replica_identity", std::string(1, relation.replica_identity)}}},
-                  {"source", source(relation)},
-                  {"ts_ms", now_milliseconds()}};
-    json key = {{"schema", relation.schema}, {"table", relation.name}, {"key", nullptr}};
-    records_.push_back({dump(key), dump(value)});
+    out.end_array().key("replica_identity").string(std::string(1, relation.replica_identity)).end_object();
+    out.key("source");
+    write_source(out, &relation, message_lsn_, false);
+    out.key("ts_ms").number(now_milliseconds()).end_object();
+    std::string key;
+    JsonWriter(key).begin_object().key("schema").string(relation.schema).key("table").string(relation.name)
+        .key("key").null().end_object();
+    records_.push_back({std::move(key), std::move(value)});
     encoder_.relations_.remember(relation);
     return Status::ok();
   }
@@ -191,35 +178,48 @@ class ChangeEncoder::Visitor {
   }
 
   Status operator()(const pgoutput::Truncate& truncate) {
-    json names = json::array();
     for (auto oid : truncate.relations) {
-      const auto* relation = relation_for(oid);
-      if (!relation) return unknown_relation(oid);
-      names.push_back(relation->schema + "." + relation->name);
+      if (!relation_for(oid)) return unknown_relation(oid);
     }
     for (auto oid : truncate.relations) {
       const auto& relation = *relation_for(oid);
-      json value = envelope(relation, "t", nullptr, nullptr);
-      value["truncate"] = {{"cascade", truncate.cascade},
-                           {"restart_identity", truncate.restart_identity},
-                           {"relations", names}};
-      records_.push_back({dump(key_json(relation, json::object())), dump(value)});
+      std::string value;
+      JsonWriter out(value);
+      out.begin_object().key("before").null().key("after").null().key("source");
+      write_source(out, &relation, message_lsn_, true);
+      out.key("op").string("t").key("ts_ms").number(now_milliseconds());
+      out.key("truncate").begin_object()
+          .key("cascade").boolean(truncate.cascade)
+          .key("restart_identity").boolean(truncate.restart_identity)
+          .key("relations").begin_array();
+      for (auto other : truncate.relations) {
+        const auto& named = *relation_for(other);
+        out.string(named.schema + "." + named.name);
+      }
+      out.end_array().end_object().end_object();
+      std::string key;
+      JsonWriter key_out(key);
+      write_key(key_out, relation, nullptr);
+      records_.push_back({std::move(key), std::move(value)});
     }
     return Status::ok();
   }
 
   Status operator()(const pgoutput::LogicalMessage& message) {
-    json source_part = {{"connector", "postgresql"}, {"db", encoder_.database_name_},
-                        {"lsn", message.lsn.value()}, {"snapshot", "false"}};
-    if (encoder_.transaction_) add_transaction(source_part);
-    json value = {{"op", "m"},
-                  {"message", {{"prefix", message.prefix},
-                               {"content", hex_bytea(message.content)},
-                               {"transactional", message.transactional}}},
-                  {"source", std::move(source_part)},
-                  {"ts_ms", now_milliseconds()}};
-    json key = {{"message_prefix", message.prefix}};
-    records_.push_back({dump(key), dump(value)});
+    std::string value;
+    JsonWriter out(value);
+    out.begin_object().key("op").string("m");
+    out.key("message").begin_object()
+        .key("prefix").string(message.prefix)
+        .key("content").string(hex_bytea(message.content))
+        .key("transactional").boolean(message.transactional)
+        .end_object();
+    out.key("source");
+    write_source(out, nullptr, message.lsn, false);
+    out.key("ts_ms").number(now_milliseconds()).end_object();
+    std::string key;
+    JsonWriter(key).begin_object().key("message_prefix").string(message.prefix).end_object();
+    records_.push_back({std::move(key), std::move(value)});
     return Status::ok();
   }
 
@@ -231,35 +231,6 @@ class ChangeEncoder::Visitor {
   static Status unknown_relation(std::uint32_t oid) {
     return Status::error("pgoutput: change for relation " + std::to_string(oid) +
                          " before its Relation message");
-  }
-
-  void add_transaction(json& source_part) const {
-    const auto& transaction = *encoder_.transaction_;
-    source_part["txId"] = transaction.begin.xid;
-    source_part["commit_lsn"] = transaction.begin.final_lsn.value();
-    source_part["ts_ms"] = pgoutput::to_unix_milliseconds(transaction.begin.commit_time);
-    if (!transaction.origin.empty()) source_part["origin"] = transaction.origin;
-  }
-
-  json source(const pgoutput::Relation& relation) const {
-    json part = {{"connector", "postgresql"},
-                 {"db", encoder_.database_name_},
-                 {"schema", relation.schema},
-                 {"table", relation.name},
-                 {"lsn", message_lsn_.value()},
-                 {"snapshot", "false"}};
-    if (encoder_.transaction_) add_transaction(part);
-    return part;
-  }
-
-  json envelope(const pgoutput::Relation& relation, const char* op, json before, json after) {
-    json part = source(relation);
-    if (encoder_.transaction_) part["sequence"] = encoder_.transaction_->events++;
-    return {{"before", std::move(before)},
-            {"after", std::move(after)},
-            {"source", std::move(part)},
-            {"op", op},
-            {"ts_ms", now_milliseconds()}};
   }
 
   // A Debezium envelope, written directly: this is capture's hot path.
@@ -284,7 +255,7 @@ class ChangeEncoder::Visitor {
       out.null();
     }
     out.key("source");
-    write_source(out, relation);
+    write_source(out, &relation, message_lsn_, true);
     out.key("op").string(op).key("ts_ms").number(now_milliseconds());
     if (!unchanged.empty()) {
       out.key("unchanged_toast").begin_array();
@@ -300,17 +271,16 @@ class ChangeEncoder::Visitor {
     return Status::ok();
   }
 
-  void write_source(JsonWriter& out, const pgoutput::Relation& relation) const {
-    out.begin_object()
-        .key("connector").string("postgresql")
-        .key("db").string(encoder_.database_name_)
-        .key("schema").string(relation.schema)
-        .key("table").string(relation.name)
-        .key("lsn").unsigned_number(message_lsn_.value())
-        .key("snapshot").string("false");
+  // The envelope's "source": where the change came from. Row changes and truncates are
+  // `counted`: they carry their sequence number in the transaction. A logical message has no
+  // relation.
+  void write_source(JsonWriter& out, const pgoutput::Relation* relation, Lsn lsn, bool counted) const {
+    out.begin_object().key("connector").string("postgresql").key("db").string(encoder_.database_name_);
+    if (relation) out.key("schema").string(relation->schema).key("table").string(relation->name);
+    out.key("lsn").unsigned_number(lsn.value()).key("snapshot").string("false");
     if (encoder_.transaction_) {
       write_transaction_fields(out);
-      out.key("sequence").unsigned_number(encoder_.transaction_->events++);
+      if (counted) out.key("sequence").unsigned_number(encoder_.transaction_->events++);
     }
     out.end_object();
   }
@@ -360,11 +330,7 @@ class ChangeEncoder::Visitor {
 
 Status ChangeEncoder::encode(const pgoutput::Message& message, Lsn message_lsn,
                              std::vector<ChangeRecord>& records) {
-  try {
-    return std::visit(Visitor(*this, message_lsn, records), message);
-  } catch (const nlohmann::json::exception& error) {
-    return Status::error(std::string("cannot encode change event: ") + error.what());
-  }
+  return std::visit(Visitor(*this, message_lsn, records), message);
 }
 
 }  // namespace cutover

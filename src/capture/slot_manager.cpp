@@ -26,12 +26,15 @@ Status run_sql(pqxx::connection& connection, const std::string& sql) {
   }
 }
 
-Result<Lsn> create_slot(const Plan& plan, ExportedSnapshot* exported) {
-  auto replication = ReplicationConnection::open(plan.blue.dsn);
+}  // namespace
+
+Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& name,
+                                SlotLifetime lifetime, ExportedSnapshot* exported) {
+  auto replication = ReplicationConnection::open(blue_dsn);
   if (!replication) return replication.status();
-  // Capture alone needs no snapshot; the snapshot copy asks for one to import.
   auto rows = (*replication)->run_command(
-      "CREATE_REPLICATION_SLOT " + quote_identifier(plan.slot_name()) + " LOGICAL pgoutput " +
+      "CREATE_REPLICATION_SLOT " + quote_identifier(name) +
+      (lifetime == SlotLifetime::kTemporary ? " TEMPORARY" : "") + " LOGICAL pgoutput " +
       (exported ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"));
   if (!rows) return rows.status();
   if (rows->empty() || rows->front().size() < 3) {
@@ -45,8 +48,6 @@ Result<Lsn> create_slot(const Plan& plan, ExportedSnapshot* exported) {
   }
   return *point;
 }
-
-}  // namespace
 
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
                                                   ExportedSnapshot* exported) {
@@ -69,7 +70,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
   }
   if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
 
-  auto point = create_slot(plan, exported);
+  auto point = create_logical_slot(plan.blue.dsn, plan.slot_name(), SlotLifetime::kPermanent, exported);
   if (!point) {
     if (!state.publication_exists) {
       (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);

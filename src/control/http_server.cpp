@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
+#include "cutover/common/json_writer.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
@@ -23,6 +25,10 @@ constexpr std::size_t kBodyLimit = 64 * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr int kMaximumConnections = 64;
+// Handlers may wait on a database (a switch's guardrails, a dry run): with several threads,
+// one such request does not hold up status for everyone else. A connection's operations
+// still run one after the other, each starting from the completion of the one before.
+constexpr int kThreads = 4;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -74,16 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void answer_error(int status, const std::string& reason, bool keep_alive) {
-    write({status, "application/json", nlohmann_free_error(reason)}, keep_alive);
-  }
-
-  static std::string nlohmann_free_error(const std::string& reason) {
-    std::string escaped;
-    for (const char character : reason) {
-      if (character == '"' || character == '\\') escaped += '\\';
-      if (static_cast<unsigned char>(character) >= 0x20) escaped += character;
-    }
-    return "{\"error\": \"" + escaped + "\"}";
+    std::string body;
+    JsonWriter(body).begin_object().key("error").string(reason).end_object();
+    write({status, "application/json", std::move(body)}, keep_alive);
   }
 
   void write(HttpResponse answer, bool keep_alive) {
@@ -121,7 +120,7 @@ class BeastServer final : public HttpServer {
   explicit BeastServer(HttpHandler handler) : handler_(std::move(handler)), acceptor_(context_) {}
   ~BeastServer() override {
     context_.stop();
-    if (thread_.joinable()) thread_.join();
+    for (auto& thread : threads_) thread.join();
   }
 
   Status listen(const std::string& host, unsigned short port) {
@@ -139,7 +138,7 @@ class BeastServer final : public HttpServer {
     }
     host_ = host;
     accept();
-    thread_ = std::thread([this] { context_.run(); });
+    for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { context_.run(); });
     return Status::ok();
   }
 
@@ -168,10 +167,10 @@ class BeastServer final : public HttpServer {
   // Connections refer to the handler and the count: both outlive the context that owns them.
   HttpHandler handler_;
   std::atomic<int> open_{0};
-  asio::io_context context_{1};
+  asio::io_context context_{kThreads};
   tcp::acceptor acceptor_;
   std::string host_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -24,7 +25,7 @@ std::string token_of(const ControlOptions& options) {
 
 // One call; a transport failure prints why and gives the exit code in `code`.
 std::optional<nlohmann::json> call(const ControlOptions& options, const std::string& method,
-                                   const std::string& path, int& code, int& http_status,
+                                   const std::string& path, int& code,
                                    const nlohmann::json& request = nlohmann::json::object()) {
   auto answer = http_call(options.url, method, path, method == "POST" ? token_of(options) : "",
                           method == "POST" ? request.dump() : "");
@@ -33,7 +34,6 @@ std::optional<nlohmann::json> call(const ControlOptions& options, const std::str
     code = answer.status().is_retryable() ? kUnreachable : kBadInput;
     return std::nullopt;
   }
-  http_status = answer->status;
   auto reply = nlohmann::json::parse(answer->body, nullptr, false);
   if (reply.is_discarded()) {
     std::cerr << "cutover: " << options.url << path << " answered " << answer->status
@@ -103,12 +103,29 @@ void print_verification(const nlohmann::json& report) {
   }
 }
 
+// "freeze 45 ms, drain 38 ms, switch 4 ms, pause 100 ms" from a cutover journal.
+std::string timings_text(const nlohmann::json& journal) {
+  const auto& timings = journal["timings"];
+  return "freeze " + text_of(timings["freeze_ms"]) + " ms, drain " + text_of(timings["drain_ms"]) +
+         " ms, switch " + text_of(timings["switch_ms"]) + " ms, client pause " +
+         text_of(timings["pause_ms"]) + " ms";
+}
+
+// Polls the status until `finished` says the operation it follows has ended; that status.
+std::optional<nlohmann::json> poll_status(const ControlOptions& options, int& code,
+                                          const std::function<bool(const nlohmann::json&)>& finished) {
+  while (true) {
+    std::this_thread::sleep_for(kPollInterval);
+    auto answer = call(options, "GET", "/api/v1/status", code);
+    if (!answer || finished(*answer)) return answer;
+  }
+}
+
 }  // namespace
 
 int status(const ControlOptions& options) {
   int code = kSuccess;
-  int http_status = 0;
-  auto answer = call(options, "GET", "/api/v1/status", code, http_status);
+  auto answer = call(options, "GET", "/api/v1/status", code);
   if (!answer) return code;
   if (options.json) {
     std::cout << answer->dump(2) << "\n";
@@ -131,57 +148,48 @@ int status(const ControlOptions& options) {
   }
   const auto& cutover = (*answer)["cutover"];
   if (!cutover.is_null()) {
-    const auto& timings = cutover["timings"];
-    std::printf("last cutover %s: %s, clients on %s; freeze %s ms, drain %s ms, switch %s ms, pause %s ms\n",
-                text_of(cutover["cutover_id"]).c_str(),
+    std::printf("last cutover %s: %s, clients on %s; %s\n", text_of(cutover["cutover_id"]).c_str(),
                 cutover.value("outcome", std::string()).empty() ? "running"
                                                                 : text_of(cutover["outcome"]).c_str(),
-                text_of(cutover["side"]).c_str(), text_of(timings["freeze_ms"]).c_str(),
-                text_of(timings["drain_ms"]).c_str(), text_of(timings["switch_ms"]).c_str(),
-                text_of(timings["pause_ms"]).c_str());
+                text_of(cutover["side"]).c_str(), timings_text(cutover).c_str());
   }
   return kSuccess;
 }
 
 int verify(const ControlOptions& options) {
   int code = kSuccess;
-  int http_status = 0;
-  auto started = call(options, "POST", "/api/v1/verify", code, http_status);
+  auto started = call(options, "POST", "/api/v1/verify", code);
   if (!started) return code;
   const std::string id = started->value("id", std::string());
   std::cerr << "cutover: verification " << id << " started\n";
   auto last_progress = std::chrono::steady_clock::now();
-  while (true) {
-    std::this_thread::sleep_for(kPollInterval);
-    auto answer = call(options, "GET", "/api/v1/status", code, http_status);
-    if (!answer) return code;
-    const auto& report = (*answer)["last_verification"];
-    if (report.is_null() || report.value("id", std::string()) != id) continue;
-    if (report.value("state", std::string()) == "running") {
-      if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
-        last_progress = std::chrono::steady_clock::now();
-        const auto& progress = report["progress"];
-        std::cerr << "cutover: verifying: tables " << text_of(progress["tables_done"]) << "/"
-                  << text_of(progress["tables"]) << ", chunks " << text_of(progress["chunks_done"])
-                  << "/" << text_of(progress["chunks"]) << ", " << text_of(progress["rows"])
-                  << " rows\n";
-      }
-      continue;
+  auto answer = poll_status(options, code, [&](const nlohmann::json& status) {
+    const auto& report = status["last_verification"];
+    if (report.is_null() || report.value("id", std::string()) != id) return false;
+    if (report.value("state", std::string()) != "running") return true;
+    if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
+      last_progress = std::chrono::steady_clock::now();
+      const auto& progress = report["progress"];
+      std::cerr << "cutover: verifying: tables " << text_of(progress["tables_done"]) << "/"
+                << text_of(progress["tables"]) << ", chunks " << text_of(progress["chunks_done"])
+                << "/" << text_of(progress["chunks"]) << ", " << text_of(progress["rows"]) << " rows\n";
     }
-    if (options.json) {
-      std::cout << report.dump(2) << "\n";
-    } else {
-      print_verification(report);
-    }
-    return report.value("state", std::string()) == "clean" ? kSuccess : kFailed;
+    return false;
+  });
+  if (!answer) return code;
+  const auto& report = (*answer)["last_verification"];
+  if (options.json) {
+    std::cout << report.dump(2) << "\n";
+  } else {
+    print_verification(report);
   }
+  return report.value("state", std::string()) == "clean" ? kSuccess : kFailed;
 }
 
 int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback) {
   int code = kSuccess;
-  int http_status = 0;
   const nlohmann::json body = {{"dry_run", dry_run}, {"force_without_rollback", force_without_rollback}};
-  auto started = call(options, "POST", "/api/v1/switch", code, http_status, body);
+  auto started = call(options, "POST", "/api/v1/switch", code, body);
   if (!started) return code;
   if (dry_run) {
     if (options.json) {
@@ -198,36 +206,27 @@ int switch_over(const ControlOptions& options, bool dry_run, bool force_without_
   }
   const std::string id = started->value("id", std::string());
   std::cerr << "cutover: cutover " << id << " started\n";
-  while (true) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto answer = call(options, "GET", "/api/v1/status", code, http_status);
-    if (!answer) return code;
-    const auto& journal = (*answer)["cutover"];
-    if (journal.is_null() || journal.value("cutover_id", std::string()) != id ||
-        journal.value("outcome", std::string()).empty()) {
-      continue;
-    }
-    if (options.json) {
-      std::cout << journal.dump(2) << "\n";
-    } else {
-      const auto& timings = journal["timings"];
-      std::printf("cutover %s: %s%s\n", id.c_str(), text_of(journal["outcome"]).c_str(),
-                  journal.value("reason", std::string()).empty()
-                      ? ""
-                      : (" (" + journal.value("reason", std::string()) + ")").c_str());
-      std::printf("freeze %s ms, drain %s ms, switch %s ms, client pause %s ms; clients on %s\n",
-                  text_of(timings["freeze_ms"]).c_str(), text_of(timings["drain_ms"]).c_str(),
-                  text_of(timings["switch_ms"]).c_str(), text_of(timings["pause_ms"]).c_str(),
-                  text_of(journal["side"]).c_str());
-    }
-    return journal.value("outcome", std::string()) == "switched" ? kSuccess : kFailed;
+  auto answer = poll_status(options, code, [&id](const nlohmann::json& status) {
+    const auto& journal = status["cutover"];
+    return !journal.is_null() && journal.value("cutover_id", std::string()) == id &&
+           !journal.value("outcome", std::string()).empty();
+  });
+  if (!answer) return code;
+  const auto& journal = (*answer)["cutover"];
+  const std::string reason = journal.value("reason", std::string());
+  if (options.json) {
+    std::cout << journal.dump(2) << "\n";
+  } else {
+    std::printf("cutover %s: %s%s\n%s; clients on %s\n", id.c_str(), text_of(journal["outcome"]).c_str(),
+                reason.empty() ? "" : (" (" + reason + ")").c_str(), timings_text(journal).c_str(),
+                text_of(journal["side"]).c_str());
   }
+  return journal.value("outcome", std::string()) == "switched" ? kSuccess : kFailed;
 }
 
 int abort_cutover(const ControlOptions& options) {
   int code = kSuccess;
-  int http_status = 0;
-  auto answer = call(options, "POST", "/api/v1/abort", code, http_status);
+  auto answer = call(options, "POST", "/api/v1/abort", code);
   if (!answer) return code;
   std::cout << "abort requested\n";
   return kSuccess;

@@ -137,9 +137,7 @@ Status CutoverRunner::recover() {
     journal_.outcome = "switched";
     return store_.save(journal_);
   }
-  undo_freeze("cutover run stopped during " + state + "; undone when it started again");
-  std::lock_guard lock(mutex_);
-  return journal_.outcome == "aborted" ? Status::ok() : Status::error(journal_.reason);
+  return undo_freeze("cutover run stopped during " + state + "; undone when it started again");
 }
 
 std::vector<Guardrail> CutoverRunner::check_guardrails(const SwitchRequest& request) {
@@ -200,7 +198,9 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(const SwitchRequest& requ
                         "a reverse pipeline, or force_without_rollback"});
   {
     std::lock_guard lock(mutex_);
-    guardrails.push_back({"side", journal_.side == "blue", "clients on " + journal_.side, "clients on blue"});
+    guardrails.push_back({"side", journal_.side == "blue" && journal_.state == "streaming",
+                          "clients on " + journal_.side + ", state " + journal_.state,
+                          "clients on blue, no cutover under way"});
   }
   return guardrails;
 }
@@ -407,7 +407,7 @@ Status CutoverRunner::check_clients_reach(const std::string& side_dsn, const std
   return Status::ok();
 }
 
-void CutoverRunner::undo_freeze(const std::string& reason) {
+Status CutoverRunner::undo_freeze(const std::string& reason) {
   Status undone = Status::ok();
   if (pooler_) {
     const auto& pgbouncer = *plan_.cutover.pgbouncer;
@@ -420,14 +420,22 @@ void CutoverRunner::undo_freeze(const std::string& reason) {
     if (undone) undone = resumed;
   }
   std::lock_guard lock(mutex_);
-  journal_.state = "streaming";
-  journal_.side = "blue";
-  journal_.outcome = "aborted";
-  journal_.reason = reason + (undone ? "" : "; undoing the freeze failed too: " + undone.message());
   journal_.steps.push_back({"undo", undone ? "done" : "failed", utc_now("%Y-%m-%dT%H:%M:%SZ"), reason});
+  if (undone) {
+    journal_.state = "streaming";
+    journal_.side = "blue";
+    journal_.outcome = "aborted";
+    journal_.reason = reason;
+    spdlog::warn("cutover id={} aborted, clients resumed on blue reason=\"{}\"", journal_.cutover_id, reason);
+  } else {
+    // The state stays where the step left it, so that the next start of cutover run tries
+    // the undo again.
+    journal_.outcome = "undo_failed";
+    journal_.reason = reason + "; undoing the freeze failed too: " + undone.message();
+    spdlog::error("cutover id={} could not resume clients on blue: {}", journal_.cutover_id, journal_.reason);
+  }
   if (auto saved = store_.save(journal_); !saved) spdlog::error("cutover journal: {}", saved.message());
-  spdlog::warn("cutover id={} aborted, clients resumed on blue reason=\"{}\"", journal_.cutover_id,
-               journal_.reason);
+  return undone;
 }
 
 }  // namespace cutover

@@ -5,6 +5,7 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
+#include "cutover/common/periodic.h"
 #include "cutover/transport/change_log_consumer.h"
 #include "cutover/transport/change_log_producer.h"
 #include "cutover/transport/embedded_broker.h"
@@ -104,62 +105,55 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   return Status::ok();
 }
 
-// Samples blue's WAL position every kSampleInterval (for the lag in status) and logs the
-// pipeline's status every kStatusInterval.
-void report_status(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& finished) {
-  auto last_sample = Clock::now();
-  auto last_log = Clock::now();
-  std::unique_ptr<pqxx::connection> blue;
-  while (!finished.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (Clock::now() - last_sample < kSampleInterval) continue;
-    last_sample = Clock::now();
-    if (status.phase.load() != Phase::kStreaming) continue;
+// Samples blue's WAL position every kSampleInterval, for the lag in status, and logs the
+// pipeline's status every kStatusInterval, while it lives.
+class StatusReporter {
+ public:
+  StatusReporter(const Plan& plan, PipelineStatus& status)
+      : plan_(plan), status_(status), periodic_(kSampleInterval, [this] { sample(); }) {}
+
+ private:
+  void sample() {
+    if (status_.phase.load() != Phase::kStreaming) return;
     try {
-      if (!blue) {
-        auto opened = open_postgres(plan.blue.dsn, "blue");
-        if (opened) blue = std::move(opened.value());
+      if (!blue_) {
+        auto opened = open_postgres(plan_.blue.dsn, "blue");
+        if (opened) blue_ = std::move(opened.value());
       }
-      if (blue) {
-        pqxx::nontransaction query(*blue);
-        status.blue_wal_lsn =
+      if (blue_) {
+        pqxx::nontransaction query(*blue_);
+        status_.blue_wal_lsn =
             Lsn::parse(query.exec("SELECT pg_current_wal_lsn()::text")[0][0].c_str())->value();
       }
     } catch (const std::exception&) {
-      blue.reset();
+      blue_.reset();
     }
-    if (Clock::now() - last_log < kStatusInterval) continue;
-    last_log = Clock::now();
-    const Lag lag = current_lag(status);
+    if (Clock::now() - last_log_ < kStatusInterval) return;
+    last_log_ = Clock::now();
+    log();
+  }
+
+  void log() const {
+    const Lag lag = current_lag(status_);
     std::string tables;
     {
-      std::lock_guard lock(status.apply.mutex);
-      for (const auto& [table, rows] : status.apply.rows_by_source) {
+      std::lock_guard lock(status_.apply.mutex);
+      for (const auto& [table, rows] : status_.apply.rows_by_source) {
         tables += (tables.empty() ? "" : ",") + table + ":" + std::to_string(rows);
       }
     }
     spdlog::info("status phase={} applied_lsn={} lag_bytes={} lag_seconds={:.1f} "
                  "transactions={} rows={} rows_by_table={}",
-                 phase_name(status.phase.load()), Lsn(status.apply.applied_lsn.load()).to_string(),
-                 lag.bytes, lag.seconds,
-                 status.apply.transactions.load(), status.apply.rows.load(),
+                 phase_name(status_.phase.load()), Lsn(status_.apply.applied_lsn.load()).to_string(),
+                 lag.bytes, lag.seconds, status_.apply.transactions.load(), status_.apply.rows.load(),
                  tables.empty() ? "-" : tables);
   }
-}
 
-// Logs the pipeline's status every kStatusInterval while it lives.
-class StatusReporter {
- public:
-  StatusReporter(const Plan& plan, PipelineStatus& status)
-      : thread_([this, &plan, &status] { report_status(plan, status, done_); }) {}
-  ~StatusReporter() {
-    done_ = true;
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
+  const Plan& plan_;
+  PipelineStatus& status_;
+  std::unique_ptr<pqxx::connection> blue_;  // used by the periodic thread only
+  Clock::time_point last_log_ = Clock::now();
+  Periodic periodic_;  // last: it starts calling sample() once everything else exists
 };
 
 // One applier session: green writer, consumer, applier, until stop or an error.

@@ -40,19 +40,16 @@ std::vector<std::string> identity_columns(pqxx::work& query, const QualifiedName
   return columns;
 }
 
-}  // namespace
-
-namespace {
 std::string projection_of(const std::vector<TargetColumn>& columns, bool cast) {
   std::string sql;
   for (const auto& column : columns) {
     if (!sql.empty()) sql += ", ";
-    sql += cast ? "((" + column.expression + ")::" + column.sql_type + ")"
-                : "(" + column.expression + ")";
+    sql += cast ? column.typed_expression() : "(" + column.expression + ")";
     sql += " AS " + quote_identifier(column.name);
   }
   return sql;
 }
+
 }  // namespace
 
 std::string TableTransform::projection() const { return projection_of(columns, false); }

@@ -117,7 +117,7 @@ std::string TableComparison::typed_expression(const TableTransform& transform,
       source && source->sql_type == column.sql_type) {
     return quote_identifier(source->name);
   }
-  return "((" + column.expression + ")::" + column.sql_type + ")";
+  return column.typed_expression();
 }
 
 std::vector<std::size_t> TableComparison::identity_positions() const {

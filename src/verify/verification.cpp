@@ -1,13 +1,13 @@
 #include "cutover/verify/verification.h"
 
 #include <chrono>
-#include <thread>
 
-#include "cutover/capture/replication_stream.h"
+#include "cutover/capture/slot_manager.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/durable_file.h"
 #include "cutover/common/libpq_session.h"
 #include "cutover/common/logging.h"
+#include "cutover/common/periodic.h"
 #include "cutover/verify/table_verifier.h"
 
 namespace cutover {
@@ -20,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kHoldTimeout = std::chrono::seconds(120);
 constexpr auto kProgressInterval = std::chrono::seconds(5);
 
-// Releases the applier however the verification leaves, and says for how long it held.
+// Releases the applier however the verification leaves, early return or error.
 class HoldGuard {
  public:
   explicit HoldGuard(ApplyHold& hold) : hold_(hold) {}
@@ -37,8 +37,7 @@ class HoldGuard {
 };
 
 struct Snapshots {
-  std::unique_ptr<ReplicationConnection> slot;  // holds blue's exported snapshot importable
-  std::string blue_snapshot;
+  ExportedSnapshot blue;  // its connection keeps the temporary slot and the snapshot alive
   PgConnection green_exporter;  // in its snapshot until the verification ends
   std::string green_snapshot;
 };
@@ -59,26 +58,20 @@ Result<Snapshots> take_snapshots(const Plan& plan, const std::string& id, ApplyH
   if (!current) return current.status();
   auto before_slot = lsn_of(PQgetvalue(current->get(), 0, 0), "pg_current_wal_lsn()");
   if (!before_slot) return before_slot.status();
+  // Green's session is ready before the applier is held: only its snapshot is taken inside.
+  auto green = connect_libpq(plan.green->dsn, "green");
+  if (!green) return green.status();
+  if (auto set = run_libpq(green->get(), kCanonicalSettings, "green"); !set) return set;
 
   // The slot's point lies at or after blue's position now: holding the applier here first
   // keeps it from passing the point while the slot is created.
   HoldGuard guard(hold);
   hold.request(*before_slot);
   const auto hold_started = Clock::now();
-  auto replication = ReplicationConnection::open(plan.blue.dsn);
-  if (!replication) return replication.status();
   const std::string slot_name = plan.slot_name().substr(0, 40) + "_verify_" + id;
-  auto created = (*replication)->run_command("CREATE_REPLICATION_SLOT " + quote_identifier(slot_name) +
-                                             " TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT");
-  if (!created) return created.status().with_context("blue: creating the verification's slot");
-  if (created->empty() || created->front().size() < 3) {
-    return Status::error("blue: CREATE_REPLICATION_SLOT returned no snapshot");
-  }
-  auto point = lsn_of(created->front()[1], "CREATE_REPLICATION_SLOT");
-  if (!point) return point.status();
   Snapshots snapshots;
-  snapshots.blue_snapshot = created->front()[2];
-  snapshots.slot = std::move(replication.value());
+  auto point = create_logical_slot(plan.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.blue);
+  if (!point) return point.status().with_context("blue: creating the verification's slot");
   report.consistent_point = *point;
   hold.request(*point);
   if (auto marked = run_libpq(blue->get(),
@@ -91,9 +84,6 @@ Result<Snapshots> take_snapshots(const Plan& plan, const std::string& id, ApplyH
   if (!held) return held.status();
   report.green_applied = *held;
 
-  auto green = connect_libpq(plan.green->dsn, "green");
-  if (!green) return green.status();
-  if (auto set = run_libpq(green->get(), kCanonicalSettings, "green"); !set) return set;
   auto exported = query_libpq(green->get(),
                               "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
                               "SELECT pg_export_snapshot()",
@@ -124,7 +114,7 @@ Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots&
     if (!blue) return blue.status();
     auto green = connect_libpq(plan.green->dsn, "green");
     if (!green) return green.status();
-    if (auto entered = enter_snapshot(blue->get(), snapshots.blue_snapshot, "blue"); !entered) {
+    if (auto entered = enter_snapshot(blue->get(), snapshots.blue.name, "blue"); !entered) {
       return entered;
     }
     if (auto entered = enter_snapshot(green->get(), snapshots.green_snapshot, "green"); !entered) {
@@ -135,34 +125,6 @@ Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots&
   return workers;
 }
 
-// Logs progress every kProgressInterval while the verification runs.
-class ProgressLog {
- public:
-  ProgressLog(const std::string& id, const VerificationProgress& progress)
-      : thread_([this, id, &progress] {
-          auto last = Clock::now();
-          while (!done_.load()) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-            if (Clock::now() - last < kProgressInterval) continue;
-            last = Clock::now();
-            const double seconds =
-                std::chrono::duration<double>(Clock::now() - progress.started).count();
-            spdlog::info("verify progress id={} tables={}/{} chunks={}/{} rows={} rows_per_s={:.0f}",
-                         id, progress.tables_done.load(), progress.tables.load(),
-                         progress.chunks_done.load(), progress.chunks.load(),
-                         progress.rows.load(), seconds > 0 ? progress.rows.load() / seconds : 0.0);
-          }
-        }) {}
-  ~ProgressLog() {
-    done_ = true;
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 Status compare(const Plan& plan, const std::vector<TableTransform>& transforms, ApplyHold& hold,
                VerificationProgress& progress, const std::atomic<bool>& stop,
                VerificationReport& report) {
@@ -170,10 +132,16 @@ Status compare(const Plan& plan, const std::vector<TableTransform>& transforms, 
   if (!snapshots) return snapshots.status();
   auto workers = open_workers(plan, *snapshots);
   if (!workers) return workers.status();
-  snapshots->slot.reset();  // every worker has imported blue's snapshot; the slot may go
+  snapshots->blue.connection.reset();  // every worker has imported blue's snapshot; the slot may go
   const auto comparisons = comparisons_of(transforms);
   progress.tables = comparisons.size();
-  ProgressLog log(report.id, progress);
+  const Periodic log(kProgressInterval, [&id = report.id, &progress] {
+    const double seconds = std::chrono::duration<double>(Clock::now() - progress.started).count();
+    spdlog::info("verify progress id={} tables={}/{} chunks={}/{} rows={} rows_per_s={:.0f}", id,
+                 progress.tables_done.load(), progress.tables.load(), progress.chunks_done.load(),
+                 progress.chunks.load(), progress.rows.load(),
+                 seconds > 0 ? progress.rows.load() / seconds : 0.0);
+  });
   TableVerifier verifier(plan.verify.chunk_rows, *workers, snapshots->green_exporter.get(),
                          progress, stop);
   for (const auto& comparison : comparisons) {

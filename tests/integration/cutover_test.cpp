@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <regex>
 
-#include "fixtures/forward_harness.h"
 #include "cutover/orchestrator/pgbouncer_admin.h"
+#include "fixtures/forward_harness.h"
 #include "fixtures/pgbouncer.h"
 
 namespace cutover::testing {
@@ -26,7 +26,6 @@ class CutoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ::setenv("CUTOVER_TOKEN", kToken, 1);
-    control_url_ = "http://127.0.0.1:" + std::to_string(free_loopback_port());
     ASSERT_EQ(h_.pgbench({"-i", "-s", "1", "-q"}), 0);
     const std::string events = "CREATE TABLE events(id serial PRIMARY KEY, note text)";
     h_.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL;" + events);
@@ -36,7 +35,7 @@ class CutoverTest : public ::testing::Test {
   }
 
   std::string plan_extra(const std::string& cutover_settings, const std::string& before_switch = "full") {
-    return "control:\n  listen: " + control_url_.substr(7) + "\nstate_dir: " + h_.work().path() +
+    return "state_dir: " + h_.work().path() +
            "/state\nverify:\n  before_switch: " + before_switch + "\nsequences:\n  - source: public.events_id_seq\n"
            "    target: public.events_id_seq\ncutover:\n" + cutover_settings +
            "  switch:\n    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() +
@@ -54,23 +53,6 @@ class CutoverTest : public ::testing::Test {
         h_.work().path());
   }
 
-  struct Outcome {
-    int exit_code = -1;
-    nlohmann::json journal;
-    std::string errors;
-  };
-  Outcome cutover_command(const std::vector<std::string>& arguments) {
-    std::vector<std::string> argv = {CUTOVER_BINARY};
-    argv.insert(argv.end(), arguments.begin(), arguments.end());
-    argv.insert(argv.end(), {"--control", control_url_, "--json"});
-    ChildProcess child(argv, h_.work().path());
-    Outcome outcome;
-    outcome.exit_code = child.wait(std::chrono::seconds(300)).value_or(-1);
-    outcome.errors = child.standard_error();
-    outcome.journal = nlohmann::json::parse(child.standard_output(), nullptr, false);
-    return outcome;
-  }
-
   std::string through_pooler(const std::string& sql) {
     pqxx::connection connection(pooler_->app_dsn());
     pqxx::nontransaction query(connection);
@@ -79,7 +61,6 @@ class CutoverTest : public ::testing::Test {
 
   ForwardHarness h_;
   std::unique_ptr<Pgbouncer> pooler_;
-  std::string control_url_;
 };
 
 TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothingLost) {
@@ -92,20 +73,20 @@ TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothing
   EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), blue_system);
 
   // Without a reverse pipeline, a switch must be forced.
-  const auto refused = cutover_command({"switch"});
+  const auto refused = h_.cli({"switch"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.errors.find("rollback_possible"), std::string::npos) << refused.errors;
-  const auto dry = cutover_command({"switch", "--dry-run", "--force-without-rollback"});
-  EXPECT_EQ(dry.exit_code, 0) << dry.errors << dry.journal.dump(2);
+  const auto dry = h_.cli({"switch", "--dry-run", "--force-without-rollback"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.errors << dry.output.dump(2);
 
   auto load = start_load(25);
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  const auto switched = cutover_command({"switch", "--force-without-rollback"});
-  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.journal.dump(2) << h_.run().standard_error();
-  EXPECT_EQ(switched.journal["outcome"], "switched");
-  EXPECT_EQ(switched.journal["side"], "green");
-  EXPECT_GT(switched.journal["timings"]["pause_ms"].get<long>(), 0);
-  std::cerr << "[ MEASURED ] cutover timings " << switched.journal["timings"].dump() << "\n";
+  const auto switched = h_.cli({"switch", "--force-without-rollback"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(switched.output["outcome"], "switched");
+  EXPECT_EQ(switched.output["side"], "green");
+  EXPECT_GT(switched.output["timings"]["pause_ms"].get<long>(), 0);
+  std::cerr << "[ MEASURED ] cutover timings " << switched.output["timings"].dump() << "\n";
 
   ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
   const std::string report = load->standard_output();
@@ -138,13 +119,13 @@ TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
   pqxx::work transaction(long_running);
   transaction.exec("SELECT count(*) FROM pgbench_branches");
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const auto aborted = cutover_command({"switch", "--force-without-rollback"});
+  const auto aborted = h_.cli({"switch", "--force-without-rollback"});
   EXPECT_EQ(aborted.exit_code, 1);
-  EXPECT_EQ(aborted.journal["outcome"], "aborted") << aborted.journal.dump(2);
-  EXPECT_NE(aborted.journal.value("reason", std::string()).find("PAUSE app did not complete within 1000 ms"),
+  EXPECT_EQ(aborted.output["outcome"], "aborted") << aborted.output.dump(2);
+  EXPECT_NE(aborted.output.value("reason", std::string()).find("PAUSE app did not complete within 1000 ms"),
             std::string::npos)
-      << aborted.journal.dump(2);
-  EXPECT_EQ(aborted.journal["side"], "blue");
+      << aborted.output.dump(2);
+  EXPECT_EQ(aborted.output["side"], "blue");
   transaction.commit();
   ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
   EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
@@ -158,7 +139,7 @@ TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
                 plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 2s\n", "none"));
   h_.start_run();
-  ASSERT_EQ(cutover_command({"verify"}).exit_code, 0);
+  ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
   auto load = start_load(20);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   // Hold the applier back: green's accounts table is locked, so apply cannot commit.
@@ -166,12 +147,12 @@ TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
   pqxx::work lock(green);
   lock.exec("LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const auto aborted = cutover_command({"switch", "--force-without-rollback"});
+  const auto aborted = h_.cli({"switch", "--force-without-rollback"});
   EXPECT_EQ(aborted.exit_code, 1);
-  EXPECT_EQ(aborted.journal["outcome"], "aborted") << aborted.journal.dump(2);
-  EXPECT_NE(aborted.journal.value("reason", std::string()).find("did not commit the marker within 2000 ms"),
+  EXPECT_EQ(aborted.output["outcome"], "aborted") << aborted.output.dump(2);
+  EXPECT_NE(aborted.output.value("reason", std::string()).find("did not commit the marker within 2000 ms"),
             std::string::npos)
-      << aborted.journal.dump(2);
+      << aborted.output.dump(2);
   lock.abort();
   ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
   EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
@@ -194,6 +175,9 @@ struct CrashCase {
   const char* side_after_restart;
 };
 
+// Names the case in test listings (gtest would print its bytes).
+void PrintTo(const CrashCase& crash, std::ostream* out) { *out << crash.point; }
+
 class CutoverCrashTest : public CutoverTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
@@ -203,10 +187,10 @@ TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
   ::setenv("CUTOVER_CRASH_AT", crash.point, 1);
   h_.start_run();
   ::unsetenv("CUTOVER_CRASH_AT");
-  ASSERT_EQ(cutover_command({"verify"}).exit_code, 0);
+  ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
   auto load = start_load(20);
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const auto interrupted = cutover_command({"switch", "--force-without-rollback"});
+  const auto interrupted = h_.cli({"switch", "--force-without-rollback"});
   EXPECT_EQ(interrupted.exit_code, 3) << "the run should have died at " << crash.point << ": "
                                       << interrupted.errors;
   ASSERT_EQ(h_.run().wait(std::chrono::seconds(30)).value_or(-1), 128 + SIGKILL);
@@ -231,7 +215,7 @@ TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
   if (side == "blue") {
     // Still streaming: green catches up, and a verification is clean.
     EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
-    const auto verified = cutover_command({"verify"});
+    const auto verified = h_.cli({"verify"});
     EXPECT_EQ(verified.exit_code, 0) << verified.errors;
   }
 }

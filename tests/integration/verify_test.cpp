@@ -18,34 +18,23 @@ namespace {
 
 constexpr const char* kToken = "verify-test-token";
 
-struct VerifyOutcome {
-  int exit_code = -1;
-  nlohmann::json report;
-  std::string errors;
-};
-
 class VerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ::setenv("CUTOVER_TOKEN", kToken, 1);
-    control_url_ = "http://127.0.0.1:" + std::to_string(free_loopback_port());
   }
 
   // The plan's control and verify sections.
   std::string extra(long chunk_rows) const {
-    return "control:\n  listen: " + control_url_.substr(7) + "\nverify:\n  chunk_rows: " +
+    return "verify:\n  chunk_rows: " +
            std::to_string(chunk_rows) + "\nstate_dir: " + h_.work().path() + "/state\n";
   }
 
-  VerifyOutcome verify(const std::vector<std::string>& more = {}) {
-    std::vector<std::string> argv = {CUTOVER_BINARY, "verify", "--control", control_url_, "--json"};
-    argv.insert(argv.end(), more.begin(), more.end());
-    ChildProcess child(argv, h_.work().path());
-    VerifyOutcome outcome;
-    outcome.exit_code = child.wait(std::chrono::seconds(300)).value_or(-1);
-    outcome.errors = child.standard_error();
-    outcome.report = nlohmann::json::parse(child.standard_output(), nullptr, false);
-    return outcome;
+  // `cutover verify`; the report is the outcome's output.
+  ForwardHarness::CliOutcome verify(const std::vector<std::string>& more = {}) {
+    std::vector<std::string> arguments = {"verify"};
+    arguments.insert(arguments.end(), more.begin(), more.end());
+    return h_.cli(arguments);
   }
 
   // The table's entry of a report.
@@ -72,13 +61,12 @@ class VerifyTest : public ::testing::Test {
     return different;
   }
 
-  void expect_clean(const VerifyOutcome& outcome) {
-    EXPECT_EQ(outcome.exit_code, 0) << outcome.errors << outcome.report.dump(2);
-    EXPECT_EQ(outcome.report.value("state", std::string()), "clean") << outcome.report.dump(2);
+  void expect_clean(const ForwardHarness::CliOutcome& outcome) {
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.errors << outcome.output.dump(2);
+    EXPECT_EQ(outcome.output.value("state", std::string()), "clean") << outcome.output.dump(2);
   }
 
   ForwardHarness h_;
-  std::string control_url_;
 };
 
 // Every column type of the issue, one divergence each, in rows 2 to 12.
@@ -116,20 +104,20 @@ TEST_F(VerifyTest, EveryInjectedDivergenceIsReportedWithItsKeyAndColumnAndNothin
       "UPDATE kinds SET r = int4range(12, 18) WHERE id = 12;");
   const auto outcome = verify();
   EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
-  ASSERT_EQ(outcome.report.value("state", std::string()), "differences") << outcome.report.dump(2);
-  const auto table = table_of(outcome.report, "public.kinds");
+  ASSERT_EQ(outcome.output.value("state", std::string()), "differences") << outcome.output.dump(2);
+  const auto table = table_of(outcome.output, "public.kinds");
   EXPECT_EQ(keys_of(table["missing_in_green"], "id"), std::set<std::string>({"1"}));
   EXPECT_EQ(keys_of(table["extra_in_green"], "id"), std::set<std::string>({"1000"}));
   const std::map<std::string, std::vector<std::string>> expected = {
       {"2", {"i"}},  {"3", {"n"}},  {"4", {"t"}},   {"5", {"e"}},   {"6", {"b"}}, {"7", {"j"}},
       {"8", {"a"}},  {"9", {"ts"}}, {"10", {"iv"}}, {"11", {"u"}}, {"12", {"r"}}};
   EXPECT_EQ(different_of(table, "id"), expected);
-  EXPECT_EQ(outcome.report["differences"], 13);
+  EXPECT_EQ(outcome.output["differences"], 13);
   EXPECT_EQ(table["rows_blue"], 30);
   EXPECT_EQ(table["rows_green"], 30);
 
   // The complete report is on disk too.
-  const std::string file = outcome.report.value("report_file", std::string());
+  const std::string file = outcome.output.value("report_file", std::string());
   ASSERT_FALSE(file.empty());
   std::ifstream stored(file);
   EXPECT_EQ(nlohmann::json::parse(stored, nullptr, false)["differences"], 13);
@@ -151,7 +139,7 @@ TEST_F(VerifyTest, OneBadRowInTheLastChunkOfAManyChunkTableIsFound) {
   h_.green().execute("UPDATE big SET w = w + 1e-9 WHERE id = 1050");
   const auto outcome = verify();
   EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
-  const auto report = table_of(outcome.report, "public.big");
+  const auto report = table_of(outcome.output, "public.big");
   EXPECT_EQ(report["chunks"], 11);
   EXPECT_EQ(report["chunks_differing"], 1);
   EXPECT_EQ(report["rows_blue"], 1050);
@@ -174,8 +162,8 @@ TEST_F(VerifyTest, CorrectGreenVerifiesCleanFiveTimesWhilePgbenchWritesAtFullRat
   for (int run = 0; run < 5; ++run) {
     const auto outcome = verify();
     expect_clean(outcome);
-    EXPECT_GT(table_of(outcome.report, "public.pgbench_accounts")["rows_blue"].get<long>(), 199999);
-    EXPECT_GT(table_of(outcome.report, "public.pgbench_history")["rows_green"].get<long>(), 0)
+    EXPECT_GT(table_of(outcome.output, "public.pgbench_accounts")["rows_blue"].get<long>(), 199999);
+    EXPECT_GT(table_of(outcome.output, "public.pgbench_history")["rows_green"].get<long>(), 0)
         << "pgbench was not writing";
   }
   ASSERT_TRUE(load.running()) << "pgbench stopped early: " << load.standard_error();
@@ -226,12 +214,12 @@ TEST_F(VerifyTest, VerifiesThroughTransformsWhileBlueChangesAndFindsWhatDiffers)
                      "DELETE FROM user_emails WHERE user_id = 2999");
   const auto outcome = verify();
   EXPECT_EQ(outcome.exit_code, 1) << outcome.errors;
-  const auto accounts = table_of(outcome.report, "public.accounts");
+  const auto accounts = table_of(outcome.output, "public.accounts");
   EXPECT_EQ(keys_of(accounts["extra_in_green"], "id"), std::set<std::string>({inactive}));
   EXPECT_EQ(accounts["missing_in_green"].size(), 0u);
   const std::map<std::string, std::vector<std::string>> expected = {{active, {"email_domain"}}};
   EXPECT_EQ(different_of(accounts, "id"), expected);
-  const auto emails = table_of(outcome.report, "public.user_emails");
+  const auto emails = table_of(outcome.output, "public.user_emails");
   EXPECT_EQ(keys_of(emails["missing_in_green"], "user_id"), std::set<std::string>({"2999"}));
   EXPECT_EQ(emails["differences"], 1);
   EXPECT_EQ(emails["chunks"], 6);
@@ -255,7 +243,7 @@ TEST_F(VerifyTest, MetricsExposeLagThroughputBatchesAndTheLastVerification) {
   h_.green().execute("UPDATE items SET v = 'changed' WHERE id IN (7, 8)");
   EXPECT_EQ(verify().exit_code, 1);
 
-  auto answer = http_call(control_url_, "GET", "/metrics", "");
+  auto answer = http_call(h_.control_url(), "GET", "/metrics", "");
   ASSERT_TRUE(answer) << answer.status().message();
   EXPECT_EQ(answer->status, 200);
   EXPECT_NE(answer->content_type.find("text/plain; version=0.0.4"), std::string::npos);

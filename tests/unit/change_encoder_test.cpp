@@ -52,6 +52,43 @@ TEST(ChangeEncoder, RowEventsCarryTransactionPositionAndKey) {
   EXPECT_FALSE(encoder.in_transaction());
 }
 
+TEST(ChangeEncoder, SchemaTruncateAndMessageEventsCarryTheirFields) {
+  ChangeEncoder encoder("app");
+  std::vector<ChangeRecord> records;
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x200), 0, 9}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(users(), Lsn(0x110), records));
+  ASSERT_TRUE(encoder.encode(Truncate{true, false, {1}}, Lsn(0x120), records));
+  ASSERT_TRUE(encoder.encode(LogicalMessage{true, Lsn(0x130), "cutover", "id \"1\""}, Lsn(0x130), records));
+  ASSERT_EQ(records.size(), 4u);
+
+  const json schema = json::parse(records[1].value);
+  EXPECT_EQ(schema["op"], "schema");
+  EXPECT_EQ(schema["schema"]["columns"][0]["name"], "id");
+  EXPECT_EQ(schema["schema"]["columns"][0]["type_oid"], 20);
+  EXPECT_EQ(schema["schema"]["columns"][0]["key"], true);
+  EXPECT_EQ(schema["schema"]["replica_identity"], "d");
+  EXPECT_EQ(schema["source"]["table"], "users");
+  EXPECT_FALSE(schema["source"].contains("sequence"));  // not a row change
+  EXPECT_TRUE(json::parse(records[1].key)["key"].is_null());
+
+  const json truncated = json::parse(records[2].value);
+  EXPECT_EQ(truncated["op"], "t");
+  EXPECT_EQ(truncated["truncate"]["cascade"], true);
+  EXPECT_EQ(truncated["truncate"]["relations"], json::array({"public.users"}));
+  EXPECT_EQ(truncated["source"]["sequence"], 0);
+  EXPECT_EQ(truncated["source"]["commit_lsn"], 0x200);
+  EXPECT_EQ(json::parse(records[2].key)["key"], (json{{"id", nullptr}}));
+
+  const json message = json::parse(records[3].value);
+  EXPECT_EQ(message["op"], "m");
+  EXPECT_EQ(message["message"]["prefix"], "cutover");
+  EXPECT_EQ(message["message"]["content"], "\\x69642022312" "2");
+  EXPECT_EQ(message["source"]["lsn"], 0x130);
+  EXPECT_EQ(message["source"]["txId"], 9);
+  EXPECT_FALSE(message["source"].contains("table"));
+  EXPECT_EQ(json::parse(records[3].key)["message_prefix"], "cutover");
+}
+
 TEST(ChangeEncoder, ChangeBeforeRelationIsAnError) {
   ChangeEncoder encoder("app");
   std::vector<ChangeRecord> records;

@@ -26,6 +26,15 @@ struct ExportedSnapshot {
   std::string name;
 };
 
+enum class SlotLifetime { kPermanent, kTemporary };
+
+// Creates a pgoutput slot named `name` on blue and returns its consistent point. With
+// `exported`, the slot's snapshot is exported and handed back there (capture alone needs
+// none; the snapshot copy and verification import it). A temporary slot lives as long as
+// `exported->connection`.
+Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& name,
+                                SlotLifetime lifetime, ExportedSnapshot* exported);
+
 // With `exported`, a slot that must be created is created with EXPORT_SNAPSHOT and its
 // snapshot handed back there.
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,

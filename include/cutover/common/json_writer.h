@@ -71,12 +71,6 @@ class JsonWriter {
     out_ += "null";
     return *this;
   }
-  // A JSON value already in text form.
-  JsonWriter& raw(std::string_view json) {
-    separate();
-    out_ += json;
-    return *this;
-  }
 
  private:
   void separate() {

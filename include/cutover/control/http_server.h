@@ -1,7 +1,7 @@
-// HttpServer: the control endpoint's HTTP/1.1 server (Boost.Beast), on a thread of its own.
+// HttpServer: the control endpoint's HTTP/1.1 server (Boost.Beast), on threads of its own.
 //
-// Handlers run on that thread and must answer quickly; long work (a verification, a
-// cutover) is started elsewhere and reported through status. Requests are bounded: headers
+// Handlers run on those threads, several at once, and should answer quickly; long work (a
+// verification, a cutover) is started elsewhere and reported through status. Requests are bounded: headers
 // to 8 KiB, bodies to 64 KiB, 10 s to send a request, 30 s idle on a kept-alive connection,
 // and 64 connections at once; a connection past those limits is answered 4xx or closed.
 // Beast stays inside this module and the client's; the rest sees plain structs.

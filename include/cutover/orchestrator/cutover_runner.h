@@ -68,7 +68,9 @@ class CutoverRunner {
   Status drain(const std::string& id);
   Status sync_sequences();
   Status check_clients_reach(const std::string& side_dsn, const std::string& side);
-  void undo_freeze(const std::string& reason);
+  // Puts the pooler back on blue and resumes it; journals the abort with `reason`. Whether
+  // the pooler could be put back.
+  Status undo_freeze(const std::string& reason);
   // Records a step's status in the journal and saves it; the save's failure stops the switch.
   Status journal_step(const std::string& step, const std::string& status, const std::string& detail = "");
   Status save_state(const std::string& state);

@@ -31,6 +31,9 @@ struct TargetColumn {
   std::string sql_type;    // green's type, format_type() form
   std::set<std::string> reads;  // identifiers the expression mentions
   bool plain_copy = false;      // the expression is one source column, as it is
+
+  // The expression cast explicitly to green's type: `((expr)::type)`.
+  std::string typed_expression() const { return "((" + expression + ")::" + sql_type + ")"; }
 };
 
 struct TableTransform {
