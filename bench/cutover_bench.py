@@ -13,7 +13,7 @@ and the journal's freeze, drain, switch and pause timings. Prints a Markdown tab
 import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from forward_bench import CUTOVER, PG, Cluster, free_port, log_has, stop, wait_for  # noqa: E402
+from forward_bench import CUTOVER, PG, Cluster, free_port, log_has, plan, start_run, stop, wait_for  # noqa: E402
 
 
 class Pooler:
@@ -86,19 +86,15 @@ def main():
                        capture_output=True)
         pooler = Pooler(work, blue)
         control = "127.0.0.1:%d" % free_port()
-        plan_path = os.path.join(work, "switch.yaml")
         tables = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
-        with open(plan_path, "w") as f:
-            f.write(f'name: sbench\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
-                    f'kafka:\n  brokers: embedded\ncontrol:\n  listen: {control}\nstate_dir: {work}/state\n'
-                    f'verify:\n  before_switch: full\ncutover:\n  max_lag: 5s\n  freeze_timeout: 5s\n'
-                    f'  drain_timeout: 10s\n  switch:\n    pgbouncer:\n      admin_dsn: "{pooler.admin}"\n'
-                    f'      database: app\n      include_file: {pooler.include}\n'
-                    f'      blue: "{Pooler.line(blue)}"\n      green: "{Pooler.line(green)}"\n'
-                    f'tables:\n{tables}')
+        plan_path = plan(work, blue, green, tables, name="sbench", extra=(
+            f'control:\n  listen: {control}\nstate_dir: {work}/state\n'
+            f'verify:\n  before_switch: full\ncutover:\n  max_lag: 5s\n  freeze_timeout: 5s\n'
+            f'  drain_timeout: 10s\n  switch:\n    pgbouncer:\n      admin_dsn: "{pooler.admin}"\n'
+            f'      database: app\n      include_file: {pooler.include}\n'
+            f'      blue: "{Pooler.line(blue)}"\n      green: "{Pooler.line(green)}"\n'))
         env = dict(os.environ, CUTOVER_TOKEN="bench")
-        log = open(os.path.join(work, "run.log"), "w")
-        run = subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
+        run = start_run(work, plan_path, "run.log", env)
         wait_for(lambda: log_has(work, "run.log", "applying from"), timeout=600)
 
         load = subprocess.Popen([PG + "pgbench", "-h", "127.0.0.1", "-p", str(pooler.port), "-U", "postgres",

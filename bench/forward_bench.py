@@ -65,18 +65,19 @@ def drop_native_subscription(blue, green):
     blue.sql("SELECT pg_drop_replication_slot('native')")
 
 
-def plan(work, blue, green, tables, name="bench"):
+def plan(work, blue, green, tables, name="bench", extra=""):
+    """Writes a plan on the embedded broker; `extra` adds top-level YAML sections."""
     path = os.path.join(work, name + ".yaml")
     with open(path, "w") as f:
         f.write(f'name: {name}\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
                 f'kafka:\n  brokers: embedded\nsnapshot:\n  parallelism: 2\n  chunk_rows: 100000\n'
-                f'tables:\n{tables}')
+                f'{extra}tables:\n{tables}')
     return path
 
 
-def start_run(work, plan_path, log_name):
+def start_run(work, plan_path, log_name, env=None):
     log = open(os.path.join(work, log_name), "w")
-    return subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log)
+    return subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
 
 
 def log_has(work, log_name, text):

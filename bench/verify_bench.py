@@ -12,7 +12,7 @@ consistent point, chunk checksums on both sides, the report. Each figure is the 
 import argparse, json, os, shutil, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from forward_bench import CUTOVER, Cluster, free_port, log_has, start_run, stop, wait_for  # noqa: E402
+from forward_bench import CUTOVER, Cluster, free_port, log_has, plan, start_run, stop, wait_for  # noqa: E402
 
 TABLE = ("CREATE TABLE items(id bigint PRIMARY KEY, name text NOT NULL, price numeric(12,2), "
          "created timestamptz, tags text[], payload jsonb)")
@@ -59,15 +59,10 @@ def main():
                  f"jsonb_build_object('id', g, 'colour', 'c' || g % 7) FROM generate_series(1, {args.rows}) g")
         blue.sql("VACUUM ANALYZE items")
         control = "127.0.0.1:%d" % free_port()
-        plan_path = os.path.join(work, "verify.yaml")
-        with open(plan_path, "w") as f:
-            f.write(f'name: vbench\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
-                    f'kafka:\n  brokers: embedded\nsnapshot:\n  parallelism: 2\n'
-                    f'control:\n  listen: {control}\nstate_dir: {work}/state\n'
-                    f'tables:\n  - source: items\n')
+        plan_path = plan(work, blue, green, "  - source: items\n", name="vbench",
+                         extra=f"control:\n  listen: {control}\nstate_dir: {work}/state\n")
         env = dict(os.environ, CUTOVER_TOKEN="bench")
-        log = open(os.path.join(work, "run.log"), "w")
-        run = subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
+        run = start_run(work, plan_path, "run.log", env)
         wait_for(lambda: log_has(work, "run.log", "applying from"))
         green.sql("VACUUM ANALYZE items")
         floors = [floor_seconds(blue, green) for _ in range(args.repeat)]
