@@ -25,9 +25,10 @@ struct KafkaSettings {
   std::string brokers;      // "embedded" or a bootstrap list "k1:9092,k2:9092"
   std::string topic_prefix; // default cutover.<name>
   std::map<std::string, std::string> properties;  // passed to librdkafka as they are
+  bool reverse = false;     // the reverse plan's (green to blue): it has its own topic
   bool is_embedded() const { return brokers == "embedded"; }
-  std::string changes_topic() const { return topic_prefix + ".changes"; }
-  std::string reverse_topic() const { return topic_prefix + ".reverse"; }
+  // The change-log topic of this plan's direction.
+  std::string changes_topic() const { return topic_prefix + (reverse ? ".reverse" : ".changes"); }
 };
 
 enum class SlotAdvance { kOnApply, kOnKafkaAck };
