@@ -190,6 +190,8 @@ Status GreenWriter::open_session() {
     pqxx::nontransaction session(*green_);
     session.exec("SET session_replication_role = replica");
     session.exec("SET synchronous_commit = on");
+    // The target may be fenced (after a switch, the reverse pipeline writes into blue).
+    session.exec("SET default_transaction_read_only = off");
     create_origin_if_missing(session, origin_);
     session.exec_params("SELECT pg_replication_origin_session_setup($1)", origin_);
     return Status::ok();

@@ -1,6 +1,7 @@
 #include "cutover/common/libpq_session.h"
 
 #include "cutover/common/logging.h"
+#include "cutover/common/postgres_connection.h"
 
 namespace cutover {
 
@@ -11,7 +12,7 @@ std::string libpq_error(PGconn* connection) {
 }
 
 Result<PgConnection> connect_libpq(const std::string& dsn, const std::string& role) {
-  PgConnection connection(PQconnectdb(dsn.c_str()));
+  PgConnection connection(PQconnectdb(with_application_name(dsn).c_str()));
   if (PQstatus(connection.get()) != CONNECTION_OK) {
     return Status::retryable("cannot connect to " + role + " (" + redact_dsn(dsn) +
                              "): " + libpq_error(connection.get()));

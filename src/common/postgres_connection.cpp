@@ -7,7 +7,7 @@ namespace cutover {
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role) {
   try {
-    return std::make_unique<pqxx::connection>(dsn);
+    return std::make_unique<pqxx::connection>(with_application_name(dsn));
   } catch (const pqxx::broken_connection& error) {
     std::string reason = error.what();
     while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
@@ -17,6 +17,17 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
     return Status::error("cannot connect to " + role + " (" + redact_dsn(dsn) +
                          "): " + error.what());
   }
+}
+
+std::string with_application_name(const std::string& dsn) {
+  const bool uri = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+  if (!uri) return dsn + " fallback_application_name=cutover";
+  return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "fallback_application_name=cutover";
+}
+
+void allow_writes(pqxx::connection& connection) {
+  pqxx::nontransaction session(connection);
+  session.exec0("SET default_transaction_read_only = off");
 }
 
 Lsn replication_origin_position(pqxx::transaction_base& query, const std::string& origin) {

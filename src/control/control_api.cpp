@@ -89,22 +89,24 @@ HttpResponse ControlApi::post(const std::string& path, const HttpRequest& reques
     if (!started) return error_answer(409, started.status().message());
     return json_answer(202, {{"id", *started}, {"status", "/api/v1/status"}});
   }
-  if (path == "/api/v1/switch") return switch_answer(body);
+  if (path == "/api/v1/switch") return move_answer(Move::kSwitch, body);
+  if (path == "/api/v1/rollback") return move_answer(Move::kRollback, body);
   if (path == "/api/v1/abort") {
     if (auto aborted = cutover_.abort(); !aborted) return error_answer(409, aborted.message());
     return json_answer(200, {{"aborting", true}});
   }
-  if (path == "/api/v1/rollback" || path == "/api/v1/pause" || path == "/api/v1/resume") {
+  if (path == "/api/v1/pause" || path == "/api/v1/resume") {
     return error_answer(409, path.substr(8) + " is not available in this version of cutover yet");
   }
   return error_answer(404, "no such resource: " + path);
 }
 
-HttpResponse ControlApi::switch_answer(const nlohmann::json& body) {
+HttpResponse ControlApi::move_answer(Move move, const nlohmann::json& body) {
   SwitchRequest request;
   for (const auto& [field, value] : body.items()) {
-    if (field != "dry_run" && field != "force_without_rollback") {
-      return error_answer(400, "unknown field '" + field + "'; expected dry_run, force_without_rollback");
+    if (field != "dry_run" && (field != "force_without_rollback" || move != Move::kSwitch)) {
+      return error_answer(400, "unknown field '" + field + "'; expected dry_run" +
+                                   (move == Move::kSwitch ? ", force_without_rollback" : ""));
     }
     if (!value.is_boolean()) return error_answer(400, "'" + field + "' must be true or false");
   }
@@ -113,7 +115,7 @@ HttpResponse ControlApi::switch_answer(const nlohmann::json& body) {
   if (request.dry_run) {
     nlohmann::json guardrails = nlohmann::json::array();
     bool ready = true;
-    for (const auto& guardrail : cutover_.check_guardrails(request)) {
+    for (const auto& guardrail : cutover_.check_guardrails(move, request)) {
       ready = ready && guardrail.passed;
       guardrails.push_back({{"name", guardrail.name},
                             {"passed", guardrail.passed},
@@ -122,7 +124,7 @@ HttpResponse ControlApi::switch_answer(const nlohmann::json& body) {
     }
     return json_answer(200, {{"ready", ready}, {"guardrails", std::move(guardrails)}});
   }
-  auto started = cutover_.start_switch(request);
+  auto started = cutover_.start(move, request);
   if (!started) return error_answer(409, started.status().message());
   return json_answer(202, {{"id", *started}, {"status", "/api/v1/status"}});
 }
@@ -150,12 +152,13 @@ HttpResponse ControlApi::status_answer() const {
     }
   }
   return json_answer(200, {{"plan", plan_.name},
+                           {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.state().empty() ? std::string(phase_name(status_.phase.load()))
                                                               : cutover_.state()},
                            {"lag_bytes", lag.bytes},
                            {"lag_seconds", lag.seconds},
                            {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},
-                           {"blue_wal_lsn", Lsn(status_.blue_wal_lsn.load()).to_string()},
+                           {"source_wal_lsn", Lsn(status_.source_wal_lsn.load()).to_string()},
                            {"transactions_applied", status_.apply.transactions.load()},
                            {"rows_applied", status_.apply.rows.load()},
                            {"tables", std::move(tables)},

@@ -134,7 +134,7 @@ int status(const ControlOptions& options) {
   std::printf("plan %s: %s\n", text_of((*answer)["plan"]).c_str(), text_of((*answer)["phase"]).c_str());
   std::printf("lag %s bytes, %.1f s; applied %s (blue at %s)\n", text_of((*answer)["lag_bytes"]).c_str(),
               answer->value("lag_seconds", 0.0), text_of((*answer)["applied_lsn"]).c_str(),
-              text_of((*answer)["blue_wal_lsn"]).c_str());
+              text_of((*answer)["source_wal_lsn"]).c_str());
   std::printf("%-32s %-32s %14s\n", "source", "target", "rows applied");
   for (const auto& table : (*answer)["tables"]) {
     std::printf("%-32s %-32s %14s\n", text_of(table["source"]).c_str(),
@@ -186,10 +186,14 @@ int verify(const ControlOptions& options) {
   return report.value("state", std::string()) == "clean" ? kSuccess : kFailed;
 }
 
-int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback) {
+namespace {
+// `cutover switch` and `cutover rollback`: starts the move (or checks its guardrails), follows
+// it to its outcome, prints it; success when the outcome is `done_outcome`.
+int move_clients(const ControlOptions& options, const std::string& move, const nlohmann::json& body,
+                 const std::string& done_outcome) {
   int code = kSuccess;
-  const nlohmann::json body = {{"dry_run", dry_run}, {"force_without_rollback", force_without_rollback}};
-  auto started = call(options, "POST", "/api/v1/switch", code, body);
+  const bool dry_run = body.value("dry_run", false);
+  auto started = call(options, "POST", "/api/v1/" + move, code, body);
   if (!started) return code;
   if (dry_run) {
     if (options.json) {
@@ -205,7 +209,7 @@ int switch_over(const ControlOptions& options, bool dry_run, bool force_without_
     return started->value("ready", false) ? kSuccess : kFailed;
   }
   const std::string id = started->value("id", std::string());
-  std::cerr << "cutover: cutover " << id << " started\n";
+  std::cerr << "cutover: " << move << " " << id << " started\n";
   auto answer = poll_status(options, code, [&id](const nlohmann::json& status) {
     const auto& journal = status["cutover"];
     return !journal.is_null() && journal.value("cutover_id", std::string()) == id &&
@@ -217,11 +221,22 @@ int switch_over(const ControlOptions& options, bool dry_run, bool force_without_
   if (options.json) {
     std::cout << journal.dump(2) << "\n";
   } else {
-    std::printf("cutover %s: %s%s\n%s; clients on %s\n", id.c_str(), text_of(journal["outcome"]).c_str(),
+    std::printf("%s %s: %s%s\n%s; clients on %s\n", move.c_str(), id.c_str(), text_of(journal["outcome"]).c_str(),
                 reason.empty() ? "" : (" (" + reason + ")").c_str(), timings_text(journal).c_str(),
                 text_of(journal["side"]).c_str());
   }
-  return journal.value("outcome", std::string()) == "switched" ? kSuccess : kFailed;
+  return journal.value("outcome", std::string()) == done_outcome ? kSuccess : kFailed;
+}
+}  // namespace
+
+int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback) {
+  return move_clients(options, "switch",
+                      {{"dry_run", dry_run}, {"force_without_rollback", force_without_rollback}},
+                      "switched");
+}
+
+int roll_back(const ControlOptions& options, bool dry_run) {
+  return move_clients(options, "rollback", {{"dry_run", dry_run}}, "rolled_back");
 }
 
 int abort_cutover(const ControlOptions& options) {

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -11,7 +12,9 @@
 #include "cutover/control/control_api.h"
 #include "cutover/control/http_server.h"
 #include "cutover/pipeline/connected_validation.h"
+#include "cutover/pipeline/directed_pipeline.h"
 #include "cutover/pipeline/forward_pipeline.h"
+#include "cutover/plan/reverse_plan.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transport/embedded_broker.h"
 #include "cutover/transport/tcp_forwarder.h"
@@ -97,14 +100,16 @@ int capture(const std::string& plan_path, bool drop_slot) {
 namespace {
 // `cutover run` and `cutover apply`: the plan, one pipeline function, its outcome.
 // `cutover run` also serves the control API for as long as it runs.
-int run_pipeline(const std::string& plan_path, const char* command,
-                 Status (*pipeline)(const Plan&, PipelineStatus&, const std::atomic<bool>&),
+using PipelineRunner = std::function<Status(const Plan& plan, const Result<Plan>& reverse,
+                                           PipelineStatus&, const std::atomic<bool>&)>;
+int run_pipeline(const std::string& plan_path, const char* command, const PipelineRunner& pipeline,
                  bool serve_control) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   PipelineStatus status;
-  VerificationService verification(*plan, status.apply_hold);
-  CutoverRunner cutover(*plan, status, verification);
+  const Result<Plan> reverse = derive_reverse_plan(*plan);
+  VerificationService verification(*plan, reverse, status.apply_hold, status.running);
+  CutoverRunner cutover(*plan, reverse, status, verification);
   ControlApi api(*plan, status, verification, cutover);
   std::unique_ptr<HttpServer> control;
   if (serve_control) {
@@ -117,7 +122,7 @@ int run_pipeline(const std::string& plan_path, const char* command,
     spdlog::info("control listening url=http://{}", control->address());
   }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->kafka.changes_topic());
-  const Status outcome = pipeline(*plan, status, stop_requested);
+  const Status outcome = pipeline(*plan, reverse, status, stop_requested);
   if (!outcome) return report(outcome, kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
@@ -127,11 +132,16 @@ int run_pipeline(const std::string& plan_path, const char* command,
 }  // namespace
 
 int run(const std::string& plan_path) {
-  return run_pipeline(plan_path, "run", run_forward, true);
+  return run_pipeline(plan_path, "run", run_directed, true);
 }
 
 int apply(const std::string& plan_path) {
-  return run_pipeline(plan_path, "apply", run_apply_only, false);
+  return run_pipeline(
+      plan_path, "apply",
+      [](const Plan& plan, const Result<Plan>&, PipelineStatus& status, const std::atomic<bool>& stop) {
+        return run_apply_only(plan, status, stop);
+      },
+      false);
 }
 
 int broker(const BrokerOptions& options) {

@@ -64,7 +64,11 @@ int main(int argc, char** argv) {
   add_control_options(switch_command);
   switch_command->add_flag("--dry-run", dry_run, "Check the guardrails only; exit 0 when all pass");
   switch_command->add_flag("--force-without-rollback", force_without_rollback,
-                           "Switch although rollback is not possible (no reverse pipeline yet)");
+                           "Switch although rollback will not be possible (no reverse mapping)");
+  auto* rollback_command = app.add_subcommand(
+      "rollback", "Back to blue after a switch: guardrails, freeze, drain, sequences, switch");
+  add_control_options(rollback_command);
+  rollback_command->add_flag("--dry-run", dry_run, "Check the guardrails only; exit 0 when all pass");
   auto* abort_command = app.add_subcommand("abort", "Abort a cutover in progress, before it switches");
   add_control_options(abort_command);
 
@@ -91,6 +95,7 @@ int main(int argc, char** argv) {
   if (*status) return commands::status(control);
   if (*verify) return commands::verify(control);
   if (*switch_command) return commands::switch_over(control, dry_run, force_without_rollback);
+  if (*rollback_command) return commands::roll_back(control, dry_run);
   if (*abort_command) return commands::abort_cutover(control);
   return commands::kBadInput;
 }

@@ -2,12 +2,22 @@
 
 #include <libpq-fe.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
 #include <map>
 
 #include "cutover/common/crash_point.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
+#include "cutover/capture/preflight.h"
+#include "cutover/capture/slot_manager.h"
+#include "cutover/apply/green_writer.h"
+#include "cutover/orchestrator/switch_command.h"
+#include "cutover/orchestrator/write_fence.h"
+#include "cutover/transform/table_transform.h"
 
 namespace cutover {
 
@@ -16,6 +26,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kDrainPoll = std::chrono::milliseconds(2);
 constexpr auto kVerificationPoll = std::chrono::milliseconds(200);
+constexpr auto kSlotWait = std::chrono::seconds(10);
+const char* const kTimeFormat = "%Y-%m-%dT%H:%M:%SZ";
 
 std::int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
@@ -69,11 +81,37 @@ Result<std::string> system_identifier(const std::string& dsn, const std::string&
   }
 }
 
+// The guardrail of a check that opens a session: passed, or what went wrong.
+Guardrail check(std::string name, std::string limit, const std::function<Result<std::string>()>& probe) {
+  auto found = probe();
+  return {std::move(name), found.is_ok(), found ? *found : found.status().message(), std::move(limit)};
+}
+
+// Whether `program` names an executable, directly or through PATH.
+bool executable(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string directories = path ? path : "/usr/bin:/bin";
+  std::size_t at = 0;
+  while (at <= directories.size()) {
+    const std::size_t end = std::min(directories.find(':', at), directories.size());
+    if (::access((directories.substr(at, end - at) + "/" + program).c_str(), X_OK) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// The switch's crash points keep their names; the rollback's are prefixed with rollback_.
+void crash_at(Move move, const std::string& step) {
+  crash_point((move == Move::kRollback ? "rollback_" + step : step).c_str());
+}
+
 }  // namespace
 
-CutoverRunner::CutoverRunner(const Plan& plan, PipelineStatus& pipeline,
+CutoverRunner::CutoverRunner(const Plan& plan, const Result<Plan>& reverse, PipelineStatus& pipeline,
                              VerificationService& verification)
-    : plan_(plan), pipeline_(pipeline), verification_(verification), store_(plan.state_dir) {
+    : plan_(plan), reverse_(reverse), pipeline_(pipeline), verification_(verification),
+      store_(plan.state_dir) {
   if (plan.cutover.pgbouncer) {
     pooler_ = std::make_unique<PgbouncerAdmin>(plan.cutover.pgbouncer->admin_dsn,
                                                plan.cutover.pgbouncer->database);
@@ -81,9 +119,31 @@ CutoverRunner::CutoverRunner(const Plan& plan, PipelineStatus& pipeline,
 }
 
 CutoverRunner::~CutoverRunner() {
-  stop_ = true;
   abort_requested_ = true;
   if (thread_.joinable()) thread_.join();
+}
+
+CutoverRunner::Route CutoverRunner::route_of(Move move, bool with_next) const {
+  Route route;
+  route.move = move;
+  if (move == Move::kSwitch) {
+    route.from = "blue";
+    route.to = "green";
+    route.running = &plan_;
+    route.next = with_next && reverse_ ? &*reverse_ : nullptr;
+    route.next_direction = Direction::kReverse;
+  } else {
+    route.from = "green";
+    route.to = "blue";
+    route.running = reverse_ ? &*reverse_ : nullptr;
+    route.next = &plan_;
+    route.next_direction = Direction::kForward;
+  }
+  return route;
+}
+
+const std::string& CutoverRunner::dsn_of(const std::string& side) const {
+  return side == "blue" ? plan_.blue.dsn : plan_.green->dsn;
 }
 
 std::string CutoverRunner::state() const {
@@ -100,7 +160,7 @@ nlohmann::json CutoverRunner::status_json() const {
 Status CutoverRunner::journal_step(const std::string& step, const std::string& status,
                                    const std::string& detail) {
   std::lock_guard lock(mutex_);
-  journal_.steps.push_back({step, status, utc_now("%Y-%m-%dT%H:%M:%SZ"), detail});
+  journal_.steps.push_back({step, status, utc_now(kTimeFormat), detail});
   spdlog::info("cutover id={} step={} status={}{}", journal_.cutover_id, step, status,
                detail.empty() ? "" : " detail=\"" + detail + "\"");
   return store_.save(journal_);
@@ -112,6 +172,12 @@ Status CutoverRunner::save_state(const std::string& state) {
   return store_.save(journal_);
 }
 
+bool CutoverRunner::journal_has(const std::string& step) const {
+  std::lock_guard lock(mutex_);
+  const JournalStep* entry = journal_.last(step);
+  return entry && entry->status != "skipped";
+}
+
 Status CutoverRunner::recover() {
   auto loaded = store_.load();
   if (!loaded) return loaded.status();
@@ -120,95 +186,142 @@ Status CutoverRunner::recover() {
     journal_ = std::move(loaded.value());
   }
   const std::string state = journal_.state;
-  if (state != "freezing" && state != "draining" && state != "switching") return Status::ok();
-  spdlog::warn("cutover id={} was under way (state {}) when cutover run stopped; recovering",
-               journal_.cutover_id, state);
-  if (!pooler_) return Status::error("the journal shows a cutover under way, but the plan has no pooler");
-  auto shown = pooler_->server();
-  if (!shown) return shown.status().with_context("recovering the cutover");
-  const JournalStep* switched = journal_.last("switch");
-  if (switched && same_server(*shown, plan_.cutover.pgbouncer->green)) {
-    // The pooler already sends new connections to green: the switch is finished forward.
-    if (auto resumed = pooler_->resume(); !resumed) return resumed;
-    if (auto step = journal_step("resume", "done", "after a restart"); !step) return step;
-    std::lock_guard lock(mutex_);
-    journal_.state = "switched";
-    journal_.side = "green";
-    journal_.outcome = "switched";
-    return store_.save(journal_);
+  const bool under_way = state == "verifying" || state == "freezing" || state == "draining" ||
+                         state == "switching" || state == "rolling_back";
+  if (under_way) {
+    spdlog::warn("cutover id={} was under way (state {}) when cutover run stopped; recovering",
+                 journal_.cutover_id, state);
+    const Move move = journal_.operation == "rollback" ? Move::kRollback : Move::kSwitch;
+    const Route route = route_of(move, journal_has(move == Move::kSwitch ? "reverse" : "forward"));
+    const JournalStep* switched = journal_.last("switch");
+    bool reached = switched && switched->status == "done";
+    if (switched && !reached && plan_.cutover.switch_command.empty()) {
+      // The include file may be rewritten and reloaded: the pooler's server decides.
+      auto shown = pooler_->server();
+      if (!shown) return shown.status().with_context("recovering the cutover");
+      const auto& pgbouncer = *plan_.cutover.pgbouncer;
+      reached = same_server(*shown, route.to == "green" ? pgbouncer.green : pgbouncer.blue);
+    }
+    if (reached) {
+      // New connections already reach the new side: the move is finished forward.
+      if (pooler_) {
+        if (auto resumed = pooler_->resume(); !resumed) return resumed;
+      }
+      if (auto step = journal_step("resume", "done", "after a restart"); !step) return step;
+      if (auto finished = finish(route); !finished) return finished;
+    } else if (auto undone = undo(route, "cutover run stopped during " + state +
+                                             "; undone when it started again");
+               !undone) {
+      return undone;
+    }
   }
-  return undo_freeze("cutover run stopped during " + state + "; undone when it started again");
+  std::lock_guard lock(mutex_);
+  pipeline_.wanted = journal_.pipeline == "reverse" ? Direction::kReverse : Direction::kForward;
+  return Status::ok();
 }
 
-std::vector<Guardrail> CutoverRunner::check_guardrails(const SwitchRequest& request) {
+std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRequest& request) {
+  const Route route = route_of(move, !request.force_without_rollback);
+  const Direction carrying = move == Move::kSwitch ? Direction::kForward : Direction::kReverse;
   std::vector<Guardrail> guardrails;
   const Phase phase = pipeline_.phase.load();
+  const bool streaming = phase == Phase::kStreaming && pipeline_.running.load() == carrying;
   const Lag lag = current_lag(pipeline_);
   const auto max_lag_ms = plan_.cutover.max_lag.count();
-  guardrails.push_back({"streaming", phase == Phase::kStreaming, phase_name(phase), "streaming"});
-  guardrails.push_back({"lag", phase == Phase::kStreaming && lag.seconds * 1000 < static_cast<double>(max_lag_ms),
+  guardrails.push_back({"streaming", streaming,
+                        std::string(phase_name(phase)) + " " + direction_name(pipeline_.running.load()),
+                        std::string("streaming ") + direction_name(carrying)});
+  guardrails.push_back({"lag", streaming && lag.seconds * 1000 < static_cast<double>(max_lag_ms),
                         std::to_string(static_cast<long>(lag.seconds * 1000)) + " ms, " +
                             std::to_string(lag.bytes) + " bytes",
                         "under " + std::to_string(max_lag_ms) + " ms"});
-  if (plan_.verify.before_switch_full) {
-    guardrails.push_back({"verification", true, "runs before the freeze", "clean"});
-  } else {
-    const auto last = verification_.last_finished();
-    guardrails.push_back({"verification", last && last->state == "clean",
-                          last ? last->id + " " + last->state : "none yet", "the last one clean"});
-  }
-  {
-    Guardrail transactions{"long_write_transactions", false, "", "none older than the freeze timeout"};
-    auto blue = open_postgres(plan_.blue.dsn, "blue");
-    if (!blue) {
-      transactions.value = blue.status().message();
+  if (move == Move::kSwitch) {
+    if (plan_.verify.before_switch_full) {
+      guardrails.push_back({"verification", true, "runs before the freeze", "clean"});
     } else {
-      try {
-        pqxx::nontransaction query(**blue);
-        const auto row = query.exec(
-            "SELECT count(*), coalesce(max(extract(epoch FROM now() - xact_start)), 0)::numeric(12,1) "
-            "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
-            "AND now() - xact_start > interval '" +
-            std::to_string(plan_.cutover.freeze_timeout.count()) + " milliseconds'")[0];
-        transactions.passed = row[0].as<long>() == 0;
-        transactions.value = std::string(row[0].c_str()) + " (oldest " + row[1].c_str() + " s)";
-      } catch (const std::exception& error) {
-        transactions.value = error.what();
-      }
+      const auto last = verification_.last_finished();
+      guardrails.push_back({"verification", last && last->state == "clean",
+                            last ? last->id + " " + last->state : "none yet", "the last one clean"});
     }
-    guardrails.push_back(transactions);
   }
-  {
-    auto green = system_identifier(plan_.green->dsn, "green");
-    guardrails.push_back({"green_reachable", green.is_ok(),
-                          green ? "system " + *green : green.status().message(), "reachable"});
-  }
+  guardrails.push_back(check("long_write_transactions", "none older than the freeze timeout",
+                             [&]() -> Result<std::string> {
+    auto from = open_postgres(dsn_of(route.from), route.from);
+    if (!from) return from.status();
+    try {
+      pqxx::nontransaction query(**from);
+      const auto row = query.exec(
+          "SELECT count(*), coalesce(max(extract(epoch FROM now() - xact_start)), 0)::numeric(12,1) "
+          "FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+          "AND now() - xact_start > interval '" +
+          std::to_string(plan_.cutover.freeze_timeout.count()) + " milliseconds'")[0];
+      const std::string found = route.from + ": " + row[0].c_str() + " (oldest " + row[1].c_str() + " s)";
+      if (row[0].as<long>() != 0) return Status::error(found);
+      return found;
+    } catch (const std::exception& error) {
+      return Status::error(error.what());
+    }
+  }));
+  guardrails.push_back(check(route.to + "_reachable", "reachable", [&]() -> Result<std::string> {
+    auto system = system_identifier(dsn_of(route.to), route.to);
+    if (!system) return system.status();
+    return "system " + *system;
+  }));
   if (pooler_) {
-    const Status pooler = pooler_->check();
-    guardrails.push_back({"pooler_reachable", pooler.is_ok(), pooler ? "reachable" : pooler.message(),
-                          "reachable"});
-  } else {
-    guardrails.push_back({"pooler_reachable", false, "no cutover.switch.pgbouncer in the plan",
-                          "a PgBouncer switch (the switch command is not available yet)"});
+    guardrails.push_back(check("pooler_reachable", "reachable", [&]() -> Result<std::string> {
+      if (auto reachable = pooler_->check(); !reachable) return reachable;
+      return std::string("reachable");
+    }));
   }
-  guardrails.push_back({"rollback_possible", request.force_without_rollback,
-                        request.force_without_rollback
-                            ? "forced: no rollback"
-                            : "rollback is not available in this version of cutover",
-                        "a reverse pipeline, or force_without_rollback"});
+  if (!plan_.cutover.switch_command.empty()) {
+    const std::string& program = plan_.cutover.switch_command.front();
+    guardrails.push_back({"switch_command", executable(program), program,
+                          "an executable program"});
+  }
+  if (move == Move::kSwitch) {
+    guardrails.push_back(check("rollback_possible", "a reverse mapping for every table, green ready "
+                               "for capture, or force_without_rollback",
+                               [&]() -> Result<std::string> {
+      if (request.force_without_rollback) return std::string("forced: no rollback");
+      if (!reverse_) return reverse_.status();
+      auto green = open_postgres(plan_.green->dsn, "green");
+      if (!green) return green.status();
+      auto blue = open_postgres(plan_.blue.dsn, "blue");
+      if (!blue) return blue.status();
+      auto mapped = resolve_transforms(*reverse_, **green, **blue);
+      if (!mapped) return mapped.status().with_context("reverse mapping");
+      auto ready = check_blue_for_capture(*reverse_, std::chrono::milliseconds(0));
+      if (!ready) return ready.status().with_context("green as the reverse pipeline's source");
+      return std::to_string(mapped->size()) + " tables map back";
+    }));
+  } else {
+    guardrails.push_back(check("forward_possible", "blue ready for capture again",
+                               [&]() -> Result<std::string> {
+      auto ready = check_blue_for_capture(plan_, std::chrono::milliseconds(0));
+      if (!ready) return ready.status();
+      return std::string("ready");
+    }));
+  }
   {
     std::lock_guard lock(mutex_);
-    guardrails.push_back({"side", journal_.side == "blue" && journal_.state == "streaming",
-                          "clients on " + journal_.side + ", state " + journal_.state,
-                          "clients on blue, no cutover under way"});
+    const bool at_rest = move == Move::kSwitch
+                             ? journal_.side == "blue" && journal_.state == "streaming"
+                             : journal_.side == "green" && journal_.state == "switched" &&
+                                   journal_.pipeline == "reverse";
+    guardrails.push_back({"side", at_rest,
+                          "clients on " + journal_.side + ", state " + journal_.state + ", " +
+                              journal_.pipeline + " pipeline",
+                          move == Move::kSwitch
+                              ? "clients on blue, no cutover under way"
+                              : "clients on green after a switch, the reverse pipeline running"});
   }
   return guardrails;
 }
 
-Result<std::string> CutoverRunner::start_switch(const SwitchRequest& request) {
+Result<std::string> CutoverRunner::start(Move move, const SwitchRequest& request) {
   if (running_.exchange(true)) return Status::error("a cutover is already running");
   std::string problems;
-  for (const auto& guardrail : check_guardrails(request)) {
+  for (const auto& guardrail : check_guardrails(move, request)) {
     if (!guardrail.passed) {
       problems += (problems.empty() ? "" : "; ") + guardrail.name + ": " + guardrail.value +
                   " (must be " + guardrail.limit + ")";
@@ -216,20 +329,23 @@ Result<std::string> CutoverRunner::start_switch(const SwitchRequest& request) {
   }
   if (!problems.empty()) {
     running_ = false;
-    return Status::error("guardrails refuse the switch: " + problems);
+    return Status::error(std::string("guardrails refuse the ") +
+                         (move == Move::kSwitch ? "switch: " : "rollback: ") + problems);
   }
   if (thread_.joinable()) thread_.join();
-  const std::string id = "cutover_" + utc_now("%Y%m%dt%H%M%S");
+  const std::string id = (move == Move::kSwitch ? "cutover_" : "rollback_") + utc_now("%Y%m%dt%H%M%S");
   {
     std::lock_guard lock(mutex_);
     journal_.cutover_id = id;
+    journal_.operation = move == Move::kSwitch ? "switch" : "rollback";
     journal_.outcome.clear();
     journal_.reason.clear();
     journal_.steps.clear();
     journal_.timings = {};
   }
   abort_requested_ = false;
-  thread_ = std::thread([this, id, request] { run_switch(id, request); });
+  const Route route = route_of(move, !request.force_without_rollback);
+  thread_ = std::thread([this, id, route, request] { run(id, route, request); });
   return id;
 }
 
@@ -239,55 +355,51 @@ Status CutoverRunner::abort() {
   return Status::ok();
 }
 
-void CutoverRunner::run_switch(std::string id, SwitchRequest request) {
-  const Status outcome = switch_steps(id, request);
+void CutoverRunner::run(std::string id, Route route, SwitchRequest request) {
+  Status outcome = journal_step("guardrails", "done",
+                                request.force_without_rollback ? "forced without rollback" : "");
+  if (outcome) outcome = move_steps(id, route);
   if (!outcome) {
     spdlog::error("cutover id={} aborted: {}", id, outcome.message());
-    undo_freeze(outcome.message());
+    undo(route, outcome.message());
   }
   running_ = false;
 }
 
-Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& request) {
-  if (auto step = journal_step("guardrails", "done"); !step) return step;
-  if (plan_.verify.before_switch_full) {
-    save_state("verifying");
-    auto started = verification_.start();
-    if (!started) return started.status().with_context("verification before the switch");
-    while (verification_.running() && !aborting()) std::this_thread::sleep_for(kVerificationPoll);
-    if (aborting()) return Status::error("aborted by request");
-    const auto report = verification_.last_finished();
-    if (!report || report->state != "clean") {
-      return Status::error("the verification before the switch is not clean: " +
-                           (report ? report->state + " " + report->error : std::string("none")));
-    }
-    if (auto step = journal_step("verification", "done", report->id); !step) return step;
+Status CutoverRunner::verify_first() {
+  if (auto saved = save_state("verifying"); !saved) return saved;
+  auto started = verification_.start();
+  if (!started) return started.status().with_context("verification before the switch");
+  while (verification_.running() && !aborting()) std::this_thread::sleep_for(kVerificationPoll);
+  if (aborting()) return Status::error("aborted by request");
+  const auto report = verification_.last_finished();
+  if (!report || report->state != "clean") {
+    return Status::error("the verification before the switch is not clean: " +
+                         (report ? report->state + " " + report->error : std::string("none")));
+  }
+  return journal_step("verification", "done", report->id);
+}
+
+Status CutoverRunner::move_steps(const std::string& id, const Route& route) {
+  const bool switching = route.move == Move::kSwitch;
+  if (switching && plan_.verify.before_switch_full) {
+    if (auto verified = verify_first(); !verified) return verified;
   }
 
-  // Freeze: from here on, any failure resumes the pooler on blue.
-  if (auto saved = save_state("freezing"); !saved) return saved;
-  if (auto step = journal_step("freeze", "started"); !step) return step;
+  // Freeze: from here on, any failure puts clients back where they were.
+  if (auto saved = save_state(switching ? "freezing" : "rolling_back"); !saved) return saved;
   const auto pause_started = Clock::now();
-  {
-    std::lock_guard lock(mutex_);
-    journal_.timings.paused_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count();
-  }
-  if (auto paused = pooler_->pause(plan_.cutover.freeze_timeout); !paused) return paused;
-  {
-    std::lock_guard lock(mutex_);
-    journal_.timings.freeze_ms = elapsed_ms(pause_started);
-  }
-  if (auto step = journal_step("freeze", "done"); !step) return step;
-  crash_point("after_pause");
+  if (auto frozen = freeze(route); !frozen) return frozen;
+  crash_at(route.move, "after_pause");
   if (aborting()) return Status::error("aborted by request");
 
-  if (auto saved = save_state("draining"); !saved) return saved;
+  if (switching) {
+    if (auto saved = save_state("draining"); !saved) return saved;
+  }
   if (auto step = journal_step("drain", "started"); !step) return step;
   const auto drain_started = Clock::now();
-  if (auto drained = drain(id); !drained) return drained;
-  crash_point("after_drain");
+  if (auto drained = drain(id, route); !drained) return drained;
+  crash_at(route.move, "after_drain");
   {
     std::lock_guard lock(mutex_);
     journal_.timings.drain_ms = elapsed_ms(drain_started);
@@ -296,67 +408,87 @@ Status CutoverRunner::switch_steps(const std::string& id, const SwitchRequest& r
   if (aborting()) return Status::error("aborted by request");
 
   const auto switch_started = Clock::now();
-  if (auto synced = sync_sequences(); !synced) return synced;
-  if (auto step = journal_step("sequences", "done", std::to_string(plan_.sequences.size())); !step) {
-    return step;
+  if (auto synced = sync_sequences(route); !synced) return synced;
+  if (plan_.cutover.fence_blue) {
+    // Before the next direction's publication may need creating there.
+    auto lifted = lift_fence(dsn_of(route.to), route.to);
+    if (!lifted) return lifted.status();
+    if (*lifted) {
+      if (auto step = journal_step("unfence", "done", route.to); !step) return step;
+    }
   }
-  if (auto step = journal_step("reverse", "skipped",
-                               request.force_without_rollback ? "forced without rollback" : "");
-      !step) {
-    return step;
-  }
+  if (auto prepared = prepare_next_direction(route); !prepared) return prepared;
 
-  if (auto saved = save_state("switching"); !saved) return saved;
-  if (auto step = journal_step("switch", "started"); !step) return step;
-  const auto& pgbouncer = *plan_.cutover.pgbouncer;
-  if (auto written = write_pgbouncer_include(pgbouncer.include_file, pgbouncer.database, pgbouncer.green);
-      !written) {
-    return written;
+  if (switching) {
+    if (auto saved = save_state("switching"); !saved) return saved;
   }
-  crash_point("after_include_rewritten");
-  if (auto reloaded = pooler_->reload(); !reloaded) return reloaded;
-  auto shown = pooler_->server();
-  if (!shown) return shown.status();
-  if (!same_server(*shown, pgbouncer.green)) {
-    return Status::error("after RELOAD, pgbouncer shows " + *shown + " for " + pgbouncer.database +
-                         ", not green's server");
-  }
+  if (auto step = journal_step("switch", "started", route.to); !step) return step;
+  const std::string crash_name = std::string(route.move == Move::kRollback ? "rollback_" : "") +
+                                 "after_include_rewritten";
+  if (auto pointed = point_clients_to(route.to, crash_name.c_str()); !pointed) return pointed;
   {
     std::lock_guard lock(mutex_);
-    journal_.side = "green";
+    journal_.side = route.to;
     journal_.timings.switch_ms = elapsed_ms(switch_started);
   }
-  if (auto step = journal_step("switch", "done"); !step) return step;
-  crash_point("before_resume");
+  if (auto step = journal_step("switch", "done", route.to); !step) return step;
+  crash_at(route.move, "before_resume");
 
-  // RESUME: clients now reach green. From here the switch is done and is never undone.
-  if (auto resumed = pooler_->resume(); !resumed) {
-    spdlog::error("cutover id={} RESUME failed after the switch: {}", id, resumed.message());
-    return resumed;
+  // RESUME: clients now reach the new side. From here the move is done and is never undone.
+  if (pooler_) {
+    if (auto resumed = pooler_->resume(); !resumed) {
+      spdlog::error("cutover id={} RESUME failed after the switch: {}", id, resumed.message());
+      return resumed;
+    }
   }
   {
     std::lock_guard lock(mutex_);
     journal_.timings.pause_ms = elapsed_ms(pause_started);
   }
-  const Status reached = check_clients_reach(plan_.green->dsn, "green");
+  const Status reached = check_clients_reach(route.to);
   if (auto step = journal_step("resume", "done", reached ? "" : reached.message()); !step) return step;
-  std::lock_guard lock(mutex_);
-  journal_.state = "switched";
-  journal_.outcome = "switched";
-  spdlog::info("cutover id={} switched freeze_ms={} drain_ms={} switch_ms={} pause_ms={}", id,
-               journal_.timings.freeze_ms, journal_.timings.drain_ms, journal_.timings.switch_ms,
-               journal_.timings.pause_ms);
-  return store_.save(journal_);
+  return finish(route);
 }
 
-Status CutoverRunner::drain(const std::string& id) {
-  auto blue = open_postgres(plan_.blue.dsn, "blue");
-  if (!blue) return blue.status();
+Status CutoverRunner::freeze(const Route& route) {
+  if (auto step = journal_step("freeze", "started"); !step) return step;
+  const auto started = Clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    journal_.timings.paused_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count();
+  }
+  if (pooler_) {
+    if (auto paused = pooler_->pause(plan_.cutover.freeze_timeout); !paused) return paused;
+  }
+  if (plan_.cutover.fence_blue) {
+    if (auto step = journal_step("fence", "started", route.from); !step) return step;
+    std::vector<int> pooled;
+    if (pooler_) {
+      auto pids = pooler_->server_pids();
+      if (!pids) return pids.status();
+      pooled = *pids;
+    }
+    if (auto fenced = fence_writes(dsn_of(route.from), route.from, pooled); !fenced) return fenced;
+    if (auto step = journal_step("fence", "done", route.from); !step) return step;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    journal_.timings.freeze_ms = elapsed_ms(started);
+  }
+  return journal_step("freeze", "done");
+}
+
+Status CutoverRunner::drain(const std::string& id, const Route& route) {
+  auto from = open_postgres(dsn_of(route.from), route.from);
+  if (!from) return from.status();
   try {
-    pqxx::nontransaction query(**blue);
+    allow_writes(**from);  // the side left may be fenced already
+    pqxx::nontransaction query(**from);
     query.exec_params("SELECT pg_logical_emit_message(true, 'cutover', $1)", id);
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: writing the drain marker: ") + error.what());
+    return Status::error(route.from + ": writing the drain marker: " + error.what());
   }
   const std::string marker = "cutover:" + id;
   const auto deadline = Clock::now() + plan_.cutover.drain_timeout;
@@ -373,30 +505,80 @@ Status CutoverRunner::drain(const std::string& id) {
                        std::to_string(current_lag(pipeline_).bytes) + " bytes)");
 }
 
-Status CutoverRunner::sync_sequences() {
-  if (plan_.sequences.empty()) return Status::ok();
-  auto blue = open_postgres(plan_.blue.dsn, "blue");
-  if (!blue) return blue.status();
-  auto green = open_postgres(plan_.green->dsn, "green");
-  if (!green) return green.status();
-  try {
-    pqxx::nontransaction blue_query(**blue);
-    pqxx::nontransaction green_query(**green);
-    for (const auto& sequence : plan_.sequences) {
-      const auto row = blue_query.exec("SELECT last_value, is_called FROM " + sequence.source.quoted())[0];
-      green_query.exec_params("SELECT setval($1::regclass, $2, $3)", sequence.target.quoted(),
-                              row[0].as<long long>(), row[1].as<bool>());
-      spdlog::info("cutover sequence={} target={} set_to={} is_called={}", sequence.source.text(),
-                   sequence.target.text(), row[0].c_str(), row[1].c_str());
+Status CutoverRunner::sync_sequences(const Route& route) {
+  const auto& sequences = route.running->sequences;
+  if (!sequences.empty()) {
+    auto from = open_postgres(dsn_of(route.from), route.from);
+    if (!from) return from.status();
+    auto to = open_postgres(dsn_of(route.to), route.to);
+    if (!to) return to.status();
+    try {
+      allow_writes(**to);
+      pqxx::nontransaction from_query(**from);
+      pqxx::nontransaction to_query(**to);
+      for (const auto& sequence : sequences) {
+        const auto row = from_query.exec("SELECT last_value, is_called FROM " + sequence.source.quoted())[0];
+        to_query.exec_params("SELECT setval($1::regclass, $2, $3)", sequence.target.quoted(),
+                             row[0].as<long long>(), row[1].as<bool>());
+        spdlog::info("cutover sequence={} target={} set_to={} is_called={}", sequence.source.text(),
+                     sequence.target.text(), row[0].c_str(), row[1].c_str());
+      }
+    } catch (const std::exception& error) {
+      return Status::error(std::string("sequences: ") + error.what());
     }
+  }
+  return journal_step("sequences", "done", std::to_string(sequences.size()));
+}
+
+Status CutoverRunner::prepare_next_direction(const Route& route) {
+  const std::string step = route.next_direction == Direction::kReverse ? "reverse" : "forward";
+  if (!route.next) return journal_step(step, "skipped", "forced without rollback");
+  if (auto started = journal_step(step, "started", route.to); !started) return started;
+  const Plan& next = *route.next;
+  // A slot left from an earlier move holds a stale position: the direction starts anew here.
+  if (auto dropped = drop_slot(next); !dropped) return dropped;
+  auto state = check_blue_for_capture(next, kSlotWait);
+  if (!state) return state.status().with_context(route.to + " as the " + step + " pipeline's source");
+  auto slot = prepare_slot_and_publication(next, *state);
+  if (!slot) return slot.status();
+  // The side left records that the next direction starts at the slot's consistent point:
+  // nothing before it is replayed there, nothing after it is missed.
+  auto from = open_postgres(dsn_of(route.from), route.from);
+  if (!from) return from.status();
+  try {
+    allow_writes(**from);
   } catch (const std::exception& error) {
-    return Status::error(std::string("sequences: ") + error.what());
+    return Status::error(route.from + ": " + error.what());
+  }
+  if (auto created = ensure_position_table(**from); !created) return created;
+  if (auto recorded = record_snapshot_complete(**from, next, slot->confirmed); !recorded) return recorded;
+  return journal_step(step, "done", next.slot_name() + " at " + slot->confirmed.to_string());
+}
+
+Status CutoverRunner::point_clients_to(const std::string& side, const char* crash_name) {
+  if (!plan_.cutover.switch_command.empty()) {
+    return run_switch_command(plan_.cutover.switch_command, side, plan_.cutover.freeze_timeout);
+  }
+  const auto& pgbouncer = *plan_.cutover.pgbouncer;
+  const std::string& server = side == "green" ? pgbouncer.green : pgbouncer.blue;
+  if (auto written = write_pgbouncer_include(pgbouncer.include_file, pgbouncer.database, server);
+      !written) {
+    return written;
+  }
+  if (crash_name) crash_point(crash_name);
+  if (auto reloaded = pooler_->reload(); !reloaded) return reloaded;
+  auto shown = pooler_->server();
+  if (!shown) return shown.status();
+  if (!same_server(*shown, server)) {
+    return Status::error("after RELOAD, pgbouncer shows " + *shown + " for " + pgbouncer.database +
+                         ", not " + side + "'s server");
   }
   return Status::ok();
 }
 
-Status CutoverRunner::check_clients_reach(const std::string& side_dsn, const std::string& side) {
-  auto expected = system_identifier(side_dsn, side);
+Status CutoverRunner::check_clients_reach(const std::string& side) {
+  if (!pooler_) return Status::error("not checked: the plan names no pooler to connect through");
+  auto expected = system_identifier(dsn_of(side), side);
   if (!expected) return expected.status();
   auto reached = system_identifier(through_pooler(*plan_.cutover.pgbouncer), "the pooler");
   if (!reached) return reached.status();
@@ -407,32 +589,72 @@ Status CutoverRunner::check_clients_reach(const std::string& side_dsn, const std
   return Status::ok();
 }
 
-Status CutoverRunner::undo_freeze(const std::string& reason) {
+Status CutoverRunner::finish(const Route& route) {
+  Direction direction;
+  {
+    std::lock_guard lock(mutex_);
+    journal_.state = route.to == "green" ? "switched" : "streaming";
+    journal_.side = route.to;
+    journal_.outcome = route.move == Move::kSwitch ? "switched" : "rolled_back";
+    if (route.next) journal_.pipeline = direction_name(route.next_direction);
+    direction = journal_.pipeline == "reverse" ? Direction::kReverse : Direction::kForward;
+    spdlog::info("cutover id={} {} freeze_ms={} drain_ms={} switch_ms={} pause_ms={}", journal_.cutover_id,
+                 journal_.outcome, journal_.timings.freeze_ms, journal_.timings.drain_ms,
+                 journal_.timings.switch_ms, journal_.timings.pause_ms);
+    if (auto saved = store_.save(journal_); !saved) return saved;
+  }
+  pipeline_.wanted = direction;
+  return Status::ok();
+}
+
+Status CutoverRunner::undo(const Route& route, const std::string& reason) {
   Status undone = Status::ok();
-  if (pooler_) {
+  auto keep_first_error = [&undone](const Status& status) {
+    if (undone && !status) undone = status;
+  };
+  if (plan_.cutover.switch_command.empty()) {
+    // The include file may name the new side already: the pooler's server decides.
     const auto& pgbouncer = *plan_.cutover.pgbouncer;
+    const std::string& server = route.from == "green" ? pgbouncer.green : pgbouncer.blue;
     auto shown = pooler_->server();
-    if (!shown || !same_server(*shown, pgbouncer.blue)) {
-      undone = write_pgbouncer_include(pgbouncer.include_file, pgbouncer.database, pgbouncer.blue);
-      if (undone) undone = pooler_->reload();
+    if (!shown || !same_server(*shown, server)) keep_first_error(point_clients_to(route.from));
+  } else if (journal_has("switch")) {
+    keep_first_error(point_clients_to(route.from));
+  }
+  if (plan_.cutover.fence_blue) {
+    if (journal_has("unfence")) {
+      std::vector<int> pooled;
+      if (pooler_) {
+        if (auto pids = pooler_->server_pids()) pooled = *pids;
+      }
+      keep_first_error(fence_writes(dsn_of(route.to), route.to, pooled));
     }
-    const Status resumed = pooler_->resume();
-    if (undone) undone = resumed;
+    auto lifted = lift_fence(dsn_of(route.from), route.from);
+    keep_first_error(lifted.status());
+  }
+  if (pooler_) keep_first_error(pooler_->resume());
+  if (route.next && journal_has(route.next_direction == Direction::kReverse ? "reverse" : "forward")) {
+    // Best effort: a slot left behind is dropped by the next move or the next direction.
+    if (auto dropped = drop_slot(*route.next); !dropped) {
+      spdlog::warn("cutover: the unused slot {} stays for now: {}", route.next->slot_name(), dropped.message());
+    }
   }
   std::lock_guard lock(mutex_);
-  journal_.steps.push_back({"undo", undone ? "done" : "failed", utc_now("%Y-%m-%dT%H:%M:%SZ"), reason});
+  journal_.steps.push_back({"undo", undone ? "done" : "failed", utc_now(kTimeFormat), reason});
   if (undone) {
-    journal_.state = "streaming";
-    journal_.side = "blue";
+    journal_.state = route.from == "green" ? "switched" : "streaming";
+    journal_.side = route.from;
     journal_.outcome = "aborted";
     journal_.reason = reason;
-    spdlog::warn("cutover id={} aborted, clients resumed on blue reason=\"{}\"", journal_.cutover_id, reason);
+    spdlog::warn("cutover id={} aborted, clients resumed on {} reason=\"{}\"", journal_.cutover_id,
+                 route.from, reason);
   } else {
     // The state stays where the step left it, so that the next start of cutover run tries
     // the undo again.
     journal_.outcome = "undo_failed";
-    journal_.reason = reason + "; undoing the freeze failed too: " + undone.message();
-    spdlog::error("cutover id={} could not resume clients on blue: {}", journal_.cutover_id, journal_.reason);
+    journal_.reason = reason + "; undoing it failed too: " + undone.message();
+    spdlog::error("cutover id={} could not resume clients on {}: {}", journal_.cutover_id,
+                  route.from, journal_.reason);
   }
   if (auto saved = store_.save(journal_); !saved) spdlog::error("cutover journal: {}", saved.message());
   return undone;

@@ -22,6 +22,8 @@ nlohmann::json CutoverJournal::to_json() const {
   }
   return {{"state", state},
           {"side", side},
+          {"pipeline", pipeline},
+          {"operation", operation},
           {"cutover_id", cutover_id},
           {"outcome", outcome},
           {"reason", reason},
@@ -39,6 +41,8 @@ Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
     CutoverJournal journal;
     journal.state = json.at("state").get<std::string>();
     journal.side = json.at("side").get<std::string>();
+    journal.pipeline = json.value("pipeline", std::string("forward"));
+    journal.operation = json.value("operation", std::string("switch"));
     journal.cutover_id = json.value("cutover_id", std::string());
     journal.outcome = json.value("outcome", std::string());
     journal.reason = json.value("reason", std::string());

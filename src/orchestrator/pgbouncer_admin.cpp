@@ -134,6 +134,23 @@ Result<std::string> PgbouncerAdmin::server() const {
   return "host=" + (*row)["host"] + " port=" + (*row)["port"] + " dbname=" + (*row)["database"];
 }
 
+Result<std::vector<int>> PgbouncerAdmin::server_pids() const {
+  auto connection = open();
+  if (!connection) return connection.status();
+  auto rows = query_libpq(connection->get(), "SHOW SERVERS", "pgbouncer: SHOW SERVERS");
+  if (!rows) return rows.status();
+  const int database = PQfnumber(rows->get(), "database");
+  const int pid = PQfnumber(rows->get(), "remote_pid");
+  if (database < 0 || pid < 0) return Status::error("pgbouncer: SHOW SERVERS has no remote_pid");
+  std::vector<int> pids;
+  for (int row = 0; row < PQntuples(rows->get()); ++row) {
+    if (database_ == PQgetvalue(rows->get(), row, database)) {
+      pids.push_back(std::atoi(PQgetvalue(rows->get(), row, pid)));
+    }
+  }
+  return pids;
+}
+
 Status write_pgbouncer_include(const std::string& path, const std::string& database,
                                const std::string& server_dsn) {
   return write_file_atomically(path, "; written by cutover: the server of " + database +

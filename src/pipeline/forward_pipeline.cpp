@@ -68,6 +68,11 @@ Result<Databases> open_databases(const Plan& plan) {
   if (!green) return green.status();
   databases.blue = std::move(blue.value());
   databases.green = std::move(green.value());
+  try {
+    allow_writes(*databases.green);  // its position table, even behind a write fence
+  } catch (const std::exception& error) {
+    return Status::retryable(std::string("green: ") + error.what());
+  }
   auto transforms = resolve_transforms(plan, *databases.blue, *databases.green);
   if (!transforms) return transforms.status();
   databases.transforms = std::move(transforms.value());
@@ -122,7 +127,7 @@ class StatusReporter {
       }
       if (blue_) {
         pqxx::nontransaction query(*blue_);
-        status_.blue_wal_lsn =
+        status_.source_wal_lsn =
             Lsn::parse(query.exec("SELECT pg_current_wal_lsn()::text")[0][0].c_str())->value();
       }
     } catch (const std::exception&) {
@@ -216,7 +221,7 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
 
 Lag current_lag(const PipelineStatus& status) {
   const std::uint64_t applied = status.apply.applied_lsn.load();
-  const std::uint64_t wal = status.blue_wal_lsn.load();
+  const std::uint64_t wal = status.source_wal_lsn.load();
   const std::int64_t committed_ms = status.apply.applied_commit_ts_ms.load();
   const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())

@@ -293,6 +293,12 @@ class PlanParser {
         !reader_.expect_mapping(switch_node, "cutover.switch", {"pgbouncer", "command"})) {
       return;
     }
+    settings.switch_command =
+        reader_.string_list_field(switch_node, "command", "cutover.switch").value_or(
+            std::vector<std::string>{});
+    // With a switch command, PgBouncer (if named) only pauses and resumes clients: the
+    // command moves them, so the include file and the two servers are not needed.
+    const bool pooler_switches = settings.switch_command.empty();
     if (const YAML::Node bouncer = switch_node["pgbouncer"]) {
       const std::string path = "cutover.switch.pgbouncer";
       if (reader_.expect_mapping(bouncer, path, {"admin_dsn", "database", "include_file", "blue",
@@ -301,17 +307,25 @@ class PlanParser {
         target.admin_dsn = reader_.string_field(bouncer, "admin_dsn", path, true).value_or("");
         target.database = reader_.string_field(bouncer, "database", path, true).value_or("");
         target.include_file =
-            reader_.string_field(bouncer, "include_file", path, true).value_or("");
-        target.blue = reader_.string_field(bouncer, "blue", path, true).value_or("");
-        target.green = reader_.string_field(bouncer, "green", path, true).value_or("");
+            reader_.string_field(bouncer, "include_file", path, pooler_switches).value_or("");
+        target.blue = reader_.string_field(bouncer, "blue", path, pooler_switches).value_or("");
+        target.green = reader_.string_field(bouncer, "green", path, pooler_switches).value_or("");
         settings.pgbouncer = target;
       }
     }
-    settings.switch_command =
-        reader_.string_list_field(switch_node, "command", "cutover.switch").value_or(
-            std::vector<std::string>{});
-    if (settings.pgbouncer && !settings.switch_command.empty()) {
-      reader_.error(switch_node, "cutover.switch", "give pgbouncer or command, not both");
+    if (!settings.pgbouncer && settings.switch_command.empty()) {
+      reader_.error(switch_node, "cutover.switch", "give pgbouncer, command, or both");
+    }
+    if (!settings.pgbouncer && !settings.switch_command.empty() && !settings.fence_blue) {
+      reader_.error(switch_node, "cutover.switch",
+                    "a switch command without pgbouncer needs cutover.fence_blue: true, or "
+                    "nothing holds writers while clients move");
+    }
+    if (!settings.switch_command.empty() &&
+        std::none_of(settings.switch_command.begin(), settings.switch_command.end(),
+                     [](const std::string& word) { return word.find("{to}") != std::string::npos; })) {
+      reader_.error(switch_node["command"], "cutover.switch.command",
+                    "no argument holds {to}; the command must be told blue or green");
     }
   }
 

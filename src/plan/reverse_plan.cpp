@@ -26,6 +26,10 @@ std::string identifier_name(const std::string& token) {
 
 }  // namespace
 
+const char* direction_name(Direction direction) {
+  return direction == Direction::kForward ? "forward" : "reverse";
+}
+
 std::string plain_source_column(const std::string& expression) {
   static const std::string identifier = R"(([A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"))";
   static const std::regex bare("^\\s*" + identifier + R"(\s*(?:::\s*[A-Za-z_][A-Za-z0-9_ .,()\[\]"]*)?$)");

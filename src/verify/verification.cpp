@@ -37,9 +37,12 @@ class HoldGuard {
 };
 
 struct Snapshots {
-  ExportedSnapshot blue;  // its connection keeps the temporary slot and the snapshot alive
-  PgConnection green_exporter;  // in its snapshot until the verification ends
-  std::string green_snapshot;
+  ExportedSnapshot source;  // its connection keeps the temporary slot and the snapshot alive
+  PgConnection target_exporter;  // in its snapshot until the verification ends
+  std::string target_snapshot;
+  bool reversed = false;  // the source is green (the reverse pipeline runs)
+  const std::string& blue() const { return reversed ? target_snapshot : source.name; }
+  const std::string& green() const { return reversed ? source.name : target_snapshot; }
 };
 
 Result<Lsn> lsn_of(const std::string& text, const std::string& what) {
@@ -48,35 +51,41 @@ Result<Lsn> lsn_of(const std::string& text, const std::string& what) {
   return *lsn;
 }
 
-// Takes blue's snapshot at a new temporary slot's consistent point and green's with the
-// applier held exactly there.
-Result<Snapshots> take_snapshots(const Plan& plan, const std::string& id, ApplyHold& hold,
+// Takes the source's snapshot at a new temporary slot's consistent point and the target's
+// with the applier held exactly there. `streaming` is the running pipeline's plan: its blue
+// is the source.
+Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, ApplyHold& hold,
                                  const std::atomic<bool>& stop, VerificationReport& report) {
-  auto blue = connect_libpq(plan.blue.dsn, "blue");
-  if (!blue) return blue.status();
-  auto current = query_libpq(blue->get(), "SELECT pg_current_wal_lsn()::text", "blue");
+  const bool reversed = streaming.kafka.reverse;
+  const std::string source_role = reversed ? "green" : "blue";
+  const std::string target_role = reversed ? "blue" : "green";
+  auto source = connect_libpq(streaming.blue.dsn, source_role);
+  if (!source) return source.status();
+  auto current = query_libpq(source->get(), "SELECT pg_current_wal_lsn()::text", source_role);
   if (!current) return current.status();
   auto before_slot = lsn_of(PQgetvalue(current->get(), 0, 0), "pg_current_wal_lsn()");
   if (!before_slot) return before_slot.status();
-  // Green's session is ready before the applier is held: only its snapshot is taken inside.
-  auto green = connect_libpq(plan.green->dsn, "green");
-  if (!green) return green.status();
-  if (auto set = run_libpq(green->get(), kCanonicalSettings, "green"); !set) return set;
+  // The target's session is ready before the applier is held: only its snapshot is taken inside.
+  auto target = connect_libpq(streaming.green->dsn, target_role);
+  if (!target) return target.status();
+  if (auto set = run_libpq(target->get(), kCanonicalSettings, target_role); !set) return set;
 
   // The slot's point lies at or after blue's position now: holding the applier here first
   // keeps it from passing the point while the slot is created.
   HoldGuard guard(hold);
   hold.request(*before_slot);
   const auto hold_started = Clock::now();
-  const std::string slot_name = plan.slot_name().substr(0, 40) + "_verify_" + id;
+  const std::string slot_name = streaming.slot_name().substr(0, 40) + "_verify_" + id;
   Snapshots snapshots;
-  auto point = create_logical_slot(plan.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.blue);
-  if (!point) return point.status().with_context("blue: creating the verification's slot");
+  snapshots.reversed = reversed;
+  auto point = create_logical_slot(streaming.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.source);
+  if (!point) return point.status().with_context(source_role + ": creating the verification's slot");
   report.consistent_point = *point;
   hold.request(*point);
-  if (auto marked = run_libpq(blue->get(),
+  if (auto marked = run_libpq(source->get(),
+                              "SET default_transaction_read_only = off; "
                               "SELECT pg_logical_emit_message(true, 'cutover-verify', '" + id + "')",
-                              "blue: writing the verification's marker");
+                              source_role + ": writing the verification's marker");
       !marked) {
     return marked;
   }
@@ -84,13 +93,13 @@ Result<Snapshots> take_snapshots(const Plan& plan, const std::string& id, ApplyH
   if (!held) return held.status();
   report.green_applied = *held;
 
-  auto exported = query_libpq(green->get(),
+  auto exported = query_libpq(target->get(),
                               "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
                               "SELECT pg_export_snapshot()",
-                              "green: exporting the verification's snapshot");
+                              target_role + ": exporting the verification's snapshot");
   if (!exported) return exported.status();
-  snapshots.green_snapshot = PQgetvalue(exported->get(), 0, 0);
-  snapshots.green_exporter = std::move(green.value());
+  snapshots.target_snapshot = PQgetvalue(exported->get(), 0, 0);
+  snapshots.target_exporter = std::move(target.value());
   guard.release();
   report.apply_paused_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - hold_started).count();
@@ -114,10 +123,10 @@ Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots&
     if (!blue) return blue.status();
     auto green = connect_libpq(plan.green->dsn, "green");
     if (!green) return green.status();
-    if (auto entered = enter_snapshot(blue->get(), snapshots.blue.name, "blue"); !entered) {
+    if (auto entered = enter_snapshot(blue->get(), snapshots.blue(), "blue"); !entered) {
       return entered;
     }
-    if (auto entered = enter_snapshot(green->get(), snapshots.green_snapshot, "green"); !entered) {
+    if (auto entered = enter_snapshot(green->get(), snapshots.green(), "green"); !entered) {
       return entered;
     }
     workers.push_back({std::move(blue.value()), std::move(green.value())});
@@ -125,14 +134,18 @@ Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots&
   return workers;
 }
 
-Status compare(const Plan& plan, const std::vector<TableTransform>& transforms, ApplyHold& hold,
-               VerificationProgress& progress, const std::atomic<bool>& stop,
+Status compare(const Plan& plan, const Plan& streaming, const std::vector<TableTransform>& transforms,
+               ApplyHold& hold, VerificationProgress& progress, const std::atomic<bool>& stop,
                VerificationReport& report) {
-  auto snapshots = take_snapshots(plan, report.id, hold, stop, report);
+  auto snapshots = take_snapshots(streaming, report.id, hold, stop, report);
   if (!snapshots) return snapshots.status();
   auto workers = open_workers(plan, *snapshots);
   if (!workers) return workers.status();
-  snapshots->blue.connection.reset();  // every worker has imported blue's snapshot; the slot may go
+  // The planner reads green's key ranges in green's snapshot.
+  auto planner = connect_libpq(plan.green->dsn, "green");
+  if (!planner) return planner.status();
+  if (auto entered = enter_snapshot(planner->get(), snapshots->green(), "green"); !entered) return entered;
+  snapshots->source.connection.reset();  // every session has imported the source's snapshot; the slot may go
   const auto comparisons = comparisons_of(transforms);
   progress.tables = comparisons.size();
   const Periodic log(kProgressInterval, [&id = report.id, &progress] {
@@ -142,7 +155,7 @@ Status compare(const Plan& plan, const std::vector<TableTransform>& transforms, 
                  progress.chunks.load(), progress.rows.load(),
                  seconds > 0 ? progress.rows.load() / seconds : 0.0);
   });
-  TableVerifier verifier(plan.verify.chunk_rows, *workers, snapshots->green_exporter.get(),
+  TableVerifier verifier(plan.verify.chunk_rows, *workers, planner->get(),
                          progress, stop);
   for (const auto& comparison : comparisons) {
     auto table = verifier.verify(comparison);
@@ -163,7 +176,8 @@ std::string verification_report_path(const Plan& plan, const std::string& id) {
   return plan.state_dir + "/verifications/" + id + ".json";
 }
 
-VerificationReport run_verification(const Plan& plan, const std::vector<TableTransform>& transforms,
+VerificationReport run_verification(const Plan& plan, const Plan& streaming,
+                                    const std::vector<TableTransform>& transforms,
                                     ApplyHold& hold, VerificationProgress& progress,
                                     const std::atomic<bool>& stop, const std::string& id) {
   VerificationReport report;
@@ -171,7 +185,7 @@ VerificationReport run_verification(const Plan& plan, const std::vector<TableTra
   report.started_at = utc_now("%Y-%m-%dT%H:%M:%SZ");
   const auto started = Clock::now();
   spdlog::info("verify starting id={} tables={}", id, comparisons_of(transforms).size());
-  const Status compared = compare(plan, transforms, hold, progress, stop, report);
+  const Status compared = compare(plan, streaming, transforms, hold, progress, stop, report);
   report.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
   if (!compared) {

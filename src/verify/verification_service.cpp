@@ -36,8 +36,9 @@ Result<std::vector<TableTransform>> current_transforms(const Plan& plan) {
 
 }  // namespace
 
-VerificationService::VerificationService(const Plan& plan, ApplyHold& hold)
-    : plan_(plan), hold_(hold) {}
+VerificationService::VerificationService(const Plan& plan, const Result<Plan>& reverse,
+                                         ApplyHold& hold, const std::atomic<Direction>& running)
+    : plan_(plan), reverse_(reverse), hold_(hold), running_direction_(running) {}
 
 VerificationService::~VerificationService() {
   stop_ = true;
@@ -68,8 +69,14 @@ void VerificationService::run(std::string id) {
     report.state = "failed";
     report.error = transforms.status().message();
     spdlog::error("verify id={} failed: {}", id, report.error);
+  } else if (running_direction_.load() == Direction::kReverse && !reverse_) {
+    report.id = id;
+    report.state = "failed";
+    report.error = reverse_.status().message();
   } else {
-    report = run_verification(plan_, *transforms, hold_, *progress_, stop_, id);
+    const Plan& streaming =
+        running_direction_.load() == Direction::kForward ? plan_ : *reverse_;
+    report = run_verification(plan_, streaming, *transforms, hold_, *progress_, stop_, id);
   }
   std::lock_guard lock(mutex_);
   last_ = std::move(report);

@@ -1,67 +1,9 @@
 // Cutover end to end: pgbench writes through a real PgBouncer (transaction pooling) while
 // `cutover switch` freezes, drains, syncs sequences and points the pooler at green.
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
-#include <cstdlib>
-#include <regex>
-
-#include "cutover/orchestrator/pgbouncer_admin.h"
-#include "fixtures/forward_harness.h"
-#include "fixtures/pgbouncer.h"
+#include "fixtures/cutover_fixture.h"
 
 namespace cutover::testing {
 namespace {
-
-constexpr const char* kToken = "cutover-test-token";
-
-long number_after(const std::string& text, const std::string& label) {
-  const std::regex pattern(label + ": ([0-9]+)");
-  std::smatch match;
-  if (!std::regex_search(text, match, pattern)) return -1;
-  return std::stol(match[1]);
-}
-
-class CutoverTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ::setenv("CUTOVER_TOKEN", kToken, 1);
-    ASSERT_EQ(h_.pgbench({"-i", "-s", "1", "-q"}), 0);
-    const std::string events = "CREATE TABLE events(id serial PRIMARY KEY, note text)";
-    h_.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL;" + events);
-    h_.create_pgbench_schema_on_green();
-    h_.green().execute(events);
-    pooler_ = std::make_unique<Pgbouncer>(h_.blue());
-  }
-
-  std::string plan_extra(const std::string& cutover_settings, const std::string& before_switch = "full") {
-    return "state_dir: " + h_.work().path() +
-           "/state\nverify:\n  before_switch: " + before_switch + "\nsequences:\n  - source: public.events_id_seq\n"
-           "    target: public.events_id_seq\ncutover:\n" + cutover_settings +
-           "  switch:\n    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() +
-           "\"\n      database: app\n      include_file: " + pooler_->include_file() +
-           "\n      blue: \"" + Pgbouncer::server_line(h_.blue()) + "\"\n      green: \"" +
-           Pgbouncer::server_line(h_.green()) + "\"\n";
-  }
-
-  // pgbench's TPC-B through the pooler.
-  std::unique_ptr<ChildProcess> start_load(int seconds) {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{kPostgresBin + "pgbench", "-h", "127.0.0.1", "-p",
-                                 std::to_string(pooler_->port()), "-U", "postgres", "-c", "4", "-j", "2",
-                                 "-T", std::to_string(seconds), "app"},
-        h_.work().path());
-  }
-
-  std::string through_pooler(const std::string& sql) {
-    pqxx::connection connection(pooler_->app_dsn());
-    pqxx::nontransaction query(connection);
-    return query.exec(sql)[0][0].c_str();
-  }
-
-  ForwardHarness h_;
-  std::unique_ptr<Pgbouncer> pooler_;
-};
 
 TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothingLost) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
@@ -72,7 +14,8 @@ TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothing
   const std::string green_system = h_.green().query_value("SELECT system_identifier FROM pg_control_system()");
   EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), blue_system);
 
-  // Without a reverse pipeline, a switch must be forced.
+  // Green's pgbench_history has no replica identity, so the reverse pipeline could not
+  // capture it: rollback is impossible and a switch must be forced.
   const auto refused = h_.cli({"switch"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.errors.find("rollback_possible"), std::string::npos) << refused.errors;

@@ -19,6 +19,15 @@ namespace cutover {
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role);
 
+// The connection string with libpq's fallback_application_name=cutover, so that cutover's
+// sessions are known by name (the write fence spares them); an application_name the string
+// gives itself wins.
+std::string with_application_name(const std::string& dsn);
+
+// Makes the session's transactions read-write even where the database defaults them to
+// read-only (a write fence): for cutover's own writes only. Throws what libpqxx throws.
+void allow_writes(pqxx::connection& connection);
+
 // How far the replication origin `origin` says its source was applied: 0/0 when the origin
 // does not exist or has no progress yet. Throws what libpqxx throws.
 Lsn replication_origin_position(pqxx::transaction_base& query, const std::string& origin);

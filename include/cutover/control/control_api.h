@@ -34,7 +34,8 @@ class ControlApi {
  private:
   HttpResponse status_answer() const;
   HttpResponse post(const std::string& path, const HttpRequest& request);
-  HttpResponse switch_answer(const nlohmann::json& body);
+  // POST /api/v1/switch and /api/v1/rollback.
+  HttpResponse move_answer(Move move, const nlohmann::json& body);
   // Empty when the request carries the token; else the reason to refuse it.
   std::string authorization_problem(const HttpRequest& request) const;
 

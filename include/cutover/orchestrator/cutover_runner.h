@@ -1,12 +1,16 @@
-// CutoverRunner: the switch from blue to green of ARCHITECTURE.md, step by step, journaled.
+// CutoverRunner: the switch from blue to green of ARCHITECTURE.md, and the rollback from
+// green to blue, step by step, journaled.
 //
-// guardrails → freeze (PgBouncer PAUSE, bounded) → drain (a marker through blue's WAL,
-// committed by the applier in green) → sequences (green set past blue) → switch (include
-// file rewritten, RELOAD, SHOW DATABASES checked) → resume (RESUME, then a new connection
-// through the pooler must reach green by system identifier).
-// Every step is journaled before and after it runs. A failure before the switch resumes the
-// pooler on blue and returns to streaming with the reason; recover() does the same, or
-// finishes the switch, for a run that was killed half-way.
+// guardrails → freeze (PgBouncer PAUSE, bounded; the side left fenced with
+// cutover.fence_blue) → drain (a marker through the side left's WAL, committed by the running
+// applier) → sequences (the side reached set past the side left) → the next direction's slot
+// and publication on the side reached, before any client can write there → switch (include
+// file rewritten and RELOAD, or the plan's switch command) → resume (RESUME, then a new
+// connection through the pooler must reach the new side by system identifier) → the
+// pipeline turns around.
+// Every step is journaled before and after it runs. A failure before the switch puts clients
+// back where they were and resumes them, with the reason in status; recover() does the same,
+// or finishes the move, for a run that was killed half-way.
 #pragma once
 
 #include <atomic>
@@ -25,10 +29,12 @@
 
 namespace cutover {
 
+// Switch: clients from blue to green. Rollback: back from green to blue.
+enum class Move { kSwitch, kRollback };
+
 struct SwitchRequest {
   bool dry_run = false;
-  // Rollback needs the reverse pipeline, which this version does not have yet: switching
-  // anyway must be asked for.
+  // Switch although no reverse pipeline can keep blue current: no rollback afterwards.
   bool force_without_rollback = false;
 };
 
@@ -41,20 +47,23 @@ struct Guardrail {
 
 class CutoverRunner {
  public:
-  CutoverRunner(const Plan& plan, PipelineStatus& pipeline, VerificationService& verification);
+  // `reverse` is the reverse plan, or why there is none.
+  CutoverRunner(const Plan& plan, const Result<Plan>& reverse, PipelineStatus& pipeline,
+                VerificationService& verification);
   ~CutoverRunner();
   CutoverRunner(const CutoverRunner&) = delete;
   CutoverRunner& operator=(const CutoverRunner&) = delete;
 
-  // After a crash: finishes or undoes the step the journal shows under way, so that clients
-  // end unpaused on one side. Call before serving requests.
+  // After a crash: finishes or undoes the move the journal shows under way, so that clients
+  // end unpaused on one side, and sets the pipeline's direction to the journal's. Call before
+  // the pipeline starts and requests are served.
   Status recover();
 
-  // Every guardrail, checked now (what --dry-run answers).
-  std::vector<Guardrail> check_guardrails(const SwitchRequest& request);
-  // Starts the switch in the background; its id, or why it cannot start.
-  Result<std::string> start_switch(const SwitchRequest& request);
-  // Asks a running switch to abort before it switches.
+  // Every guardrail of `move`, checked now (what --dry-run answers).
+  std::vector<Guardrail> check_guardrails(Move move, const SwitchRequest& request);
+  // Starts the move in the background; its id, or why it cannot start.
+  Result<std::string> start(Move move, const SwitchRequest& request);
+  // Asks a running move to abort before it switches.
   Status abort();
 
   // The journal as status shows it.
@@ -63,20 +72,43 @@ class CutoverRunner {
   std::string state() const;
 
  private:
-  void run_switch(std::string id, SwitchRequest request);
-  Status switch_steps(const std::string& id, const SwitchRequest& request);
-  Status drain(const std::string& id);
-  Status sync_sequences();
-  Status check_clients_reach(const std::string& side_dsn, const std::string& side);
-  // Puts the pooler back on blue and resumes it; journals the abort with `reason`. Whether
-  // the pooler could be put back.
-  Status undo_freeze(const std::string& reason);
-  // Records a step's status in the journal and saves it; the save's failure stops the switch.
+  // One move's two sides and what runs after it.
+  struct Route {
+    Move move = Move::kSwitch;
+    std::string from;              // the side clients leave
+    std::string to;                // the side they reach
+    const Plan* running = nullptr; // the pipeline that carries from's changes to `to`
+    const Plan* next = nullptr;    // the one that runs afterwards; null: none (forced)
+    Direction next_direction = Direction::kReverse;
+  };
+  Route route_of(Move move, bool with_next) const;
+  const std::string& dsn_of(const std::string& side) const;
+
+  void run(std::string id, Route route, SwitchRequest request);
+  Status move_steps(const std::string& id, const Route& route);
+  Status verify_first();
+  Status freeze(const Route& route);
+  Status drain(const std::string& id, const Route& route);
+  Status sync_sequences(const Route& route);
+  Status prepare_next_direction(const Route& route);
+  // Include file and RELOAD, or the switch command. `crash_name`: the crash point between
+  // the include file's rewrite and the RELOAD.
+  Status point_clients_to(const std::string& side, const char* crash_name = nullptr);
+  Status check_clients_reach(const std::string& side);
+  // Records the move as done and turns the pipeline around.
+  Status finish(const Route& route);
+  // Puts clients back on route.from, restores the fences, resumes the pooler and drops the
+  // next direction's slot; journals the abort with `reason`. Whether clients are back.
+  Status undo(const Route& route, const std::string& reason);
+  // Records a step's status in the journal and saves it; the save's failure stops the move.
   Status journal_step(const std::string& step, const std::string& status, const std::string& detail = "");
   Status save_state(const std::string& state);
+  // Whether the journal shows `step` under way or done (not skipped).
+  bool journal_has(const std::string& step) const;
   bool aborting() const { return abort_requested_.load(); }
 
   const Plan& plan_;
+  const Result<Plan>& reverse_;
   PipelineStatus& pipeline_;
   VerificationService& verification_;
   JournalStore store_;
@@ -85,7 +117,6 @@ class CutoverRunner {
   CutoverJournal journal_;  // guarded by mutex_
   std::atomic<bool> running_{false};
   std::atomic<bool> abort_requested_{false};
-  std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 

@@ -16,7 +16,9 @@
 namespace cutover {
 
 struct JournalStep {
-  std::string name;    // guardrails | freeze | drain | sequences | switch | resume
+  // guardrails | verification | freeze | fence | drain | sequences | reverse | forward |
+  // unfence | switch | resume | undo
+  std::string name;
   std::string status;  // started | done | failed | undone
   std::string at;      // UTC time
   std::string detail;
@@ -33,8 +35,10 @@ struct CutoverTimings {
 struct CutoverJournal {
   std::string state = "streaming";  // ARCHITECTURE.md's states
   std::string side = "blue";        // where the pooler sends clients
+  std::string pipeline = "forward"; // the direction that streams: forward | reverse
+  std::string operation = "switch"; // what the current or last cutover did: switch | rollback
   std::string cutover_id;           // the current or last cutover
-  std::string outcome;              // switched | aborted | "" while running
+  std::string outcome;              // switched | rolled_back | aborted | undo_failed | "" while running
   std::string reason;               // why it aborted
   std::vector<JournalStep> steps;
   CutoverTimings timings;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cutover/common/libpq_session.h"
 #include "cutover/common/result.h"
@@ -35,6 +36,8 @@ class PgbouncerAdmin {
   Result<bool> paused() const;
   // host, port and dbname that SHOW DATABASES shows for the database now.
   Result<std::string> server() const;
+  // The server processes (backend pids) of the pooler's connections for the database.
+  Result<std::vector<int>> server_pids() const;
 
  private:
   Result<PgConnection> open() const;

@@ -14,6 +14,7 @@
 #include "cutover/capture/capture.h"
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
+#include "cutover/plan/reverse_plan.h"
 #include "cutover/snapshot/snapshot_copy.h"
 #include "cutover/transport/embedded_broker.h"
 
@@ -25,10 +26,12 @@ const char* phase_name(Phase phase);
 // What `cutover run` is doing, for the status log and the control API.
 struct PipelineStatus {
   std::atomic<Phase> phase{Phase::kStarting};
+  std::atomic<Direction> wanted{Direction::kForward};   // set by cutover at a switch or rollback
+  std::atomic<Direction> running{Direction::kForward};  // the direction streaming now
   SnapshotProgress snapshot;
   CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
-  std::atomic<std::uint64_t> blue_wal_lsn{0};  // blue's current WAL position, last read
+  std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
 };
 
@@ -52,6 +55,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
                                       SinkWrapper wrap_sink = {},
                                       CaptureCounters* counters = nullptr);
 
+// Runs the pipeline of `plan`: blue to green for the plan, green to blue for the reverse plan.
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
 Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
 

@@ -16,6 +16,11 @@
 
 namespace cutover {
 
+// Forward: blue to green, the plan as written. Reverse: green to blue after a switch, the
+// reverse plan, so that a rollback loses nothing.
+enum class Direction { kForward, kReverse };
+const char* direction_name(Direction direction);
+
 // The reverse plan, or every table whose mapping cannot be turned around, one per line,
 // each naming the plan's entry and why.
 Result<Plan> derive_reverse_plan(const Plan& plan);

@@ -20,9 +20,14 @@
 
 namespace cutover {
 
+// After a switch the roles of the point turn around: the slot is created on green, the
+// source of the reverse pipeline, and blue's snapshot is taken with the reverse applier held.
+//
 // Runs verification `id` and returns its report (state clean, differences or failed), also
-// written whole under the plan's state_dir.
-VerificationReport run_verification(const Plan& plan, const std::vector<TableTransform>& transforms,
+// written whole under the plan's state_dir. `streaming` is the plan whose pipeline runs now
+// (the plan, or the reverse plan), whose applier `hold` holds.
+VerificationReport run_verification(const Plan& plan, const Plan& streaming,
+                                    const std::vector<TableTransform>& transforms,
                                     ApplyHold& hold, VerificationProgress& progress,
                                     const std::atomic<bool>& stop, const std::string& id);
 

@@ -11,13 +11,17 @@
 
 #include "cutover/apply/apply_hold.h"
 #include "cutover/plan/plan.h"
+#include "cutover/plan/reverse_plan.h"
 #include "cutover/verify/verification_report.h"
 
 namespace cutover {
 
 class VerificationService {
  public:
-  VerificationService(const Plan& plan, ApplyHold& hold);
+  // `reverse` is the reverse plan (or why there is none); `running` the direction the
+  // pipeline streams in, whose applier `hold` holds: the consistent point is taken there.
+  VerificationService(const Plan& plan, const Result<Plan>& reverse, ApplyHold& hold,
+                      const std::atomic<Direction>& running);
   ~VerificationService();
   VerificationService(const VerificationService&) = delete;
   VerificationService& operator=(const VerificationService&) = delete;
@@ -35,7 +39,9 @@ class VerificationService {
   void run(std::string id);
 
   const Plan& plan_;
+  const Result<Plan>& reverse_;
   ApplyHold& hold_;
+  const std::atomic<Direction>& running_direction_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
   mutable std::mutex mutex_;

@@ -1,0 +1,223 @@
+// Rollback end to end: after a switch the reverse pipeline keeps blue current, and a
+// rollback moves clients back with nothing lost, under pgbench through PgBouncer the whole
+// time; then a second switch works as the first did.
+#include <fstream>
+
+#include <sys/stat.h>
+
+#include "fixtures/cutover_fixture.h"
+
+namespace cutover::testing {
+namespace {
+
+class RollbackTest : public CutoverTest {
+ protected:
+  void SetUp() override {
+    CutoverTest::SetUp();
+    // Every table can be captured on green too: the reverse pipeline's source.
+    h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
+  }
+
+  std::string system_of(PostgresCluster& cluster) {
+    return cluster.query_value("SELECT system_identifier FROM pg_control_system()");
+  }
+
+  // Waits until status shows the pipeline streaming in `direction`.
+  bool wait_for_direction(const std::string& direction) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto status = h_.cli({"status"});
+      if (status.output.is_object() && status.output.value("direction", "") == direction &&
+          status.output.value("applied_lsn", "0/0") != "0/0") {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    return false;
+  }
+
+  void expect_verification_clean(const char* after) {
+    const auto verified = h_.cli({"verify"});
+    EXPECT_EQ(verified.exit_code, 0) << "after " << after << ": " << verified.errors
+                                     << verified.output.dump(2).substr(0, 4000);
+    EXPECT_EQ(verified.output.value("state", ""), "clean") << after;
+  }
+
+  // Every processed pgbench transaction is in `cluster` exactly once.
+  void expect_every_transaction_in(PostgresCluster& cluster, long processed) {
+    EXPECT_EQ(cluster.query_number("SELECT count(*) FROM pgbench_history"), processed);
+    EXPECT_EQ(cluster.query_value("SELECT sum(abalance) FROM pgbench_accounts"),
+              cluster.query_value("SELECT sum(delta) FROM pgbench_history"));
+  }
+};
+
+TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n  fence_blue: true\n",
+                           "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  const auto dry = h_.cli({"switch", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry.output.dump(2);
+  const auto too_early = h_.cli({"rollback"});
+  EXPECT_EQ(too_early.exit_code, 1);
+  EXPECT_NE(too_early.errors.find("side: clients on blue"), std::string::npos) << too_early.errors;
+
+  auto load = start_load(70);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // A writer that bypasses the pooler, connected before the switch.
+  pqxx::connection direct_writer(h_.blue().dsn());
+
+  const auto switched = h_.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(switched.output["side"], "green");
+  EXPECT_EQ(switched.output["pipeline"], "reverse");
+  std::cerr << "[ MEASURED ] switch timings " << switched.output["timings"].dump() << "\n";
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  // The fence: the direct writer's session was ended, and new sessions on blue are read-only.
+  EXPECT_THROW(pqxx::nontransaction(direct_writer).exec("INSERT INTO events (note) VALUES ('direct')"),
+               pqxx::broken_connection);
+  EXPECT_THROW(h_.blue().execute("INSERT INTO events (note) VALUES ('direct')"), std::exception);
+
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  expect_verification_clean("the switch");
+
+  const auto rolled_back = h_.cli({"rollback"});
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2)
+                                      << h_.run().standard_error();
+  EXPECT_EQ(rolled_back.output["outcome"], "rolled_back");
+  EXPECT_EQ(rolled_back.output["side"], "blue");
+  EXPECT_EQ(rolled_back.output["pipeline"], "forward");
+  std::cerr << "[ MEASURED ] rollback timings " << rolled_back.output["timings"].dump() << "\n";
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.blue()));
+  // Blue takes writes again; green is fenced now.
+  EXPECT_NO_THROW(h_.blue().execute("INSERT INTO events (note) VALUES ('direct after rollback')"));
+  EXPECT_THROW(h_.green().execute("INSERT INTO events (note) VALUES ('direct')"), std::exception);
+
+  ASSERT_TRUE(wait_for_direction("forward")) << h_.run().standard_error();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  expect_verification_clean("the rollback");
+
+  const auto again = h_.cli({"switch"});
+  ASSERT_EQ(again.exit_code, 0) << again.errors << again.output.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  expect_verification_clean("the second switch");
+
+  ASSERT_EQ(load->wait(std::chrono::seconds(180)).value_or(-1), 0) << load->standard_error();
+  const std::string report = load->standard_output();
+  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
+  const long processed = number_after(report, "number of transactions actually processed");
+  ASSERT_GT(processed, 0) << report;
+  expect_every_transaction_in(h_.green(), processed);
+  // The reverse pipeline brings blue to the same rows.
+  EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
+  expect_every_transaction_in(h_.blue(), processed);
+  expect_verification_clean("the load");
+  // Sequences followed the clients both ways: a new row gets an id past both sides'.
+  const long fresh = std::stol(through_pooler("INSERT INTO events (note) VALUES ('last') RETURNING id"));
+  EXPECT_GT(fresh, h_.blue().query_number("SELECT max(id) FROM events"));
+}
+
+// The switch command instead of PgBouncer's include file: PgBouncer only pauses and resumes,
+// and the operator's script moves clients (here: it rewrites the include file and RELOADs).
+TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
+  const std::string script = h_.work().path() + "/switch.sh";
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\nset -e\ncase \"$1\" in\n"
+        << "  blue) line='" << Pgbouncer::server_line(h_.blue()) << "' ;;\n"
+        << "  green) line='" << Pgbouncer::server_line(h_.green()) << "' ;;\n"
+        << "  *) echo \"switch.sh: no side $1\" >&2; exit 2 ;;\nesac\n"
+        << "printf '[databases]\\napp = %s\\n' \"$line\" > " << pooler_->include_file() << ".new\n"
+        << "mv " << pooler_->include_file() << ".new " << pooler_->include_file() << "\n"
+        << "echo \"$1\" >> " << h_.work().path() << "/switched\n"
+        << kPostgresBin << "psql -X -q \"" << pooler_->admin_dsn() << "\" -c RELOAD\n";
+  }
+  ::chmod(script.c_str(), 0755);
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                "state_dir: " + h_.work().path() + "/state\nverify:\n  before_switch: none\n"
+                "cutover:\n  max_lag: 5s\n  switch:\n    command: [\"" + script + "\", \"{to}\"]\n"
+                "    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() + "\"\n      database: app\n");
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  auto load = start_load(30);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+
+  const auto switched = h_.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const auto rolled_back = h_.cli({"rollback"});
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2)
+                                      << h_.run().standard_error();
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.blue()));
+
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  const std::string report = load->standard_output();
+  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
+  const long processed = number_after(report, "number of transactions actually processed");
+  expect_every_transaction_in(h_.blue(), processed);
+  EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
+  std::ifstream calls(h_.work().path() + "/switched");
+  std::stringstream called;
+  called << calls.rdbuf();
+  EXPECT_EQ(called.str(), "green\nblue\n");
+}
+
+// kill -9 of `cutover run` during a rollback: the restarted run finishes or undoes it.
+struct RollbackCrash {
+  const char* point;
+  const char* side_after_restart;
+};
+void PrintTo(const RollbackCrash& crash, std::ostream* out) { *out << crash.point; }
+
+class RollbackCrashTest : public RollbackTest, public ::testing::WithParamInterface<RollbackCrash> {};
+
+TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
+  const RollbackCrash crash = GetParam();
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  ::setenv("CUTOVER_CRASH_AT", crash.point, 1);
+  h_.start_run();
+  ::unsetenv("CUTOVER_CRASH_AT");
+  expect_verification_clean("the snapshot");
+  auto load = start_load(30);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto switched = h_.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << h_.run().standard_error();
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto interrupted = h_.cli({"rollback"});
+  EXPECT_EQ(interrupted.exit_code, 3) << "the run should have died at " << crash.point << ": "
+                                      << interrupted.errors;
+  ASSERT_EQ(h_.run().wait(std::chrono::seconds(30)).value_or(-1), 128 + SIGKILL);
+  EXPECT_NE(h_.run().standard_error().find(std::string("crash point ") + crash.point), std::string::npos);
+
+  h_.start_run();
+  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
+  EXPECT_FALSE(admin.paused().value());
+  const std::string side = crash.side_after_restart;
+  PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
+  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(expected));
+  ASSERT_TRUE(wait_for_direction(side == "green" ? "reverse" : "forward")) << h_.run().standard_error();
+
+  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
+  const std::string report = load->standard_output();
+  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
+  expect_every_transaction_in(expected, number_after(report, "number of transactions actually processed"));
+  EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
+  expect_verification_clean("the restart");
+}
+
+INSTANTIATE_TEST_SUITE_P(Steps, RollbackCrashTest,
+                         ::testing::Values(RollbackCrash{"rollback_after_drain", "green"},
+                                           RollbackCrash{"rollback_before_resume", "blue"}),
+                         [](const ::testing::TestParamInfo<RollbackCrash>& step) {
+                           return std::string(step.param.point);
+                         });
+
+}  // namespace
+}  // namespace cutover::testing
