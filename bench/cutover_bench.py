@@ -4,11 +4,12 @@
   python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--seconds 40]
 
 One run, one pool: pgbench (TPC-B, transaction pooling) writes through PgBouncer for the
-whole run, logging every transaction's latency (-l). Halfway through the first part, a bare
-`PAUSE app; RELOAD; RESUME app` on the admin console (the floor: what PgBouncer alone costs);
-later `cutover switch` (verification before the freeze, PAUSE, drain, sequences, include file,
-RELOAD, RESUME). For each window: the worst pgbench latency of a transaction that ended in it,
-and the journal's freeze, drain, switch and pause timings. Prints a Markdown table.
+whole run, logging every transaction's latency (-l). First a bare `PAUSE app; RELOAD;
+RESUME app` on the admin console (the floor: what PgBouncer alone costs); then `cutover switch`
+(verification before the freeze, PAUSE, drain, sequences, the reverse slot, include file,
+RELOAD, RESUME); then, once the reverse pipeline streams, `cutover rollback`. For each window:
+the worst pgbench latency of a transaction that ended in it, and the journal's freeze, drain,
+switch and pause timings. Prints a Markdown table.
 """
 import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
 
@@ -69,11 +70,27 @@ def worst_latency_ms(log_files, start, end):
     return worst
 
 
+def move(command, control, env):
+    """Runs `cutover switch` or `cutover rollback`; its journal."""
+    out = subprocess.run([CUTOVER, command, "--control", "http://" + control, "--json"],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(command + " failed: " + out.stdout + out.stderr)
+    return json.loads(out.stdout)
+
+
+def reverse_streams(control, env):
+    out = subprocess.run([CUTOVER, "status", "--control", "http://" + control, "--json"],
+                         capture_output=True, text=True, env=env)
+    status = json.loads(out.stdout or "{}")
+    return status.get("direction") == "reverse" and status.get("applied_lsn", "0/0") != "0/0"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=40)
+    parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="cutover-switch-bench-")
     os.chmod(work, 0o777)
@@ -84,6 +101,7 @@ def main():
         blue.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
         subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(args.scale), green.dsn], check=True,
                        capture_output=True)
+        green.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")  # the reverse pipeline's source
         pooler = Pooler(work, blue)
         control = "127.0.0.1:%d" % free_port()
         tables = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
@@ -101,18 +119,15 @@ def main():
                                  "-c", str(args.clients), "-j", "2", "-T", str(args.seconds), "-l",
                                  "--log-prefix", os.path.join(work, "pgbench_log"), "app"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
-        time.sleep(args.seconds * 0.25)
+        time.sleep(args.seconds * 0.2)
         bare_start = time.time()
         pooler.console("PAUSE app", "RELOAD", "RESUME app")
         bare_end = time.time()  # includes starting psql, so the window is wider than the pause
-        time.sleep(args.seconds * 0.25)
-        switch_start = time.time()
-        out = subprocess.run([CUTOVER, "switch", "--force-without-rollback", "--control", "http://" + control,
-                              "--json"], capture_output=True, text=True, env=env)
-        switch_end = time.time()
-        journal = json.loads(out.stdout)
-        if out.returncode != 0:
-            raise SystemExit("switch failed: " + out.stdout + out.stderr)
+        time.sleep(args.seconds * 0.15)
+        switched = move("switch", control, env)
+        wait_for(lambda: reverse_streams(control, env), timeout=60)
+        time.sleep(args.seconds * 0.15)
+        rolled_back = move("rollback", control, env)
         output, errors = load.communicate(timeout=args.seconds * 4)
         failed = [l for l in output.splitlines() if "failed transactions" in l]
         tps = [l for l in output.splitlines() if l.startswith("tps")]
@@ -120,18 +135,19 @@ def main():
         steady = worst_latency_ms(logs, 0, bare_start - 1)
         # A transaction caught by the freeze ends just after RESUME: the window runs 1 s past.
         bare = worst_latency_ms(logs, bare_start, bare_end + 1)
-        freeze_at = journal["timings"]["paused_at_ms"] / 1000.0
-        cutover = worst_latency_ms(logs, freeze_at, freeze_at + journal["timings"]["pause_ms"] / 1000.0 + 1)
-        t = journal["timings"]
         print("pgbench: %s; %s" % (tps[0] if tps else "?", failed[0].strip() if failed else "?"), file=sys.stderr)
         print("| Measure (pgbench -c %d, scale %d, through PgBouncer) | value |" % (args.clients, args.scale))
         print("|---|---|")
         print("| worst pgbench latency before any pause | %.0f ms |" % steady)
         print("| bare PgBouncer PAUSE, RELOAD, RESUME: worst latency in its window | %.0f ms (%.0f ms of commands) |"
               % (bare, (bare_end - bare_start) * 1000))
-        print("| cutover switch: worst latency in its window | %.0f ms |" % cutover)
-        print("| cutover timings: freeze, drain, switch, client pause | %d, %d, %d, %d ms |"
-              % (t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
+        for name, journal in (("switch", switched), ("rollback", rolled_back)):
+            t = journal["timings"]
+            freeze_at = t["paused_at_ms"] / 1000.0
+            worst = worst_latency_ms(logs, freeze_at, freeze_at + t["pause_ms"] / 1000.0 + 1)
+            print("| cutover %s: worst latency in its window | %.0f ms |" % (name, worst))
+            print("| cutover %s timings: freeze, drain, switch, client pause | %d, %d, %d, %d ms |"
+                  % (name, t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
         print("| %s | |" % (failed[0].strip() if failed else "failed transactions: ?"))
     finally:
         if run:

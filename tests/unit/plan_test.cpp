@@ -126,5 +126,32 @@ TEST(Plan, ApplyBoundsAndTruncateAction) {
   EXPECT_NE(message.find("apply.batch_rows"), std::string::npos) << message;
 }
 
+TEST(Plan, SwitchIsPgbouncerOrACommandThatPgbouncerMayPause) {
+  const std::string head = std::string(kMinimal) + "cutover:\n";
+  auto pooled = parse_plan(head + "  switch:\n    command: [\"./switch.sh\", \"{to}\"]\n"
+                           "    pgbouncer:\n      admin_dsn: \"host=127.0.0.1 dbname=pgbouncer\"\n"
+                           "      database: app\n",
+                           "plan.yaml");
+  ASSERT_TRUE(pooled) << pooled.status().message();
+  EXPECT_EQ(pooled->cutover.switch_command, (std::vector<std::string>{"./switch.sh", "{to}"}));
+  EXPECT_EQ(pooled->cutover.pgbouncer->database, "app");
+  EXPECT_TRUE(pooled->cutover.pgbouncer->include_file.empty());
+
+  const std::string unfenced = errors_of(head + "  switch:\n    command: [\"./switch.sh\", \"{to}\"]\n");
+  EXPECT_NE(unfenced.find("cutover.switch: a switch command without pgbouncer needs cutover.fence_blue: true"),
+            std::string::npos) << unfenced;
+  auto fenced = parse_plan(head + "  fence_blue: true\n  switch:\n    command: [\"./switch.sh\", \"{to}\"]\n",
+                           "plan.yaml");
+  EXPECT_TRUE(fenced) << fenced.status().message();
+
+  const std::string sideless = errors_of(head + "  fence_blue: true\n  switch:\n    command: [\"./switch.sh\"]\n");
+  EXPECT_NE(sideless.find("cutover.switch.command: no argument holds {to}"), std::string::npos) << sideless;
+  const std::string incomplete = errors_of(head + "  switch:\n    pgbouncer:\n      admin_dsn: \"x\"\n"
+                                           "      database: app\n");
+  EXPECT_NE(incomplete.find("cutover.switch.pgbouncer.include_file"), std::string::npos) << incomplete;
+  const std::string empty = errors_of(head + "  switch: {}\n");
+  EXPECT_NE(empty.find("cutover.switch: give pgbouncer, command, or both"), std::string::npos) << empty;
+}
+
 }  // namespace
 }  // namespace cutover
