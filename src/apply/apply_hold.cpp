@@ -34,9 +34,21 @@ void ApplyHold::release() {
   changed_.notify_all();
 }
 
+void ApplyHold::pause() {
+  std::lock_guard lock(mutex_);
+  paused_ = true;
+  changed_.notify_all();
+}
+
+void ApplyHold::resume() {
+  std::lock_guard lock(mutex_);
+  paused_ = false;
+  changed_.notify_all();
+}
+
 bool ApplyHold::must_hold_before(Lsn commit_lsn) const {
   std::lock_guard lock(mutex_);
-  return position_ && *position_ <= commit_lsn;
+  return paused_.load() || (position_ && *position_ <= commit_lsn);
 }
 
 }  // namespace cutover

@@ -18,24 +18,25 @@ std::string plan_field_of(const Plan& plan, const QualifiedName& table) {
   return "tables";
 }
 
-void check_server(pqxx::transaction_base& query, std::vector<std::string>& problems) {
+void check_server(pqxx::transaction_base& query, const std::string& side,
+                  std::vector<std::string>& problems) {
   const auto row = query.exec1(
       "SELECT current_setting('wal_level'), current_setting('server_encoding'), current_user, "
       "(SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user)");
   const std::string wal_level = row[0].as<std::string>();
   if (wal_level != "logical") {
-    problems.push_back("blue: wal_level is '" + wal_level +
+    problems.push_back(side + ": wal_level is '" + wal_level +
                        "'; capture needs wal_level = logical (set it in postgresql.conf and "
-                       "restart blue)");
+                       "restart " + side + ")");
   }
   const std::string encoding = row[1].as<std::string>();
   if (encoding != "UTF8") {
-    problems.push_back("blue: server_encoding is " + encoding +
+    problems.push_back(side + ": server_encoding is " + encoding +
                        "; change events are JSON and need a UTF8 database");
   }
   if (!row[3].as<bool>(false)) {
     const std::string role = row[2].as<std::string>();
-    problems.push_back("blue: role " + role + " lacks the REPLICATION attribute (ALTER ROLE " +
+    problems.push_back(side + ": role " + role + " lacks the REPLICATION attribute (ALTER ROLE " +
                        quote_identifier(role) + " REPLICATION)");
   }
 }
@@ -51,20 +52,21 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
         table.schema, table.name);
     const std::string where = plan.file + ": " + plan_field_of(plan, table) + ": ";
     if (rows.empty()) {
-      problems.push_back(where + "blue has no table " + table.text());
+      problems.push_back(where + plan.source_side() + " has no table " + table.text());
       continue;
     }
     const std::string kind = rows[0][0].as<std::string>();
     if (kind != "r" && kind != "p") {
-      problems.push_back(where + "blue's " + table.text() + " is not a table (relkind " + kind + ")");
+      problems.push_back(where + plan.source_side() + "'s " + table.text() + " is not a table (relkind " + kind + ")");
       continue;
     }
     const std::string identity = rows[0][1].as<std::string>();
     const bool has_primary_key = rows[0][2].as<bool>();
     if (identity == "n" || (identity == "d" && !has_primary_key)) {
-      problems.push_back(where + "blue's " + table.text() +
+      problems.push_back(where + plan.source_side() + "'s " + table.text() +
                          " has no primary key and no replica identity: once published, its "
-                         "UPDATEs and DELETEs would fail on blue. Add a primary key or run "
+                         "UPDATEs and DELETEs would fail on " + plan.source_side() +
+                         ". Add a primary key or run "
                          "ALTER TABLE " + table.quoted() + " REPLICA IDENTITY FULL");
     }
   }
@@ -107,7 +109,7 @@ void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::mil
         "SELECT (SELECT count(*) FROM pg_replication_slots), "
         "current_setting('max_replication_slots')::int");
     if (counts[0].as<long>() >= counts[1].as<long>()) {
-      problems.push_back("blue: all " + counts[1].as<std::string>() +
+      problems.push_back(plan.source_side() + ": all " + counts[1].as<std::string>() +
                          " replication slots are used (max_replication_slots); drop an unused "
                          "slot or raise the setting");
     }
@@ -116,11 +118,11 @@ void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::mil
   state.slot_exists = true;
   state.slot_confirmed = row->confirmed;
   if (row->plugin != "pgoutput" || row->database != connection.dbname()) {
-    problems.push_back("blue: replication slot " + slot + " exists but is not a pgoutput slot of "
+    problems.push_back(plan.source_side() + ": replication slot " + slot + " exists but is not a pgoutput slot of "
                        "database " + connection.dbname() + " (plugin " + row->plugin +
                        ", database " + row->database + "); it is not cutover's: rename the plan");
   } else if (row->active_pid) {
-    problems.push_back("blue: replication slot " + slot + " is in use by process " +
+    problems.push_back(plan.source_side() + ": replication slot " + slot + " is in use by process " +
                        std::to_string(*row->active_pid) +
                        " (another cutover capture of this plan?); stop it first");
   }
@@ -146,20 +148,20 @@ void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueStat
 }  // namespace
 
 Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait) {
-  auto connection = open_postgres(plan.blue.dsn, "blue");
+  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   BlueState state;
   std::vector<std::string> problems;
   try {
     {
       pqxx::read_transaction query(**connection);
-      check_server(query, problems);
+      check_server(query, plan.source_side(), problems);
       check_tables(plan, query, problems);
       check_publication(plan, query, state);
     }
     check_slot(plan, **connection, slot_wait, state, problems);
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: checking for capture: ") + error.what());
+    return Status::error(plan.source_side() + ": checking for capture: " + error.what());
   }
   if (!problems.empty()) {
     std::string message;

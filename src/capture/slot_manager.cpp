@@ -51,21 +51,21 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
 
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
                                                   ExportedSnapshot* exported) {
-  auto connection = open_postgres(plan.blue.dsn, "blue");
+  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return connection.status();
   const std::string publication = quote_identifier(plan.publication_name());
   if (!state.publication_exists) {
     if (auto status = run_sql(**connection, "CREATE PUBLICATION " + publication + " FOR TABLE " +
                                                 table_list(plan.source_tables()));
         !status) {
-      return status.with_context("blue: creating publication " + plan.publication_name());
+      return status.with_context(plan.source_side() + ": creating publication " + plan.publication_name());
     }
     spdlog::info("created publication publication={}", plan.publication_name());
   } else if (!state.tables_missing_from_publication.empty()) {
     if (auto status = run_sql(**connection, "ALTER PUBLICATION " + publication + " ADD TABLE " +
                                                 table_list(state.tables_missing_from_publication));
         !status) {
-      return status.with_context("blue: adding tables to publication " + plan.publication_name());
+      return status.with_context(plan.source_side() + ": adding tables to publication " + plan.publication_name());
     }
   }
   if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
@@ -75,7 +75,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
     if (!state.publication_exists) {
       (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);
     }
-    return point.status().with_context("blue: creating replication slot " + plan.slot_name());
+    return point.status().with_context(plan.source_side() + ": creating replication slot " + plan.slot_name());
   }
   spdlog::info("created replication slot slot={} consistent_point={}", plan.slot_name(),
                point->to_string());
@@ -83,7 +83,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
 }
 
 Status drop_slot(const Plan& plan) {
-  auto connection = open_postgres(plan.blue.dsn, "blue");
+  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);
@@ -91,28 +91,28 @@ Status drop_slot(const Plan& plan) {
         "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name());
     if (slot.empty()) return Status::ok();
     if (!slot[0][0].is_null()) {
-      return Status::error("blue: replication slot " + plan.slot_name() + " is in use by process " +
+      return Status::error(plan.source_side() + ": replication slot " + plan.slot_name() + " is in use by process " +
                            slot[0][0].as<std::string>() + "; stop cutover capture first");
     }
     query.exec_params("SELECT pg_drop_replication_slot($1)", plan.slot_name());
     spdlog::info("dropped replication slot slot={}", plan.slot_name());
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: dropping replication slot ") + plan.slot_name() +
+    return Status::error(plan.source_side() + ": dropping replication slot " + plan.slot_name() +
                          ": " + error.what());
   }
 }
 
 Status drop_slot_and_publication(const Plan& plan) {
   if (auto dropped = drop_slot(plan); !dropped) return dropped;
-  auto connection = open_postgres(plan.blue.dsn, "blue");
+  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);
     query.exec0("DROP PUBLICATION IF EXISTS " + quote_identifier(plan.publication_name()));
     spdlog::info("dropped publication publication={}", plan.publication_name());
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: dropping publication: ") + error.what());
+    return Status::error(plan.source_side() + ": dropping publication: " + error.what());
   }
   return Status::ok();
 }

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "cutover/common/logging.h"
+#include "cutover/control/dashboard.h"
 #include "cutover/control/metrics.h"
 
 namespace cutover {
@@ -44,6 +46,7 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
   const std::string path = path_of(request.target);
   if (request.method == "GET") {
     if (path == "/healthz") return json_answer(200, {{"status", "alive"}});
+    if (path == "/") return {200, "text/html; charset=utf-8", std::string(dashboard_page())};
     if (path == "/api/v1/status") return status_answer();
     if (path == "/metrics") {
       return {200, "text/plain; version=0.0.4; charset=utf-8",
@@ -80,6 +83,7 @@ HttpResponse ControlApi::post(const std::string& path, const HttpRequest& reques
     if (body.is_discarded() || !body.is_object()) return error_answer(400, "the body must be a JSON object");
   }
   if (path == "/api/v1/verify") {
+    if (status_.apply_hold.paused()) return error_answer(409, "streaming is paused; resume it first");
     const Phase phase = status_.phase.load();
     if (phase != Phase::kStreaming) {
       return error_answer(409, std::string("verification needs the streaming phase; the pipeline is ") +
@@ -95,8 +99,21 @@ HttpResponse ControlApi::post(const std::string& path, const HttpRequest& reques
     if (auto aborted = cutover_.abort(); !aborted) return error_answer(409, aborted.message());
     return json_answer(200, {{"aborting", true}});
   }
-  if (path == "/api/v1/pause" || path == "/api/v1/resume") {
-    return error_answer(409, path.substr(8) + " is not available in this version of cutover yet");
+  if (path == "/api/v1/pause") {
+    if (status_.phase.load() != Phase::kStreaming) {
+      return error_answer(409, std::string("pause needs the streaming phase; the pipeline is ") +
+                                   phase_name(status_.phase.load()));
+    }
+    if (!cutover_.idle()) return error_answer(409, "a cutover is running; abort it first");
+    if (verification_.running()) return error_answer(409, "a verification is running");
+    status_.apply_hold.pause();
+    spdlog::info("streaming paused by request: the applier holds before its next transaction");
+    return json_answer(200, {{"paused", true}});
+  }
+  if (path == "/api/v1/resume") {
+    status_.apply_hold.resume();
+    spdlog::info("streaming resumed by request");
+    return json_answer(200, {{"paused", false}});
   }
   return error_answer(404, "no such resource: " + path);
 }
@@ -131,6 +148,9 @@ HttpResponse ControlApi::move_answer(Move move, const nlohmann::json& body) {
 
 HttpResponse ControlApi::status_answer() const {
   const Lag lag = current_lag(status_);
+  // The orchestrator's state while a cutover is under way or done; else the pipeline's.
+  std::string phase = cutover_.state();
+  if (phase.empty()) phase = status_.apply_hold.paused() ? "paused" : phase_name(status_.phase.load());
   nlohmann::json tables = nlohmann::json::array();
   {
     std::lock_guard lock(status_.snapshot.mutex);
@@ -153,8 +173,8 @@ HttpResponse ControlApi::status_answer() const {
   }
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
-                           {"phase", cutover_.state().empty() ? std::string(phase_name(status_.phase.load()))
-                                                              : cutover_.state()},
+                           {"phase", phase},
+                           {"paused", status_.apply_hold.paused()},
                            {"lag_bytes", lag.bytes},
                            {"lag_seconds", lag.seconds},
                            {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},

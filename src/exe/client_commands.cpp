@@ -239,6 +239,19 @@ int roll_back(const ControlOptions& options, bool dry_run) {
   return move_clients(options, "rollback", {{"dry_run", dry_run}}, "rolled_back");
 }
 
+int pause_streaming(const ControlOptions& options, bool pause) {
+  int code = kSuccess;
+  auto answer = call(options, "POST", pause ? "/api/v1/pause" : "/api/v1/resume", code);
+  if (!answer) return code;
+  if (options.json) {
+    std::cout << answer->dump(2) << "\n";
+  } else {
+    std::cout << (pause ? "streaming paused: the applier holds before its next transaction\n"
+                        : "streaming resumed\n");
+  }
+  return kSuccess;
+}
+
 int abort_cutover(const ControlOptions& options) {
   int code = kSuccess;
   auto answer = call(options, "POST", "/api/v1/abort", code);

@@ -35,6 +35,8 @@ int status(const ControlOptions& options);
 int verify(const ControlOptions& options);
 int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback);
 int roll_back(const ControlOptions& options, bool dry_run);
+// `cutover pause` (pause true) and `cutover resume`.
+int pause_streaming(const ControlOptions& options, bool pause);
 int abort_cutover(const ControlOptions& options);
 
 // Set by SIGTERM and SIGINT; long-running commands stop cleanly when it is set.

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
       "rollback", "Back to blue after a switch: guardrails, freeze, drain, sequences, switch");
   add_control_options(rollback_command);
   rollback_command->add_flag("--dry-run", dry_run, "Check the guardrails only; exit 0 when all pass");
+  auto* pause_command = app.add_subcommand("pause", "Pause streaming: the applier holds before its next transaction");
+  add_control_options(pause_command);
+  auto* resume_command = app.add_subcommand("resume", "Resume streaming after cutover pause");
+  add_control_options(resume_command);
   auto* abort_command = app.add_subcommand("abort", "Abort a cutover in progress, before it switches");
   add_control_options(abort_command);
 
@@ -96,6 +100,8 @@ int main(int argc, char** argv) {
   if (*verify) return commands::verify(control);
   if (*switch_command) return commands::switch_over(control, dry_run, force_without_rollback);
   if (*rollback_command) return commands::roll_back(control, dry_run);
+  if (*pause_command) return commands::pause_streaming(control, true);
+  if (*resume_command) return commands::pause_streaming(control, false);
   if (*abort_command) return commands::abort_cutover(control);
   return commands::kBadInput;
 }

@@ -225,11 +225,13 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
   const Direction carrying = move == Move::kSwitch ? Direction::kForward : Direction::kReverse;
   std::vector<Guardrail> guardrails;
   const Phase phase = pipeline_.phase.load();
-  const bool streaming = phase == Phase::kStreaming && pipeline_.running.load() == carrying;
+  const bool streaming = phase == Phase::kStreaming && pipeline_.running.load() == carrying &&
+                         !pipeline_.apply_hold.paused();
   const Lag lag = current_lag(pipeline_);
   const auto max_lag_ms = plan_.cutover.max_lag.count();
   guardrails.push_back({"streaming", streaming,
-                        std::string(phase_name(phase)) + " " + direction_name(pipeline_.running.load()),
+                        std::string(pipeline_.apply_hold.paused() ? "paused" : phase_name(phase)) + " " +
+                            direction_name(pipeline_.running.load()),
                         std::string("streaming ") + direction_name(carrying)});
   guardrails.push_back({"lag", streaming && lag.seconds * 1000 < static_cast<double>(max_lag_ms),
                         std::to_string(static_cast<long>(lag.seconds * 1000)) + " ms, " +
@@ -277,6 +279,9 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
     const std::string& program = plan_.cutover.switch_command.front();
     guardrails.push_back({"switch_command", executable(program), program,
                           "an executable program"});
+  } else if (!pooler_) {
+    guardrails.push_back({"switch_target", false, "the plan has no cutover.switch",
+                          "cutover.switch.pgbouncer or cutover.switch.command"});
   }
   if (move == Move::kSwitch) {
     guardrails.push_back(check("rollback_possible", "a reverse mapping for every table, green ready "

@@ -163,12 +163,12 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
       const std::string where = "tables[" + std::to_string(index) + "]";
       if (!table_exists(blue_query, mapping.source)) {
         problems.push_back(where + ".source: table " + mapping.source.text() +
-                           " does not exist on blue");
+                           " does not exist on " + plan.source_side());
         continue;
       }
       if (!table_exists(green_query, mapping.target)) {
         problems.push_back(where + ".target: table " + mapping.target.text() +
-                           " does not exist on green (create green's schema first)");
+                           " does not exist on " + plan.target_side() + " (create its schema first)");
         continue;
       }
       TableTransform transform;
@@ -196,7 +196,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
         for (const auto& [name, expression] : mapping.columns) {
           auto type = type_of(name);
           if (!type) {
-            problems.push_back(where + ".columns." + name + ": green's " +
+            problems.push_back(where + ".columns." + name + ": " + plan.target_side() + "'s " +
                                mapping.target.text() + " has no column " + name);
             continue;
           }
@@ -209,7 +209,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
         const bool mapped = std::any_of(transform.columns.begin(), transform.columns.end(),
                                         [&](const TargetColumn& column) { return column.name == key_column; });
         if (!type_of(key_column)) {
-          problems.push_back(where + ".key: green's " + mapping.target.text() +
+          problems.push_back(where + ".key: " + plan.target_side() + "'s " + mapping.target.text() +
                              " has no column " + key_column);
         } else if (!mapped) {
           problems.push_back(where + ".key: key column " + key_column +

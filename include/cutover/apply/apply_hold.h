@@ -4,6 +4,9 @@
 // The holder asks for a hold before position P; the applier commits every source transaction
 // that commits below P, takes no transaction at or after P, reports that it holds, and
 // waits until released. Green then holds exactly blue's state as of P.
+//
+// The operator's pause (`cutover pause`) holds the applier too, before its next transaction,
+// until `cutover resume`; capture goes on filling the change log meanwhile.
 #pragma once
 
 #include <atomic>
@@ -28,6 +31,11 @@ class ApplyHold {
   // Holder: lets the applier go on.
   void release();
 
+  // Operator: pauses the applier before its next transaction, and lets it go on.
+  void pause();
+  void resume();
+  bool paused() const { return paused_.load(); }
+
   // Applier: whether a transaction committing at `commit_lsn` must wait.
   bool must_hold_before(Lsn commit_lsn) const;
   // Applier: reports that green holds everything below the requested position (`applied`)
@@ -38,7 +46,7 @@ class ApplyHold {
     held_at_ = applied;
     held_before_ = next_commit;
     changed_.notify_all();
-    while (position_ && *position_ <= next_commit && !give_up()) {
+    while (((position_ && *position_ <= next_commit) || paused_.load()) && !give_up()) {
       changed_.wait_for(lock, std::chrono::milliseconds(50));
     }
     held_at_.reset();
@@ -50,6 +58,7 @@ class ApplyHold {
   std::optional<Lsn> position_;  // the hold requested, if any
   std::optional<Lsn> held_at_;   // set while the applier waits
   Lsn held_before_;              // the commit of the transaction it waits with
+  std::atomic<bool> paused_{false};
 };
 
 }  // namespace cutover

@@ -65,6 +65,8 @@ class CutoverRunner {
   Result<std::string> start(Move move, const SwitchRequest& request);
   // Asks a running move to abort before it switches.
   Status abort();
+  // No move is running.
+  bool idle() const { return !running_.load(); }
 
   // The journal as status shows it.
   nlohmann::json status_json() const;

@@ -119,6 +119,10 @@ struct Plan {
   std::string publication_name() const;
   // The replication origin in green that records what the applier applied.
   std::string origin_name() const;
+  // The sides in messages: the source is blue and the target green, turned around in the
+  // reverse plan.
+  std::string source_side() const { return kafka.reverse ? "green" : "blue"; }
+  std::string target_side() const { return kafka.reverse ? "blue" : "green"; }
   // The distinct source tables, in plan order.
   std::vector<QualifiedName> source_tables() const;
 };

@@ -1,0 +1,159 @@
+#include "cutover/control/dashboard.h"
+
+namespace cutover {
+
+namespace {
+
+// Kept as one literal: the page has no build step and no assets of its own.
+constexpr std::string_view kPage = R"PAGE(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cutover</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #f6f7f9; color: #1d2330; }
+  header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 24px; align-items: baseline; }
+  header h1 { font-size: 18px; margin: 0; }
+  #phase { font-weight: 600; padding: 2px 10px; border-radius: 10px; background: #3b82f6; }
+  #phase.switched { background: #16a34a; } #phase.stopped, #phase.undo_failed { background: #dc2626; }
+  main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 20px; }
+  section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+  h2 { font-size: 15px; margin: 0 0 8px; }
+  table { border-collapse: collapse; width: 100%; } td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eee; }
+  td.n { text-align: right; font-variant-numeric: tabular-nums; }
+  .bar { display: inline-block; height: 8px; background: #3b82f6; border-radius: 4px; }
+  .bad { color: #dc2626; } .good { color: #16a34a; }
+  button { font: inherit; padding: 6px 14px; margin-right: 8px; border-radius: 6px; border: 1px solid #1d2330; background: #fff; cursor: pointer; }
+  #message { margin-top: 8px; min-height: 1.4em; }
+  canvas { width: 100%; height: 160px; }
+  .timeline span { display: inline-block; height: 18px; color: #fff; font-size: 11px; padding-left: 4px; overflow: hidden; white-space: nowrap; }
+</style>
+</head>
+<body>
+<header><h1>cutover <span id="plan"></span></h1><span id="phase">loading</span>
+  <span>direction <b id="direction">-</b></span><span>lag <b id="lag">-</b></span>
+  <span>applied <b id="applied">-</b></span><span id="rate"></span></header>
+<main>
+  <section><h2>Lag (seconds and MiB, last 5 minutes)</h2><canvas id="chart" width="800" height="160"></canvas></section>
+  <section><h2>Tables</h2><table><thead><tr><th>source</th><th>target</th><th>snapshot</th><th class="n">rows applied</th></tr></thead>
+    <tbody id="tables"></tbody></table></section>
+  <section><h2>Last verification</h2><div id="verification">none yet</div></section>
+  <section><h2>Last cutover</h2><div id="cutover">none yet</div></section>
+  <section><h2>Actions</h2>
+    <button id="verify">Verify</button><button id="switch">Switch to green</button><button id="rollback">Roll back to blue</button>
+    <div id="message"></div></section>
+</main>
+<script>
+"use strict";
+const history = [];
+let lastRows = null, token = sessionStorage.getItem("cutover-token") || "";
+const $ = (id) => document.getElementById(id);
+const text = (value) => (value === null || value === undefined) ? "-" : String(value);
+function escapeHtml(value) {
+  return text(value).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
+}
+function drawChart() {
+  const canvas = $("chart"), g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  if (history.length < 2) return;
+  const seconds = Math.max(1, ...history.map((p) => p.seconds));
+  const mib = Math.max(1, ...history.map((p) => p.mib));
+  const x = (i) => i * (canvas.width - 10) / (history.length - 1) + 5;
+  for (const [key, top, color] of [["seconds", seconds, "#3b82f6"], ["mib", mib, "#f59e0b"]]) {
+    g.strokeStyle = color; g.lineWidth = 2; g.beginPath();
+    history.forEach((p, i) => { const y = canvas.height - 10 - p[key] / top * (canvas.height - 30); i ? g.lineTo(x(i), y) : g.moveTo(x(i), y); });
+    g.stroke();
+  }
+  g.fillStyle = "#1d2330"; g.font = "12px sans-serif";
+  g.fillText("max " + seconds.toFixed(1) + " s (blue), " + mib.toFixed(1) + " MiB (orange)", 8, 14);
+}
+function renderTables(tables) {
+  $("tables").innerHTML = (tables || []).map((t) => {
+    const s = t.snapshot;
+    const share = s && s.chunks ? Math.round(100 * s.chunks_done / s.chunks) : null;
+    const snapshot = s ? '<span class="bar" style="width:' + (share || 0) + 'px"></span> ' + text(s.rows) + " rows" : "-";
+    return "<tr><td>" + escapeHtml(t.source) + "</td><td>" + escapeHtml(t.target) + "</td><td>" + snapshot +
+           '</td><td class="n">' + escapeHtml(t.rows_applied) + "</td></tr>";
+  }).join("");
+}
+function renderVerification(v) {
+  if (!v) { $("verification").textContent = "none yet"; return; }
+  if (v.state === "running") {
+    const p = v.progress || {};
+    $("verification").innerHTML = "running " + escapeHtml(v.id) + ": tables " + text(p.tables_done) + "/" + text(p.tables) +
+      ", chunks " + text(p.chunks_done) + "/" + text(p.chunks) + ", " + text(p.rows) + " rows";
+    return;
+  }
+  const cls = v.state === "clean" ? "good" : "bad";
+  let html = '<b class="' + cls + '">' + escapeHtml(v.state) + "</b> " + escapeHtml(v.id) + ", " + text(v.duration_ms) + " ms";
+  if (v.error) html += '<div class="bad">' + escapeHtml(v.error) + "</div>";
+  const rows = [];
+  for (const t of v.tables || []) {
+    for (const [kind, list] of [["missing in green", t.missing_in_green], ["extra in green", t.extra_in_green],
+                                ["different", t.different]]) {
+      for (const d of list || []) rows.push("<tr><td>" + escapeHtml(t.table) + "</td><td>" + kind + "</td><td>" +
+        escapeHtml(JSON.stringify(d.key)) + "</td><td>" + escapeHtml((d.columns || []).join(", ")) + "</td></tr>");
+    }
+  }
+  if (rows.length) html += "<table><thead><tr><th>table</th><th>mismatch</th><th>key</th><th>columns</th></tr></thead><tbody>" +
+    rows.slice(0, 200).join("") + "</tbody></table>";
+  $("verification").innerHTML = html;
+}
+function renderCutover(c) {
+  if (!c) { $("cutover").textContent = "none yet"; return; }
+  const t = c.timings || {};
+  const total = Math.max(1, (t.freeze_ms || 0) + (t.drain_ms || 0) + (t.switch_ms || 0));
+  const part = (name, ms, color) => '<span style="background:' + color + ";width:" + Math.max(2, 380 * (ms || 0) / total) +
+    'px" title="' + name + '">' + name + " " + text(ms) + "</span>";
+  $("cutover").innerHTML = "<div>" + escapeHtml(c.operation) + " " + escapeHtml(c.cutover_id) + ": <b>" +
+    escapeHtml(c.outcome || "running") + "</b>, clients on " + escapeHtml(c.side) + "</div>" +
+    (c.reason ? '<div class="bad">' + escapeHtml(c.reason) + "</div>" : "") +
+    '<div class="timeline">' + part("freeze", t.freeze_ms, "#6366f1") + part("drain", t.drain_ms, "#0ea5e9") +
+    part("switch", t.switch_ms, "#16a34a") + "</div><div>client pause " + text(t.pause_ms) + " ms</div>" +
+    "<table>" + (c.steps || []).map((s) => "<tr><td>" + escapeHtml(s.at) + "</td><td>" + escapeHtml(s.step) + "</td><td>" +
+    escapeHtml(s.status) + "</td><td>" + escapeHtml(s.detail) + "</td></tr>").join("") + "</table>";
+}
+async function refresh() {
+  try {
+    const answer = await fetch("/api/v1/status", {cache: "no-store"});
+    const s = await answer.json();
+    $("plan").textContent = s.plan || "";
+    $("phase").textContent = s.phase; $("phase").className = s.phase;
+    $("direction").textContent = text(s.direction);
+    $("lag").textContent = Number(s.lag_seconds || 0).toFixed(1) + " s, " + text(s.lag_bytes) + " bytes";
+    $("applied").textContent = text(s.applied_lsn);
+    if (lastRows !== null) $("rate").textContent = Math.max(0, s.rows_applied - lastRows) + " rows/s";
+    lastRows = s.rows_applied;
+    history.push({seconds: Number(s.lag_seconds || 0), mib: Number(s.lag_bytes || 0) / 1048576});
+    if (history.length > 300) history.shift();
+    drawChart(); renderTables(s.tables); renderVerification(s.last_verification); renderCutover(s.cutover);
+  } catch (error) {
+    $("phase").textContent = "unreachable"; $("phase").className = "stopped";
+  }
+}
+async function post(path, body) {
+  if (!token) token = prompt("Control token (CUTOVER_TOKEN)") || "";
+  const answer = await fetch(path, {method: "POST", headers: {"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+                                    body: JSON.stringify(body || {})});
+  const reply = await answer.json().catch(() => ({}));
+  if (answer.status === 401) { token = ""; sessionStorage.removeItem("cutover-token"); }
+  else sessionStorage.setItem("cutover-token", token);
+  $("message").className = answer.ok ? "good" : "bad";
+  $("message").textContent = answer.status + " " + (reply.error || reply.id || JSON.stringify(reply));
+}
+$("verify").onclick = () => post("/api/v1/verify");
+$("switch").onclick = () => confirm("Switch clients to green?") && post("/api/v1/switch");
+$("rollback").onclick = () => confirm("Roll clients back to blue?") && post("/api/v1/rollback");
+refresh();
+setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+)PAGE";
+
+}  // namespace
+
+std::string_view dashboard_page() { return kPage; }
+
+}  // namespace cutover

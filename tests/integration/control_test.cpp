@@ -1,0 +1,164 @@
+// The control API of a running `cutover run`: every endpoint's success and error answers,
+// the token, the CLI's pause and resume, and the dashboard rendered by headless Chromium.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+#include "cutover/control/http_client.h"
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+constexpr const char* kToken = "control-test-token";
+
+class ControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("CUTOVER_TOKEN", kToken, 1);
+    const std::string table = "CREATE TABLE items(id int PRIMARY KEY, v text)";
+    h_.blue().execute(table);
+    h_.green().execute(table);
+    h_.blue().execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 100) g");
+    h_.write_plan("  - source: items\n", "state_dir: " + h_.work().path() + "/state\n");
+    h_.start_run();
+  }
+
+  HttpResponse call(const std::string& method, const std::string& path, const std::string& token = kToken,
+                    const std::string& body = "") {
+    auto answer = http_call(h_.control_url(), method, path, token, body);
+    EXPECT_TRUE(answer) << method << " " << path << ": " << answer.status().message();
+    return answer ? *answer : HttpResponse{};
+  }
+
+  static std::string error_of(const HttpResponse& answer) {
+    const auto body = nlohmann::json::parse(answer.body, nullptr, false);
+    return body.is_object() ? body.value("error", std::string()) : "";
+  }
+
+  ForwardHarness h_;
+};
+
+TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
+  EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+  const auto status = call("GET", "/api/v1/status", "");
+  ASSERT_EQ(status.status, 200);
+  const auto body = nlohmann::json::parse(status.body);
+  for (const char* field : {"phase", "lag_bytes", "lag_seconds", "applied_lsn", "tables", "last_verification", "cutover"}) {
+    EXPECT_TRUE(body.contains(field)) << field << " missing from " << status.body;
+  }
+  EXPECT_EQ(body["phase"], "streaming");
+  const auto page = call("GET", "/", "");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.content_type.find("text/html"), std::string::npos);
+  EXPECT_NE(page.body.find("id=\"phase\""), std::string::npos);
+  EXPECT_EQ(call("GET", "/metrics", "").status, 200);
+  EXPECT_EQ(call("GET", "/nowhere", "").status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/status", "").status, 405);
+
+  // The token, on every POST.
+  for (const char* path : {"/api/v1/verify", "/api/v1/switch", "/api/v1/rollback", "/api/v1/pause",
+                           "/api/v1/resume", "/api/v1/abort"}) {
+    const auto missing = call("POST", path, "");
+    EXPECT_EQ(missing.status, 401) << path;
+    EXPECT_EQ(error_of(missing), "missing bearer token") << path;
+    const auto wrong = call("POST", path, "not-the-token");
+    EXPECT_EQ(wrong.status, 401) << path;
+    EXPECT_EQ(error_of(wrong), "wrong bearer token") << path;
+  }
+
+  // Bad bodies.
+  const auto not_json = call("POST", "/api/v1/switch", kToken, "{not json");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(error_of(not_json), "the body must be a JSON object");
+  const auto unknown = call("POST", "/api/v1/switch", kToken, R"({"dry_runn": true})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(error_of(unknown).find("unknown field 'dry_runn'"), std::string::npos);
+  const auto not_boolean = call("POST", "/api/v1/rollback", kToken, R"({"dry_run": "yes"})");
+  EXPECT_EQ(not_boolean.status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/rollback", kToken, R"({"force_without_rollback": true})").status, 400);
+
+  // What the phase does not allow: 409 with the reason.
+  const auto switch_refused = call("POST", "/api/v1/switch");
+  EXPECT_EQ(switch_refused.status, 409);
+  EXPECT_NE(error_of(switch_refused).find("guardrails refuse the switch"), std::string::npos);
+  EXPECT_NE(error_of(switch_refused).find("switch_target: the plan has no cutover.switch"), std::string::npos)
+      << error_of(switch_refused);
+  const auto rollback_refused = call("POST", "/api/v1/rollback");
+  EXPECT_EQ(rollback_refused.status, 409);
+  EXPECT_NE(error_of(rollback_refused).find("side: clients on blue"), std::string::npos)
+      << error_of(rollback_refused);
+  const auto dry = call("POST", "/api/v1/rollback", kToken, R"({"dry_run": true})");
+  EXPECT_EQ(dry.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(dry.body)["ready"], false);
+  const auto no_cutover = call("POST", "/api/v1/abort");
+  EXPECT_EQ(no_cutover.status, 409);
+  EXPECT_EQ(error_of(no_cutover), "no cutover is running");
+
+  // Pause holds the applier: blue's new rows wait; verification is refused meanwhile.
+  EXPECT_EQ(call("POST", "/api/v1/pause").status, 200);
+  EXPECT_EQ(nlohmann::json::parse(call("GET", "/api/v1/status", "").body)["phase"], "paused");
+  h_.blue().execute("INSERT INTO items VALUES (1000, 'while paused')");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM items WHERE id = 1000"), 0);
+  const auto verify_paused = call("POST", "/api/v1/verify");
+  EXPECT_EQ(verify_paused.status, 409);
+  EXPECT_EQ(error_of(verify_paused), "streaming is paused; resume it first");
+  EXPECT_EQ(call("POST", "/api/v1/resume").status, 200);
+  EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  const auto verify = call("POST", "/api/v1/verify");
+  EXPECT_EQ(verify.status, 202);
+  EXPECT_FALSE(nlohmann::json::parse(verify.body).value("id", std::string()).empty());
+}
+
+TEST_F(ControlTest, CliPauseAndResumeExitZeroAndShowInStatus) {
+  const auto paused = h_.cli({"pause"});
+  EXPECT_EQ(paused.exit_code, 0) << paused.errors;
+  EXPECT_EQ(paused.output["paused"], true);
+  EXPECT_EQ(h_.cli({"status"}).output["phase"], "paused");
+  const auto resumed = h_.cli({"resume"});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.errors;
+  EXPECT_EQ(h_.cli({"status"}).output["phase"], "streaming");
+  ::setenv("CUTOVER_TOKEN", "wrong", 1);
+  const auto refused = h_.cli({"pause"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.errors;
+  EXPECT_NE(refused.errors.find("wrong bearer token"), std::string::npos) << refused.errors;
+}
+
+// What headless Chromium shows as the phase after the page's script ran.
+std::string phase_shown(const std::string& url, const std::string& profile) {
+  ChildProcess chromium({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--user-data-dir=" + profile, "--virtual-time-budget=5000",
+                         "--dump-dom", url},
+                        profile);
+  if (chromium.wait(std::chrono::seconds(90)).value_or(-1) != 0) {
+    ADD_FAILURE() << "chromium failed: " << chromium.standard_error();
+    return "";
+  }
+  const std::regex phase(R"(<span id="phase"[^>]*>([^<]*)</span>)");
+  std::smatch match;
+  const std::string dom = chromium.standard_output();
+  if (!std::regex_search(dom, match, phase)) {
+    ADD_FAILURE() << "no phase in the rendered page: " << dom.substr(0, 2000);
+    return "";
+  }
+  return match[1];
+}
+
+TEST_F(ControlTest, TheDashboardShowsThePhaseAsItChanges) {
+  if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium is not installed";
+  const std::string profile = h_.work().path() + "/chromium";
+  std::filesystem::create_directories(profile);
+  EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "streaming");
+  ASSERT_EQ(h_.cli({"pause"}).exit_code, 0);
+  EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "paused");
+  ASSERT_EQ(h_.cli({"resume"}).exit_code, 0);
+  EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "streaming");
+}
+
+}  // namespace
+}  // namespace cutover::testing
