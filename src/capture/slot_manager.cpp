@@ -55,8 +55,11 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
   if (!connection) return connection.status();
   const std::string publication = quote_identifier(plan.publication_name());
   if (!state.publication_exists) {
+    // A partitioned table's changes are published under its own name, as the plan maps it,
+    // not under its partitions' names.
     if (auto status = run_sql(**connection, "CREATE PUBLICATION " + publication + " FOR TABLE " +
-                                                table_list(plan.source_tables()));
+                                                table_list(plan.source_tables()) +
+                                                " WITH (publish_via_partition_root = true)");
         !status) {
       return status.with_context(plan.source_side() + ": creating publication " + plan.publication_name());
     }
