@@ -132,9 +132,12 @@ int status(const ControlOptions& options) {
     return kSuccess;
   }
   std::printf("plan %s: %s\n", text_of((*answer)["plan"]).c_str(), text_of((*answer)["phase"]).c_str());
-  std::printf("lag %s bytes, %.1f s; applied %s (blue at %s)\n", text_of((*answer)["lag_bytes"]).c_str(),
+  const bool reverse = answer->value("direction", std::string()) == "reverse";
+  std::printf("%s%s; lag %s bytes, %.1f s; applied %s (%s at %s)\n",
+              reverse ? "reverse pipeline, green to blue" : "forward pipeline, blue to green",
+              answer->value("paused", false) ? " (paused)" : "", text_of((*answer)["lag_bytes"]).c_str(),
               answer->value("lag_seconds", 0.0), text_of((*answer)["applied_lsn"]).c_str(),
-              text_of((*answer)["source_wal_lsn"]).c_str());
+              reverse ? "green" : "blue", text_of((*answer)["source_wal_lsn"]).c_str());
   std::printf("%-32s %-32s %14s\n", "source", "target", "rows applied");
   for (const auto& table : (*answer)["tables"]) {
     std::printf("%-32s %-32s %14s\n", text_of(table["source"]).c_str(),

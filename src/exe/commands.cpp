@@ -1,6 +1,11 @@
 #include "commands.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <thread>
@@ -142,6 +147,28 @@ int apply(const std::string& plan_path) {
         return run_apply_only(plan, status, stop);
       },
       false);
+}
+
+int demo(const std::string& script, int seconds) {
+  // The demo drives real servers and processes from a shell script kept with the sources;
+  // this binary hands over to it, so that the script tests exactly this build.
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+  std::vector<std::filesystem::path> candidates;
+  if (!script.empty()) candidates.emplace_back(script);
+  if (const char* from_environment = std::getenv("CUTOVER_DEMO_SCRIPT")) candidates.emplace_back(from_environment);
+  candidates.push_back(self.parent_path() / ".." / "scripts" / "demo");
+  candidates.push_back(self.parent_path() / ".." / "share" / "cutover" / "demo");
+  for (const auto& candidate : candidates) {
+    if (!std::filesystem::exists(candidate)) continue;
+    ::setenv("CUTOVER_BIN", self.c_str(), 1);
+    ::setenv("DEMO_SECONDS", std::to_string(seconds).c_str(), 1);
+    const std::string path = candidate.string();
+    ::execl("/bin/bash", "bash", path.c_str(), static_cast<char*>(nullptr));
+    return report(Status::error("cannot run " + path + ": " + std::strerror(errno)), kFailed);
+  }
+  return report(Status::error("the demo script is not found (looked for --script, $CUTOVER_DEMO_SCRIPT, "
+                              "scripts/demo next to the build, share/cutover/demo)"),
+                kBadInput);
 }
 
 int broker(const BrokerOptions& options) {

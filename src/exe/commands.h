@@ -31,6 +31,8 @@ int capture(const std::string& plan_path, bool drop_slot);
 int run(const std::string& plan_path);
 int apply(const std::string& plan_path);
 int broker(const BrokerOptions& options);
+// Runs the quickstart script with this binary; returns only when it cannot start it.
+int demo(const std::string& script, int seconds);
 int status(const ControlOptions& options);
 int verify(const ControlOptions& options);
 int switch_over(const ControlOptions& options, bool dry_run, bool force_without_rollback);

@@ -35,6 +35,14 @@ int main(int argc, char** argv) {
   auto* apply = app.add_subcommand("apply", "Apply alone: the Kafka change log into green");
   apply->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
 
+  std::string demo_script;
+  int demo_seconds = 60;
+  auto* demo = app.add_subcommand(
+      "demo", "The quickstart: local blue, green and PgBouncer, a sample plan, load, verification, "
+              "switch, rollback and switch again; a summary at the end");
+  demo->add_option("--seconds", demo_seconds, "How long the application load runs")->check(CLI::Range(20, 3600));
+  demo->add_option("--script", demo_script, "The demo script (default: scripts/demo next to the build)");
+
   auto* broker = app.add_subcommand(
       "broker", "Run the embedded Kafka broker on loopback and print its bootstrap address");
   broker->add_option("--port", broker_options.port, "Loopback port to listen on (0: any)")
@@ -96,6 +104,7 @@ int main(int argc, char** argv) {
   if (*run) return commands::run(plan_path);
   if (*apply) return commands::apply(plan_path);
   if (*broker) return commands::broker(broker_options);
+  if (*demo) return commands::demo(demo_script, demo_seconds);
   if (*status) return commands::status(control);
   if (*verify) return commands::verify(control);
   if (*switch_command) return commands::switch_over(control, dry_run, force_without_rollback);
