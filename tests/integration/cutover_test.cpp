@@ -113,23 +113,11 @@ namespace {
 
 // kill -9 of `cutover run` at a named step of the switch; the restarted run must leave the
 // pooler resumed on the right side with nothing lost.
-struct CrashCase {
-  const char* point;
-  const char* side_after_restart;
-};
-
-// Names the case in test listings (gtest would print its bytes).
-void PrintTo(const CrashCase& crash, std::ostream* out) { *out << crash.point; }
-
 class CutoverCrashTest : public CutoverTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
   const CrashCase crash = GetParam();
-  h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
-  ::setenv("CUTOVER_CRASH_AT", crash.point, 1);
-  h_.start_run();
-  ::unsetenv("CUTOVER_CRASH_AT");
+  start_run_crashing_at(crash.point);
   ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
   auto load = start_load(20);
   std::this_thread::sleep_for(std::chrono::seconds(3));

@@ -168,21 +168,11 @@ TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
 }
 
 // kill -9 of `cutover run` during a rollback: the restarted run finishes or undoes it.
-struct RollbackCrash {
-  const char* point;
-  const char* side_after_restart;
-};
-void PrintTo(const RollbackCrash& crash, std::ostream* out) { *out << crash.point; }
-
-class RollbackCrashTest : public RollbackTest, public ::testing::WithParamInterface<RollbackCrash> {};
+class RollbackCrashTest : public RollbackTest, public ::testing::WithParamInterface<CrashCase> {};
 
 TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
-  const RollbackCrash crash = GetParam();
-  h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
-  ::setenv("CUTOVER_CRASH_AT", crash.point, 1);
-  h_.start_run();
-  ::unsetenv("CUTOVER_CRASH_AT");
+  const CrashCase crash = GetParam();
+  start_run_crashing_at(crash.point);
   expect_verification_clean("the snapshot");
   auto load = start_load(30);
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -213,9 +203,9 @@ TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Steps, RollbackCrashTest,
-                         ::testing::Values(RollbackCrash{"rollback_after_drain", "green"},
-                                           RollbackCrash{"rollback_before_resume", "blue"}),
-                         [](const ::testing::TestParamInfo<RollbackCrash>& step) {
+                         ::testing::Values(CrashCase{"rollback_after_drain", "green"},
+                                           CrashCase{"rollback_before_resume", "blue"}),
+                         [](const ::testing::TestParamInfo<CrashCase>& step) {
                            return std::string(step.param.point);
                          });
 
