@@ -181,6 +181,7 @@ HttpResponse ControlApi::status_answer() const {
                            {"source_wal_lsn", Lsn(status_.source_wal_lsn.load()).to_string()},
                            {"transactions_applied", status_.apply.transactions.load()},
                            {"rows_applied", status_.apply.rows.load()},
+                           {"rows_per_second", status_.rows_per_second.load()},
                            {"tables", std::move(tables)},
                            {"last_verification", verification_.last_json(kStatusKeyCap)},
                            {"cutover", cutover_.status_json()}});

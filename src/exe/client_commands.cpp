@@ -138,10 +138,19 @@ int status(const ControlOptions& options) {
               answer->value("paused", false) ? " (paused)" : "", text_of((*answer)["lag_bytes"]).c_str(),
               answer->value("lag_seconds", 0.0), text_of((*answer)["applied_lsn"]).c_str(),
               reverse ? "green" : "blue", text_of((*answer)["source_wal_lsn"]).c_str());
-  std::printf("%-32s %-32s %14s\n", "source", "target", "rows applied");
+  std::printf("applying %.0f rows/s; %s rows in %s transactions since start\n",
+              answer->value("rows_per_second", 0.0), text_of((*answer)["rows_applied"]).c_str(),
+              text_of((*answer)["transactions_applied"]).c_str());
+  std::printf("%-32s %-32s %-24s %14s\n", "source", "target", "snapshot", "rows applied");
   for (const auto& table : (*answer)["tables"]) {
-    std::printf("%-32s %-32s %14s\n", text_of(table["source"]).c_str(),
-                text_of(table["target"]).c_str(), text_of(table["rows_applied"]).c_str());
+    std::string snapshot = "-";
+    if (table.contains("snapshot")) {
+      const auto& copied = table["snapshot"];
+      snapshot = text_of(copied["rows"]) + " rows, " + text_of(copied["chunks_done"]) + "/" +
+                 text_of(copied["chunks"]) + " chunks";
+    }
+    std::printf("%-32s %-32s %-24s %14s\n", text_of(table["source"]).c_str(),
+                text_of(table["target"]).c_str(), snapshot.c_str(), text_of(table["rows_applied"]).c_str());
   }
   const auto& last = (*answer)["last_verification"];
   if (last.is_null()) {

@@ -133,6 +133,11 @@ class StatusReporter {
     } catch (const std::exception&) {
       blue_.reset();
     }
+    const std::uint64_t rows = status_.apply.rows.load();
+    const double seconds = std::chrono::duration<double>(Clock::now() - last_sample_).count();
+    if (seconds > 0) status_.rows_per_second = static_cast<double>(rows - rows_at_last_sample_) / seconds;
+    rows_at_last_sample_ = rows;
+    last_sample_ = Clock::now();
     if (Clock::now() - last_log_ < kStatusInterval) return;
     last_log_ = Clock::now();
     log();
@@ -158,6 +163,8 @@ class StatusReporter {
   PipelineStatus& status_;
   std::unique_ptr<pqxx::connection> blue_;  // used by the periodic thread only
   Clock::time_point last_log_ = Clock::now();
+  Clock::time_point last_sample_ = Clock::now();
+  std::uint64_t rows_at_last_sample_ = status_.apply.rows.load();
   Periodic periodic_;  // last: it starts calling sample() once everything else exists
 };
 

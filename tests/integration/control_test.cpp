@@ -114,6 +114,18 @@ TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
   EXPECT_FALSE(nlohmann::json::parse(verify.body).value("id", std::string()).empty());
 }
 
+TEST_F(ControlTest, StatusReadsAtAGlance) {
+  ChildProcess status({CUTOVER_BINARY, "status", "--control", h_.control_url()}, h_.work().path());
+  ASSERT_EQ(status.wait(std::chrono::seconds(30)).value_or(-1), 0) << status.standard_error();
+  const std::string text = status.standard_output();
+  EXPECT_NE(text.find("plan t: streaming"), std::string::npos) << text;
+  EXPECT_NE(text.find("forward pipeline, blue to green; lag "), std::string::npos) << text;
+  EXPECT_NE(text.find("rows/s"), std::string::npos) << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(public\.items +public\.items +100 rows, 1/1 chunks)")))
+      << text;
+  EXPECT_NE(text.find("no verification yet"), std::string::npos) << text;
+}
+
 TEST_F(ControlTest, CliPauseAndResumeExitZeroAndShowInStatus) {
   const auto paused = h_.cli({"pause"});
   EXPECT_EQ(paused.exit_code, 0) << paused.errors;

@@ -32,6 +32,7 @@ struct PipelineStatus {
   CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
+  std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
 };
 
