@@ -75,6 +75,24 @@ bool TableTransform::needs_complete_row(const std::set<std::string>& unchanged) 
   });
 }
 
+std::vector<std::string> unwritten_required_columns(pqxx::connection& target_database,
+                                                    const TableTransform& transform) {
+  pqxx::nontransaction query(target_database);
+  const auto rows = query.exec_params(
+      "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 "
+      "AND NOT attisdropped AND attnotnull AND NOT atthasdef AND attidentity = '' "
+      "AND attgenerated = '' ORDER BY attnum",
+      transform.target.quoted());
+  std::vector<std::string> unwritten;
+  for (const auto& row : rows) {
+    const std::string name = row[0].c_str();
+    const bool written = std::any_of(transform.columns.begin(), transform.columns.end(),
+                                     [&](const TargetColumn& column) { return column.name == name; });
+    if (!written) unwritten.push_back(name);
+  }
+  return unwritten;
+}
+
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
                                                 const std::vector<TableTransform>& transforms) {
   std::vector<QualifiedName> holding;

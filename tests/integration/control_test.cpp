@@ -172,5 +172,30 @@ TEST_F(ControlTest, TheDashboardShowsThePhaseAsItChanges) {
   EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "streaming");
 }
 
+// A reverse mapping that leaves a NOT NULL column of blue without a default unwritten would
+// fail on its first insert after a switch: the switch is refused before anything moves.
+TEST(ReverseGuardrail, ABlueColumnTheReverseCannotWriteRefusesTheSwitch) {
+  ::setenv("CUTOVER_TOKEN", kToken, 1);
+  ForwardHarness h;
+  h.blue().execute("CREATE TABLE people(id int PRIMARY KEY, name text NOT NULL, nickname text NOT NULL)");
+  h.green().execute("CREATE TABLE people(id bigint PRIMARY KEY, name text NOT NULL)");
+  h.write_plan("  - source: people\n    columns:\n      id: id::bigint\n      name: name\n",
+               "state_dir: " + h.work().path() + "/state\n");
+  h.start_run();
+  const auto dry = h.cli({"switch", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 1) << dry.errors;
+  bool found = false;
+  for (const auto& guardrail : dry.output["guardrails"]) {
+    if (guardrail["name"] != "rollback_possible") continue;
+    found = true;
+    EXPECT_FALSE(guardrail["passed"].get<bool>());
+    EXPECT_NE(guardrail["value"].get<std::string>().find(
+                  "leaves blue's NOT NULL columns without a default unwritten: public.people.nickname"),
+              std::string::npos)
+        << guardrail.dump();
+  }
+  EXPECT_TRUE(found) << dry.output.dump(2);
+}
+
 }  // namespace
 }  // namespace cutover::testing

@@ -73,6 +73,11 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
                                                        pqxx::connection& green,
                                                        std::vector<std::string>* problems = nullptr);
 
+// Columns of the transform's target that are NOT NULL without a default and that the
+// transform does not write: every insert there would fail. Throws what libpqxx throws.
+std::vector<std::string> unwritten_required_columns(pqxx::connection& target_database,
+                                                    const TableTransform& transform);
+
 // The targets (each named once) that already hold rows in green.
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
                                                 const std::vector<TableTransform>& transforms);
