@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <regex>
 
 #include "cutover/control/http_client.h"
@@ -195,6 +197,60 @@ TEST(ReverseGuardrail, ABlueColumnTheReverseCannotWriteRefusesTheSwitch) {
         << guardrail.dump();
   }
   EXPECT_TRUE(found) << dry.output.dump(2);
+}
+
+// Passwords in DSNs and the control token never show: not in the log, status, metrics, the
+// dashboard, errors or anything written to the state directory.
+TEST(Secrets, PasswordsAndTheTokenAppearNowhere) {
+  const std::string password = "S3cret-Passw0rd-7781";
+  const std::string token = "T0ken-Never-Shown-4410";
+  ::setenv("CUTOVER_TOKEN", token.c_str(), 1);
+  ForwardHarness h;
+  const std::string table = "CREATE TABLE items(id int PRIMARY KEY, v text)";
+  h.blue().execute(table);
+  h.green().execute(table);
+  h.blue().execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 50) g");
+  const std::string path = h.write_plan("  - source: items\n", "state_dir: " + h.work().path() + "/state\n");
+  {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::ofstream out(path);
+    out << std::regex_replace(text.str(), std::regex(R"re((dsn: "[^"]*)")re"), "$1 password=" + password + "\"");
+  }
+  h.start_run();
+  std::vector<std::string> outputs;
+  const auto verified = h.cli({"verify", "--token", token});
+  EXPECT_EQ(verified.exit_code, 0) << verified.errors;
+  outputs.push_back(verified.output.dump() + verified.errors);
+  const auto dry = h.cli({"switch", "--dry-run", "--token", token});
+  outputs.push_back(dry.output.dump() + dry.errors);
+  const auto wrong = h.cli({"pause", "--token", "wrong"});
+  outputs.push_back(wrong.output.dump() + wrong.errors);
+  for (const char* resource : {"/api/v1/status", "/metrics", "/"}) {
+    auto answer = http_call(h.control_url(), "GET", resource, "");
+    ASSERT_TRUE(answer);
+    outputs.push_back(answer->body);
+  }
+  // An unreachable green: its error names the DSN, redacted.
+  h.green().stop_fast();
+  ChildProcess failing({CUTOVER_BINARY, "validate", "--connect", path}, h.work().path());
+  EXPECT_NE(failing.wait(std::chrono::seconds(60)).value_or(0), 0);
+  outputs.push_back(failing.standard_output() + failing.standard_error());
+  EXPECT_NE(outputs.back().find("password=***"), std::string::npos) << outputs.back();
+  h.kill_run();
+  outputs.push_back(h.run().standard_error());
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(h.work().path() + "/state")) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    outputs.push_back(entry.path().string() + ": " + text.str());
+  }
+  for (const auto& output : outputs) {
+    EXPECT_EQ(output.find(password), std::string::npos) << output.substr(0, 3000);
+    EXPECT_EQ(output.find(token), std::string::npos) << output.substr(0, 3000);
+  }
 }
 
 }  // namespace
