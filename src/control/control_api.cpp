@@ -148,9 +148,7 @@ HttpResponse ControlApi::move_answer(Move move, const nlohmann::json& body) {
 
 HttpResponse ControlApi::status_answer() const {
   const Lag lag = current_lag(status_);
-  // The orchestrator's state while a cutover is under way or done; else the pipeline's.
-  std::string phase = cutover_.state();
-  if (phase.empty()) phase = status_.apply_hold.paused() ? "paused" : phase_name(status_.phase.load());
+
   nlohmann::json tables = nlohmann::json::array();
   {
     std::lock_guard lock(status_.snapshot.mutex);
@@ -173,7 +171,7 @@ HttpResponse ControlApi::status_answer() const {
   }
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
-                           {"phase", phase},
+                           {"phase", cutover_.shown_phase()},
                            {"paused", status_.apply_hold.paused()},
                            {"lag_bytes", lag.bytes},
                            {"lag_seconds", lag.seconds},

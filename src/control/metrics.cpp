@@ -58,9 +58,11 @@ std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
                                const VerificationService& verification, const CutoverRunner& cutover) {
   Exposition out;
   const Lag lag = current_lag(status);
-  const std::string phase = cutover.state().empty() ? phase_name(status.phase.load()) : cutover.state();
+  const std::string phase = cutover.shown_phase();
   out.metric("cutover_phase", "gauge", "The pipeline's phase: 1 for the current one");
   out.sample("cutover_phase", 1, "plan=\"" + escaped(plan.name) + "\",phase=\"" + escaped(phase) + "\"");
+  out.metric("cutover_direction_reverse", "gauge", "1 while the reverse pipeline (green to blue) streams");
+  out.sample("cutover_direction_reverse", status.running.load() == Direction::kReverse ? 1 : 0);
   out.gauge("cutover_lag_bytes", "WAL bytes between blue's position and what green has applied",
             static_cast<double>(lag.bytes));
   out.gauge("cutover_lag_seconds", "Age of the last applied commit while more is waiting", lag.seconds);

@@ -151,6 +151,12 @@ std::string CutoverRunner::state() const {
   return journal_.state == "streaming" ? "" : journal_.state;
 }
 
+std::string CutoverRunner::shown_phase() const {
+  std::string phase = state();
+  if (phase.empty()) phase = pipeline_.apply_hold.paused() ? "paused" : phase_name(pipeline_.phase.load());
+  return phase;
+}
+
 nlohmann::json CutoverRunner::status_json() const {
   std::lock_guard lock(mutex_);
   if (journal_.cutover_id.empty()) return nullptr;
@@ -464,9 +470,17 @@ Status CutoverRunner::move_steps(const std::string& id, const Route& route) {
     std::lock_guard lock(mutex_);
     journal_.timings.pause_ms = elapsed_ms(pause_started);
   }
+  // Clients may write on the new side now: nothing below may undo the move, so a failure to
+  // journal is logged (the next start recovers from the pooler's server) and the pipeline
+  // turns around all the same.
   const Status reached = check_clients_reach(route.to);
-  if (auto step = journal_step("resume", "done", reached ? "" : reached.message()); !step) return step;
-  return finish(route);
+  if (auto step = journal_step("resume", "done", reached ? "" : reached.message()); !step) {
+    spdlog::error("cutover id={} journal not saved after RESUME: {}", id, step.message());
+  }
+  if (auto finished = finish(route); !finished) {
+    spdlog::error("cutover id={} journal not saved after the move: {}", id, finished.message());
+  }
+  return Status::ok();
 }
 
 Status CutoverRunner::freeze(const Route& route) {
@@ -610,6 +624,7 @@ Status CutoverRunner::check_clients_reach(const std::string& side) {
 
 Status CutoverRunner::finish(const Route& route) {
   Direction direction;
+  Status saved = Status::ok();
   {
     std::lock_guard lock(mutex_);
     journal_.state = route.to == "green" ? "switched" : "streaming";
@@ -620,10 +635,10 @@ Status CutoverRunner::finish(const Route& route) {
     spdlog::info("cutover id={} {} freeze_ms={} drain_ms={} switch_ms={} pause_ms={}", journal_.cutover_id,
                  journal_.outcome, journal_.timings.freeze_ms, journal_.timings.drain_ms,
                  journal_.timings.switch_ms, journal_.timings.pause_ms);
-    if (auto saved = store_.save(journal_); !saved) return saved;
+    saved = store_.save(journal_);
   }
   pipeline_.wanted = direction;
-  return Status::ok();
+  return saved;
 }
 
 Status CutoverRunner::undo(const Route& route, const std::string& reason) {

@@ -103,6 +103,9 @@ TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
   // Pause holds the applier: blue's new rows wait; verification is refused meanwhile.
   EXPECT_EQ(call("POST", "/api/v1/pause").status, 200);
   EXPECT_EQ(nlohmann::json::parse(call("GET", "/api/v1/status", "").body)["phase"], "paused");
+  const auto metrics = call("GET", "/metrics", "");
+  EXPECT_NE(metrics.body.find("cutover_phase{plan=\"t\",phase=\"paused\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("cutover_direction_reverse 0"), std::string::npos) << metrics.body;
   h_.blue().execute("INSERT INTO items VALUES (1000, 'while paused')");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM items WHERE id = 1000"), 0);

@@ -7,7 +7,7 @@ namespace {
 
 TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothingLost) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n"));
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n"));
   h_.start_run();
   for (int i = 0; i < 5; ++i) through_pooler("INSERT INTO events (note) VALUES ('before') RETURNING id");
   const std::string blue_system = h_.blue().query_value("SELECT system_identifier FROM pg_control_system()");
@@ -54,7 +54,7 @@ TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothing
 
 TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 1s\n  drain_timeout: 10s\n"));
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 1s\n  drain_timeout: 10s\n"));
   h_.start_run();
   auto load = start_load(20);
   // A read-only transaction through the pooler holds its server connection: PAUSE waits for it.
@@ -64,6 +64,7 @@ TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const auto aborted = h_.cli({"switch", "--force-without-rollback"});
   EXPECT_EQ(aborted.exit_code, 1);
+  ASSERT_TRUE(aborted.output.is_object()) << "refused rather than aborted: " << aborted.errors;
   EXPECT_EQ(aborted.output["outcome"], "aborted") << aborted.output.dump(2);
   EXPECT_NE(aborted.output.value("reason", std::string()).find("PAUSE app did not complete within 1000 ms"),
             std::string::npos)
@@ -80,7 +81,7 @@ TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
 
 TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 2s\n", "none"));
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 2s\n", "none"));
   h_.start_run();
   ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
   auto load = start_load(20);
@@ -92,6 +93,7 @@ TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const auto aborted = h_.cli({"switch", "--force-without-rollback"});
   EXPECT_EQ(aborted.exit_code, 1);
+  ASSERT_TRUE(aborted.output.is_object()) << "refused rather than aborted: " << aborted.errors;
   EXPECT_EQ(aborted.output["outcome"], "aborted") << aborted.output.dump(2);
   EXPECT_NE(aborted.output.value("reason", std::string()).find("did not commit the marker within 2000 ms"),
             std::string::npos)

@@ -53,7 +53,7 @@ class RollbackTest : public CutoverTest {
 
 TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
   h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n  fence_blue: true\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n  fence_blue: true\n",
                            "none"));
   h_.start_run();
   expect_verification_clean("the snapshot");
@@ -138,7 +138,7 @@ TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
   ::chmod(script.c_str(), 0755);
   h_.write_plan(kPgbenchTables + "  - source: events\n",
                 "state_dir: " + h_.work().path() + "/state\nverify:\n  before_switch: none\n"
-                "cutover:\n  max_lag: 5s\n  switch:\n    command: [\"" + script + "\", \"{to}\"]\n"
+                "cutover:\n  max_lag: 60s\n  switch:\n    command: [\"" + script + "\", \"{to}\"]\n"
                 "    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() + "\"\n      database: app\n");
   h_.start_run();
   expect_verification_clean("the snapshot");

@@ -72,6 +72,9 @@ class CutoverRunner {
   nlohmann::json status_json() const;
   // The orchestrator's state when it is not plain streaming ("" then).
   std::string state() const;
+  // The phase status, metrics and the dashboard show: that state, else "paused" or the
+  // pipeline's phase.
+  std::string shown_phase() const;
 
  private:
   // One move's two sides and what runs after it.
@@ -97,7 +100,8 @@ class CutoverRunner {
   // the include file's rewrite and the RELOAD.
   Status point_clients_to(const std::string& side, const char* crash_name = nullptr);
   Status check_clients_reach(const std::string& side);
-  // Records the move as done and turns the pipeline around.
+  // Records the move as done and turns the pipeline around (also when the journal cannot be
+  // saved, which is the error returned).
   Status finish(const Route& route);
   // Puts clients back on route.from, restores the fences, resumes the pooler and drops the
   // next direction's slot; journals the abort with `reason`. Whether clients are back.
