@@ -70,20 +70,73 @@ def worst_latency_ms(log_files, start, end):
     return worst
 
 
-def move(command, control, env):
-    """Runs `cutover switch` or `cutover rollback`; its journal."""
-    out = subprocess.run([CUTOVER, command, "--control", "http://" + control, "--json"],
-                         capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(command + " failed: " + out.stdout + out.stderr)
-    return json.loads(out.stdout)
+class PooledRun:
+    """Blue and green with pgbench's schema at `scale` (pgbench_history with REPLICA IDENTITY
+    FULL on both, so the reverse pipeline can read green), PgBouncer in front of blue, and
+    `cutover run` of a plan over pgbench's tables with `cutover_settings` (the plan's cutover
+    part before `switch`) and `verify.before_switch`. close() stops everything."""
 
+    TABLES = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
 
-def reverse_streams(control, env):
-    out = subprocess.run([CUTOVER, "status", "--control", "http://" + control, "--json"],
-                         capture_output=True, text=True, env=env)
-    status = json.loads(out.stdout or "{}")
-    return status.get("direction") == "reverse" and status.get("applied_lsn", "0/0") != "0/0"
+    def __init__(self, prefix, scale, name, before_switch, cutover_settings):
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.work, 0o777)
+        self.blue, self.green = Cluster(self.work, "blue"), Cluster(self.work, "green")
+        self.pooler = self.run = None
+        try:
+            subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(scale), self.blue.dsn], check=True,
+                           capture_output=True)
+            subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(scale), self.green.dsn], check=True,
+                           capture_output=True)
+            for cluster in (self.blue, self.green):
+                cluster.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
+            self.pooler = Pooler(self.work, self.blue)
+            self.control = "127.0.0.1:%d" % free_port()
+            plan_path = plan(self.work, self.blue, self.green, self.TABLES, name=name, extra=(
+                f'control:\n  listen: {self.control}\nstate_dir: {self.work}/state\n'
+                f'verify:\n  before_switch: {before_switch}\ncutover:\n{cutover_settings}'
+                f'  switch:\n    pgbouncer:\n      admin_dsn: "{self.pooler.admin}"\n'
+                f'      database: app\n      include_file: {self.pooler.include}\n'
+                f'      blue: "{Pooler.line(self.blue)}"\n      green: "{Pooler.line(self.green)}"\n'))
+            self.env = dict(os.environ, CUTOVER_TOKEN="bench")
+            self.run = start_run(self.work, plan_path, "run.log", self.env)
+            wait_for(lambda: log_has(self.work, "run.log", "applying from"), timeout=600)
+        except BaseException:
+            self.close()
+            raise
+
+    def load(self, clients, seconds, *extra):
+        """pgbench's TPC-B through the pooler, in the background."""
+        return subprocess.Popen([PG + "pgbench", "-h", "127.0.0.1", "-p", str(self.pooler.port), "-U", "postgres",
+                                 "-c", str(clients), "-j", "2", "-T", str(seconds), *extra, "app"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.work)
+
+    def cli(self, *arguments):
+        """`cutover <arguments>` against the run, with --json; the JSON answer, or None."""
+        out = subprocess.run([CUTOVER, *arguments, "--control", "http://" + self.control, "--json"],
+                             capture_output=True, text=True, env=self.env)
+        self.last_cli = out
+        return json.loads(out.stdout) if out.returncode == 0 and out.stdout else None
+
+    def move(self, command):
+        """`cutover switch` or `cutover rollback`; its journal."""
+        journal = self.cli(command)
+        if journal is None:
+            raise SystemExit(command + " failed: " + self.last_cli.stdout + self.last_cli.stderr)
+        return journal
+
+    def streams(self, direction):
+        status = self.cli("status") or {}
+        return status.get("direction") == direction and status.get("applied_lsn", "0/0") != "0/0"
+
+    def close(self):
+        if self.run:
+            stop(self.run)
+        if self.pooler:
+            self.pooler.process.terminate()
+        self.blue.stop()
+        self.green.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def main():
@@ -92,46 +145,23 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix="cutover-switch-bench-")
-    os.chmod(work, 0o777)
-    blue, green = Cluster(work, "blue"), Cluster(work, "green")
-    run = pooler = None
+    run = PooledRun("cutover-switch-bench-", args.scale, "sbench", "full",
+                    "  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n")
     try:
-        subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(args.scale), blue.dsn], check=True, capture_output=True)
-        blue.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
-        subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(args.scale), green.dsn], check=True,
-                       capture_output=True)
-        green.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")  # the reverse pipeline's source
-        pooler = Pooler(work, blue)
-        control = "127.0.0.1:%d" % free_port()
-        tables = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
-        plan_path = plan(work, blue, green, tables, name="sbench", extra=(
-            f'control:\n  listen: {control}\nstate_dir: {work}/state\n'
-            f'verify:\n  before_switch: full\ncutover:\n  max_lag: 5s\n  freeze_timeout: 5s\n'
-            f'  drain_timeout: 10s\n  switch:\n    pgbouncer:\n      admin_dsn: "{pooler.admin}"\n'
-            f'      database: app\n      include_file: {pooler.include}\n'
-            f'      blue: "{Pooler.line(blue)}"\n      green: "{Pooler.line(green)}"\n'))
-        env = dict(os.environ, CUTOVER_TOKEN="bench")
-        run = start_run(work, plan_path, "run.log", env)
-        wait_for(lambda: log_has(work, "run.log", "applying from"), timeout=600)
-
-        load = subprocess.Popen([PG + "pgbench", "-h", "127.0.0.1", "-p", str(pooler.port), "-U", "postgres",
-                                 "-c", str(args.clients), "-j", "2", "-T", str(args.seconds), "-l",
-                                 "--log-prefix", os.path.join(work, "pgbench_log"), "app"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
+        load = run.load(args.clients, args.seconds, "-l", "--log-prefix", os.path.join(run.work, "pgbench_log"))
         time.sleep(args.seconds * 0.2)
         bare_start = time.time()
-        pooler.console("PAUSE app", "RELOAD", "RESUME app")
+        run.pooler.console("PAUSE app", "RELOAD", "RESUME app")
         bare_end = time.time()  # includes starting psql, so the window is wider than the pause
         time.sleep(args.seconds * 0.15)
-        switched = move("switch", control, env)
-        wait_for(lambda: reverse_streams(control, env), timeout=60)
+        switched = run.move("switch")
+        wait_for(lambda: run.streams("reverse"), timeout=60)
         time.sleep(args.seconds * 0.15)
-        rolled_back = move("rollback", control, env)
+        rolled_back = run.move("rollback")
         output, errors = load.communicate(timeout=args.seconds * 4)
         failed = [l for l in output.splitlines() if "failed transactions" in l]
         tps = [l for l in output.splitlines() if l.startswith("tps")]
-        logs = glob.glob(os.path.join(work, "pgbench_log*"))
+        logs = glob.glob(os.path.join(run.work, "pgbench_log*"))
         steady = worst_latency_ms(logs, 0, bare_start - 1)
         # A transaction caught by the freeze ends just after RESUME: the window runs 1 s past.
         bare = worst_latency_ms(logs, bare_start, bare_end + 1)
@@ -150,13 +180,7 @@ def main():
                   % (name, t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
         print("| %s | |" % (failed[0].strip() if failed else "failed transactions: ?"))
     finally:
-        if run:
-            stop(run)
-        if pooler:
-            pooler.process.terminate()
-        blue.stop()
-        green.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        run.close()
 
 
 if __name__ == "__main__":

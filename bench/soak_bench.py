@@ -11,17 +11,11 @@ are sampled. At the end the load stops, green catches up, and a verification run
 Markdown report: every move's pause, the lag and memory over time, failed transactions, and
 the final verification.
 """
-import argparse, json, os, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from forward_bench import CUTOVER, PG, Cluster, free_port, log_has, plan, start_run, stop, wait_for  # noqa: E402
-from cutover_bench import Pooler, move  # noqa: E402
-
-
-def status(control, env):
-    out = subprocess.run([CUTOVER, "status", "--control", "http://" + control, "--json"],
-                         capture_output=True, text=True, env=env)
-    return json.loads(out.stdout) if out.returncode == 0 and out.stdout else {}
+from forward_bench import wait_for  # noqa: E402
+from cutover_bench import PooledRun  # noqa: E402
 
 
 def resident_mib(pid):
@@ -40,36 +34,13 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     seconds = int(args.minutes * 60)
-    work = tempfile.mkdtemp(prefix="cutover-soak-")
-    os.chmod(work, 0o777)
-    blue, green = Cluster(work, "blue"), Cluster(work, "green")
-    run = pooler = None
+    run = PooledRun("cutover-soak-", args.scale, "soak", "none",
+                    "  max_lag: 30s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n  fence_blue: true\n")
     try:
-        subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(args.scale), blue.dsn], check=True, capture_output=True)
-        blue.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
-        subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(args.scale), green.dsn], check=True,
-                       capture_output=True)
-        green.sql("ALTER TABLE pgbench_history REPLICA IDENTITY FULL")
-        pooler = Pooler(work, blue)
-        control = "127.0.0.1:%d" % free_port()
-        tables = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
-        plan_path = plan(work, blue, green, tables, name="soak", extra=(
-            f'control:\n  listen: {control}\nstate_dir: {work}/state\n'
-            f'verify:\n  before_switch: none\ncutover:\n  max_lag: 30s\n  freeze_timeout: 5s\n'
-            f'  drain_timeout: 10s\n  fence_blue: true\n  switch:\n    pgbouncer:\n      admin_dsn: "{pooler.admin}"\n'
-            f'      database: app\n      include_file: {pooler.include}\n'
-            f'      blue: "{Pooler.line(blue)}"\n      green: "{Pooler.line(green)}"\n'))
-        env = dict(os.environ, CUTOVER_TOKEN="soak")
-        run = start_run(work, plan_path, "run.log", env)
-        wait_for(lambda: log_has(work, "run.log", "applying from"), timeout=600)
-        first = subprocess.run([CUTOVER, "verify", "--control", "http://" + control, "--json"],
-                               capture_output=True, text=True, env=env)
-        if first.returncode != 0:
-            raise SystemExit("the first verification is not clean: " + first.stdout + first.stderr)
-
-        load = subprocess.Popen([PG + "pgbench", "-h", "127.0.0.1", "-p", str(pooler.port), "-U", "postgres",
-                                 "-c", str(args.clients), "-j", "2", "-T", str(seconds), "app"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work)
+        first = run.cli("verify")
+        if not first or first.get("state") != "clean":
+            raise SystemExit("the first verification is not clean: " + run.last_cli.stdout + run.last_cli.stderr)
+        load = run.load(args.clients, seconds)
         started = time.time()
         parts = 2 * args.cycles + 1
         move_at = [started + seconds * (i + 1) / parts for i in range(2 * args.cycles)]
@@ -80,23 +51,21 @@ def main():
             if move_at and now >= move_at[0]:
                 move_at.pop(0)
                 command = "switch" if len(moves) % 2 == 0 else "rollback"
-                journal = move(command, control, env)
+                journal = run.move(command)
                 moves.append((command, round(now - started), journal["timings"]))
                 print("%s at %d s: %s" % (command, now - started, journal["timings"]), file=sys.stderr)
             if now >= next_sample:
-                s = status(control, env)
+                s = run.cli("status") or {}
                 samples.append((round(now - started), s.get("lag_bytes", 0), s.get("lag_seconds", 0.0),
-                                s.get("direction", "?"), resident_mib(run.pid)))
+                                s.get("direction", "?"), resident_mib(run.run.pid)))
                 next_sample += 10
             time.sleep(0.5)
         output, _ = load.communicate()
         failed = [l.strip() for l in output.splitlines() if "failed transactions" in l]
         processed = [l.strip() for l in output.splitlines() if "actually processed" in l]
         tps = [l.strip() for l in output.splitlines() if l.startswith("tps")]
-        wait_for(lambda: status(control, env).get("lag_bytes", 1) == 0, timeout=300, interval=1)
-        final = subprocess.run([CUTOVER, "verify", "--control", "http://" + control, "--json"],
-                               capture_output=True, text=True, env=env)
-        report = json.loads(final.stdout) if final.stdout else {}
+        wait_for(lambda: (run.cli("status") or {}).get("lag_bytes", 1) == 0, timeout=300, interval=1)
+        report = run.cli("verify") or json.loads(run.last_cli.stdout or "{}")
 
         print("| Soak: %.0f min, pgbench -c %d, scale %d, through PgBouncer | value |" % (args.minutes, args.clients, args.scale))
         print("|---|---|")
@@ -118,13 +87,7 @@ def main():
         print()
         print("Memory over time (s: MiB): " + ", ".join("%d: %.0f" % (s[0], s[4]) for s in samples[::max(1, len(samples) // 12)]))
     finally:
-        if run:
-            stop(run)
-        if pooler:
-            pooler.process.terminate()
-        blue.stop()
-        green.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        run.close()
 
 
 if __name__ == "__main__":

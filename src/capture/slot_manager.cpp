@@ -1,5 +1,7 @@
 #include "cutover/capture/slot_manager.h"
 
+#include <thread>
+
 #include <pqxx/pqxx>
 
 #include "cutover/capture/replication_stream.h"
@@ -85,13 +87,19 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
   return PreparedSlot{*point};
 }
 
-Status drop_slot(const Plan& plan) {
+Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
   auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);
-    const auto slot = query.exec_params(
+    const auto deadline = std::chrono::steady_clock::now() + release_wait;
+    auto slot = query.exec_params(
         "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name());
+    while (!slot.empty() && !slot[0][0].is_null() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      slot = query.exec_params("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
+                               plan.slot_name());
+    }
     if (slot.empty()) return Status::ok();
     if (!slot[0][0].is_null()) {
       return Status::error(plan.source_side() + ": replication slot " + plan.slot_name() + " is in use by process " +

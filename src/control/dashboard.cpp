@@ -47,7 +47,7 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
 <script>
 "use strict";
 const history = [];
-let lastRows = null, token = sessionStorage.getItem("cutover-token") || "";
+let token = sessionStorage.getItem("cutover-token") || "";
 const $ = (id) => document.getElementById(id);
 const text = (value) => (value === null || value === undefined) ? "-" : String(value);
 function escapeHtml(value) {
@@ -123,8 +123,7 @@ async function refresh() {
     $("direction").textContent = text(s.direction);
     $("lag").textContent = Number(s.lag_seconds || 0).toFixed(1) + " s, " + text(s.lag_bytes) + " bytes";
     $("applied").textContent = text(s.applied_lsn);
-    if (lastRows !== null) $("rate").textContent = Math.max(0, s.rows_applied - lastRows) + " rows/s";
-    lastRows = s.rows_applied;
+    $("rate").textContent = Math.round(Number(s.rows_per_second || 0)) + " rows/s";
     history.push({seconds: Number(s.lag_seconds || 0), mib: Number(s.lag_bytes || 0) / 1048576});
     if (history.length > 300) history.shift();
     drawChart(); renderTables(s.tables); renderVerification(s.last_verification); renderCutover(s.cutover);

@@ -63,7 +63,7 @@ std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
   out.sample("cutover_phase", 1, "plan=\"" + escaped(plan.name) + "\",phase=\"" + escaped(phase) + "\"");
   out.metric("cutover_direction_reverse", "gauge", "1 while the reverse pipeline (green to blue) streams");
   out.sample("cutover_direction_reverse", status.running.load() == Direction::kReverse ? 1 : 0);
-  out.gauge("cutover_lag_bytes", "WAL bytes between blue's position and what green has applied",
+  out.gauge("cutover_lag_bytes", "WAL bytes between the source's position and what the target has applied",
             static_cast<double>(lag.bytes));
   out.gauge("cutover_lag_seconds", "Age of the last applied commit while more is waiting", lag.seconds);
   out.counter("cutover_events_captured_total", "Change events capture wrote to the change log",

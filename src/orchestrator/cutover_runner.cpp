@@ -448,9 +448,7 @@ Status CutoverRunner::move_steps(const std::string& id, const Route& route) {
     if (auto saved = save_state("switching"); !saved) return saved;
   }
   if (auto step = journal_step("switch", "started", route.to); !step) return step;
-  const std::string crash_name = std::string(route.move == Move::kRollback ? "rollback_" : "") +
-                                 "after_include_rewritten";
-  if (auto pointed = point_clients_to(route.to, crash_name.c_str()); !pointed) return pointed;
+  if (auto pointed = point_clients_to(route.to, route.move); !pointed) return pointed;
   {
     std::lock_guard lock(mutex_);
     journal_.side = route.to;
@@ -588,7 +586,7 @@ Status CutoverRunner::prepare_next_direction(const Route& route) {
   return journal_step(step, "done", next.slot_name() + " at " + slot->confirmed.to_string());
 }
 
-Status CutoverRunner::point_clients_to(const std::string& side, const char* crash_name) {
+Status CutoverRunner::point_clients_to(const std::string& side, std::optional<Move> crashing_move) {
   if (!plan_.cutover.switch_command.empty()) {
     return run_switch_command(plan_.cutover.switch_command, side, plan_.cutover.freeze_timeout);
   }
@@ -598,7 +596,7 @@ Status CutoverRunner::point_clients_to(const std::string& side, const char* cras
       !written) {
     return written;
   }
-  if (crash_name) crash_point(crash_name);
+  if (crashing_move) crash_at(*crashing_move, "after_include_rewritten");
   if (auto reloaded = pooler_->reload(); !reloaded) return reloaded;
   auto shown = pooler_->server();
   if (!shown) return shown.status();

@@ -13,15 +13,6 @@ constexpr auto kDirectionPoll = std::chrono::milliseconds(20);
 // The walsender of a capture that just stopped may hold its slot a moment longer.
 constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 
-Status drop_slot_when_released(const Plan& plan, const std::atomic<bool>& stop) {
-  const auto deadline = std::chrono::steady_clock::now() + kSlotReleaseWait;
-  while (true) {
-    Status dropped = drop_slot(plan);
-    if (dropped || stop.load() || std::chrono::steady_clock::now() > deadline) return dropped;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-}
-
 }  // namespace
 
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
@@ -34,7 +25,7 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
     const Plan& plan = direction == Direction::kForward ? forward : *reverse;
     if (reverse) {
       const Plan& other = direction == Direction::kForward ? *reverse : forward;
-      if (auto dropped = drop_slot_when_released(other, stop); !dropped) {
+      if (auto dropped = drop_slot(other, kSlotReleaseWait); !dropped) {
         spdlog::warn("the {} slot {} could not be dropped; it keeps WAL until it is: {}",
                      direction_name(direction == Direction::kForward ? Direction::kReverse
                                                                      : Direction::kForward),

@@ -110,8 +110,8 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   return Status::ok();
 }
 
-// Samples blue's WAL position every kSampleInterval, for the lag in status, and logs the
-// pipeline's status every kStatusInterval, while it lives.
+// Samples the source's WAL position and the apply rate every kSampleInterval, for status,
+// and logs the pipeline's status every kStatusInterval, while it lives.
 class StatusReporter {
  public:
   StatusReporter(const Plan& plan, PipelineStatus& status)
@@ -121,17 +121,17 @@ class StatusReporter {
   void sample() {
     if (status_.phase.load() != Phase::kStreaming) return;
     try {
-      if (!blue_) {
-        auto opened = open_postgres(plan_.blue.dsn, "blue");
-        if (opened) blue_ = std::move(opened.value());
+      if (!source_) {
+        auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+        if (opened) source_ = std::move(opened.value());
       }
-      if (blue_) {
-        pqxx::nontransaction query(*blue_);
+      if (source_) {
+        pqxx::nontransaction query(*source_);
         status_.source_wal_lsn =
             Lsn::parse(query.exec("SELECT pg_current_wal_lsn()::text")[0][0].c_str())->value();
       }
     } catch (const std::exception&) {
-      blue_.reset();
+      source_.reset();
     }
     const std::uint64_t rows = status_.apply.rows.load();
     const double seconds = std::chrono::duration<double>(Clock::now() - last_sample_).count();
@@ -161,7 +161,7 @@ class StatusReporter {
 
   const Plan& plan_;
   PipelineStatus& status_;
-  std::unique_ptr<pqxx::connection> blue_;  // used by the periodic thread only
+  std::unique_ptr<pqxx::connection> source_;  // used by the periodic thread only
   Clock::time_point last_log_ = Clock::now();
   Clock::time_point last_sample_ = Clock::now();
   std::uint64_t rows_at_last_sample_ = status_.apply.rows.load();

@@ -56,9 +56,8 @@ Result<Lsn> lsn_of(const std::string& text, const std::string& what) {
 // is the source.
 Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, ApplyHold& hold,
                                  const std::atomic<bool>& stop, VerificationReport& report) {
-  const bool reversed = streaming.kafka.reverse;
-  const std::string source_role = reversed ? "green" : "blue";
-  const std::string target_role = reversed ? "blue" : "green";
+  const std::string source_role = streaming.source_side();
+  const std::string target_role = streaming.target_side();
   auto source = connect_libpq(streaming.blue.dsn, source_role);
   if (!source) return source.status();
   auto current = query_libpq(source->get(), "SELECT pg_current_wal_lsn()::text", source_role);
@@ -77,7 +76,7 @@ Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, A
   const auto hold_started = Clock::now();
   const std::string slot_name = streaming.slot_name().substr(0, 40) + "_verify_" + id;
   Snapshots snapshots;
-  snapshots.reversed = reversed;
+  snapshots.reversed = streaming.kafka.reverse;
   auto point = create_logical_slot(streaming.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.source);
   if (!point) return point.status().with_context(source_role + ": creating the verification's slot");
   report.consistent_point = *point;

@@ -10,9 +10,7 @@ TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothing
                 plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n"));
   h_.start_run();
   for (int i = 0; i < 5; ++i) through_pooler("INSERT INTO events (note) VALUES ('before') RETURNING id");
-  const std::string blue_system = h_.blue().query_value("SELECT system_identifier FROM pg_control_system()");
-  const std::string green_system = h_.green().query_value("SELECT system_identifier FROM pg_control_system()");
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), blue_system);
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
 
   // Green's pgbench_history has no replica identity, so the reverse pipeline could not
   // capture it: rollback is impossible and a switch must be forced.
@@ -31,18 +29,11 @@ TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothing
   EXPECT_GT(switched.output["timings"]["pause_ms"].get<long>(), 0);
   std::cerr << "[ MEASURED ] cutover timings " << switched.output["timings"].dump() << "\n";
 
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  const std::string report = load->standard_output();
-  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
-  const long processed = number_after(report, "number of transactions actually processed");
-  ASSERT_GT(processed, 0) << report;
+  const long processed = processed_without_failures(*load);
 
-  // Clients now reach green, and every transaction is there exactly once: green's history
-  // holds one row per processed transaction, and TPC-B's balances add up to its deltas.
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), green_system);
-  EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM pgbench_history"), processed);
-  EXPECT_EQ(h_.green().query_value("SELECT sum(abalance) FROM pgbench_accounts"),
-            h_.green().query_value("SELECT sum(delta) FROM pgbench_history"));
+  // Clients now reach green, and every transaction is there exactly once.
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
+  expect_every_transaction_in(h_.green(), processed);
   EXPECT_EQ(h_.green().query_value("SELECT sum(bbalance) FROM pgbench_branches"),
             h_.green().query_value("SELECT sum(delta) FROM pgbench_history"));
   EXPECT_LT(h_.blue().query_number("SELECT count(*) FROM pgbench_history"), processed)
@@ -71,10 +62,8 @@ TEST_F(CutoverTest, AFreezeThatCannotFinishAbortsAndResumesClientsOnBlue) {
       << aborted.output.dump(2);
   EXPECT_EQ(aborted.output["side"], "blue");
   transaction.commit();
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
-            h_.blue().query_value("SELECT system_identifier FROM pg_control_system()"));
+  processed_without_failures(*load);
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
   PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
   EXPECT_FALSE(admin.paused().value());
 }
@@ -99,10 +88,8 @@ TEST_F(CutoverTest, ADrainThatCannotFinishAbortsAndResumesClientsOnBlue) {
             std::string::npos)
       << aborted.output.dump(2);
   lock.abort();
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  EXPECT_EQ(number_after(load->standard_output(), "number of failed transactions"), 0);
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
-            h_.blue().query_value("SELECT system_identifier FROM pg_control_system()"));
+  processed_without_failures(*load);
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
   // Streaming goes on: green catches up with everything blue got.
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
 }
@@ -123,28 +110,14 @@ TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
   ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
   auto load = start_load(20);
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const auto interrupted = h_.cli({"switch", "--force-without-rollback"});
-  EXPECT_EQ(interrupted.exit_code, 3) << "the run should have died at " << crash.point << ": "
-                                      << interrupted.errors;
-  ASSERT_EQ(h_.run().wait(std::chrono::seconds(30)).value_or(-1), 128 + SIGKILL);
-  EXPECT_NE(h_.run().standard_error().find(std::string("crash point ") + crash.point), std::string::npos);
-
-  h_.start_run();
-  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
-  EXPECT_FALSE(admin.paused().value());
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  const std::string report = load->standard_output();
-  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
-  const long processed = number_after(report, "number of transactions actually processed");
+  ASSERT_NO_FATAL_FAILURE(restart_after_kill_at(h_.cli({"switch", "--force-without-rollback"}), crash.point));
+  const long processed = processed_without_failures(*load);
 
   const std::string side = crash.side_after_restart;
   PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"),
-            expected.query_value("SELECT system_identifier FROM pg_control_system()"));
+  EXPECT_EQ(system_reached(), system_of(expected));
   // Every transaction is in the database clients reach, exactly once.
-  EXPECT_EQ(expected.query_number("SELECT count(*) FROM pgbench_history"), processed);
-  EXPECT_EQ(expected.query_value("SELECT sum(abalance) FROM pgbench_accounts"),
-            expected.query_value("SELECT sum(delta) FROM pgbench_history"));
+  expect_every_transaction_in(expected, processed);
   if (side == "blue") {
     // Still streaming: green catches up, and a verification is clean.
     EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));

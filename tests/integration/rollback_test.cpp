@@ -18,10 +18,6 @@ class RollbackTest : public CutoverTest {
     h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
   }
 
-  std::string system_of(PostgresCluster& cluster) {
-    return cluster.query_value("SELECT system_identifier FROM pg_control_system()");
-  }
-
   // Waits until status shows the pipeline streaming in `direction`.
   bool wait_for_direction(const std::string& direction) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -41,13 +37,6 @@ class RollbackTest : public CutoverTest {
     EXPECT_EQ(verified.exit_code, 0) << "after " << after << ": " << verified.errors
                                      << verified.output.dump(2).substr(0, 4000);
     EXPECT_EQ(verified.output.value("state", ""), "clean") << after;
-  }
-
-  // Every processed pgbench transaction is in `cluster` exactly once.
-  void expect_every_transaction_in(PostgresCluster& cluster, long processed) {
-    EXPECT_EQ(cluster.query_number("SELECT count(*) FROM pgbench_history"), processed);
-    EXPECT_EQ(cluster.query_value("SELECT sum(abalance) FROM pgbench_accounts"),
-              cluster.query_value("SELECT sum(delta) FROM pgbench_history"));
   }
 };
 
@@ -73,7 +62,7 @@ TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
   EXPECT_EQ(switched.output["side"], "green");
   EXPECT_EQ(switched.output["pipeline"], "reverse");
   std::cerr << "[ MEASURED ] switch timings " << switched.output["timings"].dump() << "\n";
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
   // The fence: the direct writer's session was ended, and new sessions on blue are read-only.
   EXPECT_THROW(pqxx::nontransaction(direct_writer).exec("INSERT INTO events (note) VALUES ('direct')"),
                pqxx::broken_connection);
@@ -90,7 +79,7 @@ TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
   EXPECT_EQ(rolled_back.output["side"], "blue");
   EXPECT_EQ(rolled_back.output["pipeline"], "forward");
   std::cerr << "[ MEASURED ] rollback timings " << rolled_back.output["timings"].dump() << "\n";
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.blue()));
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
   // Blue takes writes again; green is fenced now.
   EXPECT_NO_THROW(h_.blue().execute("INSERT INTO events (note) VALUES ('direct after rollback')"));
   EXPECT_THROW(h_.green().execute("INSERT INTO events (note) VALUES ('direct')"), std::exception);
@@ -101,15 +90,11 @@ TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
 
   const auto again = h_.cli({"switch"});
   ASSERT_EQ(again.exit_code, 0) << again.errors << again.output.dump(2) << h_.run().standard_error();
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
   ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
   expect_verification_clean("the second switch");
 
-  ASSERT_EQ(load->wait(std::chrono::seconds(180)).value_or(-1), 0) << load->standard_error();
-  const std::string report = load->standard_output();
-  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
-  const long processed = number_after(report, "number of transactions actually processed");
-  ASSERT_GT(processed, 0) << report;
+  const long processed = processed_without_failures(*load);
   expect_every_transaction_in(h_.green(), processed);
   // The reverse pipeline brings blue to the same rows.
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
@@ -147,19 +132,15 @@ TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
 
   const auto switched = h_.cli({"switch"});
   ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.green()));
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
   ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto rolled_back = h_.cli({"rollback"});
   ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2)
                                       << h_.run().standard_error();
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(h_.blue()));
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
 
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  const std::string report = load->standard_output();
-  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
-  const long processed = number_after(report, "number of transactions actually processed");
-  expect_every_transaction_in(h_.blue(), processed);
+  expect_every_transaction_in(h_.blue(), processed_without_failures(*load));
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
   std::ifstream calls(h_.work().path() + "/switched");
   std::stringstream called;
@@ -180,24 +161,13 @@ TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
   ASSERT_EQ(switched.exit_code, 0) << switched.errors << h_.run().standard_error();
   ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const auto interrupted = h_.cli({"rollback"});
-  EXPECT_EQ(interrupted.exit_code, 3) << "the run should have died at " << crash.point << ": "
-                                      << interrupted.errors;
-  ASSERT_EQ(h_.run().wait(std::chrono::seconds(30)).value_or(-1), 128 + SIGKILL);
-  EXPECT_NE(h_.run().standard_error().find(std::string("crash point ") + crash.point), std::string::npos);
-
-  h_.start_run();
-  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
-  EXPECT_FALSE(admin.paused().value());
+  ASSERT_NO_FATAL_FAILURE(restart_after_kill_at(h_.cli({"rollback"}), crash.point));
   const std::string side = crash.side_after_restart;
   PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
-  EXPECT_EQ(through_pooler("SELECT system_identifier FROM pg_control_system()"), system_of(expected));
+  EXPECT_EQ(system_reached(), system_of(expected));
   ASSERT_TRUE(wait_for_direction(side == "green" ? "reverse" : "forward")) << h_.run().standard_error();
 
-  ASSERT_EQ(load->wait(std::chrono::seconds(120)).value_or(-1), 0) << load->standard_error();
-  const std::string report = load->standard_output();
-  EXPECT_EQ(number_after(report, "number of failed transactions"), 0) << report;
-  expect_every_transaction_in(expected, number_after(report, "number of transactions actually processed"));
+  expect_every_transaction_in(expected, processed_without_failures(*load));
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_history", "SELECT * FROM pgbench_history"));
   expect_verification_clean("the restart");
 }

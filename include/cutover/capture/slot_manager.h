@@ -5,6 +5,8 @@
 // later one fails, so a failed start leaves blue as it was.
 #pragma once
 
+#include <chrono>
+
 #include <memory>
 #include <string>
 
@@ -40,8 +42,9 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
                                                   ExportedSnapshot* exported = nullptr);
 
-// Drops the plan's slot if it exists. Refuses while the slot is in use.
-Status drop_slot(const Plan& plan);
+// Drops the plan's slot if it exists. Refuses while the slot is in use, after waiting up to
+// `release_wait` for its walsender to let it go (a capture that has just stopped).
+Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait = std::chrono::milliseconds(0));
 
 // Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
 Status drop_slot_and_publication(const Plan& plan);

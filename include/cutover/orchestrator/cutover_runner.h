@@ -96,9 +96,9 @@ class CutoverRunner {
   Status drain(const std::string& id, const Route& route);
   Status sync_sequences(const Route& route);
   Status prepare_next_direction(const Route& route);
-  // Include file and RELOAD, or the switch command. `crash_name`: the crash point between
-  // the include file's rewrite and the RELOAD.
-  Status point_clients_to(const std::string& side, const char* crash_name = nullptr);
+  // Include file and RELOAD, or the switch command. With `crashing_move`, that move's crash
+  // point between the include file's rewrite and the RELOAD (an undo has none).
+  Status point_clients_to(const std::string& side, std::optional<Move> crashing_move = std::nullopt);
   Status check_clients_reach(const std::string& side);
   // Records the move as done and turns the pipeline around (also when the journal cannot be
   // saved, which is the error returned).
