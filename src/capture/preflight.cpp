@@ -41,6 +41,29 @@ void check_server(pqxx::transaction_base& query, const std::string& side,
   }
 }
 
+// Types whose values only mean something inside the source cluster: a row version's physical
+// address, a transaction or command id, a large object's OID (logical replication does not
+// carry large objects). Copied to the target they would silently point at nothing.
+void check_column_types(const Plan& plan, pqxx::transaction_base& query, const QualifiedName& table,
+                        const std::string& where, std::vector<std::string>& problems) {
+  const auto columns = query.exec_params(
+      "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+      "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+      "LEFT JOIN pg_type element ON element.oid = t.typelem AND t.typcategory = 'A' "
+      "WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attnum > 0 "
+      "AND NOT a.attisdropped "
+      "AND coalesce(element.typname, t.typname) IN ('tid', 'xid', 'xid8', 'cid', 'lo') "
+      "ORDER BY a.attnum",
+      table.schema, table.name);
+  for (const auto& column : columns) {
+    problems.push_back(where + plan.source_side() + "'s column " + table.text() + "." +
+                       column[0].as<std::string>() + " has type " + column[1].as<std::string>() +
+                       ", which cutover does not support: its values (row addresses, transaction "
+                       "ids, large object references) mean nothing outside " +
+                       plan.source_side() + ". Drop the column or change its type before the move");
+  }
+}
+
 void check_tables(const Plan& plan, pqxx::transaction_base& query,
                   std::vector<std::string>& problems) {
   for (const auto& table : plan.source_tables()) {
@@ -60,6 +83,7 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
       problems.push_back(where + plan.source_side() + "'s " + table.text() + " is not a table (relkind " + kind + ")");
       continue;
     }
+    check_column_types(plan, query, table, where, problems);
     const std::string identity = rows[0][1].as<std::string>();
     const bool has_primary_key = rows[0][2].as<bool>();
     if (identity == "n" || (identity == "d" && !has_primary_key)) {

@@ -299,25 +299,11 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
       if (!green) return green.status();
       auto blue = open_postgres(plan_.blue.dsn, "blue");
       if (!blue) return blue.status();
-      auto mapped = resolve_transforms(*reverse_, **green, **blue);
-      if (!mapped) return mapped.status().with_context("reverse mapping");
-      std::string uncovered;
-      try {
-        for (const auto& transform : *mapped) {
-          for (const auto& column : unwritten_required_columns(**blue, transform)) {
-            uncovered += (uncovered.empty() ? "" : ", ") + transform.target.text() + "." + column;
-          }
-        }
-      } catch (const std::exception& error) {
-        return Status::error(std::string("blue: reading NOT NULL columns: ") + error.what());
-      }
-      if (!uncovered.empty()) {
-        return Status::error("the reverse mapping leaves blue's NOT NULL columns without a default "
-                             "unwritten: " + uncovered + " (add them to reverse.columns)");
-      }
+      auto mapped = check_reverse_mapping(*reverse_, **green, **blue);
+      if (!mapped) return mapped.status();
       auto ready = check_blue_for_capture(*reverse_, std::chrono::milliseconds(0));
       if (!ready) return ready.status().with_context("green as the reverse pipeline's source");
-      return std::to_string(mapped->size()) + " tables map back";
+      return std::to_string(*mapped) + " tables map back";
     }));
   } else {
     guardrails.push_back(check("forward_possible", "blue ready for capture again",

@@ -5,6 +5,7 @@
 
 #include "cutover/apply/green_writer.h"
 #include "cutover/capture/preflight.h"
+#include "cutover/plan/reverse_plan.h"
 #include "cutover/transform/table_transform.h"
 
 namespace cutover {
@@ -156,6 +157,17 @@ void check_green_empty(const Plan& plan, const std::vector<TableTransform>& tran
   }
 }
 
+// A plan with a way back (derived, or reverse.columns) must have one that works, or the
+// switch would find out too late. A plan without one (a split, a merge, a computed column
+// without reverse.columns) is allowed: its switch needs --force-without-rollback.
+void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& green,
+                   std::vector<std::string>& problems) {
+  auto reverse = derive_reverse_plan(plan);
+  if (!reverse) return;
+  auto mapped = check_reverse_mapping(*reverse, green, blue);
+  if (!mapped) problems.push_back("rollback: " + mapped.status().message());
+}
+
 }  // namespace
 
 std::vector<std::string> check_plan_against_databases(const Plan& plan) {
@@ -184,6 +196,8 @@ std::vector<std::string> check_plan_against_databases(const Plan& plan) {
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
+    // Only a plan that works forward is worth checking backward: its problems would repeat.
+    if (problems.empty()) check_reverse(plan, **blue, **green, problems);
   } catch (const std::exception& error) {
     problems.push_back(std::string("checking the plan against the databases: ") + error.what());
   }

@@ -285,35 +285,35 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
 }
 
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
-  if (plan.kafka.is_embedded() && plan.replication.slot_advance != SlotAdvance::kOnApply) {
-    return Status::error(plan.file + ": replication.slot_advance: on_kafka_ack needs a real Kafka "
-                         "cluster; the embedded broker's log lives in memory");
-  }
   // Everything is checked before anything is created: the plan against both databases,
-  // the broker, then blue's capture prerequisites.
+  // blue's capture prerequisites, green's target tables, then the broker.
   auto databases = open_databases(plan);
   if (!databases) return databases.status();
   auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
+  // Green's position (none yet on a first run) is read before the position table is made.
+  auto position = read_applied_position(*databases->green, plan);
+  if (!position) return position.status();
+  const bool first_snapshot = !position->snapshot_complete && !position->recorded;
+  if (first_snapshot) {
+    // Refuse to copy into tables that hold rows cutover did not copy.
+    if (const auto holding = targets_holding_rows(*databases->green, databases->transforms);
+        !holding.empty()) {
+      std::string message;
+      for (const auto& target : holding) {
+        message += "green: " + target.text() + " already has rows before the first snapshot\n";
+      }
+      return Status::error(message + "point green at the new, empty database, or empty "
+                           "those tables yourself");
+    }
+  }
   std::unique_ptr<EmbeddedBroker> embedded;
   auto bootstrap = prepare_broker(plan, embedded);
   if (!bootstrap) return bootstrap.status();
   if (auto created = ensure_position_table(*databases->green); !created) return created;
-  auto position = read_applied_position(*databases->green, plan);
-  if (!position) return position.status();
 
   if (!position->snapshot_complete) {
-    if (!position->recorded) {
-      // The first snapshot: refuse to empty tables that hold rows cutover did not copy.
-      if (const auto holding = targets_holding_rows(*databases->green, databases->transforms);
-          !holding.empty()) {
-        std::string message;
-        for (const auto& target : holding) {
-          message += "green: " + target.text() + " already has rows before the first snapshot\n";
-        }
-        return Status::error(message + "point green at the new, empty database, or empty "
-                             "those tables yourself");
-      }
+    if (first_snapshot) {
       if (auto recorded = record_snapshot_started(*databases->green, plan); !recorded) {
         return recorded;
       }

@@ -3,8 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -185,6 +188,7 @@ class PlanParser {
       reader_.error(node, "tables", "must be a non-empty list");
       return;
     }
+    std::map<std::string, std::size_t> pairs;
     for (std::size_t index = 0; index < node.size(); ++index) {
       const std::string path = "tables[" + std::to_string(index) + "]";
       const YAML::Node entry = node[index];
@@ -198,6 +202,13 @@ class PlanParser {
       if (!source) continue;
       mapping.source = *source;
       mapping.target = table_name(entry, "target", path, false).value_or(*source);
+      // A pair moved twice would be copied twice by the snapshot.
+      const std::string pair = mapping.source.text() + " to " + mapping.target.text();
+      if (auto [first, inserted] = pairs.emplace(pair, index); !inserted) {
+        reader_.error(entry, path, pair + " repeats tables[" + std::to_string(first->second) +
+                                       "]; move each source and target pair once");
+        continue;
+      }
       mapping.key = reader_.string_list_field(entry, "key", path).value_or(
           std::vector<std::string>{});
       mapping.columns = reader_.string_map_field(entry, "columns", path).value_or(
@@ -381,7 +392,7 @@ Result<Plan> parse_plan(const std::string& text, const std::string& file) {
 
 Result<Plan> load_plan(const std::string& path) {
   std::ifstream input(path);
-  if (!input) return Status::error(path + ": cannot read the plan file");
+  if (!input) return Status::error(path + ": cannot read the plan file: " + std::strerror(errno));
   std::stringstream content;
   content << input.rdbuf();
   return parse_plan(content.str(), path);

@@ -1,6 +1,7 @@
 #include "cutover/plan/yaml_reader.h"
 
 #include <algorithm>
+#include <map>
 
 namespace cutover {
 
@@ -48,14 +49,23 @@ void YamlReader::error_at_top(const std::string& reason) {
   errors_.push_back(file_ + ": " + reason);
 }
 
+bool YamlReader::first_occurrence(std::map<std::string, int>& seen, const YAML::Node& key,
+                                  const std::string& path) {
+  const auto [first, inserted] = seen.emplace(key.as<std::string>(), key.Mark().line + 1);
+  if (!inserted) error(key, path, "appears twice (first on line " + std::to_string(first->second) + ")");
+  return inserted;
+}
+
 bool YamlReader::expect_mapping(const YAML::Node& node, const std::string& path,
                                 const std::vector<std::string>& known) {
   if (!node.IsMap()) {
     error(node, path, "must be a mapping of keys to values");
     return false;
   }
+  std::map<std::string, int> seen;
   for (const auto& entry : node) {
     const std::string key = entry.first.as<std::string>();
+    if (!first_occurrence(seen, entry.first, join(path, key))) continue;
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string reason = "unknown key";
     if (auto suggestion = closest_word(key, known)) reason += " (did you mean '" + *suggestion + "'?)";
@@ -138,8 +148,10 @@ std::optional<std::vector<std::pair<std::string, std::string>>> YamlReader::stri
     return std::nullopt;
   }
   std::vector<std::pair<std::string, std::string>> values;
+  std::map<std::string, int> seen;
   for (const auto& entry : node) {
     const std::string name = entry.first.as<std::string>();
+    if (!first_occurrence(seen, entry.first, join(join(path, key), name))) continue;
     if (!entry.second.IsScalar()) {
       error(entry.second, join(join(path, key), name), "must be a string");
       continue;

@@ -93,6 +93,27 @@ std::vector<std::string> unwritten_required_columns(pqxx::connection& target_dat
   return unwritten;
 }
 
+Result<std::size_t> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
+                                          pqxx::connection& blue) {
+  auto mapped = resolve_transforms(reverse, green, blue);
+  if (!mapped) return mapped.status().with_context("reverse mapping");
+  std::string uncovered;
+  try {
+    for (const auto& transform : *mapped) {
+      for (const auto& column : unwritten_required_columns(blue, transform)) {
+        uncovered += (uncovered.empty() ? "" : ", ") + transform.target.text() + "." + column;
+      }
+    }
+  } catch (const std::exception& error) {
+    return Status::error(std::string("blue: reading NOT NULL columns: ") + error.what());
+  }
+  if (!uncovered.empty()) {
+    return Status::error("the reverse mapping leaves blue's NOT NULL columns without a default "
+                         "unwritten: " + uncovered + " (add them to reverse.columns)");
+  }
+  return mapped->size();
+}
+
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
                                                 const std::vector<TableTransform>& transforms) {
   std::vector<QualifiedName> holding;

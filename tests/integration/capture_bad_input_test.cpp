@@ -123,6 +123,40 @@ TEST(CaptureBadInput, MalformedPlanExitsTwo) {
   expect_nothing_created(harness);
 }
 
+// ARCHITECTURE.md: a topic that already has several partitions is used, with a warning, and
+// only its partition 0 carries the change log, so commit order holds across tables.
+TEST(CaptureBadInput, TopicWithSeveralPartitionsIsWarnedAboutAndOnlyPartitionZeroCarriesTheLog) {
+  CaptureHarness harness;
+  const std::string topic = "cutover.wide.changes";
+  ASSERT_TRUE(harness.broker().create_topic(topic, 3));
+  harness.blue().execute("CREATE TABLE t (id int PRIMARY KEY)");
+  const std::string plan = harness.work().write_file(
+      "wide.yaml", "name: t\nblue:\n  dsn: \"" + harness.blue().dsn() + "\"\nkafka:\n  brokers: \"" +
+                       harness.broker().bootstrap() + "\"\n  topic_prefix: cutover.wide\n"
+                       "replication:\n  slot_advance: on_kafka_ack\ntables:\n  - source: t\n");
+  ChildProcess capture({CUTOVER_BINARY, "capture", plan}, harness.work().path());
+  ASSERT_TRUE(capture.wait_for_output("streaming from blue", 60s)) << capture.standard_error();
+  EXPECT_NE(capture.standard_error().find("Kafka topic has several partitions; only partition 0 "
+                                          "carries the change log topic=cutover.wide.changes "
+                                          "partitions=3"),
+            std::string::npos)
+      << capture.standard_error();
+  harness.blue().execute("INSERT INTO t SELECT generate_series(1, 20)");
+  ChangeLogReader reader(harness.broker().bootstrap(), topic);
+  EXPECT_TRUE(reader.wait_until(
+      [](const auto& events) { return row_events(events, "t").size() == 20; }, 60s));
+  auto client = create_kafka_client(RD_KAFKA_PRODUCER, harness.broker().bootstrap(), {}, {});
+  ASSERT_TRUE(client) << client.status().message();
+  for (int partition : {1, 2}) {
+    std::int64_t low = -1;
+    std::int64_t high = -1;
+    ASSERT_EQ(rd_kafka_query_watermark_offsets(client->get(), topic.c_str(), partition, &low,
+                                               &high, 10000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    EXPECT_EQ(high, 0) << "partition " << partition << " holds events";
+  }
+}
+
 TEST(CaptureBadInput, DropSlotRemovesWhatCaptureCreated) {
   CaptureHarness harness;
   harness.blue().execute("CREATE TABLE t (id int PRIMARY KEY)");

@@ -40,6 +40,7 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
       "CREATE TABLE keyed (id int PRIMARY KEY, code text)");
   harness.green().execute(
       "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, joined date, score int);"
+      "CREATE TABLE joined (id bigint PRIMARY KEY, joined date);"
       "CREATE TABLE audit (at timestamptz, what text);"
       "CREATE TABLE by_code (code text, id int);"
       "CREATE TABLE coded (code text PRIMARY KEY, id int);"
@@ -47,7 +48,7 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
   harness.write_plan(
       "  - source: users\n    target: accounts\n    columns:\n"
       "      id: id\n      email: no_such_function(email)\n"
-      "  - source: users\n    target: accounts\n    columns:\n"
+      "  - source: users\n    target: joined\n    columns:\n"
       "      id: id\n      joined: flag\n"            // boolean does not become a date
       "  - source: audit\n"                           // no key on blue nor green
       "  - source: keyed\n    target: by_code\n    key: [code]\n    columns:\n"

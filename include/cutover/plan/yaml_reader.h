@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,11 @@ class YamlReader {
   }
 
  private:
+  // False, with an error, when a mapping repeats a key: yaml-cpp keeps both and lookups find
+  // the first, so a second `name:` would be silently ignored. `seen` maps keys to lines.
+  bool first_occurrence(std::map<std::string, int>& seen, const YAML::Node& key,
+                        const std::string& path);
+
   std::string file_;
   std::vector<std::string> errors_;
 };

@@ -78,6 +78,12 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
 std::vector<std::string> unwritten_required_columns(pqxx::connection& target_database,
                                                     const TableTransform& transform);
 
+// The reverse plan against green (its source) and blue (its target): every table maps back,
+// and no NOT NULL column of blue without a default is left unwritten, which would make every
+// reverse insert fail after a switch. Returns how many tables map back.
+Result<std::size_t> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
+                                          pqxx::connection& blue);
+
 // The targets (each named once) that already hold rows in green.
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
                                                 const std::vector<TableTransform>& transforms);

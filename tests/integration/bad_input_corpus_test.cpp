@@ -1,0 +1,374 @@
+// The bad-input corpus: plans and settings cutover must refuse. Each case asserts its exit
+// code and its message (naming the file, line and field, or the table), and that nothing was
+// created or changed on blue, green, the broker or the pooler, and no state directory made.
+//
+// Every case shares one world (two clusters, a broker, a pooler), built once: ctest runs this
+// binary as a single test, so the corpus costs one setup rather than one per case.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <librdkafka/rdkafka.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+
+#include "cutover/transport/embedded_broker.h"
+#include "fixtures/change_log_reader.h"
+#include "fixtures/child_process.h"
+#include "fixtures/pgbouncer.h"
+#include "fixtures/postgres_cluster.h"
+#include "fixtures/temporary_directory.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kRightPassword = "Right-Secret-5512";
+constexpr const char* kWrongPassword = "Wrong-Secret-9034";
+
+struct World {
+  PostgresCluster blue;
+  PostgresCluster green;
+  std::unique_ptr<EmbeddedBroker> broker;
+  std::unique_ptr<Pgbouncer> pooler;
+  TemporaryDirectory work{"cutover-corpus"};
+
+  std::string state_dir() const { return work.path() + "/state"; }
+  std::string closed_address() const { return "127.0.0.1:" + std::to_string(closed_port); }
+  int closed_port = free_loopback_port();
+};
+
+World* world = nullptr;
+
+// What the corpus's plans refer to. Blue holds the application's tables, green the new schema.
+void create_schemas(World& w) {
+  w.blue.execute(
+      "CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL, name text, flag boolean);"
+      "INSERT INTO users SELECT g, 'u' || g || '@example.org', 'n' || g, g % 2 = 0 "
+      "FROM generate_series(1, 50) g;"
+      "CREATE TABLE heap (v text);"
+      "CREATE TABLE keyed (id int PRIMARY KEY, code text);"
+      "CREATE TABLE addressed (id int PRIMARY KEY, at tid);"
+      "CREATE TABLE required (id int PRIMARY KEY, must text NOT NULL, extra text NOT NULL);"
+      "CREATE SEQUENCE users_id_seq; SELECT setval('users_id_seq', 50);"
+      "CREATE ROLE plain LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO plain;"
+      "CREATE ROLE locked LOGIN SUPERUSER REPLICATION PASSWORD '" + std::string(kRightPassword) + "'");
+  w.blue.add_hba_rule_first("host all locked 127.0.0.1/32 scram-sha-256");
+  w.green.execute(
+      "CREATE TABLE users (id int PRIMARY KEY, email text, name text, flag boolean);"
+      "CREATE TABLE accounts (id bigint PRIMARY KEY, email text, joined date, score int);"
+      "CREATE TABLE by_code (code text, id int);"
+      "CREATE TABLE filled (id int PRIMARY KEY, code text); INSERT INTO filled VALUES (1, 'x');"
+      "CREATE TABLE addressed (id int PRIMARY KEY, at tid);"
+      "CREATE TABLE required_v2 (id bigint PRIMARY KEY, must text);"
+      "CREATE ROLE applier LOGIN");
+}
+
+// A plan on the world's clusters, broker and pooler. `tables` and `extra` are YAML.
+std::string plan_on_world(const std::string& tables, const std::string& extra = "",
+                          const std::string& name = "corpus") {
+  const World& w = *world;
+  return "name: " + name + "\nblue:\n  dsn: \"" + w.blue.dsn() + "\"\ngreen:\n  dsn: \"" +
+         w.green.dsn() + "\"\nkafka:\n  brokers: \"" + w.broker->bootstrap() + "\"\n" +
+         "state_dir: " + w.state_dir() + "\n" +
+         "cutover:\n  switch:\n    pgbouncer:\n      admin_dsn: \"" + w.pooler->admin_dsn() +
+         "\"\n      database: app\n      include_file: " + w.pooler->include_file() +
+         "\n      blue: \"" + Pgbouncer::server_line(w.blue) + "\"\n      green: \"" +
+         Pgbouncer::server_line(w.green) + "\"\n" + extra + "tables:\n" + tables;
+}
+
+std::string with_dsn(const std::string& side, const std::string& dsn, const std::string& tables) {
+  std::string plan = plan_on_world(tables);
+  const std::string original = side == "blue" ? world->blue.dsn() : world->green.dsn();
+  const std::string key = side + ":\n  dsn: \"" + original + "\"";
+  plan.replace(plan.find(key), key.size(), side + ":\n  dsn: \"" + dsn + "\"");
+  return plan;
+}
+
+// ---- What "nothing created or changed" compares ----
+
+std::string cluster_fingerprint(const PostgresCluster& cluster) {
+  pqxx::connection connection(cluster.dsn());
+  pqxx::nontransaction query(connection);
+  std::ostringstream out;
+  for (const auto& row : query.exec(
+           "SELECT 'slot ' || slot_name FROM pg_replication_slots "
+           "UNION ALL SELECT 'publication ' || pubname FROM pg_publication "
+           "UNION ALL SELECT 'origin ' || roname FROM pg_replication_origin "
+           "UNION ALL SELECT 'schema ' || nspname FROM pg_namespace "
+           "UNION ALL SELECT format('role %s %s %s', rolname, rolsuper, rolreplication) FROM pg_roles "
+           "UNION ALL SELECT 'setting ' || setdatabase || ' ' || array_to_string(setconfig, ',') "
+           "  FROM pg_db_role_setting "
+           "UNION ALL SELECT 'sequence ' || sequencename || ' ' || coalesce(last_value::text, '-') "
+           "  FROM pg_sequences "
+           "UNION ALL SELECT format('relation %s.%s %s', n.nspname, c.relname, c.relkind) "
+           "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+           "  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+           "ORDER BY 1")) {
+    out << row[0].c_str() << "\n";
+  }
+  for (const auto& table : query.exec(
+           "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables ORDER BY 1")) {
+    const std::string name = table[0].c_str();
+    out << "rows " << name << " "
+        << query.exec1("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY "
+                       "t::text)), '') FROM " + name + " t")[0].c_str()
+        << "\n";
+  }
+  return out.str();
+}
+
+std::string broker_fingerprint(const std::string& bootstrap) {
+  char error[256];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
+  rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
+  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+  if (client == nullptr) return std::string("no client: ") + error;
+  const rd_kafka_metadata_t* metadata = nullptr;
+  std::ostringstream out;
+  if (rd_kafka_metadata(client, 1, nullptr, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out << "metadata unavailable";
+  } else {
+    std::vector<std::string> topics;
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+      topics.push_back(std::string(metadata->topics[i].topic) + " " +
+                       std::to_string(metadata->topics[i].partition_cnt));
+    }
+    std::sort(topics.begin(), topics.end());
+    for (const auto& topic : topics) out << "topic " << topic << "\n";
+    rd_kafka_metadata_destroy(metadata);
+  }
+  rd_kafka_destroy(client);
+  return out.str();
+}
+
+// The include file and what the console reports of the `app` entry and of pausing.
+std::string pooler_fingerprint(const Pgbouncer& pooler) {
+  std::ifstream include(pooler.include_file());
+  std::ostringstream out;
+  out << include.rdbuf() << "\n";
+  PGconn* admin = PQconnectdb(pooler.admin_dsn().c_str());
+  if (PQstatus(admin) != CONNECTION_OK) {
+    out << "console unreachable";
+  } else {
+    PGresult* databases = PQexec(admin, "SHOW DATABASES");
+    for (int row = 0; row < PQntuples(databases); ++row) {
+      const int paused = PQfnumber(databases, "paused");
+      out << PQgetvalue(databases, row, 0) << " " << PQgetvalue(databases, row, 1) << ":"
+          << PQgetvalue(databases, row, 2) << " paused=" << (paused >= 0 ? PQgetvalue(databases, row, paused) : "?")
+          << "\n";
+    }
+    PQclear(databases);
+  }
+  PQfinish(admin);
+  return out.str();
+}
+
+std::string world_fingerprint() {
+  return "blue:\n" + cluster_fingerprint(world->blue) + "green:\n" +
+         cluster_fingerprint(world->green) + "broker:\n" + broker_fingerprint(world->broker->bootstrap()) +
+         "pooler:\n" + pooler_fingerprint(*world->pooler);
+}
+
+// ---- The cases ----
+
+struct BadInputCase {
+  std::string name;
+  std::string command;  // validate, connect (validate --connect), run, capture
+  std::function<std::string()> plan;
+  int exit_code;
+  std::vector<std::string> messages;  // each must appear in the output
+};
+
+std::string tables_users() { return "  - source: users\n"; }
+
+std::vector<BadInputCase> corpus() {
+  const auto raw = [](std::string text) { return [text] { return text; }; };
+  const auto on_world = [](std::string tables, std::string extra = "") {
+    return [tables, extra] { return plan_on_world(tables, extra); };
+  };
+  return {
+      // The file itself.
+      {"MalformedYaml", "validate", raw("name: t\nblue: {dsn: x}\ntables: [\n"), 2,
+       {"plan.yaml:4:1: not valid YAML: end of sequence flow not found"}},
+      {"NotAMapping", "validate", raw("- name: t\n"), 2,
+       {"plan.yaml:1:1: must be a mapping of keys to values"}},
+      {"EmptyFile", "validate", raw(""), 2, {"plan.yaml: the plan is empty"}},
+      {"MissingFile", "validate", nullptr, 2,
+       {"plan.yaml: cannot read the plan file: No such file or directory"}},
+      // Types, keys and values.
+      {"TablesNotAList", "validate", raw("name: t\nblue:\n  dsn: x\ntables: users\n"), 2,
+       {"plan.yaml:4:9: tables: must be a non-empty list"}},
+      {"IntegerGivenAWord", "validate", on_world(tables_users(), "apply:\n  batch_rows: many\n"), 2,
+       {"plan.yaml:18:15: apply.batch_rows: must be a whole number"}},
+      {"StringGivenAList", "validate", on_world(tables_users(), "control:\n  listen: [1, 2]\n"), 2,
+       {"plan.yaml:18:11: control.listen: must be a string"}},
+      {"UnknownTopLevelKey", "validate", on_world(tables_users(), "tabels:\n  - source: users\n"), 2,
+       {"plan.yaml:17:1: tabels: unknown key (did you mean 'tables'?)"}},
+      {"UnknownTableKey", "validate", on_world("  - source: users\n    colums:\n      id: id\n"), 2,
+       {"plan.yaml:19:5: tables[0].colums: unknown key (did you mean 'columns'?)"}},
+      {"MissingBlue", "validate", raw("name: t\ntables:\n  - source: users\n"), 2,
+       {"plan.yaml:1:1: blue: is required"}},
+      {"KeyGivenTwice", "validate", on_world(tables_users(), "name: other\n"), 2,
+       {"plan.yaml:17:1: name: appears twice (first on line 1)"}},
+      {"ColumnGivenTwice", "validate",
+       on_world("  - source: users\n    columns:\n      id: id\n      id: id + 1\n"), 2,
+       {"plan.yaml:21:7: tables[0].columns.id: appears twice (first on line 20)"}},
+      {"TablePairRepeated", "validate", on_world("  - source: users\n  - source: users\n"), 2,
+       {"tables[1]: public.users to public.users repeats tables[0]"}},
+      {"PlanNameNotAnIdentifier", "validate", raw("name: \"Bad Name!\"\nblue:\n  dsn: x\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:1:7: name: 'Bad Name!' is not a valid plan name: use 1 to 40 of a-z, 0-9, _ and -"}},
+      {"PlanNameTooLong", "validate",
+       raw("name: " + std::string(41, 'a') + "\nblue:\n  dsn: x\ntables:\n  - source: t\n"), 2,
+       {"is not a valid plan name"}},
+      {"DurationNotADuration", "validate",
+       raw("name: t\nblue:\n  dsn: x\ncutover:\n  max_lag: fast\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:5:12: cutover.max_lag: 'fast' is not a duration (for example 250ms, 2s, 1m)"}},
+      {"NotATableName", "validate", on_world("  - source: a.b.c\n"), 2,
+       {"tables[0].source: 'a.b.c' is not a table name (schema.table or table)"}},
+      {"SwitchCommandWithoutTo", "validate",
+       raw("name: t\nblue:\n  dsn: x\ncutover:\n  fence_blue: true\n  switch:\n    command: [/bin/true, green]\n"
+           "tables:\n  - source: t\n"), 2,
+       {"plan.yaml:7:14: cutover.switch.command: no argument holds {to}"}},
+      {"DsnEnvironmentVariableUnset", "validate",
+       raw("name: t\nblue:\n  dsn_env: CUTOVER_CORPUS_UNSET\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:3:12: blue.dsn_env: environment variable CUTOVER_CORPUS_UNSET is not set"}},
+      {"TopicPrefixInvalid", "validate",
+       raw("name: t\nblue:\n  dsn: x\nkafka:\n  topic_prefix: \"bad prefix\"\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:5:17: kafka.topic_prefix: 'bad prefix' is not a valid Kafka topic name prefix"}},
+      {"ChoiceNotAmongTheChoices", "validate",
+       raw("name: t\nblue:\n  dsn: x\nreplication:\n  slot_advance: sometimes\ntables:\n  - source: t\n"), 2,
+       {"replication.slot_advance: 'sometimes' is not one of on_apply, on_kafka_ack"}},
+      {"NumberOutOfRange", "validate",
+       raw("name: t\nblue:\n  dsn: x\nsnapshot:\n  parallelism: 0\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:5:16: snapshot.parallelism: must be between 1 and 64"}},
+      {"PoolerSwitchIncomplete", "validate",
+       raw("name: t\nblue:\n  dsn: x\ncutover:\n  switch:\n    pgbouncer:\n      admin_dsn: x\n"
+           "      database: app\ntables:\n  - source: t\n"), 2,
+       {"cutover.switch.pgbouncer.include_file: is required", "cutover.switch.pgbouncer.green: is required"}},
+      // The plan against the databases.
+      {"MissingSourceTable", "connect", on_world("  - source: nowhere\n"), 2,
+       {"tables[0].source: table public.nowhere does not exist on blue"}},
+      {"MissingTargetTable", "connect", on_world("  - source: users\n    target: missing_target\n"), 2,
+       {"tables[0].target: table public.missing_target does not exist on green"}},
+      {"TransformDoesNotTypeCheck", "connect",
+       on_world("  - source: users\n    target: accounts\n    columns:\n      id: id\n      joined: flag\n"), 2,
+       {"tables[0].columns.joined: gives boolean, which does not convert to green's date"}},
+      {"TransformCallsAnUnknownFunction", "connect",
+       on_world("  - source: users\n    target: accounts\n    columns:\n      id: id\n"
+                "      email: no_such_function(email)\n"), 2,
+       {"tables[0].columns: the transform of public.users does not run on blue", "no_such_function"}},
+      {"RowFilterDoesNotParse", "connect", on_world("  - source: users\n    where: \"id >\"\n"), 2,
+       {"tables[0]", "syntax error"}},
+      {"KeyTheReplicaIdentityCannotSupply", "connect",
+       on_world("  - source: keyed\n    target: by_code\n    key: [code]\n    columns:\n"
+                "      code: code\n      id: id\n"), 2,
+       {"tables[0].key: target key code is computed from code, which blue does not send"}},
+      {"TableWithoutKeyOrIdentity", "connect", on_world("  - source: heap\n"), 2,
+       {"public.heap has no primary key and no replica identity"}},
+      {"GreenTableNotEmpty", "connect", on_world("  - source: keyed\n    target: filled\n"), 2,
+       {"green: public.filled already has rows; the snapshot copies into empty tables only"}},
+      {"UnsupportedColumnType", "connect", on_world("  - source: addressed\n"), 2,
+       {"tables[0].source: blue's column public.addressed.at has type tid, which cutover does not support"}},
+      {"ReverseLeavesANotNullColumnUnwritten", "connect",
+       on_world("  - source: required\n    target: required_v2\n    columns:\n      id: id\n      must: must\n"), 2,
+       {"rollback: the reverse mapping leaves blue's NOT NULL columns without a default unwritten: "
+        "public.required.extra"}},
+      {"WrongPassword", "connect",
+       [] {
+         return with_dsn("blue", "host=127.0.0.1 port=" + std::to_string(world->blue.port()) +
+                                     " dbname=postgres user=locked password=" + kWrongPassword,
+                         tables_users());
+       },
+       2, {"cannot connect to blue", "password authentication failed for user \"locked\"", "password=***"}},
+      {"UnreachableBlue", "connect",
+       [] { return with_dsn("blue", "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
+                                        " connect_timeout=2", tables_users()); },
+       2, {"cannot connect to blue"}},
+      {"UnreachableGreen", "connect",
+       [] { return with_dsn("green", "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
+                                         " connect_timeout=2", tables_users()); },
+       2, {"cannot connect to green"}},
+      {"RoleWithoutReplication", "connect",
+       [] { return with_dsn("blue", world->blue.dsn("plain"), tables_users()); }, 2,
+       {"blue: role plain lacks the REPLICATION attribute"}},
+      {"GreenRoleNotSuperuser", "connect",
+       [] { return with_dsn("green", world->green.dsn("applier"), tables_users()); }, 2,
+       {"green: role applier is not a superuser"}},
+      // Refused when the pipeline starts, before anything is created.
+      {"UnreachableBroker", "capture",
+       [] {
+         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
+         const std::string brokers = world->broker->bootstrap();
+         plan.replace(plan.find(brokers), brokers.size(), world->closed_address());
+         return plan;
+       },
+       1, {"cannot reach Kafka brokers at 127.0.0.1:"}},
+      {"EmbeddedBrokerWithKafkaAcknowledgement", "run",
+       [] {
+         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
+         const std::string brokers = "\"" + world->broker->bootstrap() + "\"";
+         plan.replace(plan.find(brokers), brokers.size(), "embedded");
+         return plan;
+       },
+       2, {"plan.yaml:18:17: replication.slot_advance: on_kafka_ack is refused with kafka.brokers: embedded"}},
+      {"RunIntoANonEmptyGreenTable", "run", on_world("  - source: keyed\n    target: filled\n"), 1,
+       {"green: public.filled already has rows before the first snapshot"}},
+      {"CaptureOfAnUnsupportedType", "capture",
+       on_world("  - source: addressed\n", "replication:\n  slot_advance: on_kafka_ack\n"), 1,
+       {"public.addressed.at has type tid"}},
+  };
+}
+
+class BadInputCorpus : public ::testing::TestWithParam<BadInputCase> {
+ protected:
+  static void SetUpTestSuite() {
+    world = new World();
+    auto broker = EmbeddedBroker::start();
+    ASSERT_TRUE(broker) << broker.status().message();
+    world->broker = std::move(broker.value());
+    world->pooler = std::make_unique<Pgbouncer>(world->blue);
+    create_schemas(*world);
+    baseline_ = new std::string(world_fingerprint());
+  }
+  static void TearDownTestSuite() {
+    delete world;
+    delete baseline_;
+    world = nullptr;
+    baseline_ = nullptr;
+  }
+  static std::string* baseline_;
+};
+
+std::string* BadInputCorpus::baseline_ = nullptr;
+
+TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
+  ASSERT_NE(world, nullptr);
+  const BadInputCase& input = GetParam();
+  const std::string plan = world->work.path() + "/plan.yaml";
+  std::filesystem::remove(plan);
+  if (input.plan) std::ofstream(plan) << input.plan();
+  std::vector<std::string> argv = {CUTOVER_BINARY, input.command, plan};
+  if (input.command == "connect") argv = {CUTOVER_BINARY, "validate", "--connect", plan};
+  ChildProcess child(argv, world->work.path());
+  const int code = child.wait(90s).value_or(-1);
+  const std::string output = child.standard_output() + child.standard_error();
+  EXPECT_EQ(code, input.exit_code) << output;
+  for (const auto& message : input.messages) {
+    EXPECT_NE(output.find(message), std::string::npos) << "missing: " << message << "\n" << output;
+  }
+  EXPECT_EQ(output.find(kWrongPassword), std::string::npos) << output;
+  EXPECT_EQ(output.find(kRightPassword), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(world->state_dir())) << "a state directory was made";
+  EXPECT_EQ(world_fingerprint(), *baseline_) << "something was created or changed";
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(corpus()),
+                         [](const auto& instance) { return instance.param.name; });
+
+}  // namespace
+}  // namespace cutover::testing
