@@ -429,6 +429,7 @@ Status CutoverRunner::move_steps(const std::string& id, const Route& route) {
     }
   }
   if (auto prepared = prepare_next_direction(route); !prepared) return prepared;
+  if (auto frozen = still_frozen(); !frozen) return frozen;
 
   if (switching) {
     if (auto saved = save_state("switching"); !saved) return saved;
@@ -495,6 +496,22 @@ Status CutoverRunner::freeze(const Route& route) {
     journal_.timings.freeze_ms = elapsed_ms(started);
   }
   return journal_step("freeze", "done");
+}
+
+// A pooler restarted (or resumed by someone else) during the freeze comes back resumed on the
+// side being left, and writes made there after the drain marker would not follow the move.
+// Checked last before clients are pointed anywhere: the move is then undone, clients stay on
+// the side that holds their writes, and the pipeline carries them on as before.
+Status CutoverRunner::still_frozen() const {
+  if (!pooler_) return Status::ok();
+  auto paused = pooler_->paused();
+  if (!paused) return paused.status().with_context("checking the freeze");
+  if (!*paused) {
+    return Status::error("pgbouncer: database " + plan_.cutover.pgbouncer->database +
+                         " is no longer paused (the pooler restarted or was resumed during the "
+                         "freeze); clients may have written to the side being left");
+  }
+  return Status::ok();
 }
 
 Status CutoverRunner::drain(const std::string& id, const Route& route) {

@@ -93,6 +93,7 @@ class CutoverRunner {
   Status move_steps(const std::string& id, const Route& route);
   Status verify_first();
   Status freeze(const Route& route);
+  Status still_frozen() const;
   Status drain(const std::string& id, const Route& route);
   Status sync_sequences(const Route& route);
   Status prepare_next_direction(const Route& route);
