@@ -270,6 +270,10 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
       return Status::error(error.what());
     }
   }));
+  guardrails.push_back(check("journal_writable", "writable", [&]() -> Result<std::string> {
+    if (auto writable = store_.check_writable(); !writable) return writable;
+    return store_.path();
+  }));
   guardrails.push_back(check(route.to + "_reachable", "reachable", [&]() -> Result<std::string> {
     auto system = system_identifier(dsn_of(route.to), route.to);
     if (!system) return system.status();

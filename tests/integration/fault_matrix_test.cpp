@@ -1,6 +1,8 @@
 // Faults around a move that the other tests do not cover: the pooler restarted during the
 // freeze, green unreachable for 30 s while blue takes writes, and a state directory cutover
 // cannot write. Each checks, independently of cutover, that nothing was lost or doubled.
+#include <sys/stat.h>
+
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -120,6 +122,64 @@ TEST_F(FaultMatrixTest, APoolerRestartedDuringTheFreezeAbortsTheSwitchAndLosesNo
   EXPECT_EQ(system_reached(), system_of(h_.blue()));
   EXPECT_FALSE(admin.paused().value());
   expect_events_complete(writer.confirmed());
+}
+
+// Green down for 30 s while blue takes writes: the pipeline waits and retries by itself, the
+// lag grows meanwhile, and once green is back everything drains with nothing lost or doubled.
+TEST_F(FaultMatrixTest, GreenUnreachableForThirtySecondsThenDrains) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n", plan_extra("  max_lag: 60s\n", "none"));
+  h_.start_run();
+  ConfirmedWriter writer(h_.blue().dsn());
+  std::this_thread::sleep_for(2s);
+  h_.green().stop_fast();
+  std::this_thread::sleep_for(5s);
+  const auto early = h_.cli({"status"});
+  std::this_thread::sleep_for(25s);
+  const auto late = h_.cli({"status"});
+  ASSERT_TRUE(early.output.is_object() && late.output.is_object()) << early.errors << late.errors;
+  EXPECT_GT(late.output["lag_bytes"].get<long>(), early.output["lag_bytes"].get<long>())
+      << "the lag did not grow while green was down";
+  h_.green().start();
+  std::this_thread::sleep_for(3s);
+  writer.stop();
+  expect_events_complete(writer.confirmed());
+  EXPECT_TRUE(h_.run().running()) << "the run did not ride out green's absence:\n" << h_.run().standard_error();
+  const auto after = h_.cli({"status"});
+  EXPECT_EQ(after.output.value("phase", std::string()), "streaming") << after.output.dump(2);
+}
+
+// A state directory cutover cannot write: a move that could not journal its steps must not
+// start, so the switch is refused by a guardrail that says why, with clients untouched and
+// streaming going on. `cutover run` runs as the postgres user here, since root writes anywhere.
+TEST_F(FaultMatrixTest, AnUnwritableStateDirectoryRefusesTheSwitchAndChangesNothing) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n", plan_extra("  max_lag: 60s\n", "none"));
+  const std::string state = h_.work().path() + "/state";
+  std::filesystem::create_directories(state);
+  ::chmod(h_.work().path().c_str(), 0755);
+  if (running_as_root()) {
+    ASSERT_EQ(run_command({"chown", "-R", "postgres", state}, false), 0);
+  }
+  ChildProcess run({CUTOVER_BINARY, "run", h_.plan_path()}, h_.work().path(), true);
+  ASSERT_TRUE(run.wait_for_output("applying from", 300s)) << run.standard_error();
+  ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
+  if (running_as_root()) {
+    ASSERT_EQ(run_command({"chown", "-R", "root", state}, false), 0);
+  }
+  ::chmod(state.c_str(), 0555);
+  ConfirmedWriter writer(pooler_->app_dsn());
+  std::this_thread::sleep_for(1s);
+  const auto refused = h_.cli({"switch", "--force-without-rollback"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.errors;
+  const std::string said = refused.output.dump() + refused.errors;
+  EXPECT_NE(said.find("journal_writable"), std::string::npos) << said;
+  EXPECT_NE(said.find("Permission denied"), std::string::npos) << said;
+  writer.stop();
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
+  PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
+  EXPECT_FALSE(admin.paused().value());
+  ::chmod(state.c_str(), 0755);
+  expect_events_complete(writer.confirmed());
+  EXPECT_TRUE(run.running()) << run.standard_error();
 }
 
 }  // namespace

@@ -56,6 +56,8 @@ class JournalStore {
   Result<CutoverJournal> load() const;
   // Writes `journal` durably; nothing may act on a step before this returns.
   Status save(const CutoverJournal& journal) const;
+  // Writes and removes a probe file: a move must not start that could not journal its steps.
+  Status check_writable() const;
   const std::string& path() const { return path_; }
 
  private:
