@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kRightPassword = "Right-Secret-5512";
 constexpr const char* kWrongPassword = "Wrong-Secret-9034";
+constexpr const char* kKafkaPassword = "Kafka-Secret-7120";
 
 struct World {
   PostgresCluster blue;
@@ -308,6 +309,19 @@ std::vector<BadInputCase> corpus() {
          return plan;
        },
        1, {"cannot reach Kafka brokers at 127.0.0.1:"}},
+      // kafka.properties reach librdkafka as they are: its TLS settings are applied, and a CA
+      // file that does not exist stops capture before anything is created.
+      {"KafkaSecurityPropertiesReachLibrdkafka", "capture",
+       [] {
+         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
+         const std::string brokers = "  brokers: \"" + world->broker->bootstrap() + "\"\n";
+         plan.replace(plan.find(brokers), brokers.size(),
+                      brokers + "  properties:\n    security.protocol: sasl_ssl\n    sasl.mechanism: PLAIN\n"
+                      "    sasl.username: mover\n    sasl.password: " + kKafkaPassword + "\n"
+                      "    ssl.ca.location: /nonexistent/kafka-ca.pem\n");
+         return plan;
+       },
+       1, {"ssl.ca.location", "/nonexistent/kafka-ca.pem"}},
       {"EmbeddedBrokerWithKafkaAcknowledgement", "run",
        [] {
          std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
@@ -363,6 +377,7 @@ TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
   }
   EXPECT_EQ(output.find(kWrongPassword), std::string::npos) << output;
   EXPECT_EQ(output.find(kRightPassword), std::string::npos) << output;
+  EXPECT_EQ(output.find(kKafkaPassword), std::string::npos) << output;
   EXPECT_FALSE(std::filesystem::exists(world->state_dir())) << "a state directory was made";
   EXPECT_EQ(world_fingerprint(), *baseline_) << "something was created or changed";
 }
