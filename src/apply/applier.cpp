@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cutover/common/crash_point.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
@@ -243,6 +244,8 @@ Status Applier::complete_unchanged_values(SourceTable& source) {
 Status Applier::commit() {
   const auto started = Clock::now();
   if (auto status = flush(); !status) return status;
+  // The batch's rows are written in green's open transaction, its position not yet committed.
+  crash_point("apply_inside_batch");
   if (auto status = writer_.commit(completed_end_, completed_ts_ms_, completed_next_offset_);
       !status) {
     return status;

@@ -9,7 +9,8 @@
 namespace cutover {
 
 void crash_point(const char* name) {
-  const char* wanted = std::getenv("CUTOVER_CRASH_AT");
+  // Read once: some points sit on paths that run for every change.
+  static const char* const wanted = std::getenv("CUTOVER_CRASH_AT");
   if (!wanted || std::strcmp(wanted, name) != 0) return;
   spdlog::warn("crash point {} reached: killing this process (CUTOVER_CRASH_AT)", name);
   spdlog::default_logger()->flush();

@@ -182,5 +182,28 @@ TEST_F(FaultMatrixTest, AnUnwritableStateDirectoryRefusesTheSwitchAndChangesNoth
   EXPECT_TRUE(run.running()) << run.standard_error();
 }
 
+// kill -9 of `cutover run` at a named point of the pipeline, with a writer on blue: between
+// Kafka's acknowledgement and the slot's confirmation, and inside a green batch (rows written,
+// position not committed). The run started again must end with every write in green once.
+class PipelineCrashTest : public FaultMatrixTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(PipelineCrashTest, KilledRunLosesAndDoublesNothingAfterARestart) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n", plan_extra("  max_lag: 60s\n", "none"));
+  ConfirmedWriter writer(h_.blue().dsn());
+  ::setenv("CUTOVER_CRASH_AT", GetParam(), 1);
+  h_.start_run(false);
+  ::unsetenv("CUTOVER_CRASH_AT");
+  ASSERT_EQ(h_.run().wait(180s).value_or(-1), 128 + SIGKILL) << h_.run().standard_error();
+  EXPECT_NE(h_.run().standard_error().find(std::string("crash point ") + GetParam()), std::string::npos);
+  h_.start_run();
+  std::this_thread::sleep_for(2s);
+  writer.stop();
+  expect_events_complete(writer.confirmed());
+}
+
+INSTANTIATE_TEST_SUITE_P(NamedPoints, PipelineCrashTest,
+                         ::testing::Values("capture_after_kafka_ack", "apply_inside_batch"),
+                         [](const auto& point) { return std::string(point.param); });
+
 }  // namespace
 }  // namespace cutover::testing
