@@ -72,6 +72,10 @@ TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
     EXPECT_EQ(error_of(wrong), "wrong bearer token") << path;
   }
 
+  // Request limits: a body over 64 KiB, headers over 8 KiB.
+  EXPECT_EQ(call("POST", "/api/v1/switch", kToken, std::string(100 * 1024, ' ')).status, 413);
+  EXPECT_EQ(call("POST", "/api/v1/pause", std::string(9 * 1024, 't')).status, 431);
+
   // Bad bodies.
   const auto not_json = call("POST", "/api/v1/switch", kToken, "{not json");
   EXPECT_EQ(not_json.status, 400);

@@ -38,6 +38,7 @@ TEST(Plan, MinimalPlanGetsDefaults) {
   EXPECT_EQ(plan->tables[0].target.text(), "public.accounts");
   EXPECT_EQ(plan->tables[0].columns[1].second, "lower(email)");
   EXPECT_EQ(plan->tables[1].source.text(), "public.orders");
+  EXPECT_EQ(plan->control.listen, "127.0.0.1:7800") << "the control API must listen on loopback by default";
   EXPECT_EQ(plan->tables[1].target.text(), "public.orders");
   EXPECT_EQ(plan->state_dir, "./.cutover/accounts-v2");
 }
