@@ -93,12 +93,13 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
   try {
     pqxx::nontransaction query(**connection);
     const auto deadline = std::chrono::steady_clock::now() + release_wait;
-    auto slot = query.exec_params(
-        "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name());
-    while (!slot.empty() && !slot[0][0].is_null() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    pqxx::result slot;
+    while (true) {
       slot = query.exec_params("SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
                                plan.slot_name());
+      const bool in_use = !slot.empty() && !slot[0][0].is_null();
+      if (!in_use || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     if (slot.empty()) return Status::ok();
     if (!slot[0][0].is_null()) {

@@ -148,7 +148,6 @@ HttpResponse ControlApi::move_answer(Move move, const nlohmann::json& body) {
 
 HttpResponse ControlApi::status_answer() const {
   const Lag lag = current_lag(status_);
-
   nlohmann::json tables = nlohmann::json::array();
   {
     std::lock_guard lock(status_.snapshot.mutex);

@@ -5,7 +5,6 @@
 // Every case shares one world (two clusters, a broker, a pooler), built once: ctest runs this
 // binary as a single test, so the corpus costs one setup rather than one per case.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
 #include <filesystem>
@@ -14,8 +13,8 @@
 #include <memory>
 #include <sstream>
 
+#include "cutover/orchestrator/pgbouncer_admin.h"
 #include "cutover/transport/embedded_broker.h"
-#include "fixtures/change_log_reader.h"
 #include "fixtures/child_process.h"
 #include "fixtures/pgbouncer.h"
 #include "fixtures/postgres_cluster.h"
@@ -68,25 +67,31 @@ void create_schemas(World& w) {
       "CREATE ROLE applier LOGIN");
 }
 
-// A plan on the world's clusters, broker and pooler. `tables` and `extra` are YAML.
-std::string plan_on_world(const std::string& tables, const std::string& extra = "",
-                          const std::string& name = "corpus") {
+// The parts of a corpus plan a case may set; what is left empty is the world's.
+constexpr const char* kUsers = "  - source: users\n";
+
+struct WorldPlan {
+  std::string tables = kUsers;
+  std::string extra = "";      // top-level YAML, before `tables:`
+  std::string blue_dsn = "";   // the world's blue
+  std::string green_dsn = "";  // the world's green
+  std::string kafka = "";      // the `kafka:` section; the world's broker
+};
+
+// A plan on the world's clusters, broker and pooler.
+std::string plan_on_world(const WorldPlan& parts) {
   const World& w = *world;
-  return "name: " + name + "\nblue:\n  dsn: \"" + w.blue.dsn() + "\"\ngreen:\n  dsn: \"" +
-         w.green.dsn() + "\"\nkafka:\n  brokers: \"" + w.broker->bootstrap() + "\"\n" +
+  const std::string kafka = parts.kafka.empty()
+                                ? "kafka:\n  brokers: \"" + w.broker->bootstrap() + "\"\n"
+                                : parts.kafka;
+  return "name: corpus\nblue:\n  dsn: \"" +
+         (parts.blue_dsn.empty() ? w.blue.dsn() : parts.blue_dsn) + "\"\ngreen:\n  dsn: \"" +
+         (parts.green_dsn.empty() ? w.green.dsn() : parts.green_dsn) + "\"\n" + kafka +
          "state_dir: " + w.state_dir() + "\n" +
          "cutover:\n  switch:\n    pgbouncer:\n      admin_dsn: \"" + w.pooler->admin_dsn() +
          "\"\n      database: app\n      include_file: " + w.pooler->include_file() +
          "\n      blue: \"" + Pgbouncer::server_line(w.blue) + "\"\n      green: \"" +
-         Pgbouncer::server_line(w.green) + "\"\n" + extra + "tables:\n" + tables;
-}
-
-std::string with_dsn(const std::string& side, const std::string& dsn, const std::string& tables) {
-  std::string plan = plan_on_world(tables);
-  const std::string original = side == "blue" ? world->blue.dsn() : world->green.dsn();
-  const std::string key = side + ":\n  dsn: \"" + original + "\"";
-  plan.replace(plan.find(key), key.size(), side + ":\n  dsn: \"" + dsn + "\"");
-  return plan;
+         Pgbouncer::server_line(w.green) + "\"\n" + parts.extra + "tables:\n" + parts.tables;
 }
 
 // ---- What "nothing created or changed" compares ----
@@ -123,49 +128,34 @@ std::string cluster_fingerprint(const PostgresCluster& cluster) {
 }
 
 std::string broker_fingerprint(const std::string& bootstrap) {
-  char error[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
-  rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
-  rd_kafka_t* client = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-  if (client == nullptr) return std::string("no client: ") + error;
+  auto client = create_kafka_client(RD_KAFKA_PRODUCER, bootstrap, {{"log_level", "3"}}, {});
+  if (!client) return "no client: " + client.status().message();
   const rd_kafka_metadata_t* metadata = nullptr;
-  std::ostringstream out;
-  if (rd_kafka_metadata(client, 1, nullptr, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    out << "metadata unavailable";
-  } else {
-    std::vector<std::string> topics;
-    for (int i = 0; i < metadata->topic_cnt; ++i) {
-      topics.push_back(std::string(metadata->topics[i].topic) + " " +
-                       std::to_string(metadata->topics[i].partition_cnt));
-    }
-    std::sort(topics.begin(), topics.end());
-    for (const auto& topic : topics) out << "topic " << topic << "\n";
-    rd_kafka_metadata_destroy(metadata);
+  if (rd_kafka_metadata(client->get(), 1, nullptr, &metadata, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "metadata unavailable";
   }
-  rd_kafka_destroy(client);
-  return out.str();
+  std::vector<std::string> topics;
+  for (int i = 0; i < metadata->topic_cnt; ++i) {
+    topics.push_back("topic " + std::string(metadata->topics[i].topic) + " " +
+                     std::to_string(metadata->topics[i].partition_cnt) + "\n");
+  }
+  rd_kafka_metadata_destroy(metadata);
+  std::sort(topics.begin(), topics.end());
+  std::string out;
+  for (const auto& topic : topics) out += topic;
+  return out;
 }
 
-// The include file and what the console reports of the `app` entry and of pausing.
+// The include file, and the server and pause state the console shows for `app`.
 std::string pooler_fingerprint(const Pgbouncer& pooler) {
   std::ifstream include(pooler.include_file());
   std::ostringstream out;
   out << include.rdbuf() << "\n";
-  PGconn* admin = PQconnectdb(pooler.admin_dsn().c_str());
-  if (PQstatus(admin) != CONNECTION_OK) {
-    out << "console unreachable";
-  } else {
-    PGresult* databases = PQexec(admin, "SHOW DATABASES");
-    for (int row = 0; row < PQntuples(databases); ++row) {
-      const int paused = PQfnumber(databases, "paused");
-      out << PQgetvalue(databases, row, 0) << " " << PQgetvalue(databases, row, 1) << ":"
-          << PQgetvalue(databases, row, 2) << " paused=" << (paused >= 0 ? PQgetvalue(databases, row, paused) : "?")
-          << "\n";
-    }
-    PQclear(databases);
-  }
-  PQfinish(admin);
+  const PgbouncerAdmin admin(pooler.admin_dsn(), "app");
+  const auto server = admin.server();
+  const auto paused = admin.paused();
+  out << (server ? *server : server.status().message()) << " paused="
+      << (paused ? (*paused ? "yes" : "no") : paused.status().message()) << "\n";
   return out.str();
 }
 
@@ -185,12 +175,12 @@ struct BadInputCase {
   std::vector<std::string> messages;  // each must appear in the output
 };
 
-std::string tables_users() { return "  - source: users\n"; }
+constexpr const char* kOnKafkaAck = "replication:\n  slot_advance: on_kafka_ack\n";
 
 std::vector<BadInputCase> corpus() {
   const auto raw = [](std::string text) { return [text] { return text; }; };
   const auto on_world = [](std::string tables, std::string extra = "") {
-    return [tables, extra] { return plan_on_world(tables, extra); };
+    return [tables, extra] { return plan_on_world({.tables = tables, .extra = extra}); };
   };
   return {
       // The file itself.
@@ -204,17 +194,17 @@ std::vector<BadInputCase> corpus() {
       // Types, keys and values.
       {"TablesNotAList", "validate", raw("name: t\nblue:\n  dsn: x\ntables: users\n"), 2,
        {"plan.yaml:4:9: tables: must be a non-empty list"}},
-      {"IntegerGivenAWord", "validate", on_world(tables_users(), "apply:\n  batch_rows: many\n"), 2,
+      {"IntegerGivenAWord", "validate", on_world(kUsers, "apply:\n  batch_rows: many\n"), 2,
        {"plan.yaml:18:15: apply.batch_rows: must be a whole number"}},
-      {"StringGivenAList", "validate", on_world(tables_users(), "control:\n  listen: [1, 2]\n"), 2,
+      {"StringGivenAList", "validate", on_world(kUsers, "control:\n  listen: [1, 2]\n"), 2,
        {"plan.yaml:18:11: control.listen: must be a string"}},
-      {"UnknownTopLevelKey", "validate", on_world(tables_users(), "tabels:\n  - source: users\n"), 2,
+      {"UnknownTopLevelKey", "validate", on_world(kUsers, "tabels:\n  - source: users\n"), 2,
        {"plan.yaml:17:1: tabels: unknown key (did you mean 'tables'?)"}},
       {"UnknownTableKey", "validate", on_world("  - source: users\n    colums:\n      id: id\n"), 2,
        {"plan.yaml:19:5: tables[0].colums: unknown key (did you mean 'columns'?)"}},
       {"MissingBlue", "validate", raw("name: t\ntables:\n  - source: users\n"), 2,
        {"plan.yaml:1:1: blue: is required"}},
-      {"KeyGivenTwice", "validate", on_world(tables_users(), "name: other\n"), 2,
+      {"KeyGivenTwice", "validate", on_world(kUsers, "name: other\n"), 2,
        {"plan.yaml:17:1: name: appears twice (first on line 1)"}},
       {"ColumnGivenTwice", "validate",
        on_world("  - source: users\n    columns:\n      id: id\n      id: id + 1\n"), 2,
@@ -281,59 +271,50 @@ std::vector<BadInputCase> corpus() {
         "public.required.extra"}},
       {"WrongPassword", "connect",
        [] {
-         return with_dsn("blue", "host=127.0.0.1 port=" + std::to_string(world->blue.port()) +
-                                     " dbname=postgres user=locked password=" + kWrongPassword,
-                         tables_users());
+         return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->blue.port()) +
+                                           " dbname=postgres user=locked password=" + kWrongPassword});
        },
        2, {"cannot connect to blue", "password authentication failed for user \"locked\"", "password=***"}},
       {"UnreachableBlue", "connect",
-       [] { return with_dsn("blue", "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
-                                        " connect_timeout=2", tables_users()); },
+       [] { return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
+                                                 " connect_timeout=2"}); },
        2, {"cannot connect to blue"}},
       {"UnreachableGreen", "connect",
-       [] { return with_dsn("green", "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
-                                         " connect_timeout=2", tables_users()); },
+       [] { return plan_on_world({.green_dsn = "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
+                                                  " connect_timeout=2"}); },
        2, {"cannot connect to green"}},
       {"RoleWithoutReplication", "connect",
-       [] { return with_dsn("blue", world->blue.dsn("plain"), tables_users()); }, 2,
+       [] { return plan_on_world({.blue_dsn = world->blue.dsn("plain")}); }, 2,
        {"blue: role plain lacks the REPLICATION attribute"}},
       {"GreenRoleNotSuperuser", "connect",
-       [] { return with_dsn("green", world->green.dsn("applier"), tables_users()); }, 2,
+       [] { return plan_on_world({.green_dsn = world->green.dsn("applier")}); }, 2,
        {"green: role applier is not a superuser"}},
       // Refused when the pipeline starts, before anything is created.
       {"UnreachableBroker", "capture",
        [] {
-         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
-         const std::string brokers = world->broker->bootstrap();
-         plan.replace(plan.find(brokers), brokers.size(), world->closed_address());
-         return plan;
+         return plan_on_world({.extra = kOnKafkaAck,
+                               .kafka = "kafka:\n  brokers: \"" + world->closed_address() + "\"\n"});
        },
        1, {"cannot reach Kafka brokers at 127.0.0.1:"}},
       // kafka.properties reach librdkafka as they are: its TLS settings are applied, and a CA
       // file that does not exist stops capture before anything is created.
       {"KafkaSecurityPropertiesReachLibrdkafka", "capture",
        [] {
-         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
-         const std::string brokers = "  brokers: \"" + world->broker->bootstrap() + "\"\n";
-         plan.replace(plan.find(brokers), brokers.size(),
-                      brokers + "  properties:\n    security.protocol: sasl_ssl\n    sasl.mechanism: PLAIN\n"
-                      "    sasl.username: mover\n    sasl.password: " + kKafkaPassword + "\n"
-                      "    ssl.ca.location: /nonexistent/kafka-ca.pem\n");
-         return plan;
+         return plan_on_world(
+             {.extra = kOnKafkaAck,
+              .kafka = "kafka:\n  brokers: \"" + world->broker->bootstrap() + "\"\n  properties:\n"
+                       "    security.protocol: sasl_ssl\n    sasl.mechanism: PLAIN\n"
+                       "    sasl.username: mover\n    sasl.password: " + std::string(kKafkaPassword) +
+                       "\n    ssl.ca.location: /nonexistent/kafka-ca.pem\n"});
        },
        1, {"ssl.ca.location", "/nonexistent/kafka-ca.pem"}},
       {"EmbeddedBrokerWithKafkaAcknowledgement", "run",
-       [] {
-         std::string plan = plan_on_world(tables_users(), "replication:\n  slot_advance: on_kafka_ack\n");
-         const std::string brokers = "\"" + world->broker->bootstrap() + "\"";
-         plan.replace(plan.find(brokers), brokers.size(), "embedded");
-         return plan;
-       },
+       [] { return plan_on_world({.extra = kOnKafkaAck, .kafka = "kafka:\n  brokers: embedded\n"}); },
        2, {"plan.yaml:18:17: replication.slot_advance: on_kafka_ack is refused with kafka.brokers: embedded"}},
       {"RunIntoANonEmptyGreenTable", "run", on_world("  - source: keyed\n    target: filled\n"), 1,
        {"green: public.filled already has rows before the first snapshot"}},
       {"CaptureOfAnUnsupportedType", "capture",
-       on_world("  - source: addressed\n", "replication:\n  slot_advance: on_kafka_ack\n"), 1,
+       on_world("  - source: addressed\n", kOnKafkaAck), 1,
        {"public.addressed.at has type tid"}},
   };
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cutover/common/lsn.h"
+#include "cutover/transport/change_log_consumer.h"
 #include "fixtures/capture_harness.h"
 
 namespace cutover::testing {
@@ -92,14 +93,10 @@ TEST(CaptureFaults, KillDashNineMidStreamThenRestartLosesNothing) {
   harness.capture().wait(10s);
   // The highest commit Kafka holds at the moment of the kill: duplicates may only come
   // from at or below it. The reader first reads up to the log's end as it was at the kill.
-  auto client = create_kafka_client(RD_KAFKA_PRODUCER, harness.broker().bootstrap(), {}, {});
-  ASSERT_TRUE(client) << client.status().message();
-  std::int64_t low = 0;
-  std::int64_t end = 0;
-  ASSERT_EQ(rd_kafka_query_watermark_offsets(client->get(), harness.topic().c_str(), 0, &low, &end, 10000),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
+  const auto end = change_log_end_offset(harness.broker().bootstrap(), harness.topic(), {});
+  ASSERT_TRUE(end) << end.status().message();
   ASSERT_TRUE(reader.wait_until(
-      [end](const auto& events) { return !events.empty() && events.back().offset >= end - 1; }, 60s));
+      [end = *end](const auto& events) { return !events.empty() && events.back().offset >= end - 1; }, 60s));
   std::uint64_t highest_before_kill = 0;
   for (const auto& event : reader.events()) {
     if (event.value.value("status", "") == "END") {

@@ -218,12 +218,8 @@ TEST(Secrets, PasswordsAndTheTokenAppearNowhere) {
   h.green().execute(table);
   h.blue().execute("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 50) g");
   const std::string path = h.write_plan("  - source: items\n", "state_dir: " + h.work().path() + "/state\n");
-  {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::ofstream out(path);
-    out << std::regex_replace(text.str(), std::regex(R"re((dsn: "[^"]*)")re"), "$1 password=" + password + "\"");
+  for (PostgresCluster* side : {&h.blue(), &h.green()}) {
+    h.replace_in_plan(side->dsn(), side->dsn() + " password=" + password);
   }
   h.start_run();
   std::vector<std::string> outputs;

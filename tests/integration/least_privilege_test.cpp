@@ -4,9 +4,6 @@
 // privileges document).
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "fixtures/forward_harness.h"
 
 namespace cutover::testing {
@@ -23,15 +20,7 @@ TEST(LeastPrivilege, BlueAsAReplicationRoleThatMayOnlyReadMovesAndVerifies) {
       "CREATE ROLE mover LOGIN REPLICATION; GRANT SELECT ON items TO mover;"
       "CREATE PUBLICATION cutover_t FOR TABLE items WITH (publish_via_partition_root = true)");
   const std::string plan = h.write_plan("  - source: items\n", "state_dir: " + h.work().path() + "/state\n");
-  {
-    std::ifstream in(plan);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string content = text.str();
-    const std::string blue = h.blue().dsn();
-    content.replace(content.find(blue), blue.size(), h.blue().dsn("mover"));
-    std::ofstream(plan, std::ios::trunc) << content;
-  }
+  h.replace_in_plan(h.blue().dsn(), h.blue().dsn("mover"));
   ChildProcess validation({CUTOVER_BINARY, "validate", "--connect", plan}, h.work().path());
   EXPECT_EQ(validation.wait(std::chrono::seconds(60)).value_or(-1), 0) << validation.standard_error();
   h.start_run();

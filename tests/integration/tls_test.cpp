@@ -4,9 +4,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "fixtures/forward_harness.h"
 
 namespace cutover::testing {
@@ -68,14 +65,8 @@ TEST(Tls, VerifyFullWithTheRightCaMovesRowsAndAnotherCaIsRefused) {
   ASSERT_THROW(pqxx::connection(h.blue().dsn() + " sslmode=disable"), std::exception);
 
   const auto plan_with_ca = [&h](const std::string& ca) {
-    std::string plan = h.write_plan("  - source: items\n", "state_dir: " + h.work().path() + "/state\n");
-    std::ifstream in(plan);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string content = text.str();
-    const std::string blue = h.blue().dsn();
-    content.replace(content.find(blue), blue.size(), blue + " sslmode=verify-full sslrootcert=" + ca);
-    std::ofstream(plan, std::ios::trunc) << content;
+    const std::string plan = h.write_plan("  - source: items\n", "state_dir: " + h.work().path() + "/state\n");
+    h.replace_in_plan(h.blue().dsn(), h.blue().dsn() + " sslmode=verify-full sslrootcert=" + ca);
     return plan;
   };
 
