@@ -206,8 +206,8 @@ Status GreenWriter::open_session() {
                                " is still held by an earlier applier session: " + reason);
     }
     return Status::error(std::string("green: preparing the apply session: ") + reason +
-                         " (the applier needs superuser on green for session_replication_role "
-                         "and replication origins)");
+                         " (`cutover validate --connect` names the privileges the role lacks; see "
+                         "docs/privileges.md)");
   }
 }
 

@@ -152,21 +152,52 @@ void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::mil
   }
 }
 
-void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueState& state) {
+// Capture creates the publication, or adds the plan's tables to one made beforehand.
+// PostgreSQL lets only a table's owner publish it: a role that owns none of them needs the
+// publication made for it, and is told the statement.
+void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueState& state,
+                       std::vector<std::string>& problems) {
   const std::string publication = plan.publication_name();
   state.publication_exists =
       !query.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", publication).empty();
-  if (!state.publication_exists) return;
-  const auto rows = query.exec_params(
-      "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", publication);
-  for (const auto& table : plan.source_tables()) {
-    bool found = false;
-    for (const auto& row : rows) {
-      found = found || (row[0].as<std::string>() == table.schema &&
-                        row[1].as<std::string>() == table.name);
+  std::vector<QualifiedName> to_publish = plan.source_tables();
+  if (state.publication_exists) {
+    const auto rows = query.exec_params(
+        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", publication);
+    for (const auto& table : plan.source_tables()) {
+      bool found = false;
+      for (const auto& row : rows) {
+        found = found || (row[0].as<std::string>() == table.schema &&
+                          row[1].as<std::string>() == table.name);
+      }
+      if (!found) state.tables_missing_from_publication.push_back(table);
     }
-    if (!found) state.tables_missing_from_publication.push_back(table);
+    to_publish = state.tables_missing_from_publication;
   }
+  if (to_publish.empty() || query.exec1("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0].as<bool>()) {
+    return;
+  }
+  std::string not_owned;
+  for (const auto& table : to_publish) {
+    const auto owned = query.exec_params(
+        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass($1)", table.quoted());
+    if (!owned.empty() && !owned[0][0].as<bool>()) not_owned += (not_owned.empty() ? "" : ", ") + table.text();
+  }
+  const bool may_create = state.publication_exists ||
+                          query.exec1("SELECT has_database_privilege(current_database(), 'CREATE')")[0].as<bool>();
+  if (not_owned.empty() && may_create) return;
+  std::string listed;
+  for (const auto& table : to_publish) listed += (listed.empty() ? "" : ", ") + table.quoted();
+  const std::string role = query.exec1("SELECT current_user")[0].as<std::string>();
+  const std::string statement =
+      state.publication_exists
+          ? "ALTER PUBLICATION " + quote_identifier(publication) + " ADD TABLE " + listed
+          : "CREATE PUBLICATION " + quote_identifier(publication) + " FOR TABLE " + listed +
+                " WITH (publish_via_partition_root = true)";
+  problems.push_back(plan.source_side() + ": role " + role + " may not " +
+                     (state.publication_exists ? "add tables to" : "create") + " the publication " +
+                     publication + " (" + (not_owned.empty() ? "no CREATE on the database" : "it does not own " + not_owned) +
+                     "); have the tables' owner run " + statement);
 }
 
 }  // namespace
@@ -181,7 +212,7 @@ Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::millisec
       pqxx::read_transaction query(**connection);
       check_server(query, plan.source_side(), problems);
       check_tables(plan, query, problems);
-      check_publication(plan, query, state);
+      check_publication(plan, query, state, problems);
     }
     check_slot(plan, **connection, slot_wait, state, problems);
   } catch (const std::exception& error) {

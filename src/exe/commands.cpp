@@ -56,9 +56,10 @@ int validate(const std::string& plan_path, bool connect) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   if (connect) {
-    const auto problems = check_plan_against_databases(*plan);
-    for (const auto& problem : problems) std::cerr << "cutover: " << problem << "\n";
-    if (!problems.empty()) return kBadInput;
+    const auto checked = check_plan_against_databases(*plan);
+    for (const auto& problem : checked.problems) std::cerr << "cutover: " << problem << "\n";
+    for (const auto& warning : checked.warnings) std::cerr << "cutover: warning: " << warning << "\n";
+    if (!checked.problems.empty()) return kBadInput;
   }
   std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()
             << " tables)" << (connect ? ", fits blue and green" : "") << "\n";

@@ -16,8 +16,8 @@
 #include "cutover/capture/slot_manager.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/orchestrator/switch_command.h"
+#include "cutover/pipeline/connected_validation.h"
 #include "cutover/orchestrator/write_fence.h"
-#include "cutover/transform/table_transform.h"
 
 namespace cutover {
 
@@ -257,6 +257,7 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
     auto from = open_postgres(dsn_of(route.from), route.from);
     if (!from) return from.status();
     try {
+      if (auto sees = check_sees_other_sessions(**from, route.from); !sees) return sees;
       pqxx::nontransaction query(**from);
       const auto row = query.exec(
           "SELECT count(*), coalesce(max(extract(epoch FROM now() - xact_start)), 0)::numeric(12,1) "
@@ -303,11 +304,9 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
       if (!green) return green.status();
       auto blue = open_postgres(plan_.blue.dsn, "blue");
       if (!blue) return blue.status();
-      auto mapped = check_reverse_mapping(*reverse_, **green, **blue);
-      if (!mapped) return mapped.status();
-      auto ready = check_blue_for_capture(*reverse_, std::chrono::milliseconds(0));
-      if (!ready) return ready.status().with_context("green as the reverse pipeline's source");
-      return std::to_string(*mapped) + " tables map back";
+      auto ready = check_rollback_ready(*reverse_, **green, **blue);
+      if (!ready) return ready.status();
+      return std::to_string(*ready) + " tables map back";
     }));
   } else {
     guardrails.push_back(check("forward_possible", "blue ready for capture again",

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "cutover/apply/apply_privileges.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/capture/preflight.h"
 #include "cutover/plan/reverse_plan.h"
@@ -12,10 +13,10 @@ namespace cutover {
 
 namespace {
 
-void add_lines(const std::string& text, std::vector<std::string>& problems) {
+void add_lines(const std::string& text, std::vector<std::string>& problems, const std::string& prefix = "") {
   std::istringstream lines(text);
   for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) problems.push_back(line);
+    if (!line.empty()) problems.push_back(prefix + line);
   }
 }
 
@@ -122,29 +123,24 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
   }
 }
 
-// The snapshot reads every source table; the applier needs superuser on green for
-// session_replication_role and replication origins.
+// The snapshot reads every source table; the applier writes green's targets, its position
+// and origin, with triggers off.
 void check_privileges(const Plan& plan, const std::vector<TableTransform>& transforms,
                       pqxx::connection& blue, pqxx::connection& green,
                       std::vector<std::string>& problems) {
-  pqxx::nontransaction blue_query(blue);
-  for (const auto& transform : transforms) {
-    const auto allowed = blue_query.exec(
-        "SELECT has_table_privilege(" + blue_query.quote(transform.source.quoted()) + ", 'SELECT')");
-    if (!allowed[0][0].as<bool>()) {
-      problems.push_back(plan.file + ": " + table_entry(transform.plan_index) +
-                         ".source: blue's role may not read " + transform.source.text() +
-                         " (GRANT SELECT ON " + transform.source.quoted() + " TO <the plan's user>)");
+  {
+    pqxx::nontransaction blue_query(blue);
+    for (const auto& transform : transforms) {
+      const auto allowed = blue_query.exec(
+          "SELECT has_table_privilege(" + blue_query.quote(transform.source.quoted()) + ", 'SELECT')");
+      if (!allowed[0][0].as<bool>()) {
+        problems.push_back(plan.file + ": " + table_entry(transform.plan_index) +
+                           ".source: blue's role may not read " + transform.source.text() +
+                           " (GRANT SELECT ON " + transform.source.quoted() + " TO <the plan's user>)");
+      }
     }
   }
-  pqxx::nontransaction green_query(green);
-  const auto role = green_query.exec("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user");
-  if (!role.empty() && !role[0][1].as<bool>()) {
-    problems.push_back(std::string("green: role ") + role[0][0].c_str() +
-                       " is not a superuser; the applier needs one for session_replication_role "
-                       "= replica (no triggers or foreign-key checks on replicated rows) and for "
-                       "the replication origin that records its position");
-  }
+  for (const auto& missing : missing_apply_privileges(green, plan, transforms)) problems.push_back(missing);
 }
 
 void check_green_empty(const Plan& plan, const std::vector<TableTransform>& transforms,
@@ -157,30 +153,77 @@ void check_green_empty(const Plan& plan, const std::vector<TableTransform>& tran
   }
 }
 
-// A plan with a way back (derived, or reverse.columns) must have one that works, or the
+// What the roles lack to run the way back: blue's to apply there; green's to be captured
+// (wal_level, REPLICATION, its publication) and to see its sessions for the rollback's
+// guardrail. One line each, starting "rollback: ".
+std::vector<std::string> roles_short_of_rollback(const Plan& reverse, const std::vector<TableTransform>& mapped,
+                                                 pqxx::connection& green, pqxx::connection& blue) {
+  std::vector<std::string> problems;
+  try {
+    for (const auto& missing : missing_apply_privileges(blue, reverse, mapped)) problems.push_back("rollback: " + missing);
+    if (auto sees = check_sees_other_sessions(green, reverse.source_side()); !sees) {
+      problems.push_back("rollback: " + sees.message());
+    }
+  } catch (const std::exception& error) {
+    problems.push_back(std::string("rollback: checking privileges: ") + error.what());
+  }
+  if (auto capture = check_blue_for_capture(reverse, std::chrono::milliseconds(0)); !capture) {
+    add_lines(capture.status().message(), problems, "rollback: ");
+  }
+  return problems;
+}
+
+// A plan with a way back (derived, or reverse.columns) must have one that maps, or the
 // switch would find out too late. A plan without one (a split, a merge, a computed column
-// without reverse.columns) is allowed: its switch needs --force-without-rollback.
-void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& green,
-                   std::vector<std::string>& problems) {
+// without reverse.columns) is allowed: its switch needs --force-without-rollback. Whether the
+// roles could run the way back is a warning: that can be fixed before the switch.
+void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& green, DatabaseCheck& check) {
   auto reverse = derive_reverse_plan(plan);
   if (!reverse) return;
   auto mapped = check_reverse_mapping(*reverse, green, blue);
-  if (!mapped) problems.push_back("rollback: " + mapped.status().message());
+  if (!mapped) {
+    check.problems.push_back("rollback: " + mapped.status().message());
+    return;
+  }
+  for (auto& problem : roles_short_of_rollback(*reverse, *mapped, green, blue)) check.warnings.push_back(std::move(problem));
 }
 
 }  // namespace
 
-std::vector<std::string> check_plan_against_databases(const Plan& plan) {
-  std::vector<std::string> problems;
+Status check_sees_other_sessions(pqxx::connection& connection, const std::string& side) {
+  pqxx::nontransaction query(connection);
+  const auto row = query.exec1(
+      "SELECT current_user, rolsuper OR pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') "
+      "FROM pg_roles WHERE rolname = current_user");
+  if (row[1].as<bool>()) return Status::ok();
+  const std::string role = row[0].as<std::string>();
+  return Status::error(side + ": role " + role + " cannot see other roles' transactions in pg_stat_activity, "
+                       "which the long_write_transactions guardrail reads before a freeze (GRANT "
+                       "pg_read_all_stats TO " + quote_identifier(role) + ")");
+}
+
+Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& green, pqxx::connection& blue) {
+  auto mapped = check_reverse_mapping(reverse, green, blue);
+  if (!mapped) return mapped.status().with_context("rollback");
+  const auto problems = roles_short_of_rollback(reverse, *mapped, green, blue);
+  if (problems.empty()) return mapped->size();
+  std::string message;
+  for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
+  return Status::error(message);
+}
+
+DatabaseCheck check_plan_against_databases(const Plan& plan) {
+  DatabaseCheck check;
+  auto& problems = check.problems;
   if (!plan.green) {
     problems.push_back(plan.file + ": green: is required (dsn or dsn_env)");
-    return problems;
+    return check;
   }
   auto blue = open_postgres(plan.blue.dsn, "blue");
   if (!blue) problems.push_back(blue.status().message());
   auto green = open_postgres(plan.green->dsn, "green");
   if (!green) problems.push_back(green.status().message());
-  if (!blue || !green) return problems;
+  if (!blue || !green) return check;
 
   // Capture's own checks: wal_level, encoding, REPLICATION, tables, keys, slots.
   if (auto capture = check_blue_for_capture(plan, std::chrono::milliseconds(0)); !capture) {
@@ -189,19 +232,22 @@ std::vector<std::string> check_plan_against_databases(const Plan& plan) {
   auto transforms = resolve_transforms(plan, **blue, **green, &problems);
   if (!transforms) {
     add_lines(transforms.status().message(), problems);
-    return problems;
+    return check;
   }
   try {
     check_expressions(plan, *transforms, **blue, **green, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
+    if (auto sees = check_sees_other_sessions(**blue, plan.source_side()); !sees) {
+      check.warnings.push_back(sees.message());
+    }
     // Only a plan that works forward is worth checking backward: its problems would repeat.
-    if (problems.empty()) check_reverse(plan, **blue, **green, problems);
+    if (problems.empty()) check_reverse(plan, **blue, **green, check);
   } catch (const std::exception& error) {
     problems.push_back(std::string("checking the plan against the databases: ") + error.what());
   }
-  return problems;
+  return check;
 }
 
 }  // namespace cutover

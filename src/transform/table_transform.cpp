@@ -93,7 +93,7 @@ std::vector<std::string> unwritten_required_columns(pqxx::connection& target_dat
   return unwritten;
 }
 
-Result<std::size_t> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
+Result<std::vector<TableTransform>> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
                                           pqxx::connection& blue) {
   auto mapped = resolve_transforms(reverse, green, blue);
   if (!mapped) return mapped.status().with_context("reverse mapping");
@@ -111,7 +111,7 @@ Result<std::size_t> check_reverse_mapping(const Plan& reverse, pqxx::connection&
     return Status::error("the reverse mapping leaves blue's NOT NULL columns without a default "
                          "unwritten: " + uncovered + " (add them to reverse.columns)");
   }
-  return mapped->size();
+  return mapped;
 }
 
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,

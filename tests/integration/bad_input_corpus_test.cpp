@@ -286,9 +286,10 @@ std::vector<BadInputCase> corpus() {
       {"RoleWithoutReplication", "connect",
        [] { return plan_on_world({.blue_dsn = world->blue.dsn("plain")}); }, 2,
        {"blue: role plain lacks the REPLICATION attribute"}},
-      {"GreenRoleNotSuperuser", "connect",
+      {"GreenRoleWithoutApplyPrivileges", "connect",
        [] { return plan_on_world({.green_dsn = world->green.dsn("applier")}); }, 2,
-       {"green: role applier is not a superuser"}},
+       {"green: role applier may not SET session_replication_role",
+        "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text) TO \"applier\""}},
       // Refused when the pipeline starts, before anything is created.
       {"UnreachableBroker", "capture",
        [] {

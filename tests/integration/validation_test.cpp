@@ -94,8 +94,16 @@ TEST(Validation, PrivilegesOnBothSides) {
   EXPECT_NE(result.output.find("tables[0].source: blue's role may not read public.t"),
             std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("may not read public.open_table"), std::string::npos) << result.output;
-  EXPECT_NE(result.output.find("green: role applier is not a superuser"), std::string::npos)
-      << result.output;
+  // Each privilege green's role lacks, with the GRANT that gives it.
+  for (const std::string expected :
+       {"green: role applier may not SET session_replication_role",
+        "GRANT SET ON PARAMETER session_replication_role TO \"applier\"",
+        "may not call pg_replication_origin_session_setup(text)",
+        "may not read pg_replication_origin_status",
+        "may not create the schema cutover",
+        "green: role applier lacks SELECT, INSERT, UPDATE, DELETE, TRUNCATE on public.t"}) {
+    EXPECT_NE(result.output.find(expected), std::string::npos) << expected << "\n" << result.output;
+  }
   expect_nothing_created(harness);
 }
 

@@ -80,9 +80,9 @@ std::vector<std::string> unwritten_required_columns(pqxx::connection& target_dat
 
 // The reverse plan against green (its source) and blue (its target): every table maps back,
 // and no NOT NULL column of blue without a default is left unwritten, which would make every
-// reverse insert fail after a switch. Returns how many tables map back.
-Result<std::size_t> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
-                                          pqxx::connection& blue);
+// reverse insert fail after a switch. Returns the reverse transforms.
+Result<std::vector<TableTransform>> check_reverse_mapping(const Plan& reverse, pqxx::connection& green,
+                                                          pqxx::connection& blue);
 
 // The targets (each named once) that already hold rows in green.
 std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
