@@ -121,13 +121,18 @@ void check_tables(pqxx::transaction_base& query, const std::string& side, const 
   }
 }
 
+// A mapped sequence is set on this side at the switch, and read back from it at a rollback.
 void check_sequences(pqxx::transaction_base& query, const std::string& side, const std::string& role,
                      const std::vector<QualifiedName>& sequences, std::vector<std::string>& missing) {
   for (const auto& sequence : sequences) {
-    if (!allowed(query, "SELECT has_sequence_privilege($1, $2)", sequence.quoted(), "UPDATE")) {
-      missing.push_back(side + ": role " + role + " may not set the sequence " + sequence.text() +
-                        " at the switch (GRANT UPDATE ON SEQUENCE " + sequence.quoted() + " TO " +
-                        quote_identifier(role) + ")");
+    // One that is not there is validation's to report, not a privilege to grant.
+    if (query.exec_params("SELECT to_regclass($1) IS NULL", sequence.quoted())[0][0].as<bool>()) continue;
+    const auto on_sequence = lacking(query, "SELECT has_sequence_privilege($1, $2)", sequence.quoted(),
+                                     {"SELECT", "UPDATE"});
+    if (!on_sequence.empty()) {
+      missing.push_back(side + ": role " + role + " lacks " + on_sequence + " on the sequence " +
+                        sequence.text() + ", which the switch sets and a rollback reads (GRANT " +
+                        on_sequence + " ON SEQUENCE " + sequence.quoted() + " TO " + quote_identifier(role) + ")");
     }
   }
 }

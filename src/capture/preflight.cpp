@@ -174,27 +174,27 @@ void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueStat
     }
     to_publish = state.tables_missing_from_publication;
   }
-  if (to_publish.empty() || query.exec1("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")[0].as<bool>()) {
-    return;
-  }
+  if (to_publish.empty()) return;
+  const auto role = query.exec1(
+      "SELECT current_user, rolsuper, has_database_privilege(current_database(), 'CREATE') "
+      "FROM pg_roles WHERE rolname = current_user");
+  if (role[1].as<bool>()) return;
   std::string not_owned;
   for (const auto& table : to_publish) {
     const auto owned = query.exec_params(
         "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass($1)", table.quoted());
     if (!owned.empty() && !owned[0][0].as<bool>()) not_owned += (not_owned.empty() ? "" : ", ") + table.text();
   }
-  const bool may_create = state.publication_exists ||
-                          query.exec1("SELECT has_database_privilege(current_database(), 'CREATE')")[0].as<bool>();
+  const bool may_create = state.publication_exists || role[2].as<bool>();
   if (not_owned.empty() && may_create) return;
   std::string listed;
   for (const auto& table : to_publish) listed += (listed.empty() ? "" : ", ") + table.quoted();
-  const std::string role = query.exec1("SELECT current_user")[0].as<std::string>();
   const std::string statement =
       state.publication_exists
           ? "ALTER PUBLICATION " + quote_identifier(publication) + " ADD TABLE " + listed
           : "CREATE PUBLICATION " + quote_identifier(publication) + " FOR TABLE " + listed +
                 " WITH (publish_via_partition_root = true)";
-  problems.push_back(plan.source_side() + ": role " + role + " may not " +
+  problems.push_back(plan.source_side() + ": role " + role[0].as<std::string>() + " may not " +
                      (state.publication_exists ? "add tables to" : "create") + " the publication " +
                      publication + " (" + (not_owned.empty() ? "no CREATE on the database" : "it does not own " + not_owned) +
                      "); have the tables' owner run " + statement);

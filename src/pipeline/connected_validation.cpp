@@ -123,24 +123,50 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
   }
 }
 
-// The snapshot reads every source table; the applier writes green's targets, its position
-// and origin, with triggers off.
+// The snapshot reads every source table, the switch every mapped sequence of blue; the
+// applier writes green's targets, its position and origin, with triggers off.
 void check_privileges(const Plan& plan, const std::vector<TableTransform>& transforms,
                       pqxx::connection& blue, pqxx::connection& green,
                       std::vector<std::string>& problems) {
   {
     pqxx::nontransaction blue_query(blue);
+    auto may_read = [&](bool sequence, const QualifiedName& object, const std::string& field) {
+      const std::string ask = sequence ? "has_sequence_privilege" : "has_table_privilege";
+      // A sequence that is not there is check_sequences_exist's to report.
+      const auto row = blue_query.exec_params(
+          "SELECT to_regclass($1) IS NULL OR " + ask + "($1, 'SELECT')", object.quoted());
+      if (row[0][0].as<bool>()) return;
+      problems.push_back(plan.file + ": " + field + ": blue's role may not read " + object.text() +
+                         " (GRANT SELECT ON " + (sequence ? "SEQUENCE " : "") + object.quoted() +
+                         " TO <the plan's user>)");
+    };
     for (const auto& transform : transforms) {
-      const auto allowed = blue_query.exec(
-          "SELECT has_table_privilege(" + blue_query.quote(transform.source.quoted()) + ", 'SELECT')");
-      if (!allowed[0][0].as<bool>()) {
-        problems.push_back(plan.file + ": " + table_entry(transform.plan_index) +
-                           ".source: blue's role may not read " + transform.source.text() +
-                           " (GRANT SELECT ON " + transform.source.quoted() + " TO <the plan's user>)");
-      }
+      may_read(false, transform.source, table_entry(transform.plan_index) + ".source");
+    }
+    for (std::size_t index = 0; index < plan.sequences.size(); ++index) {
+      may_read(true, plan.sequences[index].source, "sequences[" + std::to_string(index) + "].source");
     }
   }
   for (const auto& missing : missing_apply_privileges(green, plan, transforms)) problems.push_back(missing);
+}
+
+// The switch sets each mapped sequence of the side clients move to from the side they leave.
+void check_sequences_exist(const Plan& plan, pqxx::connection& blue, pqxx::connection& green,
+                           std::vector<std::string>& problems) {
+  pqxx::nontransaction blue_query(blue);
+  pqxx::nontransaction green_query(green);
+  const std::string is_sequence =
+      "SELECT coalesce((SELECT relkind = 'S' FROM pg_class WHERE oid = to_regclass($1)), false)";
+  for (std::size_t index = 0; index < plan.sequences.size(); ++index) {
+    const std::string field = plan.file + ": sequences[" + std::to_string(index) + "]";
+    const auto& sequence = plan.sequences[index];
+    if (!blue_query.exec_params(is_sequence, sequence.source.quoted())[0][0].as<bool>()) {
+      problems.push_back(field + ".source: blue has no sequence " + sequence.source.text());
+    }
+    if (!green_query.exec_params(is_sequence, sequence.target.quoted())[0][0].as<bool>()) {
+      problems.push_back(field + ".target: green has no sequence " + sequence.target.text());
+    }
+  }
 }
 
 void check_green_empty(const Plan& plan, const std::vector<TableTransform>& transforms,
@@ -237,6 +263,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
   try {
     check_expressions(plan, *transforms, **blue, **green, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
+    check_sequences_exist(plan, **blue, **green, problems);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
     if (auto sees = check_sees_other_sessions(**blue, plan.source_side()); !sees) {

@@ -253,6 +253,10 @@ std::vector<BadInputCase> corpus() {
        on_world("  - source: users\n    target: accounts\n    columns:\n      id: id\n"
                 "      email: no_such_function(email)\n"), 2,
        {"tables[0].columns: the transform of public.users does not run on blue", "no_such_function"}},
+      {"MappedSequencesMissing", "connect",
+       on_world(kUsers, "sequences:\n  - source: public.no_such_seq\n    target: public.no_green_seq\n"), 2,
+       {"plan.yaml: sequences[0].source: blue has no sequence public.no_such_seq",
+        "plan.yaml: sequences[0].target: green has no sequence public.no_green_seq"}},
       {"RowFilterDoesNotParse", "connect", on_world("  - source: users\n    where: \"id >\"\n"), 2,
        {"tables[0]", "syntax error"}},
       {"KeyTheReplicaIdentityCannotSupply", "connect",

@@ -70,9 +70,10 @@ class FaultMatrixTest : public CutoverTest {
  protected:
   // The application during a fault: pgbench's TPC-B through the pooler for `seconds`, and the
   // writer on `writer_dsn`. Both ride out what they can; pgbench's clients may be cut off.
-  // Full speed, unless the broker is this test's own: the mock keeps about 5 MiB of log, and
-  // a real cluster's retention is what must cover a backlog, so there both write at a rate
-  // (some 600 change events a second) whose backlog the mock holds.
+  // Full speed, unless the broker is this test's own: the mock keeps about 5 MiB of log, which
+  // full-rate writes outran after a 10 s outage (a real cluster's retention is what must
+  // cover a backlog), so there pgbench runs at 50 transactions a second and the writer
+  // pauses 10 ms after each insert.
   void start_application(int seconds, const std::string& writer_dsn) {
     const bool paced = broker_ != nullptr;
     pgbench_ = start_load(seconds, paced ? 50 : 0);
@@ -121,10 +122,10 @@ class FaultMatrixTest : public CutoverTest {
 
   std::string streaming_plan_extra() { return plan_extra("  max_lag: 60s\n", "none"); }
 
-  // A broker in this process instead of the run's embedded one, so that the test can fail it
-  // and it outlives a killed run: the plan's kafka section. One request in flight, as the
+  // Starts a broker in this process instead of the run's embedded one, so that the test can
+  // fail it and it outlives a killed run; returns the plan's kafka section for it. One request in flight, as the
   // embedded broker's producers keep (see EmbeddedBroker).
-  std::string kafka_outside_the_run() {
+  std::string start_broker_outside_the_run() {
     auto started = EmbeddedBroker::start();
     if (!started) throw std::runtime_error(started.status().message());
     broker_ = std::move(*started);
@@ -187,36 +188,6 @@ TEST_F(FaultMatrixTest, APoolerRestartedDuringTheFreezeAbortsTheSwitchAndLosesNo
   expect_nothing_lost_or_doubled();
 }
 
-// Blue killed with -9 and started again under writes: capture reconnects to its slot and
-// carries on from what it confirmed; the writes blue committed before it died arrive once.
-TEST_F(FaultMatrixTest, BlueKilledAndRestartedUnderWrites) {
-  h_.write_plan(kEvents, streaming_plan_extra());
-  h_.start_run();
-  start_application(15, pooler_->app_dsn());
-  std::this_thread::sleep_for(3s);
-  h_.blue().kill9();
-  std::this_thread::sleep_for(1s);
-  h_.blue().start();
-  stop_application();
-  expect_nothing_lost_or_doubled();
-  expect_run_rode_it_out();
-}
-
-// Green killed with -9 and started again under writes: the batch it was applying is rolled
-// back by its crash recovery along with its position, and the applier retries from there.
-TEST_F(FaultMatrixTest, GreenKilledAndRestartedUnderWrites) {
-  h_.write_plan(kEvents, streaming_plan_extra());
-  h_.start_run();
-  start_application(15, pooler_->app_dsn());
-  std::this_thread::sleep_for(3s);
-  h_.green().kill9();
-  std::this_thread::sleep_for(1s);
-  h_.green().start();
-  stop_application();
-  expect_nothing_lost_or_doubled();
-  expect_run_rode_it_out();
-}
-
 // Green down for 30 s while blue takes writes: the pipeline waits and retries by itself, the
 // lag grows meanwhile, and once green is back everything drains with nothing lost.
 TEST_F(FaultMatrixTest, GreenUnreachableForThirtySecondsThenDrains) {
@@ -242,7 +213,7 @@ TEST_F(FaultMatrixTest, GreenUnreachableForThirtySecondsThenDrains) {
 // acknowledgement: nothing produced in the outage is acknowledged, so the slot holds, and
 // capture sends it all once the broker is back.
 TEST_F(FaultMatrixTest, BrokerDownForTenSecondsUnderWrites) {
-  h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, kafka_outside_the_run());
+  h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, start_broker_outside_the_run());
   h_.start_run();
   start_application(20, pooler_->app_dsn());
   std::this_thread::sleep_for(3s);
@@ -263,7 +234,7 @@ TEST_F(FaultMatrixTest, BrokerDownForTenSecondsUnderWrites) {
 // Produce and fetch requests refused by the broker under writes: the producer retries, and
 // the applier's consumer fetches again, without a change lost or applied twice.
 TEST_F(FaultMatrixTest, BrokerRequestErrorsUnderWrites) {
-  h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, kafka_outside_the_run());
+  h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, start_broker_outside_the_run());
   h_.start_run();
   start_application(15, pooler_->app_dsn());
   std::this_thread::sleep_for(2s);
@@ -316,6 +287,30 @@ TEST_F(FaultMatrixTest, AnUnwritableStateDirectoryRefusesTheSwitchAndChangesNoth
   EXPECT_TRUE(run.running()) << run.standard_error();
 }
 
+// Blue or green killed with -9 and started again under writes. Blue: capture reconnects to
+// its slot and carries on from what it confirmed. Green: crash recovery rolls back the batch
+// being applied together with its position, and the applier retries from there.
+class KilledDatabaseTest : public FaultMatrixTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  PostgresCluster& killed() { return GetParam() == std::string("blue") ? h_.blue() : h_.green(); }
+};
+
+TEST_P(KilledDatabaseTest, KilledAndRestartedUnderWrites) {
+  h_.write_plan(kEvents, streaming_plan_extra());
+  h_.start_run();
+  start_application(15, pooler_->app_dsn());
+  std::this_thread::sleep_for(3s);
+  killed().kill9();
+  std::this_thread::sleep_for(1s);
+  killed().start();
+  stop_application();
+  expect_nothing_lost_or_doubled();
+  expect_run_rode_it_out();
+}
+
+INSTANTIATE_TEST_SUITE_P(Databases, KilledDatabaseTest, ::testing::Values("blue", "green"),
+                         [](const auto& side) { return std::string(side.param); });
+
 // kill -9 of `cutover run` at a named point of the pipeline, under writes: between Kafka's
 // acknowledgement and the slot's confirmation (the broker outside the run, so that Kafka
 // keeps what the slot has not confirmed, and capture sends it again), and inside a green
@@ -331,7 +326,7 @@ class PipelineCrashTest : public FaultMatrixTest, public ::testing::WithParamInt
 
 TEST_P(PipelineCrashTest, KilledRunLosesNothingAfterARestart) {
   if (GetParam().kafka_outside_the_run) {
-    h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, kafka_outside_the_run());
+    h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, start_broker_outside_the_run());
   } else {
     h_.write_plan(kEvents, streaming_plan_extra());
   }

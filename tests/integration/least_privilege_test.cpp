@@ -55,24 +55,41 @@ std::string least_privileges(const std::string& role, const std::string& tables)
          "GRANT SELECT ON pg_replication_origin_status TO " + role;
 }
 
-class LeastPrivilegeMoveTest : public CutoverTest {};
+// The pgbench plan with blue as `mover` and green as `applier`, each given least_privileges()
+// plus what `blue_sql` and `green_sql` add or take away.
+class LeastPrivilegeMoveTest : public CutoverTest {
+ protected:
+  static inline const std::string kTables =
+      "pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, events";
+
+  void write_plan_as_roles(const std::string& blue_sql, const std::string& green_sql) {
+    h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
+    h_.blue().execute(least_privileges("mover", kTables) + ";" + blue_sql);
+    h_.green().execute(least_privileges("applier", kTables) + ";" + green_sql);
+    h_.write_plan(kPgbenchTables + "  - source: events\n",
+                  plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+    h_.replace_in_plan(h_.blue().dsn(), h_.blue().dsn("mover"));
+    h_.replace_in_plan(h_.green().dsn(), h_.green().dsn("applier"));
+  }
+
+  // The tables' owner publishes them beforehand: only an owner may.
+  static std::string publication(const std::string& name) {
+    return "CREATE PUBLICATION " + name + " FOR TABLE " + kTables + " WITH (publish_via_partition_root = true)";
+  }
+
+  // `cutover validate --connect` on the plan: its exit code, and stdout and stderr together.
+  std::pair<int, std::string> validate() {
+    ChildProcess validation({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
+    const int exit_code = validation.wait(std::chrono::seconds(60)).value_or(-1);
+    return {exit_code, validation.standard_output() + validation.standard_error()};
+  }
+};
 
 TEST_F(LeastPrivilegeMoveTest, SwitchAndRollbackUnderPgbenchWithNeitherRoleASuperuser) {
-  const std::string tables = "pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, events";
-  h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
-  // The tables' owner publishes them on both sides: only an owner may.
-  h_.blue().execute(least_privileges("mover", tables) + "; CREATE PUBLICATION cutover_t FOR TABLE " + tables +
-                    " WITH (publish_via_partition_root = true)");
-  h_.green().execute(least_privileges("applier", tables) + "; CREATE PUBLICATION cutover_t_reverse FOR TABLE " +
-                     tables + " WITH (publish_via_partition_root = true)");
-  h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
-  h_.replace_in_plan(h_.blue().dsn(), h_.blue().dsn("mover"));
-  h_.replace_in_plan(h_.green().dsn(), h_.green().dsn("applier"));
-  ChildProcess validation({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
-  ASSERT_EQ(validation.wait(std::chrono::seconds(60)).value_or(-1), 0) << validation.standard_error();
-
-  EXPECT_EQ(validation.standard_error().find("warning"), std::string::npos) << validation.standard_error();
+  write_plan_as_roles(publication("cutover_t"), publication("cutover_t_reverse"));
+  const auto [exit_code, said] = validate();
+  ASSERT_EQ(exit_code, 0) << said;
+  EXPECT_EQ(said.find("warning"), std::string::npos) << said;
 
   h_.start_run();
   const auto verified_first = h_.cli({"verify"});
@@ -109,32 +126,29 @@ TEST_F(LeastPrivilegeMoveTest, SwitchAndRollbackUnderPgbenchWithNeitherRoleASupe
 // what the way back needs get a warning from validation, and the switch is refused by its
 // rollback_possible guardrail before anything pauses.
 TEST_F(LeastPrivilegeMoveTest, ARoleShortOfAGrantIsNamedBeforeAnythingMoves) {
-  const std::string tables = "pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history, events";
-  h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
-  h_.blue().execute(least_privileges("mover", tables) + "; REVOKE TRUNCATE ON pgbench_history FROM mover;"
-                    "REVOKE EXECUTE ON FUNCTION pg_replication_origin_advance(text, pg_lsn) FROM mover;"
-                    "CREATE PUBLICATION cutover_t FOR TABLE " + tables + " WITH (publish_via_partition_root = true)");
-  h_.green().execute(least_privileges("applier", tables) + "; REVOKE SET ON PARAMETER session_replication_role "
-                     "FROM applier; REVOKE pg_read_all_stats FROM applier");
-  h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
-  h_.replace_in_plan(h_.blue().dsn(), h_.blue().dsn("mover"));
-  h_.replace_in_plan(h_.green().dsn(), h_.green().dsn("applier"));
-  ChildProcess validation({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
-  EXPECT_EQ(validation.wait(std::chrono::seconds(60)).value_or(-1), 2);
-  const std::string said = validation.standard_output() + validation.standard_error();
+  write_plan_as_roles("REVOKE TRUNCATE ON pgbench_history FROM mover;"
+                      "REVOKE EXECUTE ON FUNCTION pg_replication_origin_advance(text, pg_lsn) FROM mover;"
+                      "REVOKE SELECT ON SEQUENCE events_id_seq FROM mover;" + publication("cutover_t"),
+                      "REVOKE SET ON PARAMETER session_replication_role FROM applier;"
+                      "REVOKE pg_read_all_stats FROM applier");
+  const auto [exit_code, said] = validate();
+  EXPECT_EQ(exit_code, 2) << said;
   EXPECT_NE(said.find("cutover: green: role applier may not SET session_replication_role"), std::string::npos)
       << said;
   EXPECT_NE(said.find("(GRANT SET ON PARAMETER session_replication_role TO \"applier\")"), std::string::npos)
       << said;
+  EXPECT_NE(said.find("sequences[0].source: blue's role may not read public.events_id_seq (GRANT SELECT ON "
+                      "SEQUENCE \"public\".\"events_id_seq\""),
+            std::string::npos)
+      << said;
   EXPECT_EQ(said.find("rollback:"), std::string::npos) << "the way back is checked once forward works:\n" << said;
 
-  // Green's role given what it lacked: the forward plan works, and validation warns that the
+  // The roles given what forward lacked: the forward plan works, and validation warns that the
   // way back does not.
   h_.green().execute("GRANT SET ON PARAMETER session_replication_role TO applier");
-  ChildProcess again({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
-  EXPECT_EQ(again.wait(std::chrono::seconds(60)).value_or(-1), 0);
-  const std::string second = again.standard_output() + again.standard_error();
+  h_.blue().execute("GRANT SELECT ON SEQUENCE events_id_seq TO mover");
+  const auto [second_exit_code, second] = validate();
+  EXPECT_EQ(second_exit_code, 0) << second;
   for (const std::string expected :
        {"warning: rollback: blue: role mover lacks TRUNCATE on public.pgbench_history",
         "warning: rollback: blue: role mover may not call pg_replication_origin_advance(text, pg_lsn)",
