@@ -75,8 +75,9 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
     if (op == "schema") {
       event.kind = ChangeEvent::Kind::kSchema;
       for (const auto& column : document.at("schema").at("columns")) {
-        event.schema_columns.push_back({column.at("name").get<std::string>(),
-                                        sql_type_name(column.at("type").get<std::string>())});
+        // The change log names a column's type without its modifier: unconstrained already.
+        const std::string type = sql_type_name(column.at("type").get<std::string>());
+        event.schema_columns.push_back({column.at("name").get<std::string>(), type, type});
       }
     } else if (op == "t") {
       event.kind = ChangeEvent::Kind::kTruncate;

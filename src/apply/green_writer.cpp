@@ -9,7 +9,8 @@ using nlohmann::json;
 
 namespace {
 
-// The source rows bound as parameter `$N`, typed as on blue, named like the source table so
+// The source rows bound as parameter `$N`, typed as on blue (without length or precision
+// modifiers, which an explicit cast would cut values to), named like the source table so
 // that expressions may qualify columns with it.
 std::string rows_from(const std::vector<SourceColumn>& columns, const std::string& alias,
                       int parameter) {
@@ -21,7 +22,7 @@ std::string rows_from(const std::vector<SourceColumn>& columns, const std::strin
       typed += ", ";
       as_text += ", ";
     }
-    typed += "(r." + name + ")::" + column.sql_type + " AS " + name;
+    typed += "(r." + name + ")::" + column.unconstrained_type + " AS " + name;
     as_text += name + " text";
   }
   return "(SELECT " + typed + " FROM jsonb_to_recordset($" + std::to_string(parameter) +
@@ -40,6 +41,18 @@ std::string key_projection(const TableTransform& target) {
   for (const auto& key : target.key) {
     if (!sql.empty()) sql += ", ";
     sql += expression_of(target, key) + " AS " + quote_identifier(key);
+  }
+  return sql;
+}
+
+// The values to assign as they are (green's assignment converts them, refusing what does not
+// fit), and the key columns in green's types, to compare with green's rows.
+std::string projection_with_typed_keys(const TableTransform& target) {
+  std::string sql;
+  for (const auto& column : target.columns) {
+    const bool key = std::find(target.key.begin(), target.key.end(), column.name) != target.key.end();
+    sql += (sql.empty() ? "" : ", ") + (key ? column.typed_expression() : "(" + column.expression + ")") +
+           " AS " + quote_identifier(column.name);
   }
   return sql;
 }
@@ -65,7 +78,7 @@ std::string column_list(const TableTransform& target) {
 
 std::string upsert_sql(const TableTransform& target, const std::string& rows) {
   std::string sql = "INSERT INTO " + target.target.quoted() + " (" + column_list(target) +
-                    ") SELECT " + target.typed_projection() + " FROM " + rows + " WHERE " +
+                    ") SELECT " + target.projection() + " FROM " + rows + " WHERE " +
                     target.filter();
   if (target.key.empty()) return sql;
   std::string keys;
@@ -119,7 +132,11 @@ Status ensure_position_table(pqxx::connection& green) {
         "  source_lsn pg_lsn NOT NULL,"
         "  next_offset bigint NOT NULL,"
         "  snapshot_complete boolean NOT NULL,"
-        "  updated_at timestamptz NOT NULL DEFAULT now())");
+        "  updated_at timestamptz NOT NULL DEFAULT now());"
+        // Added later; rows written before them have none.
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_system text;"
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_database text;"
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS tables text");
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
@@ -128,10 +145,14 @@ Status ensure_position_table(pqxx::connection& green) {
   }
 }
 
-Status record_snapshot_started(pqxx::connection& green, const Plan& plan) {
+Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const PositionOwner& owner) {
   try {
     pqxx::work work(green);
     write_position(work, plan.name, Lsn(), -1, false);
+    work.exec_params(
+        "UPDATE cutover.apply_position SET source_system = $2, source_database = $3, tables = $4 "
+        "WHERE plan = $1",
+        plan.name, owner.source_system, owner.source_database, owner.tables);
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
@@ -160,15 +181,22 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
     const auto exists = query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL");
     AppliedPosition position;
     if (!exists[0][0].as<bool>()) return position;
+    // The owner's columns through to_jsonb: a table made by an older cutover lacks them.
     const auto rows = query.exec_params(
-        "SELECT source_lsn::text, next_offset, snapshot_complete FROM cutover.apply_position "
-        "WHERE plan = $1",
+        "SELECT source_lsn::text, next_offset, snapshot_complete, to_jsonb(p) ->> 'source_system', "
+        "to_jsonb(p) ->> 'source_database', to_jsonb(p) ->> 'tables' "
+        "FROM cutover.apply_position p WHERE plan = $1",
         plan.name);
     if (rows.empty()) return position;
     position.recorded = true;
     position.source_lsn = *Lsn::parse(rows[0][0].c_str());
     position.next_offset = rows[0][1].as<std::int64_t>();
     position.snapshot_complete = rows[0][2].as<bool>();
+    if (!rows[0][3].is_null()) {
+      position.owner = PositionOwner{rows[0][3].as<std::string>(),
+                                     rows[0][4].is_null() ? "" : rows[0][4].as<std::string>(),
+                                     rows[0][5].is_null() ? "" : rows[0][5].as<std::string>()};
+    }
     // The origin moves in the same transaction; it is the authority when both exist.
     position.source_lsn =
         std::max(position.source_lsn, replication_origin_position(query, plan.origin_name()));
@@ -177,6 +205,43 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
     return Status::retryable(std::string("green: reading the applied position: ") + error.what());
   } catch (const std::exception& error) {
     return Status::error(std::string("green: reading the applied position: ") + error.what());
+  }
+}
+
+Status forget_plan(pqxx::connection& green, const Plan& plan) {
+  try {
+    pqxx::work work(green);
+    if (work.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL")[0][0].as<bool>()) {
+      work.exec_params("DELETE FROM cutover.apply_position WHERE plan = $1", plan.name);
+      const bool others = work.exec("SELECT EXISTS (SELECT 1 FROM cutover.apply_position)")[0][0].as<bool>();
+      const bool only_position = work.exec(
+          "SELECT count(*) = 1 FROM pg_class WHERE relnamespace = 'cutover'::regnamespace "
+          "AND relkind IN ('r', 'v', 'm', 'p', 'f')")[0][0].as<bool>();
+      if (!others && only_position) work.exec("DROP SCHEMA cutover CASCADE");
+    }
+    work.exec_params(
+        "SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = $1",
+        plan.origin_name());
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: removing the record of the failed snapshot: ") + error.what());
+  }
+}
+
+Result<std::vector<std::string>> recorded_plans(pqxx::connection& green) {
+  try {
+    pqxx::nontransaction query(green);
+    std::vector<std::string> plans;
+    if (!query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL")[0][0].as<bool>()) {
+      return plans;
+    }
+    for (const auto& row : query.exec("SELECT plan FROM cutover.apply_position ORDER BY plan")) {
+      plans.push_back(row[0].as<std::string>());
+    }
+    return plans;
+  } catch (const std::exception& error) {
+    return Status::retryable(std::string("green: reading the recorded plans: ") + error.what());
   }
 }
 
@@ -292,7 +357,7 @@ Status GreenWriter::write_keyed(const TableTransform& target,
     }
     if (assignments.empty() || target.key.empty()) continue;
     work.exec_params("UPDATE " + target.target.quoted() + " AS t SET " + assignments +
-                         " FROM (SELECT " + target.typed_projection() + " FROM " + first_rows +
+                         " FROM (SELECT " + projection_with_typed_keys(target) + " FROM " + first_rows +
                          " WHERE " + target.filter() + ") AS d WHERE " +
                          key_match(target, "t", "d"),
                      json_array(rows));

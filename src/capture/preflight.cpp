@@ -152,6 +152,80 @@ void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::mil
   }
 }
 
+bool has_partitioned_source(pqxx::transaction_base& query, const Plan& plan) {
+  for (const auto& table : plan.source_tables()) {
+    const auto kind = query.exec_params("SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", table.quoted());
+    if (!kind.empty() && kind[0][0].as<std::string>() == "p") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> publication_drift(pqxx::transaction_base& query, const Plan& plan, bool tables_too) {
+  const std::string name = plan.publication_name();
+  const std::string side = plan.source_side();
+  std::vector<std::string> drift;
+  const auto publication = query.exec_params(
+      "SELECT pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot FROM pg_publication WHERE pubname = $1",
+      name);
+  if (publication.empty()) return drift;
+  const auto& row = publication[0];
+  std::string missing_operations;
+  const char* operations[] = {"insert", "update", "delete", "truncate"};
+  for (int i = 0; i < 4; ++i) {
+    if (!row[i].as<bool>()) missing_operations += (missing_operations.empty() ? "" : ", ") + std::string(operations[i]);
+  }
+  if (!missing_operations.empty()) {
+    drift.push_back(side + ": publication " + name + " does not publish " + missing_operations +
+                    ": those changes would never reach green (ALTER PUBLICATION " + quote_identifier(name) +
+                    " SET (publish = 'insert, update, delete, truncate'))");
+  }
+  if (!row[4].as<bool>() && has_partitioned_source(query, plan)) {
+    drift.push_back(side + ": publication " + name + " publishes partitions under their own names, which the plan "
+                    "does not map (ALTER PUBLICATION " + quote_identifier(name) +
+                    " SET (publish_via_partition_root = true))");
+  }
+  // Row filters and column lists exist from PostgreSQL 15; to_jsonb reads them where they do.
+  const auto tables = query.exec_params(
+      "SELECT n.nspname, c.relname, (to_jsonb(r) ->> 'prqual') IS NOT NULL, (to_jsonb(r) ->> 'prattrs') IS NOT NULL "
+      "FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid "
+      "JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1",
+      name);
+  for (const auto& source : plan.source_tables()) {
+    for (const auto& table : tables) {
+      if (table[0].as<std::string>() != source.schema || table[1].as<std::string>() != source.name) continue;
+      if (table[2].as<bool>()) {
+        drift.push_back(side + ": publication " + name + " has a row filter on " + source.text() +
+                        ": rows outside it would never reach green (ALTER PUBLICATION " + quote_identifier(name) +
+                        " SET TABLE ... without WHERE)");
+      }
+      if (table[3].as<bool>()) {
+        drift.push_back(side + ": publication " + name + " has a column list on " + source.text() +
+                        ": the other columns would never reach green (ALTER PUBLICATION " + quote_identifier(name) +
+                        " SET TABLE ... without a column list)");
+      }
+    }
+  }
+  if (tables_too) {
+    const auto published = query.exec_params(
+        "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", name);
+    for (const auto& source : plan.source_tables()) {
+      bool found = false;
+      for (const auto& table : published) {
+        found = found || (table[0].as<std::string>() == source.schema && table[1].as<std::string>() == source.name);
+      }
+      if (!found) {
+        drift.push_back(side + ": publication " + name + " no longer publishes " + source.text() +
+                        ": its changes since then never reached green");
+      }
+    }
+  }
+  return drift;
+}
+
+namespace {
+
 // Capture creates the publication, or adds the plan's tables to one made beforehand.
 // PostgreSQL lets only a table's owner publish it: a role that owns none of them needs the
 // publication made for it, and is told the statement.
@@ -160,6 +234,7 @@ void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueStat
   const std::string publication = plan.publication_name();
   state.publication_exists =
       !query.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", publication).empty();
+  for (auto& drift : publication_drift(query, plan, false)) problems.push_back(std::move(drift));
   std::vector<QualifiedName> to_publish = plan.source_tables();
   if (state.publication_exists) {
     const auto rows = query.exec_params(

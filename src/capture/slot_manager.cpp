@@ -115,6 +115,20 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
   }
 }
 
+Status unpublish(const Plan& plan, const BlueState& before) {
+  if (before.publication_exists && before.tables_missing_from_publication.empty()) return Status::ok();
+  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  if (!connection) return Status::error(connection.status().message());
+  const std::string publication = quote_identifier(plan.publication_name());
+  if (!before.publication_exists) {
+    return run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication)
+        .with_context(plan.source_side() + ": dropping publication " + plan.publication_name());
+  }
+  return run_sql(**connection, "ALTER PUBLICATION " + publication + " DROP TABLE " +
+                                   table_list(before.tables_missing_from_publication))
+      .with_context(plan.source_side() + ": removing tables from publication " + plan.publication_name());
+}
+
 Status drop_slot_and_publication(const Plan& plan) {
   if (auto dropped = drop_slot(plan); !dropped) return dropped;
   auto connection = open_postgres(plan.blue.dsn, plan.source_side());

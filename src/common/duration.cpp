@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <ctime>
+#include <limits>
 
 namespace cutover {
 
@@ -10,10 +11,20 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), amount);
   if (error != std::errc() || end == text.data() || amount < 0) return std::nullopt;
   const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (unit == "ms") return std::chrono::milliseconds(amount);
-  if (unit == "s") return std::chrono::seconds(amount);
-  if (unit == "m") return std::chrono::minutes(amount);
-  return std::nullopt;
+  std::int64_t milliseconds_per_unit = 0;
+  if (unit == "ms") milliseconds_per_unit = 1;
+  if (unit == "s") milliseconds_per_unit = 1000;
+  if (unit == "m") milliseconds_per_unit = 60000;
+  if (milliseconds_per_unit == 0) return std::nullopt;
+  if (amount > std::numeric_limits<std::int64_t>::max() / milliseconds_per_unit) return std::nullopt;
+  return std::chrono::milliseconds(amount * milliseconds_per_unit);
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+  const auto count = duration.count();
+  if (count % 60000 == 0) return std::to_string(count / 60000) + "m";
+  if (count % 1000 == 0) return std::to_string(count / 1000) + "s";
+  return std::to_string(count) + "ms";
 }
 
 std::string utc_now(const char* format) {

@@ -3,7 +3,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <cstdlib>
-#include <regex>
+#include <algorithm>
+#include <cctype>
 
 namespace cutover {
 
@@ -17,13 +18,66 @@ void configure_logging(std::string_view level) {
   spdlog::set_default_logger(logger);
 }
 
+namespace {
+
+bool starts_with_word(std::string_view text, std::size_t at, std::string_view word) {
+  if (text.size() - at < word.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i]) return false;
+  }
+  return true;
+}
+
+bool is_space(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+
+}  // namespace
+
+// A scan by hand, in one pass: std::regex recursed per character of a long password and
+// overflowed the stack.
 std::string redact_dsn(std::string_view dsn) {
-  static const std::regex keyword_password(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))",
-                                           std::regex::icase);
-  static const std::regex uri_password(R"((postgres(ql)?://[^:/@\s]+:)[^@\s]*@)",
-                                       std::regex::icase);
-  std::string redacted = std::regex_replace(std::string(dsn), keyword_password, "$1***");
-  return std::regex_replace(redacted, uri_password, "$1***@");
+  std::string redacted;
+  redacted.reserve(dsn.size());
+  std::size_t at = 0;
+  while (at < dsn.size()) {
+    // postgres://user:secret@host
+    for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+      if (!starts_with_word(dsn, at, scheme)) continue;
+      const std::size_t user = at + scheme.size();
+      std::size_t colon = user;
+      while (colon < dsn.size() && dsn[colon] != ':' && dsn[colon] != '/' && dsn[colon] != '@' && !is_space(dsn[colon])) ++colon;
+      std::size_t end = colon + 1;
+      while (end < dsn.size() && dsn[end] != '@' && !is_space(dsn[end])) ++end;
+      redacted += dsn.substr(at, colon - at);
+      at = colon;
+      if (colon > user && colon < dsn.size() && dsn[colon] == ':' && end < dsn.size() && dsn[end] == '@') {
+        redacted += ":***@";
+        at = end + 1;
+      }
+      break;
+    }
+    // password = secret, or password = 'sec ret' (with \ escapes)
+    if (at < dsn.size() && starts_with_word(dsn, at, "password")) {
+      std::size_t value = at + 8;
+      while (value < dsn.size() && is_space(dsn[value])) ++value;
+      if (value < dsn.size() && dsn[value] == '=') {
+        ++value;
+        while (value < dsn.size() && is_space(dsn[value])) ++value;
+        redacted += dsn.substr(at, value - at);
+        redacted += "***";
+        if (value < dsn.size() && dsn[value] == '\'') {
+          ++value;
+          while (value < dsn.size() && dsn[value] != '\'') value += dsn[value] == '\\' ? 2 : 1;
+          at = std::min(dsn.size(), value + 1);
+        } else {
+          while (value < dsn.size() && !is_space(dsn[value])) ++value;
+          at = value;
+        }
+        continue;
+      }
+    }
+    if (at < dsn.size()) redacted += dsn[at++];
+  }
+  return redacted;
 }
 
 }  // namespace cutover

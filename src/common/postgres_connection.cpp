@@ -4,6 +4,11 @@
 
 namespace cutover {
 
+const char* const kCanonicalSettings =
+    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
+    "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
+    "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'; SET statement_timeout = 0";
+
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role) {
   try {

@@ -2,7 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cstdlib>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <vector>
 
 #include "cutover/common/logging.h"
 #include "cutover/control/dashboard.h"
@@ -12,7 +17,50 @@ namespace cutover {
 
 namespace {
 
-HttpResponse json_answer(int status, const nlohmann::json& body) { return {status, "application/json", body.dump()}; }
+// Text from a request (a path of any bytes) is answered with invalid UTF-8 replaced, never
+// an exception.
+HttpResponse json_answer(int status, const nlohmann::json& body) {
+  return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+// Parses a request body, refusing a key given twice in one object: which of the two counts
+// is a guess, and `{"dry_run": true, "dry_run": false}` must not start a real switch.
+nlohmann::json parse_body(const std::string& text, bool& duplicate_key) {
+  std::vector<std::set<std::string>> keys_by_depth;
+  duplicate_key = false;
+  const nlohmann::json::parser_callback_t check = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    switch (event) {
+      case nlohmann::json::parse_event_t::object_start:
+        keys_by_depth.emplace_back();
+        break;
+      case nlohmann::json::parse_event_t::object_end:
+        if (!keys_by_depth.empty()) keys_by_depth.pop_back();
+        break;
+      case nlohmann::json::parse_event_t::key:
+        if (!keys_by_depth.empty() && !keys_by_depth.back().insert(parsed.get<std::string>()).second) {
+          duplicate_key = true;
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  return nlohmann::json::parse(text, check, false);
+}
+
+// RFC 9110: the scheme is case-insensitive, and one or more spaces follow it.
+std::optional<std::string> bearer_credentials(const std::string& authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return std::nullopt;
+  }
+  std::size_t at = kScheme.size();
+  if (authorization[at] != ' ') return std::nullopt;
+  while (at < authorization.size() && authorization[at] == ' ') ++at;
+  return authorization.substr(at);
+}
 
 HttpResponse error_answer(int status, const std::string& reason) {
   return json_answer(status, {{"error", reason}});
@@ -68,9 +116,9 @@ std::string ControlApi::authorization_problem(const HttpRequest& request) const 
     return "no control token is configured: set $" + token_variable(plan_) +
            " in cutover run's environment";
   }
-  const std::string scheme = "Bearer ";
-  if (request.authorization.rfind(scheme, 0) != 0) return "missing bearer token";
-  if (!equal_in_constant_time(request.authorization.substr(scheme.size()), token_)) {
+  const auto credentials = bearer_credentials(request.authorization);
+  if (!credentials) return "missing bearer token";
+  if (!equal_in_constant_time(*credentials, token_)) {
     return "wrong bearer token";
   }
   return "";
@@ -79,8 +127,10 @@ std::string ControlApi::authorization_problem(const HttpRequest& request) const 
 HttpResponse ControlApi::post(const std::string& path, const HttpRequest& request) {
   nlohmann::json body = nlohmann::json::object();
   if (!request.body.empty()) {
-    body = nlohmann::json::parse(request.body, nullptr, false);
+    bool duplicate_key = false;
+    body = parse_body(request.body, duplicate_key);
     if (body.is_discarded() || !body.is_object()) return error_answer(400, "the body must be a JSON object");
+    if (duplicate_key) return error_answer(400, "the body gives a key twice");
   }
   if (path == "/api/v1/verify") {
     if (status_.apply_hold.paused()) return error_answer(409, "streaming is paused; resume it first");

@@ -2,9 +2,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <list>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -22,32 +26,80 @@ namespace {
 
 constexpr std::size_t kHeaderLimit = 8 * 1024;
 constexpr std::size_t kBodyLimit = 64 * 1024;
-constexpr auto kRequestTimeout = std::chrono::seconds(10);
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// A client on this machine sends its whole request at once: one that takes longer (or keeps
+// an idle connection open longer) is holding a place, not asking for something.
+constexpr auto kRequestTimeout = std::chrono::seconds(5);
+constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr int kMaximumConnections = 64;
 // Handlers may wait on a database (a switch's guardrails, a dry run): with several threads,
 // one such request does not hold up status for everyone else. A connection's operations
 // still run one after the other, each starting from the completion of the one before.
 constexpr int kThreads = 4;
 
+// A request's text as the log may show it: bytes outside printable ASCII as \xNN.
+std::string printable(const std::string& text) {
+  constexpr std::size_t kShown = 200;
+  std::string shown;
+  for (std::size_t i = 0; i < text.size() && i < kShown; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f && byte != '"' && byte != '\\') {
+      shown += static_cast<char>(byte);
+    } else {
+      static const char* const kHex = "0123456789abcdef";
+      shown += std::string("\\x") + kHex[byte >> 4] + kHex[byte & 0xf];
+    }
+  }
+  if (text.size() > kShown) shown += "...";
+  return shown;
+}
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  // `socket` runs on a strand of its own: eviction from the acceptor is posted there, so it
+  // never races the connection's own handlers.
   Connection(tcp::socket socket, const HttpHandler& handler, std::atomic<int>& open)
       : stream_(std::move(socket)), handler_(handler), open_(open) {
     open_++;
   }
   ~Connection() { open_--; }
 
-  void start() { read(kIdleTimeout); }
+  void start() { read(); }
+
+  // Since when it has waited for a request, or nullopt while it handles one.
+  std::optional<std::chrono::steady_clock::time_point> waiting_since() const {
+    std::lock_guard lock(waiting_mutex_);
+    return waiting_since_;
+  }
+  // Closes a connection that waits for a request, to make room for a new one; false when it
+  // no longer waits (its request has just arrived).
+  bool evict() {
+    {
+      std::lock_guard lock(waiting_mutex_);
+      if (!waiting_since_) return false;
+      waiting_since_.reset();  // never chosen twice
+    }
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stream_.cancel();
+      self->close();
+    });
+    return true;
+  }
 
  private:
-  void read(std::chrono::seconds timeout) {
+  void set_waiting(bool waiting) {
+    std::lock_guard lock(waiting_mutex_);
+    waiting_since_ = waiting ? std::optional(std::chrono::steady_clock::now()) : std::nullopt;
+  }
+
+  void read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(timeout);
+    set_waiting(true);
+    stream_.expires_after(kRequestTimeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       self->set_waiting(false);
                        self->on_read(error);
                      });
   }
@@ -72,8 +124,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     try {
       answer = handler_(request);
     } catch (const std::exception& failure) {
-      spdlog::error("control request failed method={} target={} error=\"{}\"", request.method,
-                    request.target, failure.what());
+      spdlog::error("control request failed method={} target=\"{}\" error=\"{}\"", printable(request.method),
+                    printable(request.target), printable(failure.what()));
       answer = {500, "application/json", R"({"error": "internal error; see cutover's log"})"};
     }
     write(std::move(answer), message.keep_alive());
@@ -95,11 +147,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response->keep_alive(keep_alive);
     response->body() = std::move(answer.body);
     response->prepare_payload();
-    stream_.expires_after(kRequestTimeout);
+    stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response, keep_alive](beast::error_code error, std::size_t) {
                         if (error || !keep_alive) return self->close();
-                        self->read(kIdleTimeout);
+                        self->read();
                       });
   }
 
@@ -113,6 +165,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpHandler& handler_;
   std::atomic<int>& open_;
+  mutable std::mutex waiting_mutex_;
+  std::optional<std::chrono::steady_clock::time_point> waiting_since_;  // guarded by waiting_mutex_
 };
 
 class BeastServer final : public HttpServer {
@@ -150,23 +204,46 @@ class BeastServer final : public HttpServer {
 
  private:
   void accept() {
-    acceptor_.async_accept([this](beast::error_code error, tcp::socket socket) {
+    acceptor_.async_accept(asio::make_strand(context_), [this](beast::error_code error, tcp::socket socket) {
       if (error == asio::error::operation_aborted) return;
-      if (!error) {
-        if (open_.load() >= kMaximumConnections) {
-          beast::error_code ignored;
-          socket.close(ignored);
-        } else {
-          std::make_shared<Connection>(std::move(socket), handler_, open_)->start();
-        }
-      }
+      if (!error) admit(std::move(socket));
       accept();
     });
+  }
+
+  // When every place is taken, the connection that has waited longest for a request gives
+  // its place up: idle or slow connections cannot lock out a client that asks for something.
+  // Only when every connection is busy with a request is the new one turned away.
+  void admit(tcp::socket socket) {
+    std::lock_guard lock(connections_mutex_);
+    connections_.remove_if([](const std::weak_ptr<Connection>& connection) { return connection.expired(); });
+    if (open_.load() >= kMaximumConnections) {
+      std::shared_ptr<Connection> longest;
+      std::chrono::steady_clock::time_point since = std::chrono::steady_clock::time_point::max();
+      for (const auto& weak : connections_) {
+        auto connection = weak.lock();
+        if (!connection) continue;
+        if (const auto waiting = connection->waiting_since(); waiting && *waiting < since) {
+          since = *waiting;
+          longest = std::move(connection);
+        }
+      }
+      if (!longest || !longest->evict()) {
+        beast::error_code ignored;
+        socket.close(ignored);
+        return;
+      }
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket), handler_, open_);
+    connections_.push_back(connection);
+    connection->start();
   }
 
   // Connections refer to the handler and the count: both outlive the context that owns them.
   HttpHandler handler_;
   std::atomic<int> open_{0};
+  std::mutex connections_mutex_;
+  std::list<std::weak_ptr<Connection>> connections_;  // guarded by connections_mutex_
   asio::io_context context_{kThreads};
   tcp::acceptor acceptor_;
   std::string host_;

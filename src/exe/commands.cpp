@@ -13,6 +13,7 @@
 #include "cutover/capture/capture.h"
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
+#include "cutover/common/durable_file.h"
 #include "cutover/common/logging.h"
 #include "cutover/control/control_api.h"
 #include "cutover/control/http_server.h"
@@ -49,12 +50,26 @@ void install_stop_handlers() {
   sigemptyset(&action.sa_mask);
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  // A hangup (a closed terminal or ssh session) stops as cleanly as SIGTERM; the log goes to
+  // stderr, so there is no file to reopen.
+  sigaction(SIGHUP, &action, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
+
+namespace {
+// What the plan asks of this machine: a state directory cutover may keep to itself.
+Status check_local_settings(const Plan& plan) {
+  if (auto problem = state_directory_problem(plan.state_dir)) {
+    return Status::invalid(plan.file + ": state_dir: " + *problem);
+  }
+  return Status::ok();
+}
+}  // namespace
 
 int validate(const std::string& plan_path, bool connect) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
+  if (auto local = check_local_settings(*plan); !local) return report(local, kBadInput);
   if (connect) {
     const auto checked = check_plan_against_databases(*plan);
     for (const auto& problem : checked.problems) std::cerr << "cutover: " << problem << "\n";
@@ -112,6 +127,7 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
                  bool serve_control) {
   auto plan = load_plan(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
+  if (auto local = check_local_settings(*plan); !local) return report(local, kBadInput);
   PipelineStatus status;
   const Result<Plan> reverse = derive_reverse_plan(*plan);
   VerificationService verification(*plan, reverse, status.apply_hold, status.running);
@@ -129,7 +145,7 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
   }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->kafka.changes_topic());
   const Status outcome = pipeline(*plan, reverse, status, stop_requested);
-  if (!outcome) return report(outcome, kFailed);
+  if (!outcome) return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
                status.apply.rows.load());

@@ -334,6 +334,11 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
 
 Result<std::string> CutoverRunner::start(Move move, const SwitchRequest& request) {
   if (running_.exchange(true)) return Status::error("a cutover is already running");
+  // The move's own verification would be refused while another runs, and the move aborted.
+  if (verification_.running()) {
+    running_ = false;
+    return Status::error("a verification is running; start the move once its report is in (cutover status)");
+  }
   std::string problems;
   for (const auto& guardrail : check_guardrails(move, request)) {
     if (!guardrail.passed) {
@@ -357,15 +362,31 @@ Result<std::string> CutoverRunner::start(Move move, const SwitchRequest& request
     journal_.steps.clear();
     journal_.timings = {};
   }
-  abort_requested_ = false;
+  {
+    std::lock_guard lock(abort_mutex_);
+    abort_requested_ = false;
+    committed_ = false;
+  }
   const Route route = route_of(move, !request.force_without_rollback);
   thread_ = std::thread([this, id, route, request] { run(id, route, request); });
   return id;
 }
 
 Status CutoverRunner::abort() {
+  std::lock_guard lock(abort_mutex_);
   if (!running_.load()) return Status::error("no cutover is running");
+  if (committed_) {
+    return Status::error("the switch step has begun: clients are being pointed at the other side and the "
+                         "move runs to its end; roll back after it if you must");
+  }
   abort_requested_ = true;
+  return Status::ok();
+}
+
+Status CutoverRunner::commit_to_switch() {
+  std::lock_guard lock(abort_mutex_);
+  if (abort_requested_.load()) return Status::error("aborted by request");
+  committed_ = true;
   return Status::ok();
 }
 
@@ -437,6 +458,7 @@ Status CutoverRunner::move_steps(const std::string& id, const Route& route) {
   if (switching) {
     if (auto saved = save_state("switching"); !saved) return saved;
   }
+  if (auto committed = commit_to_switch(); !committed) return committed;
   if (auto step = journal_step("switch", "started", route.to); !step) return step;
   if (auto pointed = point_clients_to(route.to, route.move); !pointed) return pointed;
   {

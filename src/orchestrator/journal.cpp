@@ -77,12 +77,12 @@ Result<CutoverJournal> JournalStore::load() const {
 }
 
 Status JournalStore::save(const CutoverJournal& journal) const {
-  if (auto created = ensure_directory(state_dir_); !created) return created;
+  if (auto created = ensure_state_directory(state_dir_); !created) return created;
   return write_file_atomically(path_, journal.to_json().dump(2) + "\n");
 }
 
 Status JournalStore::check_writable() const {
-  if (auto created = ensure_directory(state_dir_); !created) return created;
+  if (auto created = ensure_state_directory(state_dir_); !created) return created;
   const std::string probe = state_dir_ + "/.writable";
   if (auto written = write_file_atomically(probe, "cutover\n"); !written) return written;
   std::error_code ignored;

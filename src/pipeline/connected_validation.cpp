@@ -1,13 +1,20 @@
 #include "cutover/pipeline/connected_validation.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <optional>
+#include <set>
 #include <sstream>
 
 #include "cutover/apply/apply_privileges.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/capture/preflight.h"
+#include "cutover/pipeline/plan_ownership.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/transform/table_transform.h"
+#include "cutover/transform/type_conversion.h"
+#include "cutover/transport/topic_admin.h"
 
 namespace cutover {
 
@@ -20,46 +27,234 @@ void add_lines(const std::string& text, std::vector<std::string>& problems, cons
   }
 }
 
+// `{a,b}` element list of a text[] literal, each quoted.
+std::string key_array_plain(const std::vector<std::string>& columns) {
+  std::string list;
+  for (const auto& column : columns) {
+    std::string quoted = "\"";
+    for (const char character : column) {
+      if (character == '"' || character == '\\') quoted += '\\';
+      quoted += character;
+    }
+    list += (list.empty() ? "" : ",") + quoted + "\"";
+  }
+  return list;
+}
+
+// Where a plan's column expressions are: a reverse plan's are the forward entry's reverse.
+std::string columns_field(const Plan& plan) { return plan.kafka.reverse ? ".reverse.columns." : ".columns."; }
+
 std::string table_entry(std::size_t index) { return "tables[" + std::to_string(index) + "]"; }
 
-// The type each target expression has on blue, from a view created in a transaction that is
-// rolled back. Reports expressions that do not evaluate.
-void check_expressions(const Plan& plan, const std::vector<TableTransform>& transforms,
-                       pqxx::connection& blue, pqxx::connection& green,
-                       std::vector<std::string>& problems) {
-  for (std::size_t index = 0; index < transforms.size(); ++index) {
-    const TableTransform& transform = transforms[index];
-    const std::string entry = table_entry(transform.plan_index);
-    std::vector<std::string> expression_types;
-    try {
-      pqxx::work trial(blue);
-      trial.exec("CREATE TEMP VIEW cutover_validate AS SELECT " + transform.projection() +
-                 " FROM " + transform.source.quoted() + " AS " +
-                 quote_identifier(transform.source.name) + " WHERE " + transform.filter());
-      for (const auto& row : trial.exec(
-               "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-               "'cutover_validate'::regclass AND attnum > 0 ORDER BY attnum")) {
-        expression_types.push_back(row[0].c_str());
-      }
-      trial.abort();
-    } catch (const std::exception& error) {
-      std::string reason = error.what();
-      while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-      problems.push_back(plan.file + ": " + entry + ".columns: the transform of " +
-                         transform.source.text() + " does not run on blue: " + reason);
-      continue;
+// The oids that follow `field` (":funcid", ":opno", ...) in a stored query tree.
+std::vector<std::string> oids_after(const std::string& tree, const std::string& field) {
+  std::vector<std::string> oids;
+  const std::string marker = field + " ";
+  for (std::size_t at = tree.find(marker); at != std::string::npos; at = tree.find(marker, at + 1)) {
+    std::size_t end = at + marker.size();
+    while (end < tree.size() && std::isdigit(static_cast<unsigned char>(tree[end]))) ++end;
+    if (end > at + marker.size()) oids.push_back(tree.substr(at + marker.size(), end - at - marker.size()));
+  }
+  return oids;
+}
+
+std::string oid_array(const std::vector<std::string>& oids) {
+  std::string array = "{";
+  for (const auto& oid : oids) array += (array.size() > 1 ? "," : "") + oid;
+  return array + "}";
+}
+
+struct Impurities {
+  std::vector<std::string> refused;  // volatile functions, subqueries, aggregates, ...
+  std::vector<std::string> stable;   // stable functions: the same value only at one moment
+};
+
+// What the view cutover_validate computes with, by PostgreSQL's own account: its stored query
+// tree names every function and operator it calls. A volatile function (random(), nextval(),
+// clock_timestamp(), one that writes) gives the snapshot, the applier and the verifier each a
+// value of its own; a subquery, an aggregate, a window or set-returning function depends on
+// other rows than the one transformed.
+Impurities impurities_of_view(pqxx::transaction_base& trial) {
+  Impurities found;
+  const std::string tree =
+      trial.exec_params("SELECT ev_action::text FROM pg_rewrite WHERE ev_class = 'cutover_validate'::regclass")[0][0]
+          .c_str();
+  const std::pair<const char*, const char*> constructs[] = {
+      {":hasSubLinks true", "a subquery, which reads other rows than the one transformed"},
+      {":hasAggs true", "an aggregate, which reads other rows than the one transformed"},
+      {":hasWindowFuncs true", "a window function, which reads other rows than the one transformed"},
+      {":hasTargetSRFs true", "a set-returning function, which makes several rows of one"},
+  };
+  for (const auto& [flag, what] : constructs) {
+    if (tree.find(flag) != std::string::npos) found.refused.push_back(std::string("uses ") + what);
+  }
+  std::vector<std::string> functions = oids_after(tree, ":funcid");
+  for (const auto& field : {":aggfnoid", ":winfnoid"}) {
+    for (auto& oid : oids_after(tree, field)) functions.push_back(std::move(oid));
+  }
+  const auto rows = trial.exec_params(
+      "SELECT DISTINCT p.oid::regprocedure::text, p.provolatile, p.proretset FROM pg_proc p "
+      "WHERE p.oid = ANY($1::oid[]) OR p.oid IN (SELECT oprcode FROM pg_operator WHERE oid = ANY($2::oid[])) "
+      "ORDER BY 1",
+      oid_array(functions), oid_array(oids_after(tree, ":opno")));
+  for (const auto& row : rows) {
+    const std::string function = row[0].c_str();
+    const std::string volatility = row[1].c_str();
+    if (volatility == "v") {
+      found.refused.push_back("calls " + function + ", which is volatile: the snapshot, the applier and "
+                              "the verifier would each compute another value");
+    } else if (row[2].as<bool>()) {
+      found.refused.push_back("calls " + function + ", which returns a set of rows");
+    } else if (volatility == "s") {
+      found.stable.push_back(function);
     }
-    for (std::size_t column = 0; column < transform.columns.size(); ++column) {
-      const TargetColumn& target = transform.columns[column];
-      try {
-        pqxx::work trial(green);
-        trial.exec("SELECT CAST(NULL::" + expression_types[column] + " AS " + target.sql_type + ")");
-        trial.abort();
-      } catch (const std::exception&) {
-        problems.push_back(plan.file + ": " + entry + ".columns." + target.name + ": gives " +
-                           expression_types[column] + ", which does not convert to green's " +
-                           target.sql_type);
+  }
+  return found;
+}
+
+// Tries one expression of the plan on the source, in a view that the caller's transaction
+// rolls back: its type, or why it cannot be used. Sent through the extended protocol, which
+// runs one statement at most, so that plan text never runs a statement of its own.
+struct ExpressionTrial {
+  std::string type;
+  std::optional<std::string> failure;
+  Impurities impurities;
+};
+ExpressionTrial try_expression(pqxx::connection& source, const TableTransform& transform,
+                               const std::string& select_list, const std::string& filter) {
+  ExpressionTrial result;
+  try {
+    pqxx::work trial(source);
+    trial.exec("SET TRANSACTION READ WRITE");  // a temporary view, even on a fenced side
+    trial.exec_params("CREATE TEMP VIEW cutover_validate AS SELECT " + select_list + " FROM " +
+                      transform.source.quoted() + " AS " + quote_identifier(transform.source.name) +
+                      " WHERE " + filter);
+    result.type = trial.exec_params(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+        "'cutover_validate'::regclass AND attnum = 1")[0][0].c_str();
+    result.impurities = impurities_of_view(trial);
+    trial.abort();
+  } catch (const std::exception& error) {
+    std::string reason = error.what();
+    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    result.failure = reason;
+  }
+  return result;
+}
+
+// How a value of `expression_type` becomes green's column: by the INSERT's assignment, as the
+// snapshot and the applier write it, so only a conversion PostgreSQL makes on assignment is
+// accepted. One that can lose data is refused on a key (a key cut short would match another
+// row) and otherwise reported, and verification proves it: green's value cast back to the
+// value's type must equal blue's, which needs that type on green too.
+void check_conversion(const Plan& plan, const TableTransform& transform, const TargetColumn& target,
+                      const std::string& expression_type, pqxx::connection& green, DatabaseCheck& check) {
+  const std::string field = plan.file + ": " + table_entry(transform.plan_index) + columns_field(plan) + target.name;
+  const std::string side = plan.target_side();
+  try {
+    pqxx::work trial(green);
+    trial.exec_params("EXPLAIN INSERT INTO " + transform.target.quoted() + " (" + quote_identifier(target.name) +
+                      ") SELECT NULL::" + expression_type);
+    trial.abort();
+  } catch (const pqxx::insufficient_privilege&) {
+    // A role that may not insert there yet: the privilege checks say so; the conversion
+    // cannot be tried, and is tried again before the switch that needs it.
+  } catch (const std::exception&) {
+    check.problems.push_back(field + ": gives " + expression_type + ", which does not convert to " + side +
+                             "'s " + target.sql_type + " on assignment; write the conversion you mean in "
+                             "the expression, for example (" + target.expression + ")::" + target.sql_type);
+    return;
+  }
+  if (target.loss.empty()) return;
+  const bool key = std::find(transform.key.begin(), transform.key.end(), target.name) != transform.key.end();
+  const std::string conversion = target.value_type + " to " + side + "'s " + target.sql_type + " can lose " + target.loss;
+  if (conversion_refuses_what_it_cannot_carry(target.value_type, target.sql_type)) {
+    // bigint to integer, the way back of the commonest move: a value that does not fit stops
+    // the pipeline with PostgreSQL's error; no value is ever changed.
+    check.warnings.push_back(field + ": " + conversion + "; the first value that does not fit stops the "
+                             "pipeline with PostgreSQL's error, and none is changed");
+    return;
+  }
+  if (key) {
+    check.problems.push_back(field + ": " + conversion + "; a key must convert without loss (a key cut short "
+                             "would update or delete another row). Widen the column on " + side);
+    return;
+  }
+  try {
+    pqxx::nontransaction query(green);
+    if (query.exec_params("SELECT to_regtype($1) IS NULL", target.value_type)[0][0].as<bool>()) {
+      check.problems.push_back(field + ": " + conversion + ", and verification cannot prove it did not: " + side +
+                               " has no type " + target.value_type + " to cast its values back to. Widen the "
+                               "column, or create the type on " + side);
+      return;
+    }
+  } catch (const std::exception& error) {
+    check.problems.push_back(field + ": reading " + side + "'s types: " + error.what());
+    return;
+  }
+  check.warnings.push_back(field + ": " + conversion + ". The snapshot and the applier refuse a value that "
+                           "does not fit where PostgreSQL does; verification compares each value cast back to " +
+                           target.value_type + " with blue's, and reports any that changed");
+}
+
+// Verification proves a lossy column of a merged target by one cast back, so every source of
+// it must give the value the same type.
+void check_merged_conversions(const Plan& plan, const std::vector<TableTransform>& transforms,
+                              std::vector<std::string>& problems) {
+  for (const auto& transform : transforms) {
+    for (const auto& column : transform.columns) {
+      if (column.loss.empty()) continue;
+      for (const auto& other : transforms) {
+        if (other.target != transform.target || &other == &transform) continue;
+        for (const auto& sibling : other.columns) {
+          if (sibling.name == column.name && sibling.value_type != column.value_type) {
+            problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".columns." + column.name +
+                               ": " + column.value_type + " to " + column.sql_type + " can lose " + column.loss +
+                               ", and " + table_entry(other.plan_index) + " merges " + sibling.value_type +
+                               " into the same column: verification cannot cast both back. Give them one type");
+          }
+        }
       }
+    }
+  }
+}
+
+// Each target expression and the row filter, tried on blue one at a time so that a message
+// names the field: does it run, is it pure, and does its type convert to green's column.
+void check_expressions(const Plan& plan, const std::vector<TableTransform>& transforms,
+                       pqxx::connection& blue, pqxx::connection& green, DatabaseCheck& check) {
+  for (const TableTransform& transform : transforms) {
+    const std::string entry = plan.file + ": " + table_entry(transform.plan_index);
+    auto report_impurities = [&](const std::string& field, const Impurities& impurities) {
+      for (const auto& reason : impurities.refused) {
+        check.problems.push_back(field + ": " + reason + "; use immutable or stable functions of the row only");
+      }
+      for (const auto& function : impurities.stable) {
+        check.warnings.push_back(field + ": calls " + function + ", which is stable: its value depends on "
+                                 "the moment or the session each path runs it in, and verification "
+                                 "reports the rows where they differ");
+      }
+    };
+    if (!transform.where.empty()) {
+      const auto filter = try_expression(blue, transform, "1", transform.filter());
+      if (filter.failure) {
+        check.problems.push_back(entry + ".where: does not run on " + plan.source_side() + ": " + *filter.failure);
+      } else {
+        report_impurities(entry + ".where", filter.impurities);
+      }
+    }
+    for (const TargetColumn& target : transform.columns) {
+      // A column whose value type is unknown did not run: resolve_transforms said so.
+      if (target.value_type.empty()) continue;
+      const std::string field = entry + columns_field(plan) + target.name;
+      const auto trial = try_expression(blue, transform, "(" + target.expression + ")", "true");
+      if (trial.failure) {
+        check.problems.push_back(field + ": the transform of " + transform.source.text() + " does not run on " +
+                                 plan.source_side() + ": " + *trial.failure);
+        continue;
+      }
+      report_impurities(field, trial.impurities);
+      check_conversion(plan, transform, target, trial.type, green, check);
     }
   }
 }
@@ -89,7 +284,7 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
       key_array += (key_array.empty() ? "" : ",") + green_query.quote(key);
     }
     const auto unique = green_query.exec(
-        "SELECT count(*) FROM pg_index i WHERE i.indrelid = to_regclass(" +
+        "SELECT count(*), count(*) FILTER (WHERE i.indimmediate) FROM pg_index i WHERE i.indrelid = to_regclass(" +
         green_query.quote(transform.target.quoted()) +
         ") AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
         "(SELECT array_agg(attname::text ORDER BY attname) FROM pg_attribute WHERE attrelid = "
@@ -99,6 +294,36 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
       problems.push_back(entry + ".key: green's " + transform.target.text() +
                          " has no unique index on (" + key_array +
                          "), which the applier's upserts need");
+    } else if (unique[0][1].as<long>() == 0) {
+      problems.push_back(entry + ".key: green's " + transform.target.text() + " key (" + key_array +
+                         ") is DEFERRABLE, which INSERT ... ON CONFLICT cannot use; make the constraint "
+                         "NOT DEFERRABLE (ALTER TABLE " + transform.target.quoted() +
+                         " ALTER CONSTRAINT <name> NOT DEFERRABLE)");
+    }
+    // A unique index lets NULL keys repeat: rows with a NULL key could never be updated or
+    // deleted by key, and the snapshot would copy them beside the applier's.
+    const auto nullable = green_query.exec_params(
+        "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
+        "to_regclass($1) AND attnum > 0 AND NOT attisdropped AND NOT attnotnull AND attname = ANY($2::text[])",
+        transform.target.quoted(), "{" + key_array_plain(transform.key) + "}");
+    if (!nullable[0][0].is_null()) {
+      problems.push_back(entry + ".key: green's " + transform.target.text() + " key column(s) " +
+                         nullable[0][0].as<std::string>() + " may be NULL; make them NOT NULL (ALTER TABLE " +
+                         transform.target.quoted() + " ALTER COLUMN ... SET NOT NULL)");
+    }
+    for (const auto& key : transform.key) {
+      for (const auto& column : transform.columns) {
+        if (column.name != key || !column.plain_copy) continue;
+        const auto source_nullable = blue_query.exec_params(
+            "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 "
+            "AND NOT attisdropped",
+            transform.source.quoted(), *column.reads.begin());
+        if (!source_nullable.empty() && source_nullable[0][0].as<bool>()) {
+          problems.push_back(entry + ".key: target key " + key + " copies blue's " + transform.source.text() +
+                             "." + *column.reads.begin() + ", which may be NULL; make it NOT NULL on blue, "
+                             "or key the target on columns that are");
+        }
+      }
     }
     if (replica_identity == "f") continue;
     // Deletes and key changes send only the identity columns of the old row: the target
@@ -119,6 +344,53 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
           }
         }
       }
+    }
+  }
+}
+
+// Green's columns cutover writes must take the values it writes: an identity column
+// GENERATED ALWAYS refuses them.
+void check_written_columns(const Plan& plan, const std::vector<TableTransform>& transforms,
+                           pqxx::connection& green, std::vector<std::string>& problems) {
+  pqxx::nontransaction query(green);
+  for (const auto& transform : transforms) {
+    for (const auto& column : transform.columns) {
+      const auto identity = query.exec_params(
+          "SELECT attidentity FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 "
+          "AND NOT attisdropped",
+          transform.target.quoted(), column.name);
+      if (!identity.empty() && identity[0][0].as<std::string>() == "a") {
+        problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".columns." + column.name +
+                           ": green's " + transform.target.text() + "." + column.name +
+                           " is GENERATED ALWAYS AS IDENTITY, which refuses the values cutover copies; "
+                           "ALTER TABLE " + transform.target.quoted() + " ALTER COLUMN " +
+                           quote_identifier(column.name) + " SET GENERATED BY DEFAULT");
+      }
+    }
+  }
+}
+
+// cutover writes green with session_replication_role = replica, so that green's ordinary
+// triggers do not run again what blue's already did. A trigger set ENABLE ALWAYS or ENABLE
+// REPLICA fires all the same, once per copied and once per applied row (a running total
+// doubled).
+void check_target_triggers(const Plan& plan, const std::vector<TableTransform>& transforms,
+                           pqxx::connection& green, std::vector<std::string>& problems) {
+  pqxx::nontransaction query(green);
+  std::set<std::string> seen;
+  for (const auto& transform : transforms) {
+    if (!seen.insert(transform.target.text()).second) continue;
+    const auto triggers = query.exec_params(
+        "SELECT tgname, CASE tgenabled WHEN 'A' THEN 'ALWAYS' ELSE 'REPLICA' END FROM pg_trigger "
+        "WHERE tgrelid = to_regclass($1) AND NOT tgisinternal AND tgenabled IN ('A', 'R') ORDER BY tgname",
+        transform.target.quoted());
+    for (const auto& trigger : triggers) {
+      const std::string name = trigger[0].as<std::string>();
+      problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".target: green's trigger " + name +
+                         " on " + transform.target.text() + " is ENABLE " + trigger[1].as<std::string>() +
+                         ", so it fires for every row cutover copies and applies: ALTER TABLE " +
+                         transform.target.quoted() + " ENABLE TRIGGER " + quote_identifier(name) +
+                         " (it then fires for the application's writes only, after the switch)");
     }
   }
 }
@@ -211,6 +483,12 @@ void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& g
     check.problems.push_back("rollback: " + mapped.status().message());
     return;
   }
+  // The reverse expressions as the forward ones: they run, purely, and convert into blue.
+  DatabaseCheck expressions;
+  check_expressions(*reverse, *mapped, green, blue, expressions);
+  for (const auto& problem : expressions.problems) check.problems.push_back("rollback: " + problem);
+  for (const auto& warning : expressions.warnings) check.warnings.push_back("rollback: " + warning);
+  if (!expressions.problems.empty()) return;
   for (auto& problem : roles_short_of_rollback(*reverse, *mapped, green, blue)) check.warnings.push_back(std::move(problem));
 }
 
@@ -231,7 +509,14 @@ Status check_sees_other_sessions(pqxx::connection& connection, const std::string
 Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& green, pqxx::connection& blue) {
   auto mapped = check_reverse_mapping(reverse, green, blue);
   if (!mapped) return mapped.status().with_context("rollback");
-  const auto problems = roles_short_of_rollback(reverse, *mapped, green, blue);
+  DatabaseCheck expressions;
+  try {
+    check_expressions(reverse, *mapped, green, blue, expressions);
+  } catch (const std::exception& error) {
+    expressions.problems.push_back(std::string("checking the reverse expressions: ") + error.what());
+  }
+  auto problems = roles_short_of_rollback(reverse, *mapped, green, blue);
+  for (const auto& problem : expressions.problems) problems.insert(problems.begin(), "rollback: " + problem);
   if (problems.empty()) return mapped->size();
   std::string message;
   for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
@@ -241,6 +526,12 @@ Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& 
 DatabaseCheck check_plan_against_databases(const Plan& plan) {
   DatabaseCheck check;
   auto& problems = check.problems;
+  if (!plan.kafka.is_embedded()) {
+    if (auto reachable = check_brokers_reachable(plan.kafka.brokers, plan.kafka.properties, std::chrono::seconds(10));
+        !reachable) {
+      problems.push_back(plan.file + ": kafka.brokers: " + reachable.message());
+    }
+  }
   if (!plan.green) {
     problems.push_back(plan.file + ": green: is required (dsn or dsn_env)");
     return check;
@@ -251,6 +542,17 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
   if (!green) problems.push_back(green.status().message());
   if (!blue || !green) return check;
 
+  try {
+    if (auto distinct = check_distinct_databases(plan, read_database_identity(**blue),
+                                                 read_database_identity(**green));
+        !distinct) {
+      problems.push_back(distinct.message());
+      return check;
+    }
+  } catch (const std::exception& error) {
+    problems.push_back(std::string("reading the databases' identities: ") + error.what());
+    return check;
+  }
   // Capture's own checks: wal_level, encoding, REPLICATION, tables, keys, slots.
   if (auto capture = check_blue_for_capture(plan, std::chrono::milliseconds(0)); !capture) {
     add_lines(capture.status().message(), problems);
@@ -261,8 +563,11 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     return check;
   }
   try {
-    check_expressions(plan, *transforms, **blue, **green, problems);
+    check_expressions(plan, *transforms, **blue, **green, check);
+    check_merged_conversions(plan, *transforms, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
+    check_written_columns(plan, *transforms, **green, problems);
+    check_target_triggers(plan, *transforms, **green, problems);
     check_sequences_exist(plan, **blue, **green, problems);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);

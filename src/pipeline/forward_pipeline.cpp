@@ -1,11 +1,14 @@
 #include "cutover/pipeline/forward_pipeline.h"
 
+#include <mutex>
 #include <thread>
 
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/periodic.h"
+#include "cutover/pipeline/connected_validation.h"
+#include "cutover/pipeline/plan_ownership.h"
 #include "cutover/transport/change_log_consumer.h"
 #include "cutover/transport/change_log_producer.h"
 #include "cutover/transport/embedded_broker.h"
@@ -23,6 +26,7 @@ constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kInitialBackoff = std::chrono::milliseconds(500);
 constexpr auto kMaximumBackoff = std::chrono::seconds(10);
 constexpr auto kHealthySession = std::chrono::seconds(30);
+constexpr auto kPublicationInterval = std::chrono::seconds(5);
 // The embedded broker keeps about 5 MiB per partition; capture stays this far ahead of the
 // applier at most, so nothing is dropped before it is applied.
 constexpr std::uint64_t kEmbeddedLeadBytes = 2u << 20;
@@ -73,10 +77,18 @@ Result<Databases> open_databases(const Plan& plan) {
   } catch (const std::exception& error) {
     return Status::retryable(std::string("green: ") + error.what());
   }
-  auto transforms = resolve_transforms(plan, *databases.blue, *databases.green);
-  if (!transforms) return transforms.status();
-  databases.transforms = std::move(transforms.value());
   return databases;
+}
+
+// The plan's transforms against the catalogs. What does not resolve is the plan's problem.
+Status resolve_into(const Plan& plan, Databases& databases) {
+  auto transforms = resolve_transforms(plan, *databases.blue, *databases.green);
+  if (!transforms) {
+    const Status& failed = transforms.status();
+    return failed.is_retryable() ? failed : Status::invalid(failed.message());
+  }
+  databases.transforms = std::move(transforms.value());
+  return Status::ok();
 }
 
 KafkaProperties producer_properties(const Plan& plan) {
@@ -87,11 +99,32 @@ KafkaProperties producer_properties(const Plan& plan) {
   return properties;
 }
 
+// Undoes what a snapshot that failed made on blue: the slot, and the publication or the
+// tables it added to one. The targets are emptied again; green's record is the caller's.
+void undo_snapshot(const Plan& plan, const BlueState& before, const std::vector<TableTransform>& transforms,
+                   const std::string& green_dsn) {
+  if (auto dropped = drop_slot(plan, kSlotReleaseWait); !dropped) {
+    spdlog::error("undo: the slot could not be dropped: {}", dropped.message());
+  }
+  if (auto unpublished = unpublish(plan, before); !unpublished) {
+    spdlog::error("undo: the publication could not be put back: {}", unpublished.message());
+  }
+  SnapshotProgress unused;
+  const std::atomic<bool> never{false};
+  SnapshotCopy copy(plan.snapshot, transforms, plan.blue.dsn, green_dsn, "", unused, never);
+  if (auto emptied = copy.empty_targets(); !emptied) {
+    spdlog::error("undo: the targets could not be emptied: {}", emptied.message());
+  }
+  spdlog::info("undo: removed the failed snapshot's slot {} and emptied its targets", plan.slot_name());
+}
+
 // Snapshot copy from a new slot's exported snapshot; green records the consistent point.
+// A copy that fails leaves blue without the slot and publication it made.
 Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
                 const std::atomic<bool>& stop) {
   status.phase = Phase::kSnapshotting;
-  // An unfinished snapshot is never resumed: its slot and the targets start over.
+  // An unfinished snapshot is never resumed: its slot and the targets start over. The slot
+  // is this plan's: check_state_is_ours proved it.
   if (auto dropped = drop_slot(plan); !dropped) return dropped;
   auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
@@ -100,11 +133,13 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   if (!slot) return slot.status();
   SnapshotCopy copy(plan.snapshot, databases.transforms, plan.blue.dsn, plan.green->dsn,
                     exported.name, status.snapshot, stop);
-  if (auto emptied = copy.empty_targets(); !emptied) return emptied;
-  if (auto copied = copy.run(); !copied) return copied;
+  Status copied = copy.empty_targets();
+  if (copied) copied = copy.run();
   exported.connection.reset();
-  if (auto marked = record_snapshot_complete(*databases.green, plan, slot->confirmed); !marked) {
-    return marked;
+  if (copied) copied = record_snapshot_complete(*databases.green, plan, slot->confirmed);
+  if (!copied) {
+    undo_snapshot(plan, *blue_state, databases.transforms, plan.green->dsn);
+    return copied;
   }
   spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
   return Status::ok();
@@ -166,6 +201,53 @@ class StatusReporter {
   Clock::time_point last_sample_ = Clock::now();
   std::uint64_t rows_at_last_sample_ = status_.apply.rows.load();
   Periodic periodic_;  // last: it starts calling sample() once everything else exists
+};
+
+// Reads blue's publication every kPublicationInterval while a session streams. A publication
+// changed under cutover (an operation no longer published, a row filter or column list, a
+// source table dropped from it) loses changes without a word from PostgreSQL: the session
+// stops, and the pipeline with the reason, instead of streaming on with a gap.
+class PublicationWatch {
+ public:
+  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop)
+      : plan_(plan), session_stop_(session_stop), periodic_(kPublicationInterval, [this] { check(); }) {}
+
+  Status drift() const {
+    std::lock_guard lock(mutex_);
+    return drift_;
+  }
+
+ private:
+  void check() {
+    try {
+      if (!source_) {
+        auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+        if (!opened) return;  // capture notices an unreachable source itself
+        source_ = std::move(opened.value());
+      }
+      pqxx::read_transaction query(*source_);
+      const auto found = publication_drift(query, plan_, true);
+      if (found.empty()) return;
+      std::string message;
+      for (const auto& line : found) message += (message.empty() ? "" : "\n") + line;
+      spdlog::error("publication changed under cutover, stopping: {}", message);
+      {
+        std::lock_guard lock(mutex_);
+        drift_ = Status::error(message + "\nchanges cutover did not receive are missing from " + plan_.target_side() +
+                               ": put the publication back and copy again into an empty " + plan_.target_side());
+      }
+      session_stop_ = true;
+    } catch (const std::exception&) {
+      source_.reset();
+    }
+  }
+
+  const Plan& plan_;
+  std::atomic<bool>& session_stop_;
+  mutable std::mutex mutex_;
+  Status drift_ = Status::ok();                // guarded by mutex_
+  std::unique_ptr<pqxx::connection> source_;  // the periodic thread's
+  Periodic periodic_;                          // last: starts checking once the rest exists
 };
 
 // One applier session: green writer, consumer, applier, until stop or an error.
@@ -284,47 +366,111 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
                                    slot_confirmed, stop, counters);
 }
 
+// Everything a first start checks before it creates anything: the whole plan against both
+// databases, as `validate --connect` does.
+Status check_before_first_start(const Plan& plan) {
+  const DatabaseCheck checked = check_plan_against_databases(plan);
+  for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
+  if (checked.problems.empty()) return Status::ok();
+  std::string message;
+  for (const auto& problem : checked.problems) message += (message.empty() ? "" : "\n") + problem;
+  return Status::invalid(message + "\nnothing was created; fix the plan or the databases and run again");
+}
+
+// What blue and green hold of this plan, before anything is created or resumed.
+Result<FoundState> find_state(const Plan& plan, Databases& databases) {
+  FoundState found;
+  auto position = read_applied_position(*databases.green, plan);
+  if (!position) return position.status();
+  found.position = *position;
+  auto plans = recorded_plans(*databases.green);
+  if (!plans) return plans.status();
+  found.recorded_plans = *plans;
+  try {
+    pqxx::nontransaction source(*databases.blue);
+    found.source_slot_exists =
+        !source.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name()).empty();
+    pqxx::nontransaction query(*databases.green);
+    found.target_origin_exists =
+        !query.exec_params("SELECT 1 FROM pg_replication_origin WHERE roname = $1", plan.origin_name()).empty();
+  } catch (const std::exception& error) {
+    return Status::retryable(std::string("reading replication slots and origins: ") + error.what());
+  }
+  return found;
+}
+
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
   // Everything is checked before anything is created: the plan against both databases,
-  // blue's capture prerequisites, green's target tables, then the broker.
+  // whose state is found there, blue's capture prerequisites, then the broker.
   auto databases = open_databases(plan);
   if (!databases) return databases.status();
+  // Green's position (none yet on a first run) is read before the position table is made.
+  auto found = find_state(plan, *databases);
+  if (!found) return found.status();
+  const AppliedPosition& position = found->position;
+  PositionOwner owner;
+  try {
+    const DatabaseIdentity source = read_database_identity(*databases->blue);
+    const DatabaseIdentity target = read_database_identity(*databases->green);
+    if (auto distinct = check_distinct_databases(plan, source, target); !distinct) return distinct;
+    owner = position_owner_of(plan, source);
+  } catch (const std::exception& error) {
+    return Status::retryable(std::string("reading the databases' identities: ") + error.what());
+  }
+  if (auto ours = check_state_is_ours(plan, *found, owner); !ours) return ours;
+  const bool first_snapshot = !position.recorded;
+  if (first_snapshot) {
+    if (auto checked = check_before_first_start(plan); !checked) return checked;
+  }
   auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
-  // Green's position (none yet on a first run) is read before the position table is made.
-  auto position = read_applied_position(*databases->green, plan);
-  if (!position) return position.status();
-  const bool first_snapshot = !position->snapshot_complete && !position->recorded;
-  if (first_snapshot) {
-    // Refuse to copy into tables that hold rows cutover did not copy.
-    if (const auto holding = targets_holding_rows(*databases->green, databases->transforms);
-        !holding.empty()) {
-      std::string message;
-      for (const auto& target : holding) {
-        message += "green: " + target.text() + " already has rows before the first snapshot\n";
-      }
-      return Status::error(message + "point green at the new, empty database, or empty "
-                           "those tables yourself");
+  if (position.snapshot_complete && (!blue_state->publication_exists ||
+                                     !blue_state->tables_missing_from_publication.empty())) {
+    // Streaming went on without them: what changed meanwhile never reached the target.
+    std::string tables;
+    for (const auto& table : blue_state->tables_missing_from_publication) {
+      tables += (tables.empty() ? "" : ", ") + table.text();
+    }
+    return Status::error(plan.source_side() + ": publication " + plan.publication_name() +
+                         (blue_state->publication_exists ? " no longer publishes " + tables : " is gone") +
+                         " although " + plan.target_side() + " holds a finished snapshot: changes made "
+                         "since then are missing from " + plan.target_side() + ". Copy again into an "
+                         "empty " + plan.target_side());
+  }
+  if (auto resolved = resolve_into(plan, *databases); !resolved) return resolved;
+  if (!plan.kafka.is_embedded()) {
+    if (auto reachable = check_brokers_reachable(plan.kafka.brokers, plan.kafka.properties, kBrokerTimeout);
+        !reachable) {
+      return reachable;
     }
   }
-  std::unique_ptr<EmbeddedBroker> embedded;
-  auto bootstrap = prepare_broker(plan, embedded);
-  if (!bootstrap) return bootstrap.status();
-  if (auto created = ensure_position_table(*databases->green); !created) return created;
-
-  if (!position->snapshot_complete) {
-    if (first_snapshot) {
-      if (auto recorded = record_snapshot_started(*databases->green, plan); !recorded) {
-        return recorded;
-      }
+  if (!position.snapshot_complete) {
+    if (auto created = ensure_position_table(*databases->green); !created) return created;
+    if (auto recorded = record_snapshot_started(*databases->green, plan, owner); !recorded) {
+      return recorded;
     }
-    if (auto copied = snapshot(plan, *databases, status, stop); !copied) return copied;
+    if (auto copied = snapshot(plan, *databases, status, stop); !copied) {
+      // A first start leaves nothing behind; a resumed one keeps its record, which proves
+      // the targets are this plan's to copy into again.
+      if (first_snapshot) {
+        if (auto forgotten = forget_plan(*databases->green, plan); !forgotten) {
+          spdlog::error("undo: {}", forgotten.message());
+        }
+      }
+      return copied;
+    }
   } else if (!blue_state->slot_exists) {
     return Status::error("blue: replication slot " + plan.slot_name() +
                          " is gone although green holds a finished snapshot; changes since "
                          "then are lost to cutover. Empty green (or DROP TABLE "
                          "cutover.apply_position) and run again to copy anew");
   }
+  if (auto created = ensure_position_table(*databases->green); !created) return created;
+  // The topic is made once the snapshot is done, so that a refused or failed first start
+  // leaves none behind.
+  std::unique_ptr<EmbeddedBroker> embedded;
+  auto bootstrap = prepare_broker(plan, embedded);
+  if (!bootstrap) return bootstrap.status();
   if (stop.load()) return Status::ok();
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
@@ -366,6 +512,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       session_stop = true;
     });
     std::atomic<bool> apply_stop{false};
+    PublicationWatch publication(plan, session_stop);
     std::thread stop_watch([&] {
       while (!stop.load() && !session_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       session_stop = true;
@@ -377,6 +524,10 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     session_stop = true;
     stop_watch.join();
     capture_thread.join();
+    if (auto drift = publication.drift(); !drift) {
+      outcome = drift;
+      break;
+    }
     // Whichever side failed first ended the session; the other one stopped because of it.
     const Status ended = !apply_outcome ? apply_outcome : capture_outcome;
     if (stop.load()) {
@@ -395,6 +546,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
 Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
   auto databases = open_databases(plan);
   if (!databases) return databases.status();
+  if (auto resolved = resolve_into(plan, *databases); !resolved) return resolved;
   const std::string bootstrap = plan.kafka.brokers;
   if (plan.kafka.is_embedded()) {
     return Status::error(plan.file + ": kafka.brokers: embedded lives inside one process; "

@@ -1,5 +1,7 @@
 #include "cutover/plan/plan.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,18 +10,43 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
+#include <optional>
+#include <cctype>
 #include <set>
 #include <sstream>
 
 #include "cutover/common/duration.h"
+#include "cutover/plan/sql_expression.h"
 #include "cutover/plan/yaml_reader.h"
 
 namespace cutover {
 
 namespace {
 
-const std::regex kPlanName("^[a-z0-9_-]+$");
+using namespace std::chrono_literals;
+
+// PostgreSQL keeps the first 63 bytes of a longer name (NAMEDATALEN - 1): a longer one in the
+// plan would not match the name the catalogs and the change stream carry.
+constexpr std::size_t kMaximumIdentifierBytes = 63;
+
+// Character checks by hand: std::regex recurses per character and overflows the stack on long
+// input, which a plan must never be able to do.
+template <typename Allowed>
+bool made_of(const std::string& text, Allowed allowed) {
+  return std::all_of(text.begin(), text.end(), [&](char c) { return allowed(static_cast<unsigned char>(c)); });
+}
+
+bool is_plan_name_character(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool is_topic_character(unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == '-'; }
+
+// An unquoted SQL identifier as cutover accepts it: a letter or _, then letters, digits, _ or $.
+bool is_plain_identifier(const std::string& text) {
+  if (text.empty() || !(std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '_')) return false;
+  return made_of(text, [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '$'; });
+}
 
 class PlanParser {
  public:
@@ -59,7 +86,7 @@ class PlanParser {
   void parse_name(const YAML::Node& root) {
     auto name = reader_.string_field(root, "name", "", true);
     if (!name) return;
-    if (!std::regex_match(*name, kPlanName) || name->size() > 40) {
+    if (name->empty() || name->size() > 40 || !made_of(*name, is_plan_name_character)) {
       reader_.error(root["name"], "name",
                     "'" + *name + "' is not a valid plan name: use 1 to 40 of a-z, 0-9, _ and -");
       return;
@@ -106,16 +133,38 @@ class PlanParser {
       plan_.kafka.brokers = *brokers;
     }
     if (auto prefix = reader_.string_field(node, "topic_prefix", "kafka", false)) {
-      static const std::regex kTopic("^[A-Za-z0-9._-]{1,200}$");
-      if (!std::regex_match(*prefix, kTopic)) {
+      if (prefix->empty() || prefix->size() > 200 || !made_of(*prefix, is_topic_character)) {
         reader_.error(node["topic_prefix"], "kafka.topic_prefix",
                       "'" + *prefix + "' is not a valid Kafka topic name prefix");
       }
       plan_.kafka.topic_prefix = *prefix;
     }
     if (auto properties = reader_.string_map_field(node, "properties", "kafka")) {
-      for (auto& [key, value] : *properties) plan_.kafka.properties[key] = value;
+      for (auto& [key, value] : *properties) {
+        if (auto why = owned_kafka_property(key)) {
+          reader_.error(node["properties"][key], "kafka.properties." + shortened(key), *why);
+          continue;
+        }
+        plan_.kafka.properties[key] = value;
+      }
     }
+  }
+
+  // Settings cutover's guarantees rest on: a plan may not change them.
+  static std::optional<std::string> owned_kafka_property(const std::string& key) {
+    if (key == "bootstrap.servers" || key == "metadata.broker.list") {
+      return std::string("is set by cutover from kafka.brokers; name the brokers there");
+    }
+    if (key == "acks" || key == "request.required.acks" || key == "enable.idempotence" ||
+        key == "message.timeout.ms" || key == "delivery.timeout.ms") {
+      return std::string("is set by cutover (acks=all, idempotence on, no delivery timeout) so that the "
+                         "change log neither loses nor reorders a change; remove it");
+    }
+    if (key == "auto.offset.reset" || key == "enable.auto.commit" || key == "enable.auto.offset.store") {
+      return std::string("is set by cutover, whose applier keeps its offset in green and must never skip "
+                         "part of the log; remove it");
+    }
+    return std::nullopt;
   }
 
   void parse_replication(const YAML::Node& root) {
@@ -162,20 +211,64 @@ class PlanParser {
       plan_.apply.batch_bytes = *value;
     }
     plan_.apply.batch_interval =
-        duration_field(node, "batch_interval", "apply").value_or(plan_.apply.batch_interval);
+        duration_field(node, "batch_interval", "apply", 1ms, 1min).value_or(plan_.apply.batch_interval);
   }
 
   std::optional<QualifiedName> table_name(const YAML::Node& parent, const std::string& key,
                                           const std::string& path, bool required) {
     auto text = reader_.string_field(parent, key, path, required);
     if (!text) return std::nullopt;
-    static const std::regex kName(R"(^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$)");
-    if (!std::regex_match(*text, kName)) {
+    const std::size_t dot = text->find('.');
+    const std::string schema = dot == std::string::npos ? "public" : text->substr(0, dot);
+    const std::string name = dot == std::string::npos ? *text : text->substr(dot + 1);
+    if (!is_plain_identifier(schema) || !is_plain_identifier(name)) {
       reader_.error(parent[key], reader_.join(path, key),
-                    "'" + *text + "' is not a table name (schema.table or table)");
+                    "'" + shortened(*text) + "' is not a table name (schema.table or table)");
+      return std::nullopt;
+    }
+    if (schema.size() > kMaximumIdentifierBytes || name.size() > kMaximumIdentifierBytes) {
+      reader_.error(parent[key], reader_.join(path, key),
+                    "'" + shortened(*text) + "' has a name longer than PostgreSQL's 63 bytes, "
+                    "which it would cut short; rename the table");
       return std::nullopt;
     }
     return parse_qualified_name(*text);
+  }
+
+  // The first part of a long text, for a message that must stay readable.
+  static std::string shortened(const std::string& text) {
+    constexpr std::size_t kShown = 80;
+    return text.size() <= kShown ? text : text.substr(0, kShown) + "... (" + std::to_string(text.size()) + " bytes)";
+  }
+
+  void check_column_name(const YAML::Node& at, const std::string& field, const std::string& column) {
+    if (column.empty() || column.size() > kMaximumIdentifierBytes) {
+      reader_.error(at, field, "'" + shortened(column) + "' is not a column name of 1 to 63 bytes");
+    }
+  }
+
+  void check_expression(const YAML::Node& at, const std::string& field, const std::string& text) {
+    if (!at) return;
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      reader_.error(at, field, "is empty; give one SQL expression");
+      return;
+    }
+    if (auto problem = single_expression_problem(text)) {
+      reader_.error(at, field, "must be one SQL expression: " + *problem);
+    }
+  }
+
+  // A map of column name to SQL expression, each checked to be one expression.
+  std::vector<std::pair<std::string, std::string>> expressions(const YAML::Node& parent, const std::string& key,
+                                                               const std::string& path) {
+    auto mapped = reader_.string_map_field(parent, key, path).value_or(
+        std::vector<std::pair<std::string, std::string>>{});
+    for (const auto& [column, expression] : mapped) {
+      const std::string field = path + "." + key + "." + shortened(column);
+      check_column_name(parent[key], field, column);
+      check_expression(parent[key][column], field, expression);
+    }
+    return mapped;
   }
 
   void parse_tables(const YAML::Node& root) {
@@ -211,14 +304,14 @@ class PlanParser {
       }
       mapping.key = reader_.string_list_field(entry, "key", path).value_or(
           std::vector<std::string>{});
-      mapping.columns = reader_.string_map_field(entry, "columns", path).value_or(
-          std::vector<std::pair<std::string, std::string>>{});
+      for (const auto& column : mapping.key) check_column_name(entry["key"], path + ".key", column);
+      mapping.columns = expressions(entry, "columns", path);
       mapping.where = reader_.string_field(entry, "where", path, false).value_or("");
+      check_expression(entry["where"], path + ".where", mapping.where);
       if (const YAML::Node reverse = entry["reverse"]) {
         const std::string reverse_path = path + ".reverse";
         if (reader_.expect_mapping(reverse, reverse_path, {"columns"})) {
-          mapping.reverse_columns = reader_.string_map_field(reverse, "columns", reverse_path)
-                                        .value_or(std::vector<std::pair<std::string, std::string>>{});
+          mapping.reverse_columns = expressions(reverse, "columns", reverse_path);
         }
       }
       if (auto action = reader_.string_field(entry, "on_truncate", path, false)) {
@@ -272,15 +365,27 @@ class PlanParser {
     }
   }
 
-  std::optional<std::chrono::milliseconds> duration_field(const YAML::Node& parent,
-                                                          const std::string& key,
-                                                          const std::string& path) {
+  // A duration between `minimum` and `maximum`: a value outside them is a mistake (0s of
+  // allowed lag) or wraps around inside (9223372036854775807m), never a setting.
+  std::optional<std::chrono::milliseconds> duration_field(const YAML::Node& parent, const std::string& key,
+                                                          const std::string& path,
+                                                          std::chrono::milliseconds minimum,
+                                                          std::chrono::milliseconds maximum) {
     auto text = reader_.string_field(parent, key, path, false);
     if (!text) return std::nullopt;
     auto value = parse_duration(*text);
     if (!value) {
+      const bool numeric = !text->empty() && std::isdigit(static_cast<unsigned char>(text->front()));
       reader_.error(parent[key], reader_.join(path, key),
-                    "'" + *text + "' is not a duration (for example 250ms, 2s, 1m)");
+                    "'" + shortened(*text) + "' is not a duration (for example 250ms, 2s, 1m)" +
+                        (numeric ? ", or is too long to be one" : ""));
+      return std::nullopt;
+    }
+    if (*value < minimum || *value > maximum) {
+      reader_.error(parent[key], reader_.join(path, key),
+                    "'" + *text + "' is out of range: give " + format_duration(minimum) + " to " +
+                        format_duration(maximum));
+      return std::nullopt;
     }
     return value;
   }
@@ -293,11 +398,12 @@ class PlanParser {
       return;
     }
     auto& settings = plan_.cutover;
-    settings.max_lag = duration_field(node, "max_lag", "cutover").value_or(settings.max_lag);
+    // A lag of 0 is never reached; clients are paused for the freeze, so it stays short.
+    settings.max_lag = duration_field(node, "max_lag", "cutover", 1ms, 1h).value_or(settings.max_lag);
     settings.freeze_timeout =
-        duration_field(node, "freeze_timeout", "cutover").value_or(settings.freeze_timeout);
+        duration_field(node, "freeze_timeout", "cutover", 10ms, 10min).value_or(settings.freeze_timeout);
     settings.drain_timeout =
-        duration_field(node, "drain_timeout", "cutover").value_or(settings.drain_timeout);
+        duration_field(node, "drain_timeout", "cutover", 10ms, 1h).value_or(settings.drain_timeout);
     settings.fence_blue = reader_.boolean_field(node, "fence_blue", "cutover").value_or(false);
     const YAML::Node switch_node = node["switch"];
     if (!switch_node ||
@@ -345,24 +451,51 @@ class PlanParser {
     if (!node || !reader_.expect_mapping(node, "control", {"listen", "token_env"})) return;
     plan_.control.listen =
         reader_.string_field(node, "listen", "control", false).value_or(plan_.control.listen);
+    if (!is_listen_address(plan_.control.listen)) {
+      reader_.error(node["listen"], "control.listen",
+                    "'" + shortened(plan_.control.listen) + "' is not an IP address and port (for example "
+                    "127.0.0.1:7800 or [::1]:7800)");
+    }
     plan_.control.token_env = reader_.string_field(node, "token_env", "control", false).value_or("");
+    if (!plan_.control.token_env.empty()) {
+      const char* token = std::getenv(plan_.control.token_env.c_str());
+      if (!token || !*token) {
+        reader_.error(node["token_env"], "control.token_env",
+                      "environment variable " + shortened(plan_.control.token_env) +
+                          " is not set: every POST (verify, switch, rollback, abort) would be refused");
+      }
+    }
+  }
+
+  // host:port, the host an IPv4 address or a bracketed IPv6 one, as the control server binds.
+  static bool is_listen_address(const std::string& text) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size() || text.size() - colon > 6) return false;
+    const std::string port = text.substr(colon + 1);
+    if (!made_of(port, [](unsigned char c) { return std::isdigit(c) != 0; }) || std::stol(port) > 65535) return false;
+    std::string host = text.substr(0, colon);
+    unsigned char address[sizeof(in6_addr)];
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+      return ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), address) == 1;
+    }
+    return ::inet_pton(AF_INET, host.c_str(), address) == 1 || ::inet_pton(AF_INET6, host.c_str(), address) == 1;
   }
 
   YamlReader reader_;
   Plan plan_;
 };
 
-std::string identifier_from_name(const std::string& name) {
-  std::string identifier = "cutover_" + name;
+}  // namespace
+
+std::string object_name_of_plan(const std::string& plan_name) {
+  std::string identifier = "cutover_" + plan_name;
   std::replace(identifier.begin(), identifier.end(), '-', '_');
   return identifier;
 }
 
-}  // namespace
-
-std::string Plan::slot_name() const { return identifier_from_name(name); }
-std::string Plan::publication_name() const { return identifier_from_name(name); }
-std::string Plan::origin_name() const { return identifier_from_name(name); }
+std::string Plan::slot_name() const { return object_name_of_plan(name); }
+std::string Plan::publication_name() const { return object_name_of_plan(name); }
+std::string Plan::origin_name() const { return object_name_of_plan(name); }
 
 std::vector<QualifiedName> Plan::source_tables() const {
   std::vector<QualifiedName> sources;

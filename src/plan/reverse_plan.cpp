@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <map>
-#include <regex>
+#include <cctype>
 
 namespace cutover {
 
@@ -30,16 +30,120 @@ const char* direction_name(Direction direction) {
   return direction == Direction::kForward ? "forward" : "reverse";
 }
 
-std::string plain_source_column(const std::string& expression) {
-  static const std::string identifier = R"(([A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"))";
-  static const std::regex bare("^\\s*" + identifier + R"(\s*(?:::\s*[A-Za-z_][A-Za-z0-9_ .,()\[\]"]*)?$)");
-  static const std::regex cast("^\\s*cast\\s*\\(\\s*" + identifier + R"(\s+as\s+[^()]+(?:\([0-9 ,]*\))?\s*(?:\[\s*\])*\s*\)\s*$)",
-                               std::regex::icase);
-  std::smatch match;
-  if (std::regex_match(expression, match, bare) || std::regex_match(expression, match, cast)) {
-    return identifier_name(match[1].str());
+namespace {
+
+// A small scanner over an expression, by hand rather than std::regex, whose recursion per
+// character overflows the stack on long plan text.
+class Scanner {
+ public:
+  explicit Scanner(const std::string& text) : text_(text) {}
+  void skip_spaces() {
+    while (at_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[at_]))) ++at_;
   }
-  return "";
+  bool at_end() const { return at_ >= text_.size(); }
+  std::size_t position() const { return at_; }
+  // A word, compared without case; true and past it when it is there.
+  bool word(const std::string& expected) {
+    if (text_.size() - at_ < expected.size()) return false;
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(text_[at_ + i])) != expected[i]) return false;
+    }
+    at_ += expected.size();
+    return true;
+  }
+  bool literal(char expected) {
+    if (at_ >= text_.size() || text_[at_] != expected) return false;
+    ++at_;
+    return true;
+  }
+  // An identifier token, plain or "quoted", as written; empty when none is here.
+  std::string identifier() {
+    const std::size_t start = at_;
+    if (at_ < text_.size() && text_[at_] == '"') {
+      ++at_;
+      while (at_ < text_.size()) {
+        if (text_[at_] == '"' && at_ + 1 < text_.size() && text_[at_ + 1] == '"') {
+          at_ += 2;
+        } else if (text_[at_] == '"') {
+          ++at_;
+          return at_ - start > 2 ? text_.substr(start, at_ - start) : (at_ = start, "");
+        } else {
+          ++at_;
+        }
+      }
+      at_ = start;
+      return "";
+    }
+    if (at_ >= text_.size() || !(std::isalpha(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_')) return "";
+    while (at_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_' || text_[at_] == '$')) ++at_;
+    return text_.substr(start, at_ - start);
+  }
+  std::string rest() const { return text_.substr(at_); }
+
+ private:
+  const std::string& text_;
+  std::size_t at_ = 0;
+};
+
+// `name(1, 2)[]`-like: a type as a cast writes it, with one optional modifier list.
+bool is_type_text(const std::string& type) {
+  const std::size_t open = type.find('(');
+  const std::string head = type.substr(0, open);
+  if (head.find_first_not_of(" ") == std::string::npos || head.find(')') != std::string::npos) return false;
+  if (open == std::string::npos) {
+    return std::all_of(type.begin(), type.end(), [](unsigned char c) { return c != '(' && c != ')'; });
+  }
+  const std::size_t close = type.find(')', open);
+  if (close == std::string::npos) return false;
+  const std::string modifiers = type.substr(open + 1, close - open - 1);
+  const std::string after = type.substr(close + 1);
+  return std::all_of(modifiers.begin(), modifiers.end(), [](unsigned char c) { return std::isdigit(c) || c == ' ' || c == ','; }) &&
+         std::all_of(after.begin(), after.end(), [](unsigned char c) { return c == ' ' || c == '[' || c == ']'; });
+}
+
+}  // namespace
+
+std::string plain_source_column(const std::string& expression) {
+  // `column` or `column::type`.
+  {
+    Scanner scan(expression);
+    scan.skip_spaces();
+    const std::string column = scan.identifier();
+    if (!column.empty()) {
+      scan.skip_spaces();
+      if (scan.at_end()) return identifier_name(column);
+      if (scan.literal(':') && scan.literal(':')) {
+        scan.skip_spaces();
+        const std::string type = scan.rest();
+        const bool type_like = !type.empty() && (std::isalpha(static_cast<unsigned char>(type[0])) || type[0] == '_') &&
+                               std::all_of(type.begin(), type.end(), [](unsigned char c) {
+                                 return std::isalnum(c) || std::string("_ .,()[]\"").find(static_cast<char>(c)) != std::string::npos;
+                               });
+        if (type_like) return identifier_name(column);
+      }
+    }
+  }
+  // `cast(column AS type)`.
+  Scanner scan(expression);
+  scan.skip_spaces();
+  if (!scan.word("cast")) return "";
+  scan.skip_spaces();
+  if (!scan.literal('(')) return "";
+  scan.skip_spaces();
+  const std::string column = scan.identifier();
+  if (column.empty()) return "";
+  const std::size_t before_as = scan.position();
+  scan.skip_spaces();
+  if (scan.position() == before_as || !scan.word("as")) return "";
+  const std::size_t after_as = scan.position();
+  scan.skip_spaces();
+  if (scan.position() == after_as) return "";
+  std::string type = scan.rest();
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) type.pop_back();
+  if (type.empty() || type.back() != ')') return "";
+  type.pop_back();
+  while (!type.empty() && std::isspace(static_cast<unsigned char>(type.back()))) type.pop_back();
+  return is_type_text(type) ? identifier_name(column) : "";
 }
 
 Result<Plan> derive_reverse_plan(const Plan& plan) {

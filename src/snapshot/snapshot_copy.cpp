@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "cutover/common/libpq_session.h"
@@ -135,77 +136,125 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
       !status) {
     return fail(status);
   }
+  // Values cross as text: both sides write and read it the same way whatever their settings.
+  if (auto status = run_libpq(blue->get(), kCanonicalSettings, "blue"); !status) return fail(status);
+  if (auto status = run_libpq(green->get(), kCanonicalSettings, "green"); !status) return fail(status);
   spdlog::debug("snapshot worker {} ready", worker);
+  std::set<const TableTransform*> staged;  // transforms whose staging table this session has
   while (!stop_.load() && !failed()) {
     const std::size_t index = next_chunk++;
     if (index >= chunks_.size()) break;
     const Chunk& chunk = chunks_[index];
     const TableTransform& transform = *chunk.transform;
-    std::string columns;
-    for (const auto& column : transform.columns) {
-      columns += (columns.empty() ? "" : ", ") + quote_identifier(column.name);
-    }
-    std::string range = "ctid >= " + tid(chunk.first_page);
-    if (chunk.end_page >= 0) range += " AND ctid < " + tid(chunk.end_page);
-    const std::string copy_out = "COPY (SELECT " + transform.projection() + " FROM " +
-                                 transform.source.quoted() + " AS " +
-                                 quote_identifier(transform.source.name) + " WHERE " + range +
-                                 " AND " + transform.filter() + ") TO STDOUT";
-    const std::string copy_in =
-        "COPY " + transform.target.quoted() + " (" + columns + ") FROM STDIN";
-    PgResult out(PQexec(blue->get(), copy_out.c_str()));
-    if (PQresultStatus(out.get()) != PGRES_COPY_OUT) {
-      return fail(Status::error("blue: copying " + transform.source.text() + ": " +
-                                libpq_error(blue->get())));
-    }
-    PgResult in(PQexec(green->get(), copy_in.c_str()));
-    if (PQresultStatus(in.get()) != PGRES_COPY_IN) {
-      return fail(Status::error("green: copying into " + transform.target.text() + ": " +
-                                libpq_error(green->get())));
-    }
-    std::uint64_t bytes = 0;
-    Status copied = Status::ok();
-    while (true) {
-      char* buffer = nullptr;
-      const int length = PQgetCopyData(blue->get(), &buffer, 0);
-      if (length == -1) break;
-      if (length < 0) {
-        copied = Status::error("blue: copying " + transform.source.text() + ": " +
-                               libpq_error(blue->get()));
-        break;
-      }
-      const int put = PQputCopyData(green->get(), buffer, length);
-      PQfreemem(buffer);
-      bytes += static_cast<std::uint64_t>(length);
-      if (put != 1) {
-        copied = Status::error("green: copying into " + transform.target.text() + ": " +
-                               libpq_error(green->get()));
-        break;
+    const std::string staging = "cutover_snapshot_rows_" + std::to_string(transform_index(transform));
+    if (staged.insert(&transform).second) {
+      if (auto created = run_libpq(green->get(), staging_table_sql(transform, staging),
+                                   "green: preparing the copy of " + transform.source.text());
+          !created) {
+        return fail(created);
       }
     }
-    PgResult out_end(PQgetResult(blue->get()));
-    if (copied && PQresultStatus(out_end.get()) != PGRES_COMMAND_OK) {
-      copied = Status::error("blue: copying " + transform.source.text() + ": " +
-                             libpq_error(blue->get()));
-    }
-    while (PgResult(PQgetResult(blue->get()))) {
-    }
-    PQputCopyEnd(green->get(), copied ? nullptr : "the copy from blue failed");
-    PgResult in_end(PQgetResult(green->get()));
-    if (copied && PQresultStatus(in_end.get()) != PGRES_COMMAND_OK) {
-      copied = Status::error("green: copying into " + transform.target.text() + ": " +
-                             libpq_error(green->get()));
-    }
-    const std::uint64_t rows = copied ? std::stoull(PQcmdTuples(in_end.get())) : 0;
-    while (PgResult(PQgetResult(green->get()))) {
-    }
-    if (!copied) return fail(copied);
+    auto copied = copy_chunk(blue->get(), green->get(), chunk, staging);
+    if (!copied) return fail(copied.status());
     std::lock_guard lock(progress_.mutex);
     auto& table = progress_.tables[transform.target.text()];
-    table.rows += rows;
-    table.bytes += bytes;
+    table.rows += copied->rows;
+    table.bytes += copied->bytes;
     table.chunks_done++;
   }
+}
+
+std::size_t SnapshotCopy::transform_index(const TableTransform& transform) const {
+  return static_cast<std::size_t>(&transform - transforms_.data());
+}
+
+std::string SnapshotCopy::staging_table_sql(const TableTransform& transform, const std::string& staging) {
+  std::string columns;
+  for (const auto& column : transform.columns_read()) {
+    columns += (columns.empty() ? "" : ", ") + quote_identifier(column.name) + " " + column.unconstrained_type;
+  }
+  return "CREATE TEMP TABLE " + staging + " (" + columns + ") ON COMMIT DELETE ROWS";
+}
+
+// One chunk in one green transaction: blue's source columns through COPY into the staging
+// table, then the transform into the target, exactly as the applier writes: the same
+// projection over rows of the source's types, converted by the INSERT.
+Result<SnapshotCopy::ChunkCopied> SnapshotCopy::copy_chunk(PGconn* blue, PGconn* green, const Chunk& chunk,
+                                                           const std::string& staging) {
+  const TableTransform& transform = *chunk.transform;
+  std::string columns;
+  for (const auto& column : transform.columns_read()) {
+    columns += (columns.empty() ? "" : ", ") + quote_identifier(column.name);
+  }
+  std::string targets;
+  for (const auto& column : transform.columns) {
+    targets += (targets.empty() ? "" : ", ") + quote_identifier(column.name);
+  }
+  std::string range = "ctid >= " + tid(chunk.first_page);
+  if (chunk.end_page >= 0) range += " AND ctid < " + tid(chunk.end_page);
+  const std::string alias = quote_identifier(transform.source.name);
+  const std::string copy_out = "COPY (SELECT " + columns + " FROM " + transform.source.quoted() + " AS " +
+                               alias + " WHERE " + range + " AND " + transform.filter() + ") TO STDOUT";
+  const std::string copy_in = "COPY " + staging + " (" + columns + ") FROM STDIN";
+  const std::string insert = "INSERT INTO " + transform.target.quoted() + " (" + targets + ") SELECT " +
+                             transform.projection() + " FROM " + staging + " AS " + alias + " WHERE " +
+                             transform.filter();
+  if (auto begun = run_libpq(green, "BEGIN", "green"); !begun) return begun;
+  auto abandon = [&](Status failure) -> Result<ChunkCopied> {
+    (void)run_libpq(green, "ROLLBACK", "green");
+    return failure;
+  };
+  // The extended protocol runs one statement at most, whatever the plan's text holds.
+  PgResult out(PQexecParams(blue, copy_out.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
+  if (PQresultStatus(out.get()) != PGRES_COPY_OUT) {
+    return abandon(Status::error("blue: copying " + transform.source.text() + ": " + libpq_error(blue)));
+  }
+  PgResult in(PQexec(green, copy_in.c_str()));
+  if (PQresultStatus(in.get()) != PGRES_COPY_IN) {
+    while (PgResult(PQgetResult(blue))) {
+    }
+    return abandon(Status::error("green: copying " + transform.source.text() + ": " + libpq_error(green)));
+  }
+  ChunkCopied copied;
+  Status streamed = Status::ok();
+  while (true) {
+    char* buffer = nullptr;
+    const int length = PQgetCopyData(blue, &buffer, 0);
+    if (length == -1) break;
+    if (length < 0) {
+      streamed = Status::error("blue: copying " + transform.source.text() + ": " + libpq_error(blue));
+      break;
+    }
+    const int put = PQputCopyData(green, buffer, length);
+    PQfreemem(buffer);
+    copied.bytes += static_cast<std::uint64_t>(length);
+    if (put != 1) {
+      streamed = Status::error("green: copying " + transform.source.text() + ": " + libpq_error(green));
+      break;
+    }
+  }
+  PgResult out_end(PQgetResult(blue));
+  if (streamed && PQresultStatus(out_end.get()) != PGRES_COMMAND_OK) {
+    streamed = Status::error("blue: copying " + transform.source.text() + ": " + libpq_error(blue));
+  }
+  while (PgResult(PQgetResult(blue))) {
+  }
+  PQputCopyEnd(green, streamed ? nullptr : "the copy from blue failed");
+  PgResult in_end(PQgetResult(green));
+  if (streamed && PQresultStatus(in_end.get()) != PGRES_COMMAND_OK) {
+    streamed = Status::error("green: copying " + transform.source.text() + ": " + libpq_error(green));
+  }
+  while (PgResult(PQgetResult(green))) {
+  }
+  if (!streamed) return abandon(streamed);
+  PgResult inserted(PQexecParams(green, insert.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0));
+  if (PQresultStatus(inserted.get()) != PGRES_COMMAND_OK) {
+    return abandon(Status::error("green: copying " + transform.source.text() + " into " +
+                                 transform.target.text() + ": " + libpq_error(green)));
+  }
+  copied.rows = std::stoull(PQcmdTuples(inserted.get()));
+  if (auto committed = run_libpq(green, "COMMIT", "green"); !committed) return committed;
+  return copied;
 }
 
 void SnapshotCopy::report_progress(const std::atomic<bool>& finished) const {

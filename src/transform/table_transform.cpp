@@ -4,6 +4,9 @@
 #include <cctype>
 #include <map>
 
+#include "cutover/plan/reverse_plan.h"
+#include "cutover/transform/type_conversion.h"
+
 namespace cutover {
 
 namespace {
@@ -11,11 +14,11 @@ namespace {
 std::vector<SourceColumn> table_columns(pqxx::work& query, const QualifiedName& table) {
   std::vector<SourceColumn> columns;
   const auto rows = query.exec_params(
-      "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+      "SELECT attname, format_type(atttypid, atttypmod), format_type(atttypid, -1) FROM pg_attribute "
       "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped "
       "AND attgenerated = '' ORDER BY attnum",
       table.quoted());
-  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str()});
+  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
   return columns;
 }
 
@@ -50,11 +53,90 @@ std::string projection_of(const std::vector<TargetColumn>& columns, bool cast) {
   return sql;
 }
 
+// `SELECT <select_list> FROM source` made a view in a transaction that is rolled back: the
+// types of its columns, or the error. One statement through the extended protocol.
+Result<std::vector<std::string>> view_types(pqxx::connection& source, const TableTransform& transform,
+                                            const std::string& select_list) {
+  try {
+    pqxx::work trial(source);
+    // A fenced side defaults to read-only transactions; a temporary view is no write to it.
+    trial.exec("SET TRANSACTION READ WRITE");
+    trial.exec_params("CREATE TEMP VIEW cutover_value_types AS SELECT " + select_list + " FROM " +
+                      transform.source.quoted() + " AS " + quote_identifier(transform.source.name));
+    std::vector<std::string> types;
+    for (const auto& row : trial.exec_params(
+             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+             "'cutover_value_types'::regclass AND attnum > 0 ORDER BY attnum")) {
+      types.push_back(row[0].c_str());
+    }
+    trial.abort();
+    return types;
+  } catch (const pqxx::broken_connection& error) {
+    return Status::retryable(error.what());
+  } catch (const std::exception& error) {
+    std::string reason = error.what();
+    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    return Status::error(reason);
+  }
+}
+
+// Each column's value type and what its conversion to green's type can lose. A column that
+// carries a source column is judged by that column's type: `code::varchar(10)` of a text
+// column can lose what `code` held. Expressions that do not run are listed in `problems`.
+Status fill_value_types(pqxx::connection& source, TableTransform& transform, const std::string& where,
+                        const std::string& side, bool reverse, std::vector<std::string>& problems) {
+  std::string select_list;
+  for (const auto& column : transform.columns) {
+    select_list += (select_list.empty() ? "" : ", ") + std::string("(") + column.expression + ")";
+  }
+  if (select_list.empty()) return Status::ok();
+  auto types = view_types(source, transform, select_list);
+  if (!types && types.status().is_retryable()) return types.status();
+  for (std::size_t index = 0; index < transform.columns.size(); ++index) {
+    TargetColumn& column = transform.columns[index];
+    std::string expression_type;
+    if (types && index < types->size()) {
+      expression_type = (*types)[index];
+    } else {
+      // Which of them fails: each alone names its field.
+      auto alone = view_types(source, transform, "(" + column.expression + ")");
+      if (!alone) {
+        if (alone.status().is_retryable()) return alone.status();
+        problems.push_back(where + (reverse ? ".reverse.columns." : ".columns.") + column.name +
+                           ": the transform of " + transform.source.text() +
+                           " does not run on " + side + ": " + alone.status().message());
+        continue;
+      }
+      expression_type = alone->front();
+    }
+    const SourceColumn* carried = nullptr;
+    for (const auto& candidate : transform.source_columns) {
+      if (candidate.name == column.carried_column) carried = &candidate;
+    }
+    if (!carried) column.carried_column.clear();
+    column.value_type = carried ? carried->sql_type : expression_type;
+    column.loss = conversion_loss(column.value_type, column.sql_type);
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::string TableTransform::projection() const { return projection_of(columns, false); }
 
 std::string TableTransform::typed_projection() const { return projection_of(columns, true); }
+
+std::vector<SourceColumn> TableTransform::columns_read() const {
+  std::set<std::string> read = referenced_identifiers(where);
+  for (const auto& column : columns) read.insert(column.reads.begin(), column.reads.end());
+  // A whole-row reference (the table's name as a value) reads every column.
+  if (read.count(source.name)) return source_columns;
+  std::vector<SourceColumn> used;
+  for (const auto& column : source_columns) {
+    if (read.count(column.name)) used.push_back(column);
+  }
+  return used;
+}
 
 std::set<std::string> TableTransform::columns_reading(
     const std::set<std::string>& source_column_names) const {
@@ -128,7 +210,11 @@ std::vector<QualifiedName> targets_holding_rows(pqxx::connection& green,
 }
 
 TargetColumn make_target_column(std::string name, std::string expression, std::string sql_type) {
-  TargetColumn column{std::move(name), std::move(expression), std::move(sql_type), {}, false};
+  TargetColumn column;
+  column.name = std::move(name);
+  column.expression = std::move(expression);
+  column.sql_type = std::move(sql_type);
+  column.carried_column = plain_source_column(column.expression);
   column.reads = referenced_identifiers(column.expression);
   if (column.reads.size() == 1) {
     const std::string& only = *column.reads.begin();
@@ -235,8 +321,14 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
         for (const auto& [name, expression] : mapping.columns) {
           auto type = type_of(name);
           if (!type) {
+            const bool generated = !green_query.exec_params(
+                "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 "
+                "AND attgenerated <> '' AND NOT attisdropped", mapping.target.quoted(), name).empty();
             problems.push_back(where + ".columns." + name + ": " + plan.target_side() + "'s " +
-                               mapping.target.text() + " has no column " + name);
+                               mapping.target.text() +
+                               (generated ? "." + name + " is a generated column, which " + plan.target_side() +
+                                                " computes itself; remove it from columns"
+                                          : " has no column " + name));
             continue;
           }
           transform.columns.push_back(make_target_column(name, expression, *type));
@@ -261,6 +353,13 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
     }
   } catch (const std::exception& error) {
     return Status::retryable(std::string("reading blue's and green's catalogs: ") + error.what());
+  }
+  for (auto& transform : transforms) {
+    const std::string where = "tables[" + std::to_string(transform.plan_index) + "]";
+    if (auto filled = fill_value_types(blue, transform, where, plan.source_side(), plan.kafka.reverse, problems);
+        !filled) {
+      return filled.with_context("reading the transforms' types on " + plan.source_side());
+    }
   }
   if (found_problems) {
     for (const auto& problem : problems) found_problems->push_back(plan.file + ": " + problem);

@@ -5,11 +5,6 @@
 
 namespace cutover {
 
-const char* const kCanonicalSettings =
-    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
-    "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
-    "SET standard_conforming_strings = on; SET statement_timeout = 0";
-
 namespace {
 
 std::string literal(const std::string& text) {
@@ -94,6 +89,16 @@ TableComparison::TableComparison(std::vector<const TableTransform*> transforms)
     }
     columns_.push_back(name);
     column_types_.push_back(column_of(first, name).sql_type);
+    // Proven by the way back when a conversion can lose data and every source gives the
+    // value the same type (validation refuses the rest).
+    bool lossy = false;
+    bool one_value_type = true;
+    for (const auto* transform : transforms_) {
+      const TargetColumn& column = column_of(*transform, name);
+      lossy = lossy || !column.loss.empty();
+      one_value_type = one_value_type && column.value_type == column_of(first, name).value_type;
+    }
+    round_trip_types_.push_back(lossy && one_value_type ? column_of(first, name).value_type : "");
   }
   for (const auto& key_column : first.key) {
     const auto found = std::find(columns_.begin(), columns_.end(), key_column);
@@ -112,6 +117,8 @@ const TargetColumn& TableComparison::column_of(const TableTransform& transform,
 std::string TableComparison::typed_expression(const TableTransform& transform,
                                               const std::string& name) const {
   const TargetColumn& column = column_of(transform, name);
+  const auto position = static_cast<std::size_t>(std::find(columns_.begin(), columns_.end(), name) - columns_.begin());
+  if (position < round_trip_types_.size() && !round_trip_types_[position].empty()) return column.value_expression();
   // A column copied into the same type needs no cast; skipping it spares blue work per row.
   if (const SourceColumn* source = copied_source(transform, column);
       source && source->sql_type == column.sql_type) {
@@ -202,7 +209,10 @@ std::string TableComparison::blue_union(const KeyRange& range, bool hashed) cons
 
 std::string TableComparison::green_select(const KeyRange& range, bool hashed) const {
   std::vector<std::string> values;
-  for (const auto& name : columns_) values.push_back(quote_identifier(name));
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    const std::string name = quote_identifier(columns_[i]);
+    values.push_back(round_trip_types_[i].empty() ? name : "(" + name + ")::" + round_trip_types_[i]);
+  }
   return "SELECT " + (hashed ? hashed_row(values) : texts(values)) + " FROM " +
          target().quoted() + " WHERE " + green_range(range);
 }

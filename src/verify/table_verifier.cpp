@@ -21,7 +21,7 @@ struct Checksum {
   bool operator==(const Checksum&) const = default;
 };
 
-// The result of one statement sent with PQsendQuery.
+// The result of one statement sent with PQsendQueryParams.
 Result<PgResult> collect(PGconn* connection, const std::string& role) {
   PgResult last;
   while (PgResult next{PQgetResult(connection)}) last = std::move(next);
@@ -33,13 +33,14 @@ Result<PgResult> collect(PGconn* connection, const std::string& role) {
   return last;
 }
 
-// Runs one query on each side at the same time.
+// Runs one query on each side at the same time, through the extended protocol: one statement
+// at most, whatever the plan's expressions hold.
 Result<std::pair<PgResult, PgResult>> query_both(SessionPair& sessions, const std::string& blue_sql,
                                                  const std::string& green_sql) {
-  if (!PQsendQuery(sessions.blue.get(), blue_sql.c_str())) {
+  if (!PQsendQueryParams(sessions.blue.get(), blue_sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
     return Status::retryable("blue: " + libpq_error(sessions.blue.get()));
   }
-  if (!PQsendQuery(sessions.green.get(), green_sql.c_str())) {
+  if (!PQsendQueryParams(sessions.green.get(), green_sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
     collect(sessions.blue.get(), "blue");
     return Status::retryable("green: " + libpq_error(sessions.green.get()));
   }

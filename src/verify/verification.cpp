@@ -194,7 +194,8 @@ VerificationReport run_verification(const Plan& plan, const Plan& streaming,
     report.state = report.difference_count() == 0 ? "clean" : "differences";
   }
   const std::string path = verification_report_path(plan, id);
-  Status written = ensure_directory(plan.state_dir + "/verifications");
+  Status written = ensure_state_directory(plan.state_dir);
+  if (written) written = ensure_directory(plan.state_dir + "/verifications");
   if (written) written = write_file_atomically(path, report.to_json(-1).dump(2) + "\n");
   if (written) {
     report.report_file = path;

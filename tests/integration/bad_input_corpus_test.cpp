@@ -64,6 +64,18 @@ void create_schemas(World& w) {
       "CREATE TABLE filled (id int PRIMARY KEY, code text); INSERT INTO filled VALUES (1, 'x');"
       "CREATE TABLE addressed (id int PRIMARY KEY, at tid);"
       "CREATE TABLE required_v2 (id bigint PRIMARY KEY, must text);"
+      "CREATE TABLE nullable_key (id int UNIQUE, email text, name text, flag boolean);"
+      "CREATE TABLE deferred (id int, email text, name text, flag boolean, "
+      "  CONSTRAINT deferred_key PRIMARY KEY (id) DEFERRABLE);"
+      "CREATE TABLE always_id (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email text, name text, flag boolean);"
+      "CREATE TABLE computed (id int PRIMARY KEY, email text, name text, flag boolean, "
+      "  email_upper text GENERATED ALWAYS AS (upper(email)) STORED);"
+      "CREATE TABLE totals (n bigint); INSERT INTO totals VALUES (0);"
+      "CREATE TABLE counted (id int PRIMARY KEY, email text, name text, flag boolean);"
+      "CREATE FUNCTION count_row() RETURNS trigger LANGUAGE plpgsql AS "
+      "  $$ BEGIN UPDATE totals SET n = n + 1; RETURN NEW; END $$;"
+      "CREATE TRIGGER count_rows AFTER INSERT ON counted FOR EACH ROW EXECUTE FUNCTION count_row();"
+      "ALTER TABLE counted ENABLE ALWAYS TRIGGER count_rows;"
       "CREATE ROLE applier LOGIN");
 }
 
@@ -104,7 +116,10 @@ std::string cluster_fingerprint(const PostgresCluster& cluster) {
            "SELECT 'slot ' || slot_name FROM pg_replication_slots "
            "UNION ALL SELECT 'publication ' || pubname FROM pg_publication "
            "UNION ALL SELECT 'origin ' || roname FROM pg_replication_origin "
+           // A session's first temporary object makes a pg_temp_N schema that PostgreSQL keeps
+           // for the next session of that number: it holds nothing once the session ends.
            "UNION ALL SELECT 'schema ' || nspname FROM pg_namespace "
+           "  WHERE nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%' "
            "UNION ALL SELECT format('role %s %s %s', rolname, rolsuper, rolreplication) FROM pg_roles "
            "UNION ALL SELECT 'setting ' || setdatabase || ' ' || array_to_string(setconfig, ',') "
            "  FROM pg_db_role_setting "
@@ -173,9 +188,28 @@ struct BadInputCase {
   std::function<std::string()> plan;
   int exit_code;
   std::vector<std::string> messages;  // each must appear in the output
+  // What `cutover run` of a `connect` case exits with: it checks everything validation
+  // checks before it creates anything. 2 for a plan that does not fit; 1 where the
+  // databases cannot be reached at all.
+  int run_exit_code = 2;
 };
 
 constexpr const char* kOnKafkaAck = "replication:\n  slot_advance: on_kafka_ack\n";
+
+// Every `validate --connect` case again as `cutover run`, which must refuse it the same way,
+// before it creates anything.
+std::vector<BadInputCase> with_run_variants(std::vector<BadInputCase> cases) {
+  const std::size_t count = cases.size();
+  for (std::size_t index = 0; index < count; ++index) {
+    if (cases[index].command != "connect") continue;
+    BadInputCase run = cases[index];
+    run.name += "OnRun";
+    run.command = "run";
+    run.exit_code = run.run_exit_code;
+    cases.push_back(std::move(run));
+  }
+  return cases;
+}
 
 std::vector<BadInputCase> corpus() {
   const auto raw = [](std::string text) { return [text] { return text; }; };
@@ -219,6 +253,27 @@ std::vector<BadInputCase> corpus() {
       {"DurationNotADuration", "validate",
        raw("name: t\nblue:\n  dsn: x\ncutover:\n  max_lag: fast\ntables:\n  - source: t\n"), 2,
        {"plan.yaml:5:12: cutover.max_lag: 'fast' is not a duration (for example 250ms, 2s, 1m)"}},
+      {"DurationOverflows", "validate",
+       raw("name: t\nblue:\n  dsn: x\ncutover:\n  freeze_timeout: 9223372036854775807m\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:5:19: cutover.freeze_timeout: '9223372036854775807m' is not a duration (for example "
+        "250ms, 2s, 1m), or is too long to be one"}},
+      {"DurationOutOfRange", "validate",
+       raw("name: t\nblue:\n  dsn: x\ncutover:\n  max_lag: 0s\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:5:12: cutover.max_lag: '0s' is out of range: give 1ms to 60m"}},
+      {"StateDirectoryIsAFile", "validate",
+       raw("name: t\nblue:\n  dsn: x\nstate_dir: /etc/hostname\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml: state_dir: /etc/hostname is not a directory"}},
+      {"StateDirectoryIsTheRoot", "validate", raw("name: t\nblue:\n  dsn: x\nstate_dir: /\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml: state_dir: the root directory is no place for cutover's state"}},
+      {"ControlListenNotAnAddress", "validate", on_world(kUsers, "control:\n  listen: nowhere:99999\n"), 2,
+       {"control.listen: 'nowhere:99999' is not an IP address and port"}},
+      {"ControlTokenVariableUnset", "validate", on_world(kUsers, "control:\n  token_env: CUTOVER_CORPUS_NO_TOKEN\n"), 2,
+       {"control.token_env: environment variable CUTOVER_CORPUS_NO_TOKEN is not set: every POST"}},
+      {"KafkaPropertyWeakensAcknowledgement", "validate",
+       raw("name: t\nblue:\n  dsn: x\nkafka:\n  brokers: k:9092\n  properties:\n    acks: \"1\"\n"
+           "    bootstrap.servers: other:9092\ntables:\n  - source: t\n"), 2,
+       {"plan.yaml:7:11: kafka.properties.acks: is set by cutover (acks=all, idempotence on",
+        "kafka.properties.bootstrap.servers: is set by cutover from kafka.brokers"}},
       {"NotATableName", "validate", on_world("  - source: a.b.c\n"), 2,
        {"tables[0].source: 'a.b.c' is not a table name (schema.table or table)"}},
       {"SwitchCommandWithoutTo", "validate",
@@ -241,6 +296,26 @@ std::vector<BadInputCase> corpus() {
        raw("name: t\nblue:\n  dsn: x\ncutover:\n  switch:\n    pgbouncer:\n      admin_dsn: x\n"
            "      database: app\ntables:\n  - source: t\n"), 2,
        {"cutover.switch.pgbouncer.include_file: is required", "cutover.switch.pgbouncer.green: is required"}},
+      // Plan text that would be more than one expression: refused as the plan is read.
+      {"ExpressionEndsTheStatement", "validate",
+       on_world("  - source: users\n    columns:\n      id: id\n"
+                "      email: \"1) AS x FROM users; COMMIT; DROP TABLE keyed; SELECT (1\"\n"), 2,
+       {"plan.yaml:21:14: tables[0].columns.email: must be one SQL expression: a ')' closes more "
+        "than the expression opened"}},
+      {"FilterEndsTheStatement", "validate",
+       on_world("  - source: users\n    where: \"true; DROP TABLE keyed\"\n"), 2,
+       {"plan.yaml:19:12: tables[0].where: must be one SQL expression: a ';' would end the statement"}},
+      {"FilterCommentsOutTheRest", "validate", on_world("  - source: users\n    where: \"true --\"\n"), 2,
+       {"tables[0].where: must be one SQL expression: a '--' comment would hide the rest"}},
+      {"ReverseExpressionUnclosedLiteral", "validate",
+       on_world("  - source: users\n    reverse:\n      columns:\n        email: \"'x\"\n"), 2,
+       {"tables[0].reverse.columns.email: must be one SQL expression: a '...' string literal is not closed"}},
+      {"TableNameLongerThanPostgresKeeps", "validate", on_world("  - source: " + std::string(64, 't') + "\n"), 2,
+       {"has a name longer than PostgreSQL's 63 bytes, which it would cut short"}},
+      {"HugeTableName", "validate", on_world("  - source: " + std::string(30000, 't') + "\n"), 2,
+       {"(30000 bytes)' has a name longer than PostgreSQL's 63 bytes"}},
+      {"HugePlanName", "validate", raw("name: " + std::string(30000, 'a') + "\nblue:\n  dsn: x\ntables:\n  - source: t\n"), 2,
+       {"is not a valid plan name"}},
       // The plan against the databases.
       {"MissingSourceTable", "connect", on_world("  - source: nowhere\n"), 2,
        {"tables[0].source: table public.nowhere does not exist on blue"}},
@@ -252,11 +327,55 @@ std::vector<BadInputCase> corpus() {
       {"TransformCallsAnUnknownFunction", "connect",
        on_world("  - source: users\n    target: accounts\n    columns:\n      id: id\n"
                 "      email: no_such_function(email)\n"), 2,
-       {"tables[0].columns: the transform of public.users does not run on blue", "no_such_function"}},
+       {"tables[0].columns.email: the transform of public.users does not run on blue", "no_such_function"}},
       {"MappedSequencesMissing", "connect",
        on_world(kUsers, "sequences:\n  - source: public.no_such_seq\n    target: public.no_green_seq\n"), 2,
        {"plan.yaml: sequences[0].source: blue has no sequence public.no_such_seq",
         "plan.yaml: sequences[0].target: green has no sequence public.no_green_seq"}},
+      {"TransformCallsAVolatileFunction", "connect",
+       on_world("  - source: users\n    columns:\n      id: id\n      email: \"email || random()\"\n"), 2,
+       {"tables[0].columns.email: calls random(), which is volatile"}},
+      {"TransformTakesASequenceValue", "connect",
+       on_world("  - source: users\n    columns:\n      id: \"nextval('users_id_seq')\"\n"), 2,
+       {"tables[0].columns.id: calls nextval(regclass), which is volatile"}},
+      {"TransformReadsAnotherTable", "connect",
+       on_world("  - source: users\n    columns:\n      id: id\n      email: \"(SELECT max(code) FROM keyed)\"\n"), 2,
+       {"tables[0].columns.email: uses a subquery"}},
+      {"TransformNumbersRows", "connect",
+       on_world("  - source: users\n    columns:\n      id: \"row_number() OVER ()\"\n"), 2,
+       {"tables[0].columns.id: uses a window function"}},
+      {"TransformReturnsASet", "connect",
+       on_world("  - source: users\n    columns:\n      id: \"generate_series(1, id)\"\n"), 2,
+       {"tables[0].columns.id: uses a set-returning function"}},
+      {"FilterCallsAVolatileFunction", "connect", on_world("  - source: users\n    where: \"random() < 0.5\"\n"), 2,
+       {"tables[0].where: calls random(), which is volatile"}},
+      {"TargetKeyMayBeNull", "connect",
+       on_world("  - source: users\n    target: nullable_key\n    key: [id]\n"), 2,
+       {"tables[0].key: green's public.nullable_key key column(s) id may be NULL"}},
+      {"BrokersDoNotAnswer", "connect",
+       [] { return plan_on_world({.kafka = "kafka:\n  brokers: \"" + world->closed_address() + "\"\n"}); }, 2,
+       {"plan.yaml: kafka.brokers: cannot reach Kafka brokers at 127.0.0.1:"}},
+      {"TargetKeyDeferrable", "connect", on_world("  - source: users\n    target: deferred\n"), 2,
+       {"tables[0].key: green's public.deferred key ('id') is DEFERRABLE"}},
+      {"TargetKeyGeneratedAlways", "connect", on_world("  - source: users\n    target: always_id\n"), 2,
+       {"tables[0].columns.id: green's public.always_id.id is GENERATED ALWAYS AS IDENTITY",
+        "SET GENERATED BY DEFAULT"}},
+      {"MappedGeneratedColumn", "connect",
+       on_world("  - source: users\n    target: computed\n    columns:\n      id: id\n      email_upper: upper(email)\n"), 2,
+       {"tables[0].columns.email_upper: green's public.computed.email_upper is a generated column"}},
+      {"TargetTriggerFiresAlways", "connect", on_world("  - source: users\n    target: counted\n"), 2,
+       {"tables[0].target: green's trigger count_rows on public.counted is ENABLE ALWAYS",
+        "ENABLE TRIGGER \"count_rows\""}},
+      {"ReverseExpressionDoesNotRun", "connect",
+       on_world("  - source: users\n    reverse:\n      columns:\n        id: id\n        email: no_such_function(email)\n"
+                "        name: name\n        flag: flag\n"), 2,
+       {"rollback: ", "tables[0].reverse.columns.email: the transform of public.users does not run on green",
+        "no_such_function"}},
+      {"ReverseExpressionDoesNotConvert", "connect",
+       on_world("  - source: users\n    reverse:\n      columns:\n        id: id\n        email: email\n"
+                "        name: name\n        flag: email\n"), 2,
+       {"rollback: ", "tables[0].reverse.columns.flag: gives text, which does not convert to blue's boolean on "
+        "assignment"}},
       {"RowFilterDoesNotParse", "connect", on_world("  - source: users\n    where: \"id >\"\n"), 2,
        {"tables[0]", "syntax error"}},
       {"KeyTheReplicaIdentityCannotSupply", "connect",
@@ -278,15 +397,15 @@ std::vector<BadInputCase> corpus() {
          return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->blue.port()) +
                                            " dbname=postgres user=locked password=" + kWrongPassword});
        },
-       2, {"cannot connect to blue", "password authentication failed for user \"locked\"", "password=***"}},
+       2, {"cannot connect to blue", "password authentication failed for user \"locked\"", "password=***"}, 1},
       {"UnreachableBlue", "connect",
        [] { return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
                                                  " connect_timeout=2"}); },
-       2, {"cannot connect to blue"}},
+       2, {"cannot connect to blue"}, 1},
       {"UnreachableGreen", "connect",
        [] { return plan_on_world({.green_dsn = "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
                                                   " connect_timeout=2"}); },
-       2, {"cannot connect to green"}},
+       2, {"cannot connect to green"}, 1},
       {"RoleWithoutReplication", "connect",
        [] { return plan_on_world({.blue_dsn = world->blue.dsn("plain")}); }, 2,
        {"blue: role plain lacks the REPLICATION attribute"}},
@@ -316,8 +435,12 @@ std::vector<BadInputCase> corpus() {
       {"EmbeddedBrokerWithKafkaAcknowledgement", "run",
        [] { return plan_on_world({.extra = kOnKafkaAck, .kafka = "kafka:\n  brokers: embedded\n"}); },
        2, {"plan.yaml:18:17: replication.slot_advance: on_kafka_ack is refused with kafka.brokers: embedded"}},
-      {"RunIntoANonEmptyGreenTable", "run", on_world("  - source: keyed\n    target: filled\n"), 1,
-       {"green: public.filled already has rows before the first snapshot"}},
+      // Valid, but one row fails the copy: the first start is undone, slot, publication,
+      // green's record and the rows copied so far.
+      {"SnapshotFailsPartWay", "run",
+       on_world("  - source: users\n    columns:\n      id: id\n      email: email\n"
+                "      name: \"(100 / (id - 13))::text\"\n      flag: flag\n"), 1,
+       {"division by zero"}},
       {"CaptureOfAnUnsupportedType", "capture",
        on_world("  - source: addressed\n", kOnKafkaAck), 1,
        {"public.addressed.at has type tid"}},
@@ -368,7 +491,7 @@ TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
   EXPECT_EQ(world_fingerprint(), *baseline_) << "something was created or changed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(corpus()),
+INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(with_run_variants(corpus())),
                          [](const auto& instance) { return instance.param.name; });
 
 }  // namespace

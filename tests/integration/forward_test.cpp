@@ -175,7 +175,7 @@ TEST(Forward, TableWithoutKeyAppliesInsertsAndFullIdentityChanges) {
   EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM events", "SELECT * FROM events"));
 }
 
-TEST(Forward, SigtermStopsCleanlyAndRunResumes) {
+TEST(Forward, SigtermAndSighupStopCleanlyAndRunResumes) {
   ForwardHarness harness;
   harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, v text);"
                          "INSERT INTO items SELECT g, 'v' FROM generate_series(1, 100) g");
@@ -194,6 +194,13 @@ TEST(Forward, SigtermStopsCleanlyAndRunResumes) {
   EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
   EXPECT_EQ(second.standard_error().find("snapshot copy starting"), std::string::npos)
       << second.standard_error();
+  // A hangup (the operator's terminal closed) stops it as cleanly.
+  second.signal(SIGHUP);
+  ASSERT_EQ(second.wait(30s), 0) << second.standard_error();
+  EXPECT_NE(second.standard_error().find("run stopped"), std::string::npos);
+  harness.blue().execute("UPDATE items SET v = 'after the hangup' WHERE id <= 5");
+  harness.start_run();
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
 }
 
 TEST(Forward, BadInputChangesNothing) {
@@ -204,7 +211,7 @@ TEST(Forward, BadInputChangesNothing) {
       "  - source: users\n    target: accounts\n    columns:\n      id: id\n      nmae: name\n"
       "  - source: missing_table\n");
   auto& run = harness.start_run(false);
-  ASSERT_EQ(run.wait(60s), 1) << run.standard_error();
+  ASSERT_EQ(run.wait(60s), 2) << run.standard_error();
   const std::string error = run.standard_error();
   EXPECT_NE(error.find("tables[0].columns.nmae: green's public.accounts has no column nmae"),
             std::string::npos) << error;

@@ -1,10 +1,12 @@
 // Rollback end to end: after a switch the reverse pipeline keeps blue current, and a
 // rollback moves clients back with nothing lost, under pgbench through PgBouncer the whole
 // time; then a second switch works as the first did.
+#include <filesystem>
 #include <fstream>
 
 #include <sys/stat.h>
 
+#include "cutover/control/http_client.h"
 #include "fixtures/cutover_fixture.h"
 
 namespace cutover::testing {
@@ -30,6 +32,22 @@ class RollbackTest : public CutoverTest {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
     return false;
+  }
+
+  // A switch command that points the pooler at side $1 and reloads it, after `first` (shell).
+  std::string write_switch_script(const std::string& first) {
+    const std::string script = h_.work().path() + "/switch.sh";
+    std::ofstream out(script);
+    out << "#!/bin/sh\nset -e\n" << first << "case \"$1\" in\n"
+        << "  blue) line='" << Pgbouncer::server_line(h_.blue()) << "' ;;\n"
+        << "  green) line='" << Pgbouncer::server_line(h_.green()) << "' ;;\n"
+        << "  *) echo \"switch.sh: no side $1\" >&2; exit 2 ;;\nesac\n"
+        << "printf '[databases]\\napp = %s\\n' \"$line\" > " << pooler_->include_file() << ".new\n"
+        << "mv " << pooler_->include_file() << ".new " << pooler_->include_file() << "\n"
+        << kPostgresBin << "psql -X -q \"" << pooler_->admin_dsn() << "\" -c RELOAD\n";
+    out.close();
+    ::chmod(script.c_str(), 0755);
+    return script;
   }
 
   void expect_verification_clean(const char* after) {
@@ -108,19 +126,7 @@ TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
 // The switch command instead of PgBouncer's include file: PgBouncer only pauses and resumes,
 // and the operator's script moves clients (here: it rewrites the include file and RELOADs).
 TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
-  const std::string script = h_.work().path() + "/switch.sh";
-  {
-    std::ofstream out(script);
-    out << "#!/bin/sh\nset -e\ncase \"$1\" in\n"
-        << "  blue) line='" << Pgbouncer::server_line(h_.blue()) << "' ;;\n"
-        << "  green) line='" << Pgbouncer::server_line(h_.green()) << "' ;;\n"
-        << "  *) echo \"switch.sh: no side $1\" >&2; exit 2 ;;\nesac\n"
-        << "printf '[databases]\\napp = %s\\n' \"$line\" > " << pooler_->include_file() << ".new\n"
-        << "mv " << pooler_->include_file() << ".new " << pooler_->include_file() << "\n"
-        << "echo \"$1\" >> " << h_.work().path() << "/switched\n"
-        << kPostgresBin << "psql -X -q \"" << pooler_->admin_dsn() << "\" -c RELOAD\n";
-  }
-  ::chmod(script.c_str(), 0755);
+  const std::string script = write_switch_script("echo \"$1\" >> " + h_.work().path() + "/switched\n");
   h_.write_plan(kPgbenchTables + "  - source: events\n",
                 "state_dir: " + h_.work().path() + "/state\nverify:\n  before_switch: none\n"
                 "cutover:\n  max_lag: 60s\n  switch:\n    command: [\"" + script + "\", \"{to}\"]\n"
@@ -146,6 +152,53 @@ TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
   std::stringstream called;
   called << calls.rdbuf();
   EXPECT_EQ(called.str(), "green\nblue\n");
+}
+
+// A move refuses what it cannot honour: a switch asked for while a verification runs (its own
+// verification would be refused and the move aborted), and an abort once the switch step has
+// begun (clients are being pointed at green: the move runs to its end).
+TEST_F(RollbackTest, ASwitchDuringAVerificationAndAnAbortDuringTheSwitchStepAreRefused) {
+  const std::string started = h_.work().path() + "/switch-started";
+  const std::string script = write_switch_script("touch " + started + "\nsleep 4\n");
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                "state_dir: " + h_.work().path() + "/state\nverify:\n  before_switch: none\n"
+                "cutover:\n  max_lag: 60s\n  switch:\n    command: [\"" + script + "\", \"{to}\"]\n"
+                "    pgbouncer:\n      admin_dsn: \"" + pooler_->admin_dsn() + "\"\n      database: app\n");
+  h_.start_run();
+  auto post = [&](const std::string& path) {
+    auto answer = http_call(h_.control_url(), "POST", path, kToken);
+    EXPECT_TRUE(answer) << path << ": " << answer.status().message();
+    return answer ? *answer : HttpResponse{};
+  };
+  auto error_of = [](const HttpResponse& answer) {
+    const auto body = nlohmann::json::parse(answer.body, nullptr, false);
+    return body.is_object() ? body.value("error", std::string()) : std::string();
+  };
+  auto status = [&] { return h_.cli({"status"}).output; };
+
+  ASSERT_EQ(post("/api/v1/verify").status, 202);
+  const auto during_verification = post("/api/v1/switch");
+  EXPECT_EQ(during_verification.status, 409);
+  EXPECT_NE(error_of(during_verification).find("a verification is running"), std::string::npos)
+      << during_verification.body;
+  const auto verified_by = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (status()["last_verification"].value("state", "") == "running" && std::chrono::steady_clock::now() < verified_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status()["last_verification"].value("state", ""), "clean");
+
+  ASSERT_EQ(post("/api/v1/switch").status, 202);
+  const auto step_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(started) && std::chrono::steady_clock::now() < step_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(started)) << h_.run().standard_error();
+  const auto abort = post("/api/v1/abort");
+  EXPECT_EQ(abort.status, 409);
+  EXPECT_NE(error_of(abort).find("the switch step has begun"), std::string::npos) << abort.body;
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  EXPECT_EQ(status()["cutover"].value("outcome", ""), "switched") << status().dump(2);
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
 }
 
 // kill -9 of `cutover run` during a rollback: the restarted run finishes or undoes it.

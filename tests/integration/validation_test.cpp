@@ -60,7 +60,7 @@ TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
   EXPECT_EQ(result.exit_code, 2) << result.output;
   const std::string& out = result.output;
   for (const std::string expected : {
-           "tables[0].columns: the transform of public.users does not run on blue",
+           "tables[0].columns.email: the transform of public.users does not run on blue",
            "no_such_function",
            "tables[1].columns.joined: gives boolean, which does not convert to green's date",
            "tables[2].key: green's public.audit has no primary key",

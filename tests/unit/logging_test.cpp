@@ -16,5 +16,12 @@ TEST(RedactDsn, HidesUriPasswords) {
   EXPECT_EQ(redact_dsn("postgres://app@db/app"), "postgres://app@db/app");
 }
 
+TEST(RedactDsn, HidesAPasswordOfAnyLengthWithoutExhaustingTheStack) {
+  const std::string password(60000, 'p');
+  EXPECT_EQ(redact_dsn("host=a password=" + password + " user=b"), "host=a password=*** user=b");
+  EXPECT_EQ(redact_dsn("postgres://app:" + password + "@db/app"), "postgres://app:***@db/app");
+  EXPECT_EQ(redact_dsn("password='" + password), "password=***");  // never closed: all hidden
+}
+
 }  // namespace
 }  // namespace cutover

@@ -105,6 +105,12 @@ TEST(ReversePlan, PlainSourceColumnRecognisesOnlyRenamesAndCasts) {
   EXPECT_EQ(plain_source_column("coalesce(tier, 'free')"), "");
   EXPECT_EQ(plain_source_column("price * 100"), "");
   EXPECT_EQ(plain_source_column("'constant'"), "");
+  EXPECT_EQ(plain_source_column("CAST(\"Total\" AS numeric(12,2)[])"), "Total");
+  EXPECT_EQ(plain_source_column("cast(a as int) + 1"), "");
+  EXPECT_EQ(plain_source_column("cast(f(a) as int)"), "");
+  // Long plan text is read in one pass, never by recursion per character.
+  EXPECT_EQ(plain_source_column(std::string(30000, 'c')), std::string(30000, 'c'));
+  EXPECT_EQ(plain_source_column("cast(x as " + std::string(30000, 't') + ")"), "x");
 }
 
 }  // namespace

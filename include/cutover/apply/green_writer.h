@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,15 @@
 
 namespace cutover {
 
+// Whose snapshot a position row records: the source database it copies and the plan's table
+// pairs. Written when a snapshot starts; a later run resumes only a row that matches it.
+struct PositionOwner {
+  std::string source_system;    // the source cluster's system identifier
+  std::string source_database;  // the source database's name
+  std::string tables;           // "source>target" for each of the plan's tables, in plan order
+  bool operator==(const PositionOwner&) const = default;
+};
+
 // Where the applier stands: the end of the last source transaction applied, and the
 // change-log offset just after it.
 struct AppliedPosition {
@@ -27,12 +37,18 @@ struct AppliedPosition {
   std::int64_t next_offset = -1;  // -1: unknown, read the log from its beginning
   bool snapshot_complete = false;
   bool recorded = false;  // green has a position row: a snapshot was at least started
+  std::optional<PositionOwner> owner;  // absent in rows written before owners were recorded
 };
 
 // The position table and the plan's origin live in green; these read and write them.
 Status ensure_position_table(pqxx::connection& green);
-// Records that a snapshot copy into green has begun (and is not complete).
-Status record_snapshot_started(pqxx::connection& green, const Plan& plan);
+// Records that a snapshot copy into green has begun (and is not complete), and whose it is.
+Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const PositionOwner& owner);
+// Removes the plan's position row and origin, and the cutover schema if nothing else is left
+// in it: what a first snapshot that failed leaves on green.
+Status forget_plan(pqxx::connection& green, const Plan& plan);
+// The names of the other plans recorded in green's position table.
+Result<std::vector<std::string>> recorded_plans(pqxx::connection& green);
 // Records that the snapshot is complete and streaming starts at `consistent_point`.
 Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point);
 Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan);

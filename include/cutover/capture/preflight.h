@@ -6,6 +6,8 @@
 // do, with nothing created. Every problem found is reported at once.
 #pragma once
 
+#include <pqxx/pqxx>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +24,13 @@ struct BlueState {
   bool publication_exists = false;
   std::vector<QualifiedName> tables_missing_from_publication;
 };
+
+// What would make the plan's existing publication miss changes, one line each with the fix:
+// an operation it does not publish, a row filter or column list on a source table, partitions
+// published under their own names, a source table it lacks (only when `tables_too`: at the
+// start, capture adds missing tables itself). Empty when it publishes everything the plan
+// needs, or does not exist. Throws what libpqxx throws.
+std::vector<std::string> publication_drift(pqxx::transaction_base& query, const Plan& plan, bool tables_too);
 
 // Connects to blue and checks everything capture needs. Waits up to `slot_wait` for a slot
 // that another process still holds (a walsender that has not yet noticed its client died).

@@ -45,6 +45,10 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueSt
 // `release_wait` for its walsender to let it go (a capture that has just stopped).
 Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait = std::chrono::milliseconds(0));
 
+// Puts the plan's publication back as `before` found it: dropped if it was not there, or
+// without the tables prepare_slot_and_publication added to it.
+Status unpublish(const Plan& plan, const BlueState& before);
+
 // Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
 Status drop_slot_and_publication(const Plan& plan);
 

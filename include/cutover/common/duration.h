@@ -8,7 +8,11 @@
 
 namespace cutover {
 
+// Nothing for text that is not a duration, or one too long to hold in milliseconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// A duration in the plan's words: "250ms", "2s", "10m", "1h" as 60m.
+std::string format_duration(std::chrono::milliseconds duration);
 
 // The current UTC time in strftime's `format`, for example "%Y-%m-%dT%H:%M:%SZ".
 std::string utc_now(const char* format);

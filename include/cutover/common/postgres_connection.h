@@ -15,6 +15,11 @@
 
 namespace cutover {
 
+// One text form of every value on both servers, whatever their configuration: what the
+// snapshot's COPY carries and what verification hashes are read and written under these.
+// No statement timeout either: a database default must not cut a long copy or scan short.
+extern const char* const kCanonicalSettings;
+
 // `role` names the database in messages: "blue" or "green".
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role);

@@ -17,10 +17,18 @@ class Status {
   static Status ok() { return Status(); }
   static Status error(std::string message) { return Status(std::move(message), false); }
   static Status retryable(std::string message) { return Status(std::move(message), true); }
+  // The plan does not fit the databases: the operator must change the plan or the databases.
+  // Never retried; commands exit with the bad-input code.
+  static Status invalid(std::string message) {
+    Status status(std::move(message), false);
+    status.invalid_ = true;
+    return status;
+  }
 
   bool is_ok() const { return !message_.has_value(); }
   explicit operator bool() const { return is_ok(); }
   bool is_retryable() const { return retryable_; }
+  bool is_invalid() const { return invalid_; }
   const std::string& message() const {
     static const std::string kEmpty;
     return message_ ? *message_ : kEmpty;
@@ -28,7 +36,9 @@ class Status {
   // Adds what the caller was doing in front of the message: "creating slot: <message>".
   Status with_context(const std::string& context) const {
     if (is_ok()) return *this;
-    return Status(context + ": " + *message_, retryable_);
+    Status status(context + ": " + *message_, retryable_);
+    status.invalid_ = invalid_;
+    return status;
   }
 
  private:
@@ -38,6 +48,7 @@ class Status {
 
   std::optional<std::string> message_;
   bool retryable_ = false;
+  bool invalid_ = false;
 };
 
 template <typename T>

@@ -113,6 +113,9 @@ class CutoverRunner {
   // Whether the journal shows `step` under way or done (not skipped).
   bool journal_has(const std::string& step) const;
   bool aborting() const { return abort_requested_.load(); }
+  // The switch step is about to start: from here an abort is answered 409, since the move runs
+  // to its end once clients are being pointed at the other side. Fails if an abort came first.
+  Status commit_to_switch();
 
   const Plan& plan_;
   const Result<Plan>& reverse_;
@@ -124,6 +127,8 @@ class CutoverRunner {
   CutoverJournal journal_;  // guarded by mutex_
   std::atomic<bool> running_{false};
   std::atomic<bool> abort_requested_{false};
+  std::mutex abort_mutex_;     // orders an abort against commit_to_switch()
+  bool committed_ = false;     // guarded by abort_mutex_: the switch step has begun
   std::thread thread_;
 };
 

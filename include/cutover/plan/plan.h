@@ -127,6 +127,11 @@ struct Plan {
   std::vector<QualifiedName> source_tables() const;
 };
 
+// The name of the slot, publication and origin of a plan called `plan_name`. Names that differ
+// only in '-' and '_' share it: cutover refuses a second plan whose objects it finds are another
+// plan's (see pipeline/plan_ownership.h).
+std::string object_name_of_plan(const std::string& plan_name);
+
 // Reads and validates a plan file. The error lists every problem, one per line.
 Result<Plan> load_plan(const std::string& path);
 // The same from text already in memory; `file` names it in messages.

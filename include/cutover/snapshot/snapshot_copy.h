@@ -5,8 +5,11 @@
 // the slot's consistent point. `snapshot.parallelism` workers import the snapshot and copy
 // chunks of about `snapshot.chunk_rows` rows each: page (ctid) ranges, which PostgreSQL scans
 // directly (TID range scans) and which work for every table, with or without a key.
-// Each chunk is `COPY (SELECT <transform> ... WHERE <filter>) TO STDOUT` on blue piped into
-// `COPY target FROM STDIN` on green. A copy that stops half-way is never resumed: the
+// Each chunk is `COPY (SELECT <source columns> ... WHERE <filter>) TO STDOUT` on blue piped into
+// a staging table of the source's types on green, then `INSERT INTO target SELECT <transform>`
+// there: the applier's own projection over rows of the same types, so that the snapshot and
+// the stream give every value the same way (a char(n) to text keeps no padding in one and
+// padding in the other; a value too long for its column fails both). A copy that stops half-way is never resumed: the
 // orchestrator empties the targets and copies again, so a table is never half-copied.
 #pragma once
 
@@ -17,6 +20,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include <libpq-fe.h>
 
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
@@ -57,7 +62,15 @@ class SnapshotCopy {
     std::int64_t end_page;  // -1: to the end of the table
   };
 
+  struct ChunkCopied {
+    std::uint64_t rows = 0;
+    std::uint64_t bytes = 0;
+  };
+
   Status plan_chunks();
+  std::size_t transform_index(const TableTransform& transform) const;
+  static std::string staging_table_sql(const TableTransform& transform, const std::string& staging);
+  Result<ChunkCopied> copy_chunk(PGconn* blue, PGconn* green, const Chunk& chunk, const std::string& staging);
   void work(std::size_t worker, std::atomic<std::size_t>& next_chunk, Status& outcome,
             std::mutex& outcome_mutex);
   void report_progress(const std::atomic<bool>& finished) const;

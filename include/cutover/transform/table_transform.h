@@ -23,6 +23,10 @@ namespace cutover {
 struct SourceColumn {
   std::string name;
   std::string sql_type;  // format_type() form
+  // The same type without its modifier (`character varying`, `bpchar`, `numeric`): what the
+  // applier and the snapshot read source values as, so that a value blue's column now holds
+  // (widened on blue while streaming) is never cut to the length it had when cutover started.
+  std::string unconstrained_type;
 };
 
 struct TargetColumn {
@@ -31,9 +35,21 @@ struct TargetColumn {
   std::string sql_type;    // green's type, format_type() form
   std::set<std::string> reads;  // identifiers the expression mentions
   bool plain_copy = false;      // the expression is one source column, as it is
+  // The source column a copy or a plain cast of one column (`code`, `code::varchar(10)`)
+  // carries; empty for any other expression.
+  std::string carried_column;
+  // The type the value has on the source before it becomes green's: the carried column's, or
+  // the expression's. Empty until resolve_transforms has asked the source.
+  std::string value_type;
+  // What converting value_type to sql_type can lose (conversion_loss); empty when nothing.
+  std::string loss;
 
   // The expression cast explicitly to green's type: `((expr)::type)`.
   std::string typed_expression() const { return "((" + expression + ")::" + sql_type + ")"; }
+  // The value before conversion: the carried source column, or the expression.
+  std::string value_expression() const {
+    return carried_column.empty() ? "(" + expression + ")" : quote_identifier(carried_column);
+  }
 };
 
 struct TableTransform {
@@ -48,11 +64,15 @@ struct TableTransform {
   bool merged = false;                  // other sources feed the same target
   bool truncate_target_on_truncate = true;
 
-  // `"expr" AS "column", ...` over a relation named like the source table.
+  // `(expr) AS "column", ...` over a relation named like the source table: what the
+  // snapshot and the applier insert, each value converted to green's column type by the
+  // INSERT's assignment, which refuses a value that does not fit rather than cutting it.
   std::string projection() const;
-  // The same, each expression cast explicitly to green's column type: what the applier
-  // writes, converting as COPY's text input does in the snapshot.
+  // The same, each expression cast explicitly to green's column type: for comparisons with
+  // green's rows (keys, keyless matching), where the conversion is lossless.
   std::string typed_projection() const;
+  // The source columns the expressions and the filter read: what the snapshot copies.
+  std::vector<SourceColumn> columns_read() const;
   // The row filter as a boolean SQL expression.
   std::string filter() const { return where.empty() ? "true" : "(" + where + ")"; }
   // Target columns whose expression reads any of `source_column_names`.

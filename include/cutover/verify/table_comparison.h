@@ -3,7 +3,10 @@
 //
 // Blue's side is the union of every transform that writes the table: the projection cast to
 // green's column types, the row filter, and the chunk's key range. Green's side is the
-// table's columns. Both render each row as ROW(...)::text under the same session settings
+// table's columns. A column whose conversion can lose data (TargetColumn::loss) is compared
+// the other way round: green's value cast back to the value's type on blue, against blue's
+// value itself, so that a value cut, rounded or changed on the way shows as a difference
+// instead of being computed identically on both sides. Both render each row as ROW(...)::text under the same session settings
 // (see kCanonicalSettings) and sum a 64-bit hash of it per chunk, with its count and XOR:
 // equal rows give equal text whatever their physical order, so equal chunks give equal sums.
 #pragma once
@@ -15,9 +18,6 @@
 #include "cutover/verify/verification_report.h"
 
 namespace cutover {
-
-// One text form of every value on both servers, whatever their configuration.
-extern const char* const kCanonicalSettings;
 
 // A chunk: key values from green's boundaries; no lower bound in the first chunk, no upper
 // bound in the last.
@@ -63,6 +63,7 @@ class TableComparison {
   std::vector<const TableTransform*> transforms_;
   std::vector<std::string> columns_;          // compared: mapped by every transform
   std::vector<std::string> column_types_;     // green's types of columns_
+  std::vector<std::string> round_trip_types_; // per columns_: the value type green's is cast back to, or ""
   std::vector<std::string> not_compared_;
   std::vector<std::size_t> key_positions_;    // in columns_
 };

@@ -1,0 +1,167 @@
+// One value on every path: the snapshot and the applier give a transformed column the same
+// value, a conversion that can lose data never cuts a value silently, and verification proves
+// such a column by casting green's values back to blue's type. Green is checked against blue
+// by SQL written here, which shares no code with cutover's transforms.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class OneValueTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ::setenv("CUTOVER_TOKEN", "one-value-token", 1); }
+
+  std::string state() const { return "state_dir: " + h_.work().path() + "/state\n"; }
+
+  struct Outcome {
+    int exit_code;
+    std::string output;
+  };
+  Outcome validate_connect() {
+    ChildProcess child({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
+    const int code = child.wait(60s).value_or(-1);
+    return {code, child.standard_output() + child.standard_error()};
+  }
+
+  ForwardHarness h_;
+};
+
+// pgbench's filler char(84) into text: SQL's conversion drops the padding. Rows copied by the
+// snapshot and rows streamed afterwards must agree, and equal blue's rtrim().
+TEST_F(OneValueTest, PaddedCharacterIntoTextIsTheSameValueFromTheSnapshotAndTheStream) {
+  h_.blue().execute(
+      "CREATE TABLE codes (id int PRIMARY KEY, filler char(20), code varchar(10));"
+      "INSERT INTO codes SELECT g, 'f' || g, 'c' || g FROM generate_series(1, 200) g");
+  h_.green().execute("CREATE TABLE codes (id bigint PRIMARY KEY, filler text, code text)");
+  h_.write_plan("  - source: codes\n", state());
+  const auto validated = validate_connect();
+  EXPECT_EQ(validated.exit_code, 0) << validated.output;
+  // Forward, nothing to say (the way back, text into char(20), is another matter).
+  EXPECT_EQ(validated.output.find("tables[0].columns."), std::string::npos) << validated.output;
+  h_.start_run();
+  h_.blue().execute(
+      "INSERT INTO codes SELECT g, 'f' || g, 'c' || g FROM generate_series(201, 400) g;"
+      "UPDATE codes SET filler = 'changed ' || id WHERE id % 50 = 0");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, rtrim(filler), code FROM codes", "SELECT id, filler, code FROM codes"));
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM codes WHERE filler LIKE '% '"), "0");
+  EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
+}
+
+// text into varchar(10): validation says what can be lost; a value that does not fit stops
+// the stream with PostgreSQL's error instead of being cut to ten characters.
+TEST_F(OneValueTest, AValueTooLongForItsColumnStopsTheStreamInsteadOfBeingCut) {
+  h_.blue().execute(
+      "CREATE TABLE items (id int PRIMARY KEY, code text);"
+      "INSERT INTO items SELECT g, 'short' || g FROM generate_series(1, 50) g");
+  h_.green().execute("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
+  h_.write_plan("  - source: items\n", state());
+  const auto validated = validate_connect();
+  EXPECT_EQ(validated.exit_code, 0) << validated.output;
+  EXPECT_NE(validated.output.find("tables[0].columns.code: text to green's character varying(10) can lose "
+                                  "values longer than 10 characters"),
+            std::string::npos)
+      << validated.output;
+  auto& run = h_.start_run();
+  h_.blue().execute("INSERT INTO items VALUES (51, 'THIRTY-CHARACTERS-LONG-CODE-XX')");
+  EXPECT_TRUE(run.wait_for_output("value too long for type character varying(10)", 60s)) << run.standard_error();
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id = 51"), "0");
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE code = 'THIRTY-CHA'"), "0");
+}
+
+// Blue's column widened while cutover streams: a longer value is read whole, and refused by
+// green's narrower column, never cut to the length blue's column had at the start.
+TEST_F(OneValueTest, AColumnWidenedOnBlueWhileStreamingIsNotCutToItsOldLength) {
+  h_.blue().execute(
+      "CREATE TABLE items (id int PRIMARY KEY, code varchar(10));"
+      "INSERT INTO items SELECT g, 'short' || g FROM generate_series(1, 50) g");
+  h_.green().execute("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
+  h_.write_plan("  - source: items\n", state());
+  auto& run = h_.start_run();
+  h_.blue().execute(
+      "ALTER TABLE items ALTER COLUMN code TYPE varchar(50);"
+      "INSERT INTO items VALUES (51, 'THIRTY-CHARACTERS-LONG-CODE-XX')");
+  EXPECT_TRUE(run.wait_for_output("value too long for type character varying(10)", 60s)) << run.standard_error();
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id = 51"), "0");
+}
+
+// The same value present before the start fails the snapshot, which leaves nothing behind.
+TEST_F(OneValueTest, AValueTooLongForItsColumnFailsTheSnapshotWhichLeavesNothing) {
+  h_.blue().execute(
+      "CREATE TABLE items (id int PRIMARY KEY, code text);"
+      "INSERT INTO items SELECT g, 'short' || g FROM generate_series(1, 50) g;"
+      "INSERT INTO items VALUES (51, 'THIRTY-CHARACTERS-LONG-CODE-XX')");
+  h_.green().execute("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
+  h_.write_plan("  - source: items\n", state());
+  auto& run = h_.start_run(false);
+  EXPECT_EQ(run.wait(60s).value_or(-1), 1) << run.standard_error();
+  EXPECT_NE(run.standard_error().find("value too long for type character varying(10)"), std::string::npos)
+      << run.standard_error();
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "0");
+  EXPECT_EQ(h_.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
+// numeric(12,4) into numeric(10,2): PostgreSQL rounds on both paths without a word. The
+// rounded rows are reported by verification, which casts green's values back.
+TEST_F(OneValueTest, VerificationReportsValuesAConversionRounded) {
+  h_.blue().execute(
+      "CREATE TABLE prices (id int PRIMARY KEY, amount numeric(12,4), label text);"
+      "INSERT INTO prices SELECT g, g + 0.25, 'p' || g FROM generate_series(1, 100) g;"
+      "UPDATE prices SET amount = 7.1234 WHERE id = 7");
+  h_.green().execute("CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(10,2), label text)");
+  h_.write_plan("  - source: prices\n", state());
+  const auto validated = validate_connect();
+  EXPECT_EQ(validated.exit_code, 0) << validated.output;
+  EXPECT_NE(validated.output.find("tables[0].columns.amount: numeric(12,4) to green's numeric(10,2) can lose"),
+            std::string::npos)
+      << validated.output;
+  // The int to bigint key widens: nothing to say about it.
+  EXPECT_EQ(validated.output.find("tables[0].columns.id:"), std::string::npos) << validated.output;
+  h_.start_run();
+  h_.blue().execute("UPDATE prices SET amount = 42.4242 WHERE id = 42; UPDATE prices SET label = 'x' WHERE id = 3");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, round(amount, 2), label FROM prices", "SELECT * FROM prices"));
+  const auto verified = h_.cli({"verify"});
+  EXPECT_EQ(verified.exit_code, 1) << verified.errors;
+  std::set<std::string> rounded;
+  for (const auto& table : verified.output["tables"]) {
+    for (const auto& entry : table["different"]) {
+      rounded.insert(entry["key"]["id"].get<std::string>());
+      EXPECT_EQ(entry["columns"], nlohmann::json::array({"amount"})) << entry.dump();
+    }
+  }
+  EXPECT_EQ(rounded, std::set<std::string>({"7", "42"})) << verified.output.dump(2);
+}
+
+// A key whose conversion could change a value silently is refused: a key cut short would
+// match another row. One into a narrower integer only ever fails loudly, so it is a warning.
+TEST_F(OneValueTest, AKeyThatCouldChangeSilentlyIsRefused) {
+  h_.blue().execute("CREATE TABLE accounts (code text PRIMARY KEY, name text)");
+  h_.green().execute("CREATE TABLE accounts (code varchar(8) PRIMARY KEY, name text)");
+  h_.write_plan("  - source: accounts\n", state());
+  const auto validated = validate_connect();
+  EXPECT_EQ(validated.exit_code, 2) << validated.output;
+  EXPECT_NE(validated.output.find("tables[0].columns.code: text to green's character varying(8) can lose values "
+                                  "longer than 8 characters; a key must convert without loss"),
+            std::string::npos)
+      << validated.output;
+
+  h_.blue().execute("CREATE TABLE counters (id bigint PRIMARY KEY, n int)");
+  h_.green().execute("CREATE TABLE counters (id int PRIMARY KEY, n int)");
+  h_.write_plan("  - source: counters\n", state());
+  const auto narrowing = validate_connect();
+  EXPECT_EQ(narrowing.exit_code, 0) << narrowing.output;
+  EXPECT_NE(narrowing.output.find("tables[0].columns.id: bigint to green's integer can lose values beyond "
+                                  "integer's range; the first value that does not fit stops the pipeline"),
+            std::string::npos)
+      << narrowing.output;
+}
+
+}  // namespace
+}  // namespace cutover::testing
