@@ -30,6 +30,10 @@ std::optional<std::string> bytes_of_hex(const std::string& text) {
 // capture could not name ("oid:16404") is read as text.
 std::string sql_type_name(const std::string& name) {
   if (name.rfind("oid:", 0) == 0) return "text";
+  // An array ("int4[]", "app.mood[]") is its element's name, quoted, and the brackets.
+  if (name.size() > 2 && name.compare(name.size() - 2, 2, "[]") == 0) {
+    return sql_type_name(name.substr(0, name.size() - 2)) + "[]";
+  }
   const auto dot = name.find('.');
   if (dot == std::string::npos) return quote_identifier(name);
   return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));

@@ -2,10 +2,12 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "cutover/common/logging.h"
+#include "cutover/common/postgres_connection.h"
 
 namespace cutover {
 
@@ -51,6 +53,23 @@ Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::open(const
     PQfinish(connection);
     return Status::retryable("cannot open a replication connection to blue (" + redact_dsn(dsn) +
                              "): " + reason);
+  }
+  // pgoutput writes values as text under the walsender's settings: pinned, so that a date or
+  // an interval reads the same on green whatever blue's defaults are (a logical walsender runs
+  // plain SQL before START_REPLICATION, one statement at a time).
+  const std::string settings = kCanonicalSettings;
+  for (std::size_t start = 0; start < settings.size();) {
+    const std::size_t end = std::min(settings.find("; ", start), settings.size());
+    const std::string statement = settings.substr(start, end - start);
+    start = end + 2;
+    PGresult* result = PQexec(connection, statement.c_str());
+    const bool set = PQresultStatus(result) == PGRES_COMMAND_OK;
+    PQclear(result);
+    if (!set) {
+      std::string reason = trimmed(PQerrorMessage(connection));
+      PQfinish(connection);
+      return Status::retryable("blue: pinning the replication session's settings (" + statement + "): " + reason);
+    }
   }
   return std::unique_ptr<ReplicationConnection>(new ReplicationConnection(connection));
 }
