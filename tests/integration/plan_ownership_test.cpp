@@ -108,6 +108,23 @@ TEST_F(PlanOwnershipTest, GreenThatIsBlueIsRefusedBeforeAnythingIsCreated) {
   EXPECT_EQ(h_.blue().query_value("SELECT to_regnamespace('cutover') IS NULL"), "t");
 }
 
+TEST_F(PlanOwnershipTest, GreenThatIsAPhysicalReplicaOfBlueIsRefused) {
+  const auto replica = PostgresCluster::standby_of(h_.blue());
+  ASSERT_EQ(replica->query_value("SELECT pg_is_in_recovery()"), "t");
+  const std::string plan = h_.work().write_file(
+      "replica.yaml", "name: replica\nblue:\n  dsn: \"" + h_.blue().dsn() + "\"\ngreen:\n  dsn: \"" +
+                          replica->dsn() + "\"\nstate_dir: " + h_.work().path() + "/state-replica\n" +
+                          "tables:\n  - source: items\n");
+  for (const auto& arguments : std::vector<std::vector<std::string>>{{"validate", "--connect", plan},
+                                                                      {"run", plan}}) {
+    const auto outcome = cutover(arguments);
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+    EXPECT_NE(outcome.output.find("replica.yaml: green.dsn: green is a physical replica of blue"), std::string::npos)
+        << outcome.output;
+  }
+  EXPECT_EQ(blue_objects(), "");
+}
+
 TEST_F(PlanOwnershipTest, ALeftoverSlotWithoutARecordIsNotTakenOverAndGreenKeepsItsRows) {
   // A slot of the plan's name that no record explains, and a green table the operator filled.
   h_.blue().execute("SELECT pg_create_logical_replication_slot('cutover_items', 'pgoutput')");
