@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Forward-pipeline benchmarks, side by side in one run on the same two clusters.
 
-  python3 bench/forward_bench.py [--rows 1000000] [--pgbench-transactions 20000]
+  python3 bench/forward_bench.py [--rows 1000000] [--pgbench-transactions 20000] [--only-snapshot]
 
 1. Snapshot: cutover run's snapshot (transform included) of ROWS rows against a plain
    `psql COPY ... TO STDOUT | psql COPY ... FROM STDIN` pipe of the same rows.
@@ -98,6 +98,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pgbench-transactions", type=int, default=20000)
+    parser.add_argument("--only-snapshot", action="store_true", help="run the snapshot benchmark alone")
     args = parser.parse_args()
     rows = args.rows
     work = tempfile.mkdtemp(prefix="cutover-bench.")
@@ -128,6 +129,10 @@ def main():
         report(("Snapshot of %d rows with a transform (2 workers)" % rows,
                         "%.1f s" % snapshot_seconds, "%.1f s (COPY pipe, 1 stream)" % pipe_seconds,
                         "%.2f x the pipe's time" % (snapshot_seconds / pipe_seconds)))
+
+        if args.only_snapshot:
+            stop(run)
+            return
 
         # 2. One big transaction, streaming: cutover (running from the snapshot above).
         blue.sql("CREATE TABLE big (id bigint PRIMARY KEY, v text)")
