@@ -398,6 +398,12 @@ std::vector<BadInputCase> corpus() {
                                            " dbname=postgres user=locked password=" + kWrongPassword});
        },
        2, {"cannot connect to blue", "password authentication failed for user \"locked\"", "password=***"}, 1},
+      {"HugePassword", "connect",
+       [] {
+         return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->blue.port()) +
+                                           " dbname=postgres user=locked password=" + std::string(60000, 'p')});
+       },
+       2, {"cannot connect to blue", "password=***"}, 1},
       {"UnreachableBlue", "connect",
        [] { return plan_on_world({.blue_dsn = "host=127.0.0.1 port=" + std::to_string(world->closed_port) +
                                                  " connect_timeout=2"}); },
@@ -487,6 +493,7 @@ TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
   EXPECT_EQ(output.find(kWrongPassword), std::string::npos) << output;
   EXPECT_EQ(output.find(kRightPassword), std::string::npos) << output;
   EXPECT_EQ(output.find(kKafkaPassword), std::string::npos) << output;
+  EXPECT_EQ(output.find(std::string(100, 'p')), std::string::npos) << "a password was shown";
   EXPECT_FALSE(std::filesystem::exists(world->state_dir())) << "a state directory was made";
   EXPECT_EQ(world_fingerprint(), *baseline_) << "something was created or changed";
 }
