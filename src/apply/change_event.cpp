@@ -36,7 +36,9 @@ std::string sql_type_name(const std::string& name) {
   }
   const auto dot = name.find('.');
   if (dot == std::string::npos) return quote_identifier(name);
-  return quote_identifier(name.substr(0, dot)) + "." + quote_identifier(name.substr(dot + 1));
+  // pgoutput names a pg_catalog type with an empty schema (".int4", the base of a domain).
+  const std::string schema = dot == 0 ? "pg_catalog" : name.substr(0, dot);
+  return quote_identifier(schema) + "." + quote_identifier(name.substr(dot + 1));
 }
 }  // namespace
 
@@ -81,7 +83,7 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
       for (const auto& column : document.at("schema").at("columns")) {
         // The change log names a column's type without its modifier: unconstrained already.
         const std::string type = sql_type_name(column.at("type").get<std::string>());
-        event.schema_columns.push_back({column.at("name").get<std::string>(), type, type});
+        event.schema_columns.push_back({column.at("name").get<std::string>(), type, type, type});
       }
     } else if (op == "t") {
       event.kind = ChangeEvent::Kind::kTruncate;

@@ -130,8 +130,11 @@ ExpressionTrial try_expression(pqxx::connection& source, const TableTransform& t
                       transform.source.quoted() + " AS " + quote_identifier(transform.source.name) +
                       " WHERE " + filter);
     result.type = trial.exec_params(
-        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-        "'cutover_validate'::regclass AND attnum = 1")[0][0].c_str();
+        // A domain's base type: on green the value is read as that (the domain may not exist there).
+        "SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
+        "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) FROM pg_attribute a "
+        "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = 'cutover_validate'::regclass AND a.attnum = 1")[0][0]
+                      .c_str();
     result.impurities = impurities_of_view(trial);
     trial.abort();
   } catch (const std::exception& error) {
@@ -370,6 +373,22 @@ void check_written_columns(const Plan& plan, const std::vector<TableTransform>& 
   }
 }
 
+// The snapshot and the applier read blue's values on green as blue's column types (a domain
+// as its base type): each must exist there.
+void check_source_types_exist(const Plan& plan, const std::vector<TableTransform>& transforms,
+                              pqxx::connection& green, std::vector<std::string>& problems) {
+  pqxx::nontransaction query(green);
+  for (const auto& transform : transforms) {
+    for (const auto& column : transform.columns_read()) {
+      if (!query.exec_params("SELECT to_regtype($1) IS NULL", column.unconstrained_type)[0][0].as<bool>()) continue;
+      problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".source: " + plan.source_side() +
+                         "'s column " + transform.source.text() + "." + column.name + " has type " +
+                         column.unconstrained_type + ", which " + plan.target_side() + " lacks: its values are "
+                         "read there as that type. Create the type on " + plan.target_side());
+    }
+  }
+}
+
 // cutover writes green with session_replication_role = replica, so that green's ordinary
 // triggers do not run again what blue's already did. A trigger set ENABLE ALWAYS or ENABLE
 // REPLICA fires all the same, once per copied and once per applied row (a running total
@@ -568,6 +587,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
     check_written_columns(plan, *transforms, **green, problems);
     check_target_triggers(plan, *transforms, **green, problems);
+    check_source_types_exist(plan, *transforms, **green, problems);
     check_sequences_exist(plan, **blue, **green, problems);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);

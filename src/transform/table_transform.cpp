@@ -14,11 +14,17 @@ namespace {
 std::vector<SourceColumn> table_columns(pqxx::work& query, const QualifiedName& table) {
   std::vector<SourceColumn> columns;
   const auto rows = query.exec_params(
-      "SELECT attname, format_type(atttypid, atttypmod), format_type(atttypid, -1) FROM pg_attribute "
-      "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped "
-      "AND attgenerated = '' ORDER BY attnum",
+      // A domain is read as its base type, as pgoutput names it: the domain itself may exist
+      // on the source only.
+      "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+      "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1), "
+      "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) "
+      "ELSE format_type(a.atttypid, a.atttypmod) END "
+      "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+      "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+      "AND a.attgenerated = '' ORDER BY a.attnum",
       table.quoted());
-  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str()});
+  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].c_str()});
   return columns;
 }
 
@@ -65,8 +71,11 @@ Result<std::vector<std::string>> view_types(pqxx::connection& source, const Tabl
                       transform.source.quoted() + " AS " + quote_identifier(transform.source.name));
     std::vector<std::string> types;
     for (const auto& row : trial.exec_params(
-             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-             "'cutover_value_types'::regclass AND attnum > 0 ORDER BY attnum")) {
+             // A domain's base type: on green the value is read as that.
+             "SELECT format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
+             "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END) FROM pg_attribute a "
+             "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = 'cutover_value_types'::regclass "
+             "AND a.attnum > 0 ORDER BY a.attnum")) {
       types.push_back(row[0].c_str());
     }
     trial.abort();
@@ -114,7 +123,7 @@ Status fill_value_types(pqxx::connection& source, TableTransform& transform, con
       if (candidate.name == column.carried_column) carried = &candidate;
     }
     if (!carried) column.carried_column.clear();
-    column.value_type = carried ? carried->sql_type : expression_type;
+    column.value_type = carried ? carried->base_type : expression_type;
     column.loss = conversion_loss(column.value_type, column.sql_type);
   }
   return Status::ok();

@@ -75,12 +75,14 @@ TEST_F(OneValueTest, EveryConversionGivesTheSameValueFromTheSnapshotAndTheStream
   const std::string source_columns =
       "a smallint, b integer, c bigint, d numeric(10,2), e real, f varchar(10), g char(8), h date, "
       "i timestamp(3), j json, k text, l integer[], m timestamptz, n numeric(12,4), o double precision, "
-      "p interval, q bytea, r tstzrange, s char(3)";
+      "p interval, q bytea, r tstzrange, s char(3), t release_year";
+  // A domain blue has and green does not: values travel as its base type.
+  h_.blue().execute("CREATE DOMAIN release_year AS integer CHECK (VALUE > 1900)");
   h_.blue().execute("CREATE TABLE conv (id int PRIMARY KEY, " + source_columns + ")");
   h_.green().execute(
       "CREATE TABLE conv (id int PRIMARY KEY, a integer, b bigint, c numeric, d numeric(12,4), "
       "e double precision, f text, g text, h timestamptz, i timestamp, j jsonb, k varchar(20), l bigint[], "
-      "m date, n numeric(10,2), o integer, p interval, q bytea, r tstzrange, s varchar(3))");
+      "m date, n numeric(10,2), o integer, p interval, q bytea, r tstzrange, s varchar(3), t bigint)");
   const std::string values =
       "SELECT %s, g::smallint, g * 1000, g * 10000000000, g + 0.25, g + 0.5, 'f' || g, 'g' || g, "
       "date '2024-02-27' + g, timestamp '2024-02-27 23:59:58.123' + g * interval '1 hour', "
@@ -88,7 +90,7 @@ TEST_F(OneValueTest, EveryConversionGivesTheSameValueFromTheSnapshotAndTheStream
       "timestamptz '2024-03-30 11:00:00+00' + g * interval '1 day', g + 0.5, (g * 2)::float8, "
       "g * interval '1 day 2 hours 3.5 seconds', ('\\x' || lpad(to_hex(g), 4, '0'))::bytea, "
       "tstzrange(timestamptz '2024-01-01 00:00+00', timestamptz '2024-01-01 00:00+00' + g * interval '1 day'), "
-      "'ab' FROM generate_series(1, 50) g";
+      "'ab', 1990 + g FROM generate_series(1, 50) g";
   auto rows_of = [&](const std::string& id) {
     std::string sql = values;
     return sql.replace(sql.find("%s"), 2, id);
@@ -111,11 +113,11 @@ TEST_F(OneValueTest, EveryConversionGivesTheSameValueFromTheSnapshotAndTheStream
   query.exec("SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
              "SET extra_float_digits = 3; SET bytea_output = 'hex'");
   const auto unpaired = query.exec(
-      "SELECT id, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s FROM conv c1 WHERE NOT EXISTS ("
+      "SELECT id, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, s, t FROM conv c1 WHERE NOT EXISTS ("
       "SELECT 1 FROM conv c2 WHERE c2.id = CASE WHEN c1.id > 1000 THEN c1.id - 1000 ELSE c1.id + 1000 END "
       "AND (c2.a, c2.b, c2.c, c2.d, c2.e, c2.f, c2.g, c2.h, c2.i, c2.j::text, c2.k, c2.l, c2.m, c2.n, c2.o, "
-      "c2.p, c2.q, c2.r, c2.s) IS NOT DISTINCT FROM (c1.a, c1.b, c1.c, c1.d, c1.e, c1.f, c1.g, c1.h, c1.i, "
-      "c1.j::text, c1.k, c1.l, c1.m, c1.n, c1.o, c1.p, c1.q, c1.r, c1.s)) ORDER BY id LIMIT 5");
+      "c2.p, c2.q, c2.r, c2.s, c2.t) IS NOT DISTINCT FROM (c1.a, c1.b, c1.c, c1.d, c1.e, c1.f, c1.g, c1.h, c1.i, "
+      "c1.j::text, c1.k, c1.l, c1.m, c1.n, c1.o, c1.p, c1.q, c1.r, c1.s, c1.t)) ORDER BY id LIMIT 5");
   std::string shown;
   for (const auto& row : unpaired) {
     for (const auto& field : row) shown += std::string(field.is_null() ? "NULL" : field.c_str()) + " | ";

@@ -117,11 +117,16 @@ TEST(ChangeEventParsing, ReadsRowsTransactionsAndRejectsGarbage) {
   EXPECT_EQ(row->unchanged_toast, std::vector<std::string>{"body"});
   auto schema = parse_change_event(
       R"({"op":"schema","schema":{"columns":[{"name":"mood","type":"public.mood"},)"
-      R"({"name":"n","type":"int4"}]},"source":{"schema":"public","table":"t"}})", 5);
+      R"({"name":"n","type":"int4"},{"name":"tags","type":"text[]"},{"name":"moods","type":"public.mood[]"},)"
+      R"({"name":"year","type":".int4"}]},"source":{"schema":"public","table":"t"}})", 5);
   ASSERT_TRUE(schema);
-  ASSERT_EQ(schema->schema_columns.size(), 2u);
+  ASSERT_EQ(schema->schema_columns.size(), 5u);
   EXPECT_EQ(schema->schema_columns[0].sql_type, "\"public\".\"mood\"");
   EXPECT_EQ(schema->schema_columns[1].sql_type, "\"int4\"");
+  EXPECT_EQ(schema->schema_columns[2].sql_type, "\"text\"[]");
+  EXPECT_EQ(schema->schema_columns[3].sql_type, "\"public\".\"mood\"[]");
+  // pgoutput's name of a domain's pg_catalog base type has an empty schema.
+  EXPECT_EQ(schema->schema_columns[4].sql_type, "\"pg_catalog\".\"int4\"");
   EXPECT_FALSE(parse_change_event(R"({"op":"schema","schema":{"columns":[{}]},)"
                                   R"("source":{"schema":"public","table":"t"}})", 6));
   auto garbage = parse_change_event("not json", 9);

@@ -9,7 +9,9 @@ TableTransform users_to_accounts(const std::string& id_expression) {
   TableTransform transform;
   transform.source = {"public", "users"};
   transform.target = {"public", "accounts"};
-  transform.source_columns = {{"id", "integer", "integer"}, {"name", "text", "text"}, {"active", "boolean", "boolean"}};
+  transform.source_columns = {{"id", "integer", "integer", "integer"},
+                              {"name", "text", "text", "text"},
+                              {"active", "boolean", "boolean", "boolean"}};
   transform.columns = {make_target_column("id", id_expression, "bigint"),
                        make_target_column("full_name", "upper(name)", "text")};
   transform.key = {"id"};

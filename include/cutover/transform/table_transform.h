@@ -23,10 +23,14 @@ namespace cutover {
 struct SourceColumn {
   std::string name;
   std::string sql_type;  // format_type() form
-  // The same type without its modifier (`character varying`, `bpchar`, `numeric`): what the
-  // applier and the snapshot read source values as, so that a value blue's column now holds
-  // (widened on blue while streaming) is never cut to the length it had when cutover started.
+  // The same type without its modifier (`character varying`, `bpchar`, `numeric`), a domain's
+  // base type: what the applier and the snapshot read source values as on the target, so that
+  // a value blue's column now holds (widened on blue while streaming) is never cut to the
+  // length it had when cutover started.
   std::string unconstrained_type;
+  // The declared type, or a domain's base type with its modifier: what the value is once the
+  // domain's checks are left behind, and what verification casts green's values back to.
+  std::string base_type;
 };
 
 struct TargetColumn {
