@@ -211,8 +211,8 @@ Result<SnapshotCopy::ChunkCopied> SnapshotCopy::copy_chunk(PGconn* blue, PGconn*
   }
   PgResult in(PQexec(green, copy_in.c_str()));
   if (PQresultStatus(in.get()) != PGRES_COPY_IN) {
-    while (PgResult(PQgetResult(blue))) {
-    }
+    // Blue is left mid-COPY (PQgetResult would hand back its COPY state for ever): the worker
+    // gives up and closes the connection.
     return abandon(Status::error("green: copying " + transform.source.text() + ": " + libpq_error(green)));
   }
   ChunkCopied copied;

@@ -101,7 +101,8 @@ TEST_F(OneValueTest, EveryConversionGivesTheSameValueFromTheSnapshotAndTheStream
   EXPECT_EQ(validated.exit_code, 0) << validated.output;
   for (const char* lossy : {"columns.m: timestamp with time zone to green's date can lose",
                             "columns.n: numeric(12,4) to green's numeric(10,2) can lose",
-                            "columns.o: double precision to green's integer can lose"}) {
+                            "columns.o: double precision to green's integer can lose",
+                            "columns.j: json to green's jsonb drops whitespace, key order and every repeated key"}) {
     EXPECT_NE(validated.output.find(lossy), std::string::npos) << lossy << "\n" << validated.output;
   }
   h_.start_run();
