@@ -94,6 +94,10 @@ Status ReplicationConnection::connection_error(const std::string& what) const {
 
 std::string ReplicationConnection::database_name() const { return PQdb(connection_); }
 
+bool ReplicationConnection::carries_messages() const {
+  return PQserverVersion(connection_) >= kFirstVersionWithMessages;
+}
+
 Result<std::vector<std::vector<std::string>>> ReplicationConnection::run_command(
     const std::string& command) {
   PGresult* result = PQexec(connection_, command.c_str());
@@ -122,9 +126,12 @@ Status ReplicationConnection::start(const std::string& slot, const std::string& 
   const std::string slot_identifier = escaped ? escaped : slot;
   PQfreemem(escaped);
   // Publication names go in a string literal; plan names are restricted to [a-z0-9_-].
+  // Logical messages (the drain's marker) came to pgoutput in PostgreSQL 14; before it the
+  // capture writes the marker into the change log itself (drain_markers.h).
+  const std::string messages = carries_messages() ? ", messages 'true'" : "";
   const std::string command = "START_REPLICATION SLOT " + slot_identifier + " LOGICAL " +
                               from.to_string() + " (proto_version '1', publication_names '" +
-                              publication + "', messages 'true')";
+                              publication + "'" + messages + ")";
   PGresult* result = PQexec(connection_, command.c_str());
   const bool started = PQresultStatus(result) == PGRES_COPY_BOTH;
   std::string reason = trimmed(PQresultErrorMessage(result));

@@ -13,6 +13,7 @@
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
 #include "cutover/capture/preflight.h"
+#include "cutover/capture/replication_stream.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/apply/green_writer.h"
 #include "cutover/orchestrator/switch_command.h"
@@ -545,7 +546,16 @@ Status CutoverRunner::drain(const std::string& id, const Route& route) {
   try {
     allow_writes(**from);  // the side left may be fenced already
     pqxx::nontransaction query(**from);
-    query.exec_params("SELECT pg_logical_emit_message(true, 'cutover', $1)", id);
+    const auto written = query.exec_params(
+        "SELECT pg_logical_emit_message(true, 'cutover', $1)::text, "
+        "current_setting('server_version_num')::int",
+        id)[0];
+    if (written[1].as<int>() < ReplicationConnection::kFirstVersionWithMessages) {
+      // pgoutput does not send it here: the capture puts it into the change log.
+      const auto at = Lsn::parse(written[0].as<std::string>());
+      if (!at) return Status::error(route.from + ": the drain marker's position is unreadable");
+      pipeline_.drain_markers.request({"cutover", id, *at});
+    }
   } catch (const std::exception& error) {
     return Status::error(route.from + ": writing the drain marker: " + error.what());
   }

@@ -11,6 +11,7 @@
 #include "cutover/apply/green_writer.h"
 #include "cutover/capture/preflight.h"
 #include "cutover/pipeline/plan_ownership.h"
+#include "cutover/pipeline/server_compatibility.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/transform/table_transform.h"
 #include "cutover/transform/type_conversion.h"
@@ -569,6 +570,10 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
   if (!blue || !green) return check;
 
   try {
+    if (auto unsupported = unsupported_versions(plan, **blue, **green); !unsupported.empty()) {
+      problems.insert(problems.end(), unsupported.begin(), unsupported.end());
+      return check;
+    }
     if (auto distinct = check_distinct_databases(plan, read_database_identity(**blue),
                                                  read_database_identity(**green));
         !distinct) {
@@ -589,6 +594,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     return check;
   }
   try {
+    check_servers_compatible(plan, *transforms, **blue, **green, check);
     check_expressions(plan, *transforms, **blue, **green, check);
     check_merged_conversions(plan, *transforms, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);

@@ -339,9 +339,11 @@ const char* phase_name(Phase phase) {
 
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
-                                      SinkWrapper wrap_sink, CaptureCounters* counters) {
+                                      SinkWrapper wrap_sink, CaptureCounters* counters,
+                                      DrainMarkers* drain_markers) {
   CaptureSettings settings;
   settings.slot_advance = plan.replication.slot_advance;
+  settings.drain_markers = drain_markers;
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
     applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.origin_name());
@@ -505,7 +507,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       };
     }
     auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, limit_lead,
-                                &status.capture);
+                                &status.capture, &status.drain_markers);
     Status capture_outcome = Status::ok();
     std::thread capture_thread([&] {
       capture_outcome = capture->run();

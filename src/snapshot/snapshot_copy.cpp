@@ -44,6 +44,13 @@ Status SnapshotCopy::empty_targets() {
 Status SnapshotCopy::plan_chunks() {
   auto blue = connect_libpq(blue_dsn_, "blue");
   if (!blue) return blue.status();
+  // A ctid range is read by a TID range scan from PostgreSQL 14; before it, every chunk would
+  // scan its whole table, so there each table is one chunk and tables go in parallel.
+  const bool tid_range_scans = PQserverVersion(blue->get()) >= 140000;
+  if (!tid_range_scans) {
+    spdlog::info("snapshot: blue is PostgreSQL {}, without TID range scans: one chunk per table",
+                 PQserverVersion(blue->get()) / 10000);
+  }
   for (const auto& transform : transforms_) {
     const std::string sql =
         "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
@@ -58,7 +65,8 @@ Status SnapshotCopy::plan_chunks() {
     const std::int64_t tuples = std::stoll(PQgetvalue(result.get(), 0, 1));
     // Never analyzed: assume small rows; a wrong guess only changes the chunk count.
     const std::int64_t rows_per_page = pages > 0 && tuples > 0 ? std::max<std::int64_t>(1, tuples / pages) : 60;
-    const std::int64_t pages_per_chunk = std::max<std::int64_t>(1, settings_.chunk_rows / rows_per_page);
+    const std::int64_t pages_per_chunk =
+        tid_range_scans ? std::max<std::int64_t>(1, settings_.chunk_rows / rows_per_page) : pages;
     std::size_t count = 0;
     for (std::int64_t first = 0; first < pages; first += pages_per_chunk) {
       const bool last = first + pages_per_chunk >= pages;

@@ -17,7 +17,7 @@ using RowsByIdentity = std::map<std::string, std::vector<Row>>;
 struct Checksum {
   std::uint64_t rows = 0;
   std::string sum;
-  std::string xor_of_hashes;
+  std::string product_sum_of_hashes;
   bool operator==(const Checksum&) const = default;
 };
 

@@ -20,20 +20,6 @@ class RollbackTest : public CutoverTest {
     h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
   }
 
-  // Waits until status shows the pipeline streaming in `direction`.
-  bool wait_for_direction(const std::string& direction) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      const auto status = h_.cli({"status"});
-      if (status.output.is_object() && status.output.value("direction", "") == direction &&
-          status.output.value("applied_lsn", "0/0") != "0/0") {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    }
-    return false;
-  }
-
   // A switch command that points the pooler at side $1 and reloads it, after `first` (shell).
   std::string write_switch_script(const std::string& first) {
     const std::string script = h_.work().path() + "/switch.sh";
@@ -48,13 +34,6 @@ class RollbackTest : public CutoverTest {
     out.close();
     ::chmod(script.c_str(), 0755);
     return script;
-  }
-
-  void expect_verification_clean(const char* after) {
-    const auto verified = h_.cli({"verify"});
-    EXPECT_EQ(verified.exit_code, 0) << "after " << after << ": " << verified.errors
-                                     << verified.output.dump(2).substr(0, 4000);
-    EXPECT_EQ(verified.output.value("state", ""), "clean") << after;
   }
 };
 

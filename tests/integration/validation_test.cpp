@@ -154,5 +154,35 @@ TEST(Validation, ExamplePlansFitTheirSchemas) {
   expect_nothing_created(harness);
 }
 
+// What a session cannot pin: a green whose encoding cannot hold blue's text, and a key whose
+// collation calls equal what blue calls different (rows would merge), are refused; keys that
+// the two sides only order differently are a warning.
+TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
+  ForwardHarness harness(ClusterOptions{}, ClusterOptions{.encoding = "LATIN1"});
+  harness.blue().execute(
+      "CREATE TABLE people (email text PRIMARY KEY, name text);"
+      "CREATE TABLE tags (tag text COLLATE \"C\" PRIMARY KEY)");
+  harness.green().execute(
+      "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
+      "CREATE TABLE people (email text COLLATE nocase PRIMARY KEY, name text);"
+      "CREATE TABLE tags (tag text COLLATE \"und-x-icu\" PRIMARY KEY)");
+  harness.write_plan("  - source: people\n  - source: tags\n");
+  const Validation result = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("green: server_encoding is LATIN1, blue's is UTF8"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("key public.people.email (from public.people.email): its collation is "
+                               "deterministic on blue"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("nondeterministic on green (nocase (i und-u-ks-level2))"), std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("key public.tags.tag (from public.tags.tag): collation C (c C) on blue, "
+                               "und-x-icu (i und) on green"),
+            std::string::npos)
+      << result.output;
+  expect_nothing_created(harness);
+}
+
 }  // namespace
 }  // namespace cutover::testing

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cutover/capture/change_encoder.h"
+#include "cutover/capture/drain_markers.h"
 #include "cutover/capture/replication_stream.h"
 #include "cutover/capture/safe_position.h"
 #include "cutover/common/result.h"
@@ -35,6 +36,8 @@ struct CaptureSettings {
   std::chrono::milliseconds status_interval{1000};
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds maximum_backoff{5000};
+  // Markers to put into the change log for a source that cannot send them; none when null.
+  DrainMarkers* drain_markers = nullptr;
 };
 
 class CaptureSession {
@@ -50,6 +53,7 @@ class CaptureSession {
  private:
   Status handle_frame(const StreamFrame& frame);
   Status offer(const ChangeRecord& record, std::optional<Lsn> commit_end);
+  Status offer_reached_markers();
   Status keep_up(bool force_status);
   Lsn safe_position();
 

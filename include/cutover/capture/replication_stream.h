@@ -50,14 +50,17 @@ class ReplicationConnection final : public ReplicationStream {
   // Runs a replication command that returns rows (IDENTIFY_SYSTEM, CREATE_REPLICATION_SLOT).
   Result<std::vector<std::vector<std::string>>> run_command(const std::string& command);
 
-  // START_REPLICATION with pgoutput proto_version 1 and messages on. From Lsn(0) the server
-  // resumes at the slot's confirmed_flush_lsn.
+  // START_REPLICATION with pgoutput proto_version 1, and messages on where the server has them.
+  // From Lsn(0) the server resumes at the slot's confirmed_flush_lsn.
   Status start(const std::string& slot, const std::string& publication, Lsn from);
 
   Result<std::optional<StreamFrame>> next(std::chrono::milliseconds timeout) override;
   Status send_status(Lsn received, Lsn confirmed) override;
 
   std::string database_name() const;
+  // Whether pgoutput sends logical messages (PostgreSQL 14 and later).
+  bool carries_messages() const;
+  static constexpr int kFirstVersionWithMessages = 140000;
 
  private:
   explicit ReplicationConnection(PGconn* connection) : connection_(connection) {}

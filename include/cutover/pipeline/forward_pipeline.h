@@ -34,6 +34,7 @@ struct PipelineStatus {
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
   std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
+  DrainMarkers drain_markers;  // the drain's markers, for a source that cannot send them
 };
 
 // How far green is behind blue: WAL bytes between blue's position and the applied one, and
@@ -54,7 +55,8 @@ using SinkWrapper = std::function<std::unique_ptr<ChangeLogSink>(std::unique_ptr
 std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& bootstrap,
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
                                       SinkWrapper wrap_sink = {},
-                                      CaptureCounters* counters = nullptr);
+                                      CaptureCounters* counters = nullptr,
+                                      DrainMarkers* drain_markers = nullptr);
 
 // Runs the pipeline of `plan`: blue to green for the plan, green to blue for the reverse plan.
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
