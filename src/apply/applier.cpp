@@ -1,6 +1,7 @@
 #include "cutover/apply/applier.h"
 
 #include <algorithm>
+#include <set>
 
 #include "cutover/common/crash_point.h"
 #include "cutover/common/logging.h"
@@ -29,7 +30,9 @@ Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform
     if (!source.batch) {
       source.columns = transform.source_columns;
       source.batch = std::make_unique<SourceBatch>(transform.source_key);
+      source.oid = transform.source_oid;
     }
+    for (const auto& column : transform.columns_read()) source.reads[column.name] = column.type_oid;
     source.targets.push_back(&transform);
   }
   counters_.applied_lsn = applied_.value();
@@ -93,6 +96,12 @@ Status Applier::handle(const ChangeEvent& event) {
 
 Status Applier::on_begin(const ChangeEvent& event) {
   if (in_transaction_) return discard_cut_off_transaction(event.offset);
+  if (halt_offset_ >= 0 && event.offset >= halt_offset_) {
+    if (completed_ > 0) {
+      if (auto status = commit(); !status) return status;
+    }
+    return halted();
+  }
   // A transaction that commits below the applied position was applied already.
   skipping_ = event.commit_lsn < applied_ || (completed_ > 0 && event.commit_lsn < completed_end_);
   if (!skipping_ && hold_.must_hold_before(event.commit_lsn)) {
@@ -145,6 +154,21 @@ Status Applier::on_row(const ChangeEvent& event) {
   if (skipping_) return Status::ok();
   auto found = sources_.find(event.table.text());
   if (found == sources_.end()) return Status::ok();  // not a table of this plan
+  // A row without a column the plan reads would be written with NULL there: a schema change
+  // the stream did not announce (or announced before this run began) must stop us instead.
+  if (event.after.is_object()) {
+    for (const auto& [column, type_oid] : found->second.reads) {
+      if (event.after.contains(column) ||
+          std::find(event.unchanged_toast.begin(), event.unchanged_toast.end(), column) != event.unchanged_toast.end()) {
+        continue;
+      }
+      return halt_before_current_transaction(
+          "a row of " + event.table.text() + " (change log offset " + std::to_string(event.offset) +
+          ") has no column " + column + ", which the plan reads: the column was dropped or renamed on " +
+          "the source. Amend the plan (map the new name, or stop reading it) and start cutover run again, "
+          "or rebuild green");
+    }
+  }
   found->second.batch->add(event);
   rows_in_batches_++;
   bytes_in_batches_ += event.bytes;
@@ -179,11 +203,105 @@ Status Applier::on_truncate(const ChangeEvent& event) {
 
 Status Applier::on_schema(const ChangeEvent& event) {
   auto found = sources_.find(event.table.text());
-  if (found == sources_.end()) return Status::ok();
+  SourceTable* source = found == sources_.end() ? nullptr : &found->second;
+  if (const std::string unmappable = unmappable_schema_change(event, source); !unmappable.empty()) {
+    return halt_before_current_transaction(unmappable);
+  }
+  if (!source) return Status::ok();
   // Rows collected so far have the old columns: they go to green first.
   if (auto status = flush(); !status) return status;
-  found->second.columns = event.schema_columns;
+  // A column of the same type as when the plan was resolved is read as blue's catalog named
+  // it; the change log's name of a built-in type capture does not know is only "oid:N".
+  std::vector<SourceColumn> columns;
+  for (const auto& column : event.schema_columns) {
+    const SourceColumn* resolved = nullptr;
+    for (const auto& candidate : source->targets.front()->source_columns) {
+      if (candidate.name == column.name && (column.type_oid == 0 || candidate.type_oid == column.type_oid)) {
+        resolved = &candidate;
+      }
+    }
+    columns.push_back(resolved ? *resolved : column);
+  }
+  source->columns = std::move(columns);
   return Status::ok();
+}
+
+// pgoutput describes a table again before its first change after a DDL (and once per
+// connection). Compared with what the plan was resolved against: a table of the plan under a
+// new name (RENAME), a name of the plan on a new table (DROP and CREATE), a column the plan
+// reads gone (DROP or RENAME COLUMN) or of another type (ALTER COLUMN TYPE) cannot be mapped.
+// A column the plan does not read is noted and left behind, as the plan asks.
+std::string Applier::unmappable_schema_change(const ChangeEvent& event, SourceTable* source) {
+  const std::string table = event.table.text();
+  const std::string how_to_go_on =
+      ". Nothing of this transaction or after it was written to the target. Amend the plan and start "
+      "cutover run again (it continues from here without a new snapshot when the plan's tables are the "
+      "same), or rebuild the target";
+  if (event.relation_oid != 0) {
+    for (const auto& [name, other] : sources_) {
+      if (other.oid == event.relation_oid && name != table) {
+        return "table " + name + " of the plan was renamed to " + table + " on the source (ALTER TABLE ... "
+               "RENAME), at change log offset " + std::to_string(event.offset) + how_to_go_on;
+      }
+    }
+    if (source && source->oid != 0 && source->oid != event.relation_oid) {
+      return "table " + table + " on the source is not the table the plan started from (it was dropped and "
+             "created again), at change log offset " + std::to_string(event.offset) + how_to_go_on;
+    }
+  }
+  if (!source) return "";
+  std::map<std::string, const SourceColumn*> now;
+  for (const auto& column : event.schema_columns) now[column.name] = &column;
+  for (const auto& [column, type_oid] : source->reads) {
+    const auto found = now.find(column);
+    if (found == now.end()) {
+      return "column " + table + "." + column + ", which the plan reads, is gone from the source (DROP COLUMN "
+             "or RENAME COLUMN), at change log offset " + std::to_string(event.offset) + how_to_go_on;
+    }
+    if (type_oid != 0 && found->second->type_oid != 0 && found->second->type_oid != type_oid) {
+      return "column " + table + "." + column + ", which the plan reads, changed type on the source (ALTER "
+             "COLUMN TYPE, now " + found->second->sql_type + "), at change log offset " +
+             std::to_string(event.offset) + how_to_go_on;
+    }
+  }
+  std::set<std::string> known;
+  for (const auto& column : source->columns) known.insert(column.name);
+  for (const auto& column : event.schema_columns) {
+    if (known.count(column.name) || source->reads.count(column.name)) continue;
+    const std::string notice = "the source's " + table + " has a column " + column.name +
+                               " the plan does not read: it is not copied";
+    spdlog::warn("schema change table={} column={} note=\"{}\"", table, column.name, notice);
+    std::lock_guard lock(counters_.mutex);
+    if (std::find(counters_.schema_notices.begin(), counters_.schema_notices.end(), notice) ==
+        counters_.schema_notices.end()) {
+      counters_.schema_notices.push_back(notice);
+    }
+  }
+  return "";
+}
+
+Status Applier::halt_before_current_transaction(const std::string& reason) {
+  halt_reason_ = reason;
+  halt_offset_ = transaction_begin_offset_;
+  writer_.rollback();
+  const std::int64_t replay_from = uncommitted_from_;
+  const bool completed_before = completed_ > 0;
+  in_transaction_ = false;
+  skipping_ = false;
+  pending_message_.clear();
+  reset_green_transaction();
+  if (!completed_before || replay_from < 0 || replay_from >= halt_offset_) return halted();
+  // The complete transactions the rollback took with it come again, up to the halt.
+  return log_.seek(replay_from);
+}
+
+Status Applier::halted() {
+  spdlog::error("apply halted by a schema change reason=\"{}\"", halt_reason_);
+  {
+    std::lock_guard lock(counters_.mutex);
+    counters_.halted_by = halt_reason_;
+  }
+  return Status::error("apply halted: " + halt_reason_);
 }
 
 Status Applier::flush() {

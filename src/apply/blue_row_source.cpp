@@ -14,13 +14,6 @@ Result<std::vector<json>> BlueRowSource::current_rows(const QualifiedName& sourc
     auto opened = open_postgres(blue_dsn_, "blue");
     if (!opened) return opened.status();
     blue_ = std::move(opened.value());
-    try {
-      // The values go to green as text, read there under the same settings.
-      pqxx::nontransaction(*blue_).exec(kCanonicalSettings);
-    } catch (const std::exception& error) {
-      blue_.reset();
-      return Status::retryable(std::string("blue: ") + error.what());
-    }
   }
   std::string as_text;
   for (const auto& column : columns) {

@@ -83,8 +83,10 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
       for (const auto& column : document.at("schema").at("columns")) {
         // The change log names a column's type without its modifier: unconstrained already.
         const std::string type = sql_type_name(column.at("type").get<std::string>());
-        event.schema_columns.push_back({column.at("name").get<std::string>(), type, type, type});
+        event.schema_columns.push_back(
+            {column.at("name").get<std::string>(), type, type, type, column.value("type_oid", std::uint32_t{0})});
       }
+      event.relation_oid = document.at("schema").value("relation_oid", std::uint32_t{0});
     } else if (op == "t") {
       event.kind = ChangeEvent::Kind::kTruncate;
     } else if (op == "c" || op == "u" || op == "d") {

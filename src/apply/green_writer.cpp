@@ -254,9 +254,6 @@ Status GreenWriter::open_session() {
   try {
     pqxx::nontransaction session(*green_);
     session.exec("SET session_replication_role = replica");
-    // Values arrive as text written under these settings (capture pins them on blue), and
-    // conversions that read the time zone (timestamptz to date) give the snapshot's value.
-    session.exec(kCanonicalSettings);
     session.exec("SET synchronous_commit = on");
     // The target may be fenced (after a switch, the reverse pipeline writes into blue).
     session.exec("SET default_transaction_read_only = off");

@@ -141,7 +141,10 @@ class ChangeEncoder::Visitor {
           .key("key").boolean(column.is_key)
           .end_object();
     }
-    out.end_array().key("replica_identity").string(std::string(1, relation.replica_identity)).end_object();
+    out.end_array().key("replica_identity").string(std::string(1, relation.replica_identity));
+    // The table's identity across renames: a consumer that knows a table by its OID sees a
+    // RENAME as the same OID under a new name, and a table dropped and created again as a new OID.
+    out.key("relation_oid").unsigned_number(relation.oid).end_object();
     out.key("source");
     write_source(out, &relation, message_lsn_, false);
     out.key("ts_ms").number(now_milliseconds()).end_object();

@@ -69,7 +69,8 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
   for (const auto& table : plan.source_tables()) {
     const auto rows = query.exec_params(
         "SELECT c.relkind, c.relreplident, "
-        "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) "
+        "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
+        "c.relpersistence "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2",
         table.schema, table.name);
@@ -81,6 +82,18 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
     const std::string kind = rows[0][0].as<std::string>();
     if (kind != "r" && kind != "p") {
       problems.push_back(where + plan.source_side() + "'s " + table.text() + " is not a table (relkind " + kind + ")");
+      continue;
+    }
+    // Logical decoding reads WAL, which unlogged and temporary tables do not write: the
+    // snapshot would copy their rows and every later change would be missing.
+    const std::string persistence = rows[0][3].as<std::string>();
+    if (persistence != "p") {
+      problems.push_back(where + plan.source_side() + "'s " + table.text() + " is " +
+                         (persistence == "u" ? "UNLOGGED" : "TEMPORARY") +
+                         ": PostgreSQL does not replicate its changes, so they could not follow the "
+                         "snapshot. " + (persistence == "u" ? "Run ALTER TABLE " + table.quoted() +
+                         " SET LOGGED before the move, or leave the table out of the plan"
+                         : std::string("Leave it out of the plan")));
       continue;
     }
     check_column_types(plan, query, table, where, problems);

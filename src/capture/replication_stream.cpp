@@ -57,11 +57,7 @@ Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::open(const
   // pgoutput writes values as text under the walsender's settings: pinned, so that a date or
   // an interval reads the same on green whatever blue's defaults are (a logical walsender runs
   // plain SQL before START_REPLICATION, one statement at a time).
-  const std::string settings = kCanonicalSettings;
-  for (std::size_t start = 0; start < settings.size();) {
-    const std::size_t end = std::min(settings.find("; ", start), settings.size());
-    const std::string statement = settings.substr(start, end - start);
-    start = end + 2;
+  for (const auto& statement : session_pin_statements()) {
     PGresult* result = PQexec(connection, statement.c_str());
     const bool set = PQresultStatus(result) == PGRES_COMMAND_OK;
     PQclear(result);

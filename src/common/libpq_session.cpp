@@ -11,11 +11,17 @@ std::string libpq_error(PGconn* connection) {
   return reason;
 }
 
-Result<PgConnection> connect_libpq(const std::string& dsn, const std::string& role) {
+Result<PgConnection> connect_libpq(const std::string& dsn, const std::string& role, SessionPins pins) {
   PgConnection connection(PQconnectdb(with_application_name(dsn).c_str()));
   if (PQstatus(connection.get()) != CONNECTION_OK) {
     return Status::retryable("cannot connect to " + role + " (" + redact_dsn(dsn) +
                              "): " + libpq_error(connection.get()));
+  }
+  if (pins == SessionPins::kPinned) {
+    if (auto pinned = run_libpq(connection.get(), session_pins(), role + ": pinning the session's settings");
+        !pinned) {
+      return pinned;
+    }
   }
   return connection;
 }

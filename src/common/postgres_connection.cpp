@@ -2,17 +2,58 @@
 
 #include "cutover/common/logging.h"
 
+#include <iterator>
+#include <mutex>
+
 namespace cutover {
 
-const char* const kCanonicalSettings =
-    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; "
-    "SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
-    "SET standard_conforming_strings = on; SET client_encoding = 'UTF8'; SET statement_timeout = 0";
+namespace {
+
+// One text form of every value on both servers, whatever their configuration: what the
+// snapshot's COPY carries, what pgoutput writes, what the applier parses and verification
+// hashes. No statement timeout either: a database default must not cut a long copy short.
+constexpr const char* kCanonicalSettings[] = {
+    "SET DateStyle = 'ISO, YMD'",       "SET TimeZone = 'UTC'",
+    "SET IntervalStyle = 'postgres'",   "SET extra_float_digits = 1",
+    "SET bytea_output = 'hex'",         "SET lc_monetary = 'C'",
+    "SET standard_conforming_strings = on", "SET client_encoding = 'UTF8'",
+    "SET statement_timeout = 0"};
+
+std::mutex expression_schemas_mutex;
+std::vector<std::string> expression_schemas;
+
+}  // namespace
+
+void set_expression_schemas(std::vector<std::string> schemas) {
+  std::lock_guard lock(expression_schemas_mutex);
+  expression_schemas = std::move(schemas);
+}
+
+std::vector<std::string> session_pin_statements() {
+  std::vector<std::string> statements(std::begin(kCanonicalSettings), std::end(kCanonicalSettings));
+  // pg_catalog first and pg_temp last (never searched for functions and operators): a name the
+  // plan does not qualify is a built-in, or lives in a schema the plan lists, never in one
+  // that some role on either side could create it in ($user, public) unless the plan says so.
+  std::string path = "pg_catalog";
+  {
+    std::lock_guard lock(expression_schemas_mutex);
+    for (const auto& schema : expression_schemas) path += ", " + quote_identifier(schema);
+  }
+  statements.push_back("SET search_path = " + path + ", pg_temp");
+  return statements;
+}
+
+std::string session_pins() {
+  std::string joined;
+  for (const auto& statement : session_pin_statements()) joined += (joined.empty() ? "" : "; ") + statement;
+  return joined;
+}
 
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
-                                                        const std::string& role) {
+                                                        const std::string& role, SessionPins pins) {
+  std::unique_ptr<pqxx::connection> connection;
   try {
-    return std::make_unique<pqxx::connection>(with_application_name(dsn));
+    connection = std::make_unique<pqxx::connection>(with_application_name(dsn));
   } catch (const pqxx::broken_connection& error) {
     std::string reason = error.what();
     while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
@@ -22,6 +63,15 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
     return Status::error("cannot connect to " + role + " (" + redact_dsn(dsn) +
                          "): " + error.what());
   }
+  if (pins == SessionPins::kNone) return connection;
+  try {
+    pqxx::nontransaction(*connection).exec(session_pins());
+  } catch (const pqxx::broken_connection& error) {
+    return Status::retryable(role + ": pinning the session's settings: " + error.what());
+  } catch (const std::exception& error) {
+    return Status::error(role + ": pinning the session's settings: " + error.what());
+  }
+  return connection;
 }
 
 std::string with_application_name(const std::string& dsn) {

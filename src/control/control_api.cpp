@@ -199,9 +199,13 @@ HttpResponse ControlApi::move_answer(Move move, const nlohmann::json& body) {
 HttpResponse ControlApi::status_answer() const {
   const Lag lag = current_lag(status_);
   nlohmann::json tables = nlohmann::json::array();
+  nlohmann::json halted = nullptr;
+  nlohmann::json schema_notices = nlohmann::json::array();
   {
     std::lock_guard lock(status_.snapshot.mutex);
     std::lock_guard apply_lock(status_.apply.mutex);
+    if (!status_.apply.halted_by.empty()) halted = status_.apply.halted_by;
+    for (const auto& notice : status_.apply.schema_notices) schema_notices.push_back(notice);
     for (const auto& mapping : plan_.tables) {
       const std::string source = mapping.source.text();
       const std::string target = mapping.target.text();
@@ -221,6 +225,8 @@ HttpResponse ControlApi::status_answer() const {
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.shown_phase()},
+                           {"halted", std::move(halted)},
+                           {"schema_notices", std::move(schema_notices)},
                            {"paused", status_.apply_hold.paused()},
                            {"lag_bytes", lag.bytes},
                            {"lag_seconds", lag.seconds},

@@ -16,7 +16,7 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 24px; align-items: baseline; }
   header h1 { font-size: 18px; margin: 0; }
   #phase { font-weight: 600; padding: 2px 10px; border-radius: 10px; background: #3b82f6; }
-  #phase.switched { background: #16a34a; } #phase.stopped, #phase.undo_failed { background: #dc2626; }
+  #phase.switched { background: #16a34a; } #phase.stopped, #phase.undo_failed, #phase.halted { background: #dc2626; }
   main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 20px; }
   section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
   h2 { font-size: 15px; margin: 0 0 8px; }
@@ -35,6 +35,7 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <span>direction <b id="direction">-</b></span><span>lag <b id="lag">-</b></span>
   <span>applied <b id="applied">-</b></span><span id="rate"></span></header>
 <main>
+  <section id="schema" hidden><h2>Schema changes on the source</h2><div id="halted" class="bad"></div><ul id="notices"></ul></section>
   <section><h2>Lag (seconds and MiB, last 5 minutes)</h2><canvas id="chart" width="800" height="160"></canvas></section>
   <section><h2>Tables</h2><table><thead><tr><th>source</th><th>target</th><th>snapshot</th><th class="n">rows applied</th></tr></thead>
     <tbody id="tables"></tbody></table></section>
@@ -126,6 +127,9 @@ async function refresh() {
     $("rate").textContent = Math.round(Number(s.rows_per_second || 0)) + " rows/s";
     history.push({seconds: Number(s.lag_seconds || 0), mib: Number(s.lag_bytes || 0) / 1048576});
     if (history.length > 300) history.shift();
+    $("schema").hidden = !s.halted && !(s.schema_notices || []).length;
+    $("halted").textContent = s.halted ? "Halted: " + s.halted : "";
+    $("notices").innerHTML = (s.schema_notices || []).map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
     drawChart(); renderTables(s.tables); renderVerification(s.last_verification); renderCutover(s.cutover);
   } catch (error) {
     $("phase").textContent = "unreachable"; $("phase").className = "stopped";

@@ -14,6 +14,7 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/durable_file.h"
+#include "cutover/common/postgres_connection.h"
 #include "cutover/common/logging.h"
 #include "cutover/control/control_api.h"
 #include "cutover/control/http_server.h"
@@ -57,6 +58,13 @@ void install_stop_handlers() {
 }
 
 namespace {
+// The plan, with its search_path given to every session opened from now on.
+Result<Plan> load_plan_for_sessions(const std::string& path) {
+  auto plan = load_plan(path);
+  if (plan) set_expression_schemas(plan->search_path);
+  return plan;
+}
+
 // What the plan asks of this machine: a state directory cutover may keep to itself.
 Status check_local_settings(const Plan& plan) {
   if (auto problem = state_directory_problem(plan.state_dir)) {
@@ -67,7 +75,7 @@ Status check_local_settings(const Plan& plan) {
 }  // namespace
 
 int validate(const std::string& plan_path, bool connect) {
-  auto plan = load_plan(plan_path);
+  auto plan = load_plan_for_sessions(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   if (auto local = check_local_settings(*plan); !local) return report(local, kBadInput);
   if (connect) {
@@ -82,7 +90,7 @@ int validate(const std::string& plan_path, bool connect) {
 }
 
 int capture(const std::string& plan_path, bool drop_slot) {
-  auto loaded = load_plan(plan_path);
+  auto loaded = load_plan_for_sessions(plan_path);
   if (!loaded) return report(loaded.status(), kBadInput);
   const Plan& plan = *loaded;
   if (drop_slot) {
@@ -125,7 +133,7 @@ using PipelineRunner = std::function<Status(const Plan& plan, const Result<Plan>
                                            PipelineStatus&, const std::atomic<bool>&)>;
 int run_pipeline(const std::string& plan_path, const char* command, const PipelineRunner& pipeline,
                  bool serve_control) {
-  auto plan = load_plan(plan_path);
+  auto plan = load_plan_for_sessions(plan_path);
   if (!plan) return report(plan.status(), kBadInput);
   if (auto local = check_local_settings(*plan); !local) return report(local, kBadInput);
   PipelineStatus status;

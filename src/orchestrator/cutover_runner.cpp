@@ -71,8 +71,9 @@ std::string through_pooler(const PgbouncerSwitch& pgbouncer) {
   return dsn + "dbname='" + pgbouncer.database + "'";
 }
 
-Result<std::string> system_identifier(const std::string& dsn, const std::string& role) {
-  auto connection = open_postgres(dsn, role);
+Result<std::string> system_identifier(const std::string& dsn, const std::string& role,
+                                      SessionPins pins = SessionPins::kPinned) {
+  auto connection = open_postgres(dsn, role, pins);
   if (!connection) return connection.status();
   try {
     pqxx::nontransaction query(**connection);
@@ -649,7 +650,9 @@ Status CutoverRunner::check_clients_reach(const std::string& side) {
   if (!pooler_) return Status::error("not checked: the plan names no pooler to connect through");
   auto expected = system_identifier(dsn_of(side), side);
   if (!expected) return expected.status();
-  auto reached = system_identifier(through_pooler(*plan_.cutover.pgbouncer), "the pooler");
+  // Unpinned: through a transaction pooler, a SET would stay with the server session that the
+  // application's next client is given.
+  auto reached = system_identifier(through_pooler(*plan_.cutover.pgbouncer), "the pooler", SessionPins::kNone);
   if (!reached) return reached.status();
   if (*reached != *expected) {
     return Status::error("a new connection through the pooler reaches system " + *reached +

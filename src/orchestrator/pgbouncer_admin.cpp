@@ -45,7 +45,7 @@ Result<PgConnection> PgbouncerAdmin::open() const {
     return Status::error("cutover.switch.pgbouncer.database: '" + database_ +
                          "' is not a plain database name");
   }
-  return connect_libpq(admin_dsn_, "pgbouncer admin console");
+  return connect_libpq(admin_dsn_, "pgbouncer admin console", SessionPins::kNone);
 }
 
 Status PgbouncerAdmin::command(const std::string& text) const {

@@ -271,68 +271,71 @@ void check_expressions(const Plan& plan, const std::vector<TableTransform>& tran
 }
 
 void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>& transforms,
-                             pqxx::connection& blue, pqxx::connection& green,
+                             pqxx::connection& source, pqxx::connection& target,
                              std::vector<std::string>& problems) {
-  pqxx::nontransaction blue_query(blue);
-  pqxx::nontransaction green_query(green);
+  pqxx::nontransaction source_query(source);
+  pqxx::nontransaction target_query(target);
   for (std::size_t index = 0; index < transforms.size(); ++index) {
     const TableTransform& transform = transforms[index];
     const std::string entry = plan.file + ": " + table_entry(transform.plan_index);
-    const auto identity = blue_query.exec(
+    const std::string source_side = plan.source_side();
+    const std::string target_side = plan.target_side();
+    const auto identity = source_query.exec(
         "SELECT relreplident FROM pg_class WHERE oid = to_regclass(" +
-        blue_query.quote(transform.source.quoted()) + ")");
+        source_query.quote(transform.source.quoted()) + ")");
     const std::string replica_identity = identity.empty() ? "" : identity[0][0].c_str();
     if (transform.key.empty()) {
       // A keyless target takes inserts, and updates and deletes matched on the whole old row.
       if (replica_identity == "f") continue;
-      problems.push_back(entry + ".key: green's " + transform.target.text() +
+      problems.push_back(entry + ".key: " + target_side + "'s " + transform.target.text() +
                          " has no primary key; name the target key with key: [...], or set "
-                         "REPLICA IDENTITY FULL on blue's " + transform.source.text());
+                         "REPLICA IDENTITY FULL on " + source_side + "'s " + transform.source.text());
       continue;
     }
     std::string key_array;
     for (const auto& key : transform.key) {
-      key_array += (key_array.empty() ? "" : ",") + green_query.quote(key);
+      key_array += (key_array.empty() ? "" : ",") + target_query.quote(key);
     }
-    const auto unique = green_query.exec(
+    const auto unique = target_query.exec(
         "SELECT count(*), count(*) FILTER (WHERE i.indimmediate) FROM pg_index i WHERE i.indrelid = to_regclass(" +
-        green_query.quote(transform.target.quoted()) +
+        target_query.quote(transform.target.quoted()) +
         ") AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL AND "
         "(SELECT array_agg(attname::text ORDER BY attname) FROM pg_attribute WHERE attrelid = "
         "i.indrelid AND attnum = ANY(i.indkey)) = (SELECT array_agg(k ORDER BY k) FROM "
         "unnest(ARRAY[" + key_array + "]::text[]) k)");
     if (unique[0][0].as<long>() == 0) {
-      problems.push_back(entry + ".key: green's " + transform.target.text() +
+      problems.push_back(entry + ".key: " + target_side + "'s " + transform.target.text() +
                          " has no unique index on (" + key_array +
                          "), which the applier's upserts need");
     } else if (unique[0][1].as<long>() == 0) {
-      problems.push_back(entry + ".key: green's " + transform.target.text() + " key (" + key_array +
+      problems.push_back(entry + ".key: " + target_side + "'s " + transform.target.text() + " key (" + key_array +
                          ") is DEFERRABLE, which INSERT ... ON CONFLICT cannot use; make the constraint "
                          "NOT DEFERRABLE (ALTER TABLE " + transform.target.quoted() +
                          " ALTER CONSTRAINT <name> NOT DEFERRABLE)");
     }
     // A unique index lets NULL keys repeat: rows with a NULL key could never be updated or
     // deleted by key, and the snapshot would copy them beside the applier's.
-    const auto nullable = green_query.exec_params(
+    const auto nullable = target_query.exec_params(
         "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
         "to_regclass($1) AND attnum > 0 AND NOT attisdropped AND NOT attnotnull AND attname = ANY($2::text[])",
         transform.target.quoted(), "{" + key_array_plain(transform.key) + "}");
     if (!nullable[0][0].is_null()) {
-      problems.push_back(entry + ".key: green's " + transform.target.text() + " key column(s) " +
+      problems.push_back(entry + ".key: " + target_side + "'s " + transform.target.text() + " key column(s) " +
                          nullable[0][0].as<std::string>() + " may be NULL; make them NOT NULL (ALTER TABLE " +
                          transform.target.quoted() + " ALTER COLUMN ... SET NOT NULL)");
     }
     for (const auto& key : transform.key) {
       for (const auto& column : transform.columns) {
         if (column.name != key || !column.plain_copy) continue;
-        const auto source_nullable = blue_query.exec_params(
+        const auto source_nullable = source_query.exec_params(
             "SELECT NOT attnotnull FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 "
             "AND NOT attisdropped",
             transform.source.quoted(), *column.reads.begin());
         if (!source_nullable.empty() && source_nullable[0][0].as<bool>()) {
-          problems.push_back(entry + ".key: target key " + key + " copies blue's " + transform.source.text() +
-                             "." + *column.reads.begin() + ", which may be NULL; make it NOT NULL on blue, "
-                             "or key the target on columns that are");
+          problems.push_back(entry + ".key: target key " + key + " copies " + source_side + "'s " +
+                             transform.source.text() + "." + *column.reads.begin() +
+                             ", which may be NULL; make it NOT NULL on " + source_side +
+                             ", or key the target on columns that are");
         }
       }
     }
@@ -345,10 +348,10 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
         if (column.name != key) continue;
         for (const auto& used : referenced_identifiers(column.expression)) {
           bool is_source_column = false;
-          for (const auto& source : transform.source_columns) is_source_column |= source.name == used;
+          for (const auto& read : transform.source_columns) is_source_column |= read.name == used;
           if (is_source_column && !identity_columns.count(used)) {
             problems.push_back(entry + ".key: target key " + key + " is computed from " + used +
-                               ", which blue does not send for deletes (not in the replica "
+                               ", which " + source_side + " does not send for deletes (not in the replica "
                                "identity of " + transform.source.text() +
                                "); run ALTER TABLE " + transform.source.quoted() +
                                " REPLICA IDENTITY FULL");
@@ -468,6 +471,31 @@ void check_sequences_exist(const Plan& plan, pqxx::connection& blue, pqxx::conne
   }
 }
 
+// The plan's search_path schemas exist on both sides (a missing one would quietly resolve
+// names elsewhere on one of them), and a schema in which every role may create objects is
+// said: any of them could put a function there that a transform would call.
+void check_search_path(const Plan& plan, pqxx::connection& blue, pqxx::connection& green,
+                       DatabaseCheck& check) {
+  for (const auto& [connection, side] : {std::pair{&blue, std::string("blue")}, std::pair{&green, std::string("green")}}) {
+    pqxx::nontransaction query(*connection);
+    for (const auto& schema : plan.search_path) {
+      const auto row = query.exec_params1(
+          "SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege('public', n.oid, 'CREATE'), false) "
+          "FROM (SELECT $1::text AS name) wanted LEFT JOIN pg_namespace n ON n.nspname = wanted.name",
+          schema);
+      if (!row[0].as<bool>()) {
+        check.problems.push_back(plan.file + ": search_path: " + side + " has no schema " + schema);
+      } else if (row[1].as<bool>()) {
+        check.warnings.push_back(plan.file + ": search_path: every role may CREATE in " + side + "'s schema " +
+                                 schema + ", so any of them could add a function or operator there that a "
+                                 "transform would call; REVOKE CREATE ON SCHEMA " + quote_identifier(schema) +
+                                 " FROM PUBLIC, or qualify the names the expressions use and leave " + schema +
+                                 " out of search_path");
+      }
+    }
+  }
+}
+
 void check_green_empty(const Plan& plan, const std::vector<TableTransform>& transforms,
                        pqxx::connection& green, std::vector<std::string>& problems) {
   auto position = read_applied_position(green, plan);
@@ -514,6 +542,15 @@ void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& g
   DatabaseCheck expressions;
   check_expressions(*reverse, *mapped, green, blue, expressions);
   for (const auto& problem : expressions.problems) check.problems.push_back("rollback: " + problem);
+  // And its keys: a delete on green must name the row on blue. Green's replica identity is
+  // often set only when a rollback is wanted: until then the switch's rollback_possible
+  // guardrail refuses (or --force-without-rollback), as for a plan with no way back.
+  std::vector<std::string> key_problems;
+  check_keys_and_identity(*reverse, *mapped, green, blue, key_problems);
+  for (const auto& problem : key_problems) {
+    check.warnings.push_back("rollback: " + problem +
+                             " (until then a switch is refused, or needs --force-without-rollback)");
+  }
   for (const auto& warning : expressions.warnings) check.warnings.push_back("rollback: " + warning);
   if (!expressions.problems.empty()) return;
   for (auto& problem : roles_short_of_rollback(*reverse, *mapped, green, blue)) check.warnings.push_back(std::move(problem));
@@ -539,6 +576,7 @@ Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& 
   DatabaseCheck expressions;
   try {
     check_expressions(reverse, *mapped, green, blue, expressions);
+    check_keys_and_identity(reverse, *mapped, green, blue, expressions.problems);
   } catch (const std::exception& error) {
     expressions.problems.push_back(std::string("checking the reverse expressions: ") + error.what());
   }
@@ -587,6 +625,11 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
   // Capture's own checks: wal_level, encoding, REPLICATION, tables, keys, slots.
   if (auto capture = check_blue_for_capture(plan, std::chrono::milliseconds(0)); !capture) {
     add_lines(capture.status().message(), problems);
+  }
+  try {
+    check_search_path(plan, **blue, **green, check);
+  } catch (const std::exception& error) {
+    problems.push_back(std::string("checking search_path: ") + error.what());
   }
   auto transforms = resolve_transforms(plan, **blue, **green, &problems);
   if (!transforms) {

@@ -331,6 +331,8 @@ const char* phase_name(Phase phase) {
       return "snapshotting";
     case Phase::kStreaming:
       return "streaming";
+    case Phase::kHalted:
+      return "halted";
     case Phase::kStopped:
       return "stopped";
   }
@@ -400,6 +402,26 @@ Result<FoundState> find_state(const Plan& plan, Databases& databases) {
   }
   return found;
 }
+
+namespace {
+
+std::string halt_reason(PipelineStatus& status) {
+  std::lock_guard lock(status.apply.mutex);
+  return status.apply.halted_by;
+}
+
+// Capture and apply are stopped; what status and the dashboard show stays served until the
+// operator stops the run. Slot and position stay where they are, so a run started again with
+// an amended plan goes on from there.
+Status stay_halted(const std::string& reason, PipelineStatus& status, const std::atomic<bool>& stop) {
+  status.phase = Phase::kHalted;
+  spdlog::error("pipeline halted reason=\"{}\" next=\"amend the plan and start cutover run again, or rebuild\"",
+                reason);
+  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  return Status::error("halted: " + reason);
+}
+
+}  // namespace
 
 Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
   // Everything is checked before anything is created: the plan against both databases,
@@ -527,7 +549,11 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     stop_watch.join();
     capture_thread.join();
     if (auto drift = publication.drift(); !drift) {
-      outcome = drift;
+      std::lock_guard lock(status.apply.mutex);
+      status.apply.halted_by = drift.message();
+    }
+    if (const std::string halted_by = halt_reason(status); !halted_by.empty()) {
+      outcome = stay_halted(halted_by, status, stop);
       break;
     }
     // Whichever side failed first ended the session; the other one stopped because of it.

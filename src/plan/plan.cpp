@@ -55,7 +55,7 @@ class PlanParser {
   Result<Plan> parse(const YAML::Node& root) {
     if (!reader_.expect_mapping(root, "", {"name", "blue", "green", "kafka", "replication",
                                            "snapshot", "apply", "tables", "sequences", "verify",
-                                           "cutover", "control", "state_dir"})) {
+                                           "cutover", "control", "state_dir", "search_path"})) {
       return failure();
     }
     parse_name(root);
@@ -72,6 +72,7 @@ class PlanParser {
     parse_control(root);
     plan_.state_dir = reader_.string_field(root, "state_dir", "", false)
                           .value_or("./.cutover/" + plan_.name);
+    parse_search_path(root);
     if (!reader_.errors().empty()) return failure();
     return plan_;
   }
@@ -81,6 +82,25 @@ class PlanParser {
     std::string message;
     for (const auto& line : reader_.errors()) message += (message.empty() ? "" : "\n") + line;
     return Status::error(message);
+  }
+
+  // Schemas the plan's expressions may name things in without qualifying them, after
+  // pg_catalog. Plain names only: they go into every session's search_path.
+  void parse_search_path(const YAML::Node& root) {
+    plan_.search_path = reader_.string_list_field(root, "search_path", "").value_or(std::vector<std::string>{});
+    for (std::size_t index = 0; index < plan_.search_path.size(); ++index) {
+      const std::string& schema = plan_.search_path[index];
+      const YAML::Node node = root["search_path"][index];
+      if (schema.empty() || schema.size() > 63 || !made_of(schema, [](unsigned char c) {
+            return std::isalnum(c) || c == '_' || c == '$';
+          })) {
+        reader_.error(node, "search_path", "'" + schema + "' is not a schema name cutover accepts: use "
+                      "up to 63 of letters, digits, _ and $");
+      } else if (schema == "pg_catalog" || schema == "pg_temp" || schema == "$user") {
+        reader_.error(node, "search_path", schema + " cannot be listed: pg_catalog always comes first, "
+                      "and pg_temp and $user are never searched for the plan's expressions");
+      }
+    }
   }
 
   void parse_name(const YAML::Node& root) {

@@ -144,9 +144,6 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
       !status) {
     return fail(status);
   }
-  // Values cross as text: both sides write and read it the same way whatever their settings.
-  if (auto status = run_libpq(blue->get(), kCanonicalSettings, "blue"); !status) return fail(status);
-  if (auto status = run_libpq(green->get(), kCanonicalSettings, "green"); !status) return fail(status);
   spdlog::debug("snapshot worker {} ready", worker);
   std::set<const TableTransform*> staged;  // transforms whose staging table this session has
   while (!stop_.load() && !failed()) {

@@ -19,12 +19,14 @@ std::vector<SourceColumn> table_columns(pqxx::work& query, const QualifiedName& 
       "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
       "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, -1), "
       "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) "
-      "ELSE format_type(a.atttypid, a.atttypmod) END "
+      "ELSE format_type(a.atttypid, a.atttypmod) END, a.atttypid "
       "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
       "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
       "AND a.attgenerated = '' ORDER BY a.attnum",
       table.quoted());
-  for (const auto& row : rows) columns.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].c_str()});
+  for (const auto& row : rows) {
+    columns.push_back({row[0].c_str(), row[1].c_str(), row[2].c_str(), row[3].c_str(), row[4].as<std::uint32_t>()});
+  }
   return columns;
 }
 
@@ -32,14 +34,17 @@ bool table_exists(pqxx::work& query, const QualifiedName& table) {
   return !query.exec_params("SELECT to_regclass($1)", table.quoted())[0][0].is_null();
 }
 
-// The primary key, else the replica identity index, in index column order.
+// The key columns a delete or update on the source sends of the old row, in index column
+// order: the replica identity index's with REPLICA IDENTITY USING INDEX, else the primary
+// key's (FULL sends every column, the primary key among them; NOTHING sends none).
 std::vector<std::string> identity_columns(pqxx::work& query, const QualifiedName& table) {
   const auto rows = query.exec_params(
-      "SELECT a.attname FROM pg_index i "
+      "SELECT a.attname FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid "
       "JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, position) ON true "
       "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
-      "WHERE i.indrelid = to_regclass($1) AND (i.indisprimary OR i.indisreplident) "
-      "ORDER BY i.indisprimary DESC, k.position",
+      "WHERE c.oid = to_regclass($1) AND CASE c.relreplident WHEN 'i' THEN i.indisreplident "
+      "WHEN 'n' THEN false ELSE i.indisprimary END "
+      "ORDER BY k.position",
       table.quoted());
   std::vector<std::string> columns;
   for (const auto& row : rows) {
@@ -358,6 +363,8 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
       }
       transform.source_key = identity_columns(blue_query, mapping.source);
       transform.source_columns = table_columns(blue_query, mapping.source);
+      transform.source_oid =
+          blue_query.exec_params1("SELECT to_regclass($1)::oid", mapping.source.quoted())[0].as<std::uint32_t>();
       transforms.push_back(std::move(transform));
     }
   } catch (const std::exception& error) {

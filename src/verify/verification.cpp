@@ -67,7 +67,6 @@ Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, A
   // The target's session is ready before the applier is held: only its snapshot is taken inside.
   auto target = connect_libpq(streaming.green->dsn, target_role);
   if (!target) return target.status();
-  if (auto set = run_libpq(target->get(), kCanonicalSettings, target_role); !set) return set;
 
   // The slot's point lies at or after blue's position now: holding the applier here first
   // keeps it from passing the point while the slot is created.
@@ -108,7 +107,6 @@ Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, A
 }
 
 Status enter_snapshot(PGconn* connection, const std::string& snapshot, const std::string& role) {
-  if (auto set = run_libpq(connection, kCanonicalSettings, role); !set) return set;
   return run_libpq(connection,
                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '" +
                        snapshot + "'",

@@ -6,6 +6,7 @@ namespace cutover::testing {
 namespace {
 
 TEST_F(CutoverTest, SwitchesToGreenUnderPgbenchWithNoFailedTransactionAndNothingLost) {
+  h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY DEFAULT");
   h_.write_plan(kPgbenchTables + "  - source: events\n",
                 plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n"));
   h_.start_run();

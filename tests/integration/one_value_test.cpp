@@ -240,5 +240,47 @@ TEST_F(OneValueTest, AKeyThatCouldChangeSilentlyIsRefused) {
       << narrowing.output;
 }
 
+// A role that may create functions in public (granted here, as it is by default before
+// PostgreSQL 15) adds lower(varchar), a closer match for a varchar column than the built-in
+// lower(text): every session cutover opens searches pg_catalog and the plan's search_path
+// only, so the transform stays the built-in, in the snapshot, the applier and verification.
+// A function of the plan's own is found once the plan lists its schema.
+TEST_F(OneValueTest, AFunctionSlippedIntoPublicIsNotCalledByATransform) {
+  const std::string slipped =
+      "GRANT CREATE ON SCHEMA public TO PUBLIC;"
+      "CREATE FUNCTION public.lower(varchar) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT 'slipped' $$;";
+  h_.blue().execute(slipped +
+      "CREATE TABLE people (id int PRIMARY KEY, email varchar(80));"
+      "INSERT INTO people SELECT g, 'Person' || g || '@Example.COM' FROM generate_series(1, 100) g");
+  h_.green().execute(slipped +
+      "CREATE SCHEMA helpers;"
+      "CREATE FUNCTION helpers.domain_of(text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT split_part($1, '@', 2) $$;"
+      "CREATE TABLE people (id bigint PRIMARY KEY, email_lower text, email_domain text)");
+  h_.blue().execute("CREATE SCHEMA helpers;"
+      "CREATE FUNCTION helpers.domain_of(text) RETURNS text IMMUTABLE LANGUAGE sql AS $$ SELECT split_part($1, '@', 2) $$");
+  const std::string table =
+      "  - source: people\n    columns:\n      id: id\n      email_lower: lower(email)\n"
+      "      email_domain: domain_of(email)\n";
+  h_.write_plan(table, state());
+  const auto unlisted = validate_connect();
+  EXPECT_EQ(unlisted.exit_code, 2) << unlisted.output;
+  EXPECT_NE(unlisted.output.find("domain_of"), std::string::npos) << unlisted.output;
+  h_.write_plan(table, state() + "search_path: [helpers]\n");
+  const auto listed = validate_connect();
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  h_.write_plan(table, state() + "search_path: [helpers, public]\n");
+  const auto with_public = validate_connect();
+  EXPECT_NE(with_public.output.find("search_path: every role may CREATE in blue's schema public"), std::string::npos)
+      << with_public.output;
+
+  h_.write_plan(table, state() + "search_path: [helpers]\n");
+  h_.start_run();
+  h_.blue().execute("INSERT INTO people SELECT g, 'Late' || g || '@Example.ORG' FROM generate_series(101, 150) g");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, pg_catalog.lower(email::text), split_part(email, '@', 2) FROM people",
+                                  "SELECT id, email_lower, email_domain FROM people"));
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM people WHERE email_lower = 'slipped'"), "0");
+  EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace cutover::testing

@@ -14,12 +14,6 @@ namespace {
 
 class RollbackTest : public CutoverTest {
  protected:
-  void SetUp() override {
-    CutoverTest::SetUp();
-    // Every table can be captured on green too: the reverse pipeline's source.
-    h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
-  }
-
   // A switch command that points the pooler at side $1 and reloads it, after `first` (shell).
   std::string write_switch_script(const std::string& first) {
     const std::string script = h_.work().path() + "/switch.sh";
@@ -178,6 +172,37 @@ TEST_F(RollbackTest, ASwitchDuringAVerificationAndAnAbortDuringTheSwitchStepAreR
   ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
   EXPECT_EQ(status()["cutover"].value("outcome", ""), "switched") << status().dump(2);
   EXPECT_EQ(system_reached(), system_of(h_.green()));
+}
+
+// Blue keyed on (payment_date, payment_id), green on payment_id with REPLICA IDENTITY FULL:
+// rows deleted and updated on green between the switch and the rollback are found on blue by
+// blue's whole key, so after the rollback blue holds exactly green's rows.
+TEST_F(RollbackTest, ReverseDeletesAndUpdatesFindBlueRowsByBluesOwnKey) {
+  h_.blue().execute(
+      "CREATE TABLE payment (payment_date date, payment_id int, amount numeric(8,2), "
+      "PRIMARY KEY (payment_date, payment_id));"
+      "INSERT INTO payment SELECT date '2024-01-01' + (i % 30), i, i / 10.0 FROM generate_series(1, 2000) i");
+  h_.green().execute(
+      "CREATE TABLE payment (payment_id bigint PRIMARY KEY, payment_date date NOT NULL, amount numeric(8,2));"
+      "ALTER TABLE payment REPLICA IDENTITY FULL");
+  h_.write_plan(kPgbenchTables + "  - source: events\n  - source: payment\n    key: [payment_id]\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  const auto switched = h_.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  through_pooler("WITH gone AS (DELETE FROM payment WHERE payment_id % 7 = 0 RETURNING 1) SELECT count(*) FROM gone");
+  through_pooler("WITH moved AS (UPDATE payment SET amount = amount + 1, payment_date = payment_date + 1 "
+                 "WHERE payment_id % 11 = 0 RETURNING 1) SELECT count(*) FROM moved");
+  const auto rolled_back = h_.cli({"rollback"});
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2) << h_.run().standard_error();
+  EXPECT_EQ(system_reached(), system_of(h_.blue()));
+  EXPECT_EQ(h_.blue().query_number("SELECT count(*) FROM payment"), 2000 - 2000 / 7);
+  EXPECT_TRUE(h_.wait_until_equal("SELECT payment_id::bigint, payment_date, amount FROM payment",
+                                  "SELECT payment_id, payment_date, amount FROM payment"));
+  ASSERT_TRUE(wait_for_direction("forward")) << h_.run().standard_error();
+  expect_verification_clean("the rollback");
 }
 
 // kill -9 of `cutover run` during a rollback: the restarted run finishes or undoes it.

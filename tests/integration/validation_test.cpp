@@ -184,5 +184,43 @@ TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
   expect_nothing_created(harness);
 }
 
+// A rollback must find blue's rows from what green sends: green keyed on payment_id alone
+// sends only payment_id for a delete, and blue's key also needs payment_date, so deletes
+// made on green after a switch would match nothing on blue: said at validation, and the
+// switch's rollback_possible guardrail refuses. And an UNLOGGED table, whose changes logical
+// decoding never sees, is refused.
+TEST(Validation, AReverseKeyGreenCannotSendAndUnloggedTablesAreRefused) {
+  ForwardHarness harness;
+  harness.blue().execute(
+      "CREATE TABLE payment (payment_date date, payment_id int, amount numeric(8,2), "
+      "PRIMARY KEY (payment_date, payment_id));"
+      "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)");
+  harness.green().execute(
+      "CREATE TABLE payment (payment_id bigint PRIMARY KEY, payment_date date NOT NULL, amount numeric(8,2));"
+      "CREATE TABLE scratch (id int PRIMARY KEY)");
+  harness.write_plan("  - source: payment\n    key: [payment_id]\n  - source: scratch\n");
+  const Validation refused = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("tables[1].source: blue's public.scratch is UNLOGGED: PostgreSQL does not "
+                                "replicate its changes"),
+            std::string::npos)
+      << refused.output;
+  harness.write_plan("  - source: payment\n    key: [payment_id]\n");
+  // The move itself can go ahead; its switch is refused until the way back works.
+  const Validation no_way_back = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(no_way_back.exit_code, 0) << no_way_back.output;
+  EXPECT_NE(no_way_back.output.find("warning: rollback: "), std::string::npos) << no_way_back.output;
+  EXPECT_NE(no_way_back.output.find("key: target key payment_date is computed from payment_date, which "
+                                    "green does not send for deletes"),
+            std::string::npos)
+      << no_way_back.output;
+  EXPECT_NE(no_way_back.output.find("until then a switch is refused"), std::string::npos) << no_way_back.output;
+  harness.green().execute("ALTER TABLE payment REPLICA IDENTITY FULL");
+  const Validation fits = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(fits.exit_code, 0) << fits.output;
+  EXPECT_EQ(fits.output.find("does not send for deletes"), std::string::npos) << fits.output;
+  expect_nothing_created(harness);
+}
+
 }  // namespace
 }  // namespace cutover::testing

@@ -15,6 +15,7 @@ struct Versions {
   int blue;
   int green;
 };
+void PrintTo(const Versions& pair, std::ostream* out) { *out << pair.blue << " to " << pair.green; }
 
 // CUTOVER_VERSION_PAIR=13:16 (set by scripts/version-matrix) runs that pair instead.
 std::vector<Versions> pairs_to_run() {
@@ -32,11 +33,6 @@ class VersionMatrixTest : public CutoverTest, public ::testing::WithParamInterfa
  protected:
   VersionMatrixTest()
       : CutoverTest(ClusterOptions{.major = GetParam().blue}, ClusterOptions{.major = GetParam().green}) {}
-
-  void SetUp() override {
-    CutoverTest::SetUp();
-    h_.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
-  }
 };
 
 TEST_P(VersionMatrixTest, SwitchAndRollbackUnderLoadLoseNothing) {
@@ -47,6 +43,7 @@ TEST_P(VersionMatrixTest, SwitchAndRollbackUnderLoadLoseNothing) {
                            "none"));
   h_.start_run();
   expect_verification_clean("the snapshot");
+
   auto load = start_load(30, 300);
   std::this_thread::sleep_for(std::chrono::seconds(4));
 

@@ -47,6 +47,11 @@ struct ApplyCounters {
   std::map<std::string, std::uint64_t> rows_by_source;  // guarded by mutex
   std::string last_message;                             // prefix:content of the last applied
                                                         // logical message, guarded by mutex
+  // Schema changes on the source seen while streaming (guarded by mutex): what the plan
+  // still maps (a column it does not read, added), and the change it cannot map that stopped
+  // the applier ("" while none has).
+  std::vector<std::string> schema_notices;
+  std::string halted_by;
 };
 
 // Offsets [first, last) of cut-off transactions to pass over; kept across applier restarts.
@@ -67,6 +72,8 @@ class Applier {
     std::vector<SourceColumn> columns;
     std::vector<const TableTransform*> targets;
     std::unique_ptr<SourceBatch> batch;
+    std::uint32_t oid = 0;                  // the table's OID on the source when resolved
+    std::map<std::string, std::uint32_t> reads;  // columns the targets read, with their type OIDs
   };
 
   Status handle(const ChangeEvent& event);
@@ -75,6 +82,12 @@ class Applier {
   Status on_row(const ChangeEvent& event);
   Status on_truncate(const ChangeEvent& event);
   Status on_schema(const ChangeEvent& event);
+  // What in a schema event the plan cannot map ("" when it maps all of it); notes the rest.
+  std::string unmappable_schema_change(const ChangeEvent& event, SourceTable* source);
+  // Stops at the transaction being read: what is complete before it commits (read again from
+  // the last commit if it was rolled back), nothing of it is written.
+  Status halt_before_current_transaction(const std::string& reason);
+  Status halted();
   Status flush();
   // Replaces rows whose unchanged TOAST values a computed column or the filter needs.
   Status complete_unchanged_values(SourceTable& source);
@@ -113,6 +126,8 @@ class Applier {
   std::size_t bytes_in_batches_ = 0;
   std::chrono::steady_clock::time_point green_transaction_started_;
   std::map<std::string, std::uint64_t> uncommitted_rows_by_source_;
+  std::string halt_reason_;
+  std::int64_t halt_offset_ = -1;  // the BEGIN at which to halt once what precedes it commits
 };
 
 }  // namespace cutover

@@ -28,6 +28,7 @@ struct ChangeEvent {
   nlohmann::json after;     // source row after, or null
   std::vector<std::string> unchanged_toast;
   std::vector<SourceColumn> schema_columns;  // kSchema: the table's columns, as SQL types
+  std::uint32_t relation_oid = 0;            // kSchema: the table's OID on the source; 0 unknown
   std::string message_prefix;     // kMessage
   std::string message_content;  // the bytes written, decoded from the event's hex
   std::size_t bytes = 0;

@@ -27,8 +27,12 @@ using PgResult = std::unique_ptr<PGresult, PgResultClearer>;
 // libpq's last error on `connection`, without its trailing newline.
 std::string libpq_error(PGconn* connection);
 
-// A failed connection is retryable: the server may be restarting.
-Result<PgConnection> connect_libpq(const std::string& dsn, const std::string& role);
+// A failed connection is retryable: the server may be restarting. A session on blue or green
+// is pinned (session_pins); one to anything else (PgBouncer's console, a database through the
+// pooler) is left as it is.
+enum class SessionPins { kPinned, kNone };
+Result<PgConnection> connect_libpq(const std::string& dsn, const std::string& role,
+                                   SessionPins pins = SessionPins::kPinned);
 
 // Runs `sql` and waits for it; an error names `what`.
 Status run_libpq(PGconn* connection, const std::string& sql, const std::string& what);

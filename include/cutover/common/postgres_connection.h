@@ -9,20 +9,31 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "cutover/common/libpq_session.h"
 #include "cutover/common/lsn.h"
 #include "cutover/common/result.h"
 
 namespace cutover {
 
-// One text form of every value on both servers, whatever their configuration: what the
-// snapshot's COPY carries and what verification hashes are read and written under these.
-// No statement timeout either: a database default must not cut a long copy or scan short.
-extern const char* const kCanonicalSettings;
+// What every session cutover opens on blue or green sets first (open_postgres, connect_libpq
+// and the replication connection do it): the settings that change a value's text form
+// (DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output, client_encoding,
+// standard_conforming_strings, lc_monetary), no statement timeout, and a search_path of
+// pg_catalog, the plan's `search_path` schemas, then pg_temp. One statement each.
+std::vector<std::string> session_pin_statements();
+// The same, as one string of statements.
+std::string session_pins();
+// The plan's `search_path`: set once, after the plan is loaded, before any session opens.
+void set_expression_schemas(std::vector<std::string> schemas);
 
-// `role` names the database in messages: "blue" or "green".
+// `role` names the database in messages: "blue" or "green". The session is pinned
+// (session_pins), but never one through a pooler (SessionPins::kNone): a transaction pooler
+// hands the server session, with every SET made in it, to the application's next client.
 Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
-                                                        const std::string& role);
+                                                        const std::string& role,
+                                                        SessionPins pins = SessionPins::kPinned);
 
 // The connection string with libpq's fallback_application_name=cutover, so that cutover's
 // sessions are known by name (the write fence spares them); an application_name the string

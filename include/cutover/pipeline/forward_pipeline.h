@@ -20,7 +20,9 @@
 
 namespace cutover {
 
-enum class Phase { kStarting, kSnapshotting, kStreaming, kStopped };
+// kHalted: a schema change on the source the plan cannot map stopped capture and apply; the
+// process stays up (status, dashboard) until it is stopped, the plan amended, and run again.
+enum class Phase { kStarting, kSnapshotting, kStreaming, kHalted, kStopped };
 const char* phase_name(Phase phase);
 
 // What `cutover run` is doing, for the status log and the control API.

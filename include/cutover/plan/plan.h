@@ -112,6 +112,8 @@ struct Plan {
   CutoverSettings cutover;
   ControlSettings control;
   std::string state_dir;
+  // Schemas searched after pg_catalog for what the expressions do not qualify (search_path).
+  std::vector<std::string> search_path;
 
   // Names of what cutover creates on blue; derived from `name` so that two plans on one
   // database never share a slot.

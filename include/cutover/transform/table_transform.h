@@ -31,6 +31,8 @@ struct SourceColumn {
   // The declared type, or a domain's base type with its modifier: what the value is once the
   // domain's checks are left behind, and what verification casts green's values back to.
   std::string base_type;
+  // pg_attribute.atttypid (a domain's own OID), as pgoutput names the column's type; 0 unknown.
+  std::uint32_t type_oid = 0;
 };
 
 struct TargetColumn {
@@ -59,6 +61,7 @@ struct TargetColumn {
 struct TableTransform {
   std::size_t plan_index = 0;  // its entry in the plan's tables list
   QualifiedName source;
+  std::uint32_t source_oid = 0;              // the source table's OID on blue
   std::vector<SourceColumn> source_columns;  // blue's columns, in order
   QualifiedName target;
   std::vector<TargetColumn> columns;

@@ -7,7 +7,7 @@
 // the other way round: green's value cast back to the value's type on blue, against blue's
 // value itself, so that a value cut, rounded or changed on the way shows as a difference
 // instead of being computed identically on both sides. Both render each row as ROW(...)::text under the same session settings
-// (see kCanonicalSettings) and sum a 64-bit hash of it per chunk, with its count and XOR:
+// (see session_pins) and sum a 64-bit hash of it per chunk, with its count and a second sum:
 // equal rows give equal text whatever their physical order, so equal chunks give equal sums.
 #pragma once
 

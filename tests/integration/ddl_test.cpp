@@ -1,0 +1,146 @@
+// DDL on blue while cutover streams. A change the plan still maps (a column it does not read
+// added or dropped, a table outside the plan created) goes on, and status says so. One it
+// cannot map (a column it reads renamed, dropped or retyped, its table renamed or dropped)
+// halts capture and apply before anything of that transaction reaches green: status, log and
+// dashboard name the change and how to go on, and a run started again with an amended plan
+// goes on from there without a new snapshot. Green is compared with blue by SQL written here.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "fixtures/forward_harness.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class DdlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("CUTOVER_TOKEN", "ddl-token", 1);
+    h_.blue().execute(
+        "CREATE TABLE items (id int PRIMARY KEY, name text, qty int, note text);"
+        "INSERT INTO items SELECT g, 'item ' || g, g, 'n' || g FROM generate_series(1, 100) g");
+    h_.green().execute("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)");
+  }
+
+  void write_plan(const std::string& name_expression = "name") {
+    h_.write_plan("  - source: items\n    columns:\n      id: id\n      name: " + name_expression +
+                      "\n      qty: qty\n",
+                  "state_dir: " + h_.work().path() + "/state\n");
+  }
+
+  nlohmann::json status() { return h_.cli({"status"}).output; }
+
+  // Waits until status shows the pipeline halted; its status.
+  nlohmann::json wait_until_halted() {
+    nlohmann::json shown;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      shown = status();
+      if (shown.is_object() && shown.value("phase", "") == "halted") return shown;
+      std::this_thread::sleep_for(200ms);
+    }
+    ADD_FAILURE() << "the pipeline did not halt: " << shown.dump(2) << "\n" << h_.run().standard_error();
+    return shown;
+  }
+
+  // SIGTERM to a halted run: it ends with exit code 1, the reason in its log.
+  void stop_halted_run(const std::string& reason) {
+    h_.run().signal(SIGTERM);
+    EXPECT_EQ(h_.run().wait(60s).value_or(-1), 1) << h_.run().standard_error();
+    EXPECT_NE(h_.run().standard_error().find(reason), std::string::npos) << h_.run().standard_error();
+  }
+
+  ForwardHarness h_;
+};
+
+TEST_F(DdlTest, ColumnsThePlanDoesNotReadComeAndGoAndStreamingGoesOn) {
+  write_plan();
+  h_.start_run();
+  h_.blue().execute("ALTER TABLE items ADD COLUMN extra int DEFAULT 7;"
+                    "INSERT INTO items VALUES (101, 'after add', 1, 'x', 8)");
+  h_.blue().execute("ALTER TABLE items DROP COLUMN note;"
+                    "UPDATE items SET name = 'renamed ' || id WHERE id % 10 = 0;"
+                    "DELETE FROM items WHERE id % 25 = 0;"
+                    "CREATE TABLE outside (id int PRIMARY KEY); INSERT INTO outside VALUES (1)");
+  h_.blue().execute("INSERT INTO items VALUES (102, 'after drop', 2, 9)");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM items", "SELECT id, name, qty FROM items"));
+  const auto shown = status();
+  EXPECT_EQ(shown.value("phase", ""), "streaming") << shown.dump(2);
+  EXPECT_NE(shown["schema_notices"].dump().find("public.items has a column extra the plan does not read: it is not copied"),
+            std::string::npos)
+      << shown.dump(2);
+  EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
+}
+
+TEST_F(DdlTest, ARenamedColumnHaltsAndAnAmendedPlanGoesOnWithoutANewSnapshot) {
+  write_plan();
+  h_.start_run();
+  h_.blue().execute("UPDATE items SET qty = qty + 1 WHERE id <= 10");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM items", "SELECT id, name, qty FROM items"));
+  h_.blue().execute("ALTER TABLE items RENAME COLUMN name TO full_name;"
+                    "INSERT INTO items VALUES (101, 'after rename', 1, 'x')");
+  h_.blue().execute("UPDATE items SET full_name = 'changed after rename' WHERE id = 5");
+  const auto halted = wait_until_halted();
+  const std::string reason = halted.value("halted", "");
+  EXPECT_NE(reason.find("column public.items.name, which the plan reads, is gone from the source (DROP COLUMN "
+                        "or RENAME COLUMN)"),
+            std::string::npos)
+      << halted.dump(2);
+  EXPECT_NE(reason.find("Amend the plan and start cutover run again"), std::string::npos) << reason;
+  // Nothing of the rename's transaction or after it reached green.
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id = 101"), "0");
+  EXPECT_EQ(h_.green().query_value("SELECT name FROM items WHERE id = 5"), "item 5");
+  stop_halted_run("column public.items.name, which the plan reads, is gone");
+
+  write_plan("full_name");
+  auto& again = h_.start_run();
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, full_name, qty FROM items", "SELECT id, name, qty FROM items"));
+  EXPECT_EQ(again.standard_error().find("snapshot copy starting"), std::string::npos) << again.standard_error();
+  EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
+}
+
+// A DDL the plan cannot map, and the words status gives it.
+struct Unmappable {
+  const char* name;
+  const char* ddl;
+  const char* then;  // a write after it, "" for none
+  const char* reason;
+};
+void PrintTo(const Unmappable& change, std::ostream* out) { *out << change.name; }
+
+class UnmappableDdlTest : public DdlTest, public ::testing::WithParamInterface<Unmappable> {};
+
+TEST_P(UnmappableDdlTest, HaltsBeforeWritingAnythingAfterIt) {
+  const Unmappable change = GetParam();
+  write_plan();
+  h_.start_run();
+  h_.blue().execute("UPDATE items SET qty = qty + 1 WHERE id <= 10");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM items", "SELECT id, name, qty FROM items"));
+  h_.blue().execute(change.ddl);
+  if (*change.then) h_.blue().execute(change.then);
+  const auto halted = wait_until_halted();
+  EXPECT_NE(halted.value("halted", "").find(change.reason), std::string::npos) << halted.dump(2);
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id > 100"), "0");
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "100");
+  stop_halted_run(change.reason);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Changes, UnmappableDdlTest,
+    ::testing::Values(
+        Unmappable{"drop_column", "ALTER TABLE items DROP COLUMN qty", "INSERT INTO items VALUES (101, 'x', 'y')",
+                   "column public.items.qty, which the plan reads, is gone from the source"},
+        Unmappable{"alter_type", "ALTER TABLE items ALTER COLUMN qty TYPE numeric(12,2)",
+                   "INSERT INTO items VALUES (101, 'x', 1.5, 'y')",
+                   "column public.items.qty, which the plan reads, changed type on the source (ALTER COLUMN "
+                   "TYPE, now \"numeric\")"},
+        Unmappable{"rename_table", "ALTER TABLE items RENAME TO goods", "INSERT INTO goods VALUES (101, 'x', 1, 'y')",
+                   "table public.items of the plan was renamed to public.goods on the source"},
+        Unmappable{"drop_table", "DROP TABLE items", "", "no longer publishes public.items"}),
+    [](const ::testing::TestParamInfo<Unmappable>& change) { return std::string(change.param.name); });
+
+}  // namespace
+}  // namespace cutover::testing
