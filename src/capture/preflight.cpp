@@ -70,7 +70,9 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
     const auto rows = query.exec_params(
         "SELECT c.relkind, c.relreplident, "
         "EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), "
-        "c.relpersistence "
+        "c.relpersistence, (SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text) "
+        "  FROM pg_inherits i JOIN pg_class child ON child.oid = i.inhrelid "
+        "  WHERE i.inhparent = c.oid AND c.relkind = 'r') "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2",
         table.schema, table.name);
@@ -94,6 +96,16 @@ void check_tables(const Plan& plan, pqxx::transaction_base& query,
                          "snapshot. " + (persistence == "u" ? "Run ALTER TABLE " + table.quoted() +
                          " SET LOGGED before the move, or leave the table out of the plan"
                          : std::string("Leave it out of the plan")));
+      continue;
+    }
+    // Reading a parent reads its inheritance children's rows too, while their changes are
+    // published under their own names: the snapshot would copy rows whose changes never follow.
+    if (!rows[0][4].is_null()) {
+      problems.push_back(where + plan.source_side() + "'s " + table.text() + " has inheritance children (" +
+                         rows[0][4].as<std::string>() +
+                         "): cutover does not move a table whose rows are partly its children's. Move the "
+                         "children as tables of their own and turn the parent into one without children, "
+                         "or make it a partitioned table");
       continue;
     }
     check_column_types(plan, query, table, where, problems);

@@ -1,6 +1,7 @@
 #include "cutover/pipeline/forward_pipeline.h"
 
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cutover/capture/preflight.h"
@@ -8,6 +9,7 @@
 #include "cutover/common/logging.h"
 #include "cutover/common/periodic.h"
 #include "cutover/pipeline/connected_validation.h"
+#include "cutover/pipeline/partition_watch.h"
 #include "cutover/pipeline/plan_ownership.h"
 #include "cutover/transport/change_log_consumer.h"
 #include "cutover/transport/change_log_producer.h"
@@ -207,10 +209,14 @@ class StatusReporter {
 // changed under cutover (an operation no longer published, a row filter or column list, a
 // source table dropped from it) loses changes without a word from PostgreSQL: the session
 // stops, and the pipeline with the reason, instead of streaming on with a gap.
+//
+// It watches the partitions of partitioned source tables too (partition_watch.h), from the
+// set the session started with.
 class PublicationWatch {
  public:
-  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop)
-      : plan_(plan), session_stop_(session_stop), periodic_(kPublicationInterval, [this] { check(); }) {}
+  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop, ApplyCounters& counters)
+      : plan_(plan), session_stop_(session_stop), counters_(counters), partitions_(partitions_now(plan)),
+        periodic_(kPublicationInterval, [this] { check(); }) {}
 
   Status drift() const {
     std::lock_guard lock(mutex_);
@@ -227,23 +233,68 @@ class PublicationWatch {
       }
       pqxx::read_transaction query(*source_);
       const auto found = publication_drift(query, plan_, true);
-      if (found.empty()) return;
-      std::string message;
-      for (const auto& line : found) message += (message.empty() ? "" : "\n") + line;
-      spdlog::error("publication changed under cutover, stopping: {}", message);
-      {
-        std::lock_guard lock(mutex_);
-        drift_ = Status::error(message + "\nchanges cutover did not receive are missing from " + plan_.target_side() +
-                               ": put the publication back and copy again into an empty " + plan_.target_side());
+      if (!found.empty()) {
+        std::string message;
+        for (const auto& line : found) message += (message.empty() ? "" : "\n") + line;
+        stop_with(message + "\nchanges cutover did not receive are missing from " + plan_.target_side() +
+                  ": put the publication back and copy again into an empty " + plan_.target_side());
+        return;
       }
-      session_stop_ = true;
+      check_partitions(query);
     } catch (const std::exception&) {
       source_.reset();
     }
   }
 
+  // The partitions as the session starts; unknown (read at the first check) if blue is not
+  // reachable now.
+  static std::optional<PartitionSets> partitions_now(const Plan& plan) {
+    try {
+      auto opened = open_postgres(plan.blue.dsn, plan.source_side());
+      if (!opened) return std::nullopt;
+      pqxx::read_transaction query(**opened);
+      return read_partition_sets(query, plan);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+
+  void check_partitions(pqxx::transaction_base& query) {
+    PartitionSets now = read_partition_sets(query, plan_);
+    if (!partitions_) {
+      partitions_ = std::move(now);
+      return;
+    }
+    const auto changes = compare_partition_sets(*partitions_, now, plan_.target_side(), [&](const std::string& partition) {
+      return query.exec("SELECT EXISTS (SELECT 1 FROM ONLY " + partition + ")")[0][0].as<bool>();
+    });
+    for (const auto& notice : changes.notices) {
+      spdlog::warn("schema change note=\"{}\"", notice);
+      std::lock_guard lock(counters_.mutex);
+      counters_.schema_notices.push_back(notice);
+    }
+    if (!changes.halts.empty()) {
+      std::string message;
+      for (const auto& line : changes.halts) message += (message.empty() ? "" : "\n") + line;
+      stop_with(message);
+      return;
+    }
+    partitions_ = std::move(now);
+  }
+
+  void stop_with(const std::string& reason) {
+    spdlog::error("the source changed under cutover, stopping: {}", reason);
+    {
+      std::lock_guard lock(mutex_);
+      drift_ = Status::error(reason);
+    }
+    session_stop_ = true;
+  }
+
   const Plan& plan_;
   std::atomic<bool>& session_stop_;
+  ApplyCounters& counters_;
+  std::optional<PartitionSets> partitions_;  // the periodic thread's
   mutable std::mutex mutex_;
   Status drift_ = Status::ok();                // guarded by mutex_
   std::unique_ptr<pqxx::connection> source_;  // the periodic thread's
@@ -536,7 +587,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       session_stop = true;
     });
     std::atomic<bool> apply_stop{false};
-    PublicationWatch publication(plan, session_stop);
+    PublicationWatch publication(plan, session_stop, status.apply);
     std::thread stop_watch([&] {
       while (!stop.load() && !session_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       session_stop = true;

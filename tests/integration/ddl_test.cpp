@@ -142,5 +142,71 @@ INSTANTIATE_TEST_SUITE_P(
         Unmappable{"drop_table", "DROP TABLE items", "", "no longer publishes public.items"}),
     [](const ::testing::TestParamInfo<Unmappable>& change) { return std::string(change.param.name); });
 
+// Partitions of a partitioned source table, joining and leaving while streaming. Rows reach
+// the stream as the root's: a partition created empty is noted, and one that brings rows in
+// (ATTACH) or takes them away (DETACH) halts, as green could not follow it.
+class PartitionDdlTest : public DdlTest {
+ protected:
+  void SetUp() override {
+    ::setenv("CUTOVER_TOKEN", "ddl-token", 1);
+    h_.blue().execute(
+        "CREATE TABLE payment (id int, paid date, amount numeric(8,2), PRIMARY KEY (id, paid)) PARTITION BY RANGE (paid);"
+        "CREATE TABLE payment_2023 PARTITION OF payment FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');"
+        "CREATE TABLE payment_2024 PARTITION OF payment FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+        "INSERT INTO payment SELECT g, date '2023-06-01' + g, g FROM generate_series(1, 300) g");
+    h_.green().execute("CREATE TABLE payment (id int, paid date, amount numeric(8,2), PRIMARY KEY (id, paid))");
+    h_.write_plan("  - source: payment\n", "state_dir: " + h_.work().path() + "/state\n");
+  }
+  const std::string all_ = "SELECT id, paid, amount FROM payment";
+};
+
+TEST_F(PartitionDdlTest, APartitionCreatedEmptyIsNotedAndItsRowsStream) {
+  h_.start_run();
+  h_.blue().execute("CREATE TABLE payment_2025 PARTITION OF payment FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')");
+  // The watch reads the partitions every 5 s: the notice comes before any row does.
+  nlohmann::json shown;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    shown = status();
+    if (shown.is_object() && shown["schema_notices"].dump().find("payment_2025") != std::string::npos) break;
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_NE(shown["schema_notices"].dump().find("partition public.payment_2025 joined public.payment empty"),
+            std::string::npos)
+      << shown.dump(2);
+  h_.blue().execute("INSERT INTO payment SELECT g, date '2025-02-01' + (g % 300), g FROM generate_series(301, 400) g");
+  EXPECT_TRUE(h_.wait_until_equal(all_, all_));
+  EXPECT_EQ(status().value("phase", ""), "streaming");
+}
+
+struct PartitionChange {
+  const char* name;
+  const char* ddl;
+  const char* reason;
+};
+void PrintTo(const PartitionChange& change, std::ostream* out) { *out << change.name; }
+
+class PartitionChangeTest : public PartitionDdlTest, public ::testing::WithParamInterface<PartitionChange> {};
+
+TEST_P(PartitionChangeTest, HaltsAsGreenCannotFollowIt) {
+  h_.blue().execute("CREATE TABLE payment_old (id int, paid date, amount numeric(8,2), PRIMARY KEY (id, paid));"
+                    "INSERT INTO payment_old VALUES (1, '2022-05-05', 5)");
+  h_.start_run();
+  h_.blue().execute(GetParam().ddl);
+  const auto halted = wait_until_halted();
+  EXPECT_NE(halted.value("halted", "").find(GetParam().reason), std::string::npos) << halted.dump(2);
+  stop_halted_run(GetParam().reason);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Partitions, PartitionChangeTest,
+    ::testing::Values(
+        PartitionChange{"attach_with_rows",
+                        "ALTER TABLE payment ATTACH PARTITION payment_old FOR VALUES FROM ('2022-01-01') TO ('2023-01-01')",
+                        "partition public.payment_old joined public.payment while streaming holding rows"},
+        PartitionChange{"detach", "ALTER TABLE payment DETACH PARTITION payment_2023",
+                        "partition public.payment_2023 left public.payment while streaming"}),
+    [](const ::testing::TestParamInfo<PartitionChange>& change) { return std::string(change.param.name); });
+
 }  // namespace
 }  // namespace cutover::testing

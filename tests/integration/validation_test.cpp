@@ -194,15 +194,19 @@ TEST(Validation, AReverseKeyGreenCannotSendAndUnloggedTablesAreRefused) {
   harness.blue().execute(
       "CREATE TABLE payment (payment_date date, payment_id int, amount numeric(8,2), "
       "PRIMARY KEY (payment_date, payment_id));"
-      "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY)");
+      "CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY);"
+      "CREATE TABLE animals (id int PRIMARY KEY, name text); CREATE TABLE dogs (breed text) INHERITS (animals)");
   harness.green().execute(
       "CREATE TABLE payment (payment_id bigint PRIMARY KEY, payment_date date NOT NULL, amount numeric(8,2));"
-      "CREATE TABLE scratch (id int PRIMARY KEY)");
-  harness.write_plan("  - source: payment\n    key: [payment_id]\n  - source: scratch\n");
+      "CREATE TABLE scratch (id int PRIMARY KEY); CREATE TABLE animals (id int PRIMARY KEY, name text)");
+  harness.write_plan("  - source: payment\n    key: [payment_id]\n  - source: scratch\n  - source: animals\n");
   const Validation refused = validate_connect(harness, harness.plan_path());
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("tables[1].source: blue's public.scratch is UNLOGGED: PostgreSQL does not "
                                 "replicate its changes"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("tables[2].source: blue's public.animals has inheritance children (public.dogs)"),
             std::string::npos)
       << refused.output;
   harness.write_plan("  - source: payment\n    key: [payment_id]\n");
