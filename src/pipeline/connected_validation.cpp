@@ -471,6 +471,36 @@ void check_sequences_exist(const Plan& plan, pqxx::connection& blue, pqxx::conne
   }
 }
 
+// A column cutover copies into that takes its default from a sequence (serial, identity): the
+// copied rows leave the sequence where it was, and after a switch the application's next rows
+// would take ids blue already gave, unless the plan's sequences move it along.
+void check_unsynced_sequences(const Plan& plan, const std::vector<TableTransform>& transforms,
+                              pqxx::connection& green, DatabaseCheck& check) {
+  pqxx::nontransaction query(green);
+  std::set<std::string> listed;  // OIDs of the plan's target sequences, as text
+  for (const auto& sequence : plan.sequences) {
+    const auto row = query.exec_params1("SELECT to_regclass($1)::oid::text", sequence.target.quoted());
+    if (!row[0].is_null()) listed.insert(row[0].as<std::string>());
+  }
+  std::set<std::string> said;
+  for (const auto& transform : transforms) {
+    for (const auto& column : transform.columns) {
+      const auto rows = query.exec_params(
+          "SELECT s::text, s::oid::text FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS s) found "
+          "WHERE s IS NOT NULL",
+          transform.target.quoted(), column.name);
+      if (rows.empty() || listed.count(rows[0][1].as<std::string>())) continue;
+      if (!said.insert(rows[0][0].as<std::string>()).second) continue;
+      check.warnings.push_back(
+          plan.file + ": sequences: green's " + transform.target.text() + "." + column.name +
+          " takes its default from sequence " + rows[0][0].as<std::string>() +
+          ", which the plan's sequences do not list: the copied rows leave it where it is, and after a "
+          "switch the application's new rows would take values blue already gave (duplicate keys). List "
+          "it (source: blue's sequence, target: " + rows[0][0].as<std::string>() + ")");
+    }
+  }
+}
+
 // The plan's search_path schemas exist on both sides (a missing one would quietly resolve
 // names elsewhere on one of them), and a schema in which every role may create objects is
 // said: any of them could put a function there that a transform would call.
@@ -645,6 +675,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     check_target_triggers(plan, *transforms, **green, problems);
     check_source_types_exist(plan, *transforms, **green, problems);
     check_sequences_exist(plan, **blue, **green, problems);
+    check_unsynced_sequences(plan, *transforms, **green, check);
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
     if (auto sees = check_sees_other_sessions(**blue, plan.source_side()); !sees) {
