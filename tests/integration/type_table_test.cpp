@@ -12,11 +12,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Every setting that changes a value's text form, set to something unusual on each side.
+// Every setting that changes a value's text form, set to something unusual on each side
+// (lc_monetary can only be C or POSIX on the machines the suite runs on: no other locale is
+// installed). Sessions that do not set client_encoding get LATIN1 on blue.
 const char* const kBlueSettings =
     "ALTER DATABASE postgres SET DateStyle = 'SQL, DMY'; ALTER DATABASE postgres SET TimeZone = 'Asia/Kolkata';"
     "ALTER DATABASE postgres SET IntervalStyle = 'sql_standard'; ALTER DATABASE postgres SET extra_float_digits = -2;"
-    "ALTER DATABASE postgres SET bytea_output = 'escape'; ALTER DATABASE postgres SET lc_monetary = 'C'";
+    "ALTER DATABASE postgres SET bytea_output = 'escape'; ALTER DATABASE postgres SET lc_monetary = 'C';"
+    "ALTER DATABASE postgres SET client_encoding = 'LATIN1'";
 const char* const kGreenSettings =
     "ALTER DATABASE postgres SET DateStyle = 'German, MDY'; ALTER DATABASE postgres SET TimeZone = 'Pacific/Chatham';"
     "ALTER DATABASE postgres SET IntervalStyle = 'iso_8601'; ALTER DATABASE postgres SET extra_float_digits = 0;"
