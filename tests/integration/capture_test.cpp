@@ -76,6 +76,34 @@ TEST(Capture, EveryColumnTypeArrivesInPostgresTextForm) {
   EXPECT_TRUE(saw_enum) << schema->value.dump();
 }
 
+// The change log does not depend on blue's settings: a day-first DateStyle, a far time zone,
+// SQL-standard intervals, few float digits and escaped bytea as the database's defaults
+// change nothing in the events (the walsender's session is pinned).
+TEST(Capture, EventsDoNotDependOnBluesSettings) {
+  CaptureHarness harness;
+  harness.blue().execute(
+      "ALTER DATABASE postgres SET DateStyle = 'SQL, DMY'; ALTER DATABASE postgres SET TimeZone = 'Asia/Kolkata';"
+      "ALTER DATABASE postgres SET IntervalStyle = 'sql_standard'; ALTER DATABASE postgres SET extra_float_digits = -3;"
+      "ALTER DATABASE postgres SET bytea_output = 'escape'; ALTER DATABASE postgres SET lc_monetary = 'POSIX'");
+  harness.blue().execute(
+      "CREATE TABLE settled (id int PRIMARY KEY, d date, t timestamptz, i interval, f float8, b bytea, m money)");
+  harness.write_plan("  - source: public.settled\n");
+  harness.start_capture();
+  harness.blue().execute(
+      "INSERT INTO settled VALUES (1, '2024-03-04', '2024-03-04 10:00:00+00', '-1 day -02:03:04', 1 / 3.0, "
+      "'\\x00ff', 1234.56)");
+  ASSERT_TRUE(harness.wait_for_transactions(1, 60s)) << harness.capture().standard_error();
+  const auto rows = row_events(harness.reader().events(), "settled");
+  ASSERT_EQ(rows.size(), 1u);
+  const json& after = rows[0].value["after"];
+  EXPECT_EQ(after["d"], "2024-03-04");
+  EXPECT_EQ(after["t"], "2024-03-04 10:00:00+00");
+  EXPECT_EQ(after["i"], "-1 days -02:03:04");
+  EXPECT_EQ(after["f"], "0.3333333333333333");
+  EXPECT_EQ(after["b"], "\\x00ff");
+  EXPECT_EQ(after["m"], "$1,234.56");
+}
+
 TEST(Capture, UnchangedToastIsDistinguishedFromNull) {
   CaptureHarness harness;
   harness.blue().execute(
