@@ -471,6 +471,36 @@ void check_sequences_exist(const Plan& plan, pqxx::connection& blue, pqxx::conne
   }
 }
 
+// A column the source generates (GENERATED ALWAYS AS ... STORED) is not in its change stream
+// (pgoutput leaves generated columns out), so a transform must not read it: the snapshot
+// would copy it and every streamed row would lack it.
+void check_generated_sources(const Plan& plan, const std::vector<TableTransform>& transforms,
+                             pqxx::connection& source, std::vector<std::string>& problems) {
+  pqxx::nontransaction query(source);
+  for (const auto& transform : transforms) {
+    const auto generated = query.exec_params(
+        "SELECT attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+        "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = to_regclass($1) AND a.attgenerated <> '' AND NOT a.attisdropped",
+        transform.source.quoted());
+    for (const auto& row : generated) {
+      const std::string name = row[0].as<std::string>();
+      for (const auto& column : transform.columns) {
+        if (!column.reads.count(name)) continue;
+        problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".columns." + column.name + ": reads " +
+                           plan.source_side() + "'s generated column " + transform.source.text() + "." + name +
+                           ", which logical replication does not send: compute it from the columns it is made of (" +
+                           column.name + ": " + row[1].as<std::string>() + ")");
+      }
+      if (referenced_identifiers(transform.where).count(name)) {
+        problems.push_back(plan.file + ": " + table_entry(transform.plan_index) + ".where: reads " +
+                           plan.source_side() + "'s generated column " + transform.source.text() + "." + name +
+                           ", which logical replication does not send; filter on the columns it is made of");
+      }
+    }
+  }
+}
+
 // A column cutover copies into that takes its default from a sequence (serial, identity): the
 // copied rows leave the sequence where it was, and after a switch the application's next rows
 // would take ids blue already gave, unless the plan's sequences move it along.
@@ -571,6 +601,7 @@ void check_reverse(const Plan& plan, pqxx::connection& blue, pqxx::connection& g
   // The reverse expressions as the forward ones: they run, purely, and convert into blue.
   DatabaseCheck expressions;
   check_expressions(*reverse, *mapped, green, blue, expressions);
+  check_generated_sources(*reverse, *mapped, green, expressions.problems);
   for (const auto& problem : expressions.problems) check.problems.push_back("rollback: " + problem);
   // And its keys: a delete on green must name the row on blue. Green's replica identity is
   // often set only when a rollback is wanted: until then the switch's rollback_possible
@@ -606,6 +637,7 @@ Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& 
   DatabaseCheck expressions;
   try {
     check_expressions(reverse, *mapped, green, blue, expressions);
+    check_generated_sources(reverse, *mapped, green, expressions.problems);
     check_keys_and_identity(reverse, *mapped, green, blue, expressions.problems);
   } catch (const std::exception& error) {
     expressions.problems.push_back(std::string("checking the reverse expressions: ") + error.what());
@@ -672,6 +704,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     check_merged_conversions(plan, *transforms, problems);
     check_keys_and_identity(plan, *transforms, **blue, **green, problems);
     check_written_columns(plan, *transforms, **green, problems);
+    check_generated_sources(plan, *transforms, **blue, problems);
     check_target_triggers(plan, *transforms, **green, problems);
     check_source_types_exist(plan, *transforms, **green, problems);
     check_sequences_exist(plan, **blue, **green, problems);
