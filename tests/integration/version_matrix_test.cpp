@@ -70,8 +70,6 @@ TEST_P(VersionMatrixTest, SwitchAndRollbackUnderLoadLoseNothing) {
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM pgbench_accounts", "SELECT * FROM pgbench_accounts"));
   expect_every_transaction_in(h_.green(), processed);
   expect_verification_clean("the rollback");
-  const long fresh = std::stol(through_pooler("INSERT INTO events (note) VALUES ('last') RETURNING id"));
-  EXPECT_GT(fresh, h_.green().query_number("SELECT coalesce(max(id), 0) FROM events"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Majors, VersionMatrixTest, ::testing::ValuesIn(pairs_to_run()),
