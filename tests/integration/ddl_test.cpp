@@ -102,6 +102,22 @@ TEST_F(DdlTest, ARenamedColumnHaltsAndAnAmendedPlanGoesOnWithoutANewSnapshot) {
   EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
 }
 
+// With a publication FOR ALL TABLES the operator made, a table dropped and created again
+// under the plan's name stays published: its OID tells it is not the table the plan started
+// from (the rows green holds are the old table's).
+TEST_F(DdlTest, ATableCreatedAgainUnderThePlansNameHalts) {
+  h_.blue().execute("CREATE PUBLICATION cutover_t FOR ALL TABLES WITH (publish_via_partition_root = true)");
+  write_plan();
+  h_.start_run();
+  h_.blue().execute("DROP TABLE items; CREATE TABLE items (id int PRIMARY KEY, name text, qty int, note text)");
+  h_.blue().execute("INSERT INTO items VALUES (1, 'new table', 1, 'x')");
+  const auto halted = wait_until_halted();
+  const std::string reason = "table public.items on the source is not the table the plan started from";
+  EXPECT_NE(halted.value("halted", "").find(reason), std::string::npos) << halted.dump(2);
+  EXPECT_EQ(h_.green().query_value("SELECT name FROM items WHERE id = 1"), "item 1");
+  stop_halted_run(reason);
+}
+
 // A DDL the plan cannot map, and the words status gives it.
 struct Unmappable {
   const char* name;
