@@ -154,6 +154,8 @@ std::string CutoverRunner::state() const {
 }
 
 std::string CutoverRunner::shown_phase() const {
+  // A halted pipeline is what the operator must see first, whichever side clients are on.
+  if (pipeline_.phase.load() == Phase::kHalted) return phase_name(Phase::kHalted);
   std::string phase = state();
   if (phase.empty()) phase = pipeline_.apply_hold.paused() ? "paused" : phase_name(pipeline_.phase.load());
   return phase;

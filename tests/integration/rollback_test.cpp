@@ -207,6 +207,36 @@ TEST_F(RollbackTest, ReverseDeletesAndUpdatesFindBlueRowsByBluesOwnKey) {
   expect_verification_clean("the rollback");
 }
 
+// After a switch green is the source: a schema change there that the reverse plan cannot map
+// halts the reverse pipeline the same way (status names it), and a rollback is refused until
+// the operator has dealt with it, instead of rolling back over rows blue never got.
+TEST_F(RollbackTest, ASchemaChangeOnGreenAfterTheSwitchHaltsTheReversePipeline) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  const auto switched = h_.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
+  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  h_.green().execute("ALTER TABLE events RENAME COLUMN note TO remark");
+  through_pooler("INSERT INTO events (remark) VALUES ('after the rename') RETURNING id");
+  nlohmann::json shown;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    shown = h_.cli({"status"}).output;
+    if (shown.is_object() && shown.value("phase", "") == "halted") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(shown.value("phase", ""), "halted") << shown.dump(2) << h_.run().standard_error();
+  EXPECT_NE(shown.value("halted", "").find("column public.events.note, which the plan reads, is gone from the source"),
+            std::string::npos)
+      << shown.dump(2);
+  const auto refused = h_.cli({"rollback"});
+  EXPECT_EQ(refused.exit_code, 1) << refused.errors << refused.output.dump(2);
+  EXPECT_EQ(system_reached(), system_of(h_.green()));
+  EXPECT_EQ(h_.blue().query_value("SELECT count(*) FROM events WHERE note = 'after the rename'"), "0");
+}
+
 // kill -9 of `cutover run` during a rollback: the restarted run finishes or undoes it.
 class RollbackCrashTest : public RollbackTest, public ::testing::WithParamInterface<CrashCase> {};
 
