@@ -118,6 +118,33 @@ TEST_F(DdlTest, ATableCreatedAgainUnderThePlansNameHalts) {
   stop_halted_run(reason);
 }
 
+// A list-partitioned table with a default partition into a hash-partitioned one: rows moved
+// between partitions by an UPDATE of the partition key (a delete and an insert underneath)
+// arrive as the table's changes.
+TEST(Partitioning, ListPartitionsIntoHashPartitionsWithRowsMovingBetweenThem) {
+  ::setenv("CUTOVER_TOKEN", "ddl-token", 1);
+  ForwardHarness h;
+  h.blue().execute(
+      "CREATE TABLE orders (id int, region text, total numeric(8,2), PRIMARY KEY (id, region)) PARTITION BY LIST (region);"
+      "CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('eu', 'uk');"
+      "CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us');"
+      "CREATE TABLE orders_rest PARTITION OF orders DEFAULT;"
+      "INSERT INTO orders SELECT g, (ARRAY['eu', 'uk', 'us', 'br'])[1 + g % 4], g FROM generate_series(1, 400) g");
+  h.green().execute(
+      "CREATE TABLE orders (id bigint, region text, total numeric(8,2), PRIMARY KEY (id, region)) PARTITION BY HASH (id);"
+      "CREATE TABLE orders_0 PARTITION OF orders FOR VALUES WITH (MODULUS 2, REMAINDER 0);"
+      "CREATE TABLE orders_1 PARTITION OF orders FOR VALUES WITH (MODULUS 2, REMAINDER 1)");
+  h.write_plan("  - source: orders\n", "state_dir: " + h.work().path() + "/state\n");
+  h.start_run();
+  h.blue().execute("UPDATE orders SET region = 'jp' WHERE id % 10 = 0;"  // eu/uk/us into the default partition
+                   "UPDATE orders SET region = 'us', total = total + 1 WHERE id % 10 = 5;"
+                   "DELETE FROM orders WHERE id % 17 = 0;"
+                   "INSERT INTO orders SELECT g, 'uk', g FROM generate_series(401, 450) g");
+  const std::string all = "SELECT id, region, total FROM orders";
+  EXPECT_TRUE(h.wait_until_equal(all, all));
+  EXPECT_EQ(h.cli({"verify"}).exit_code, 0);
+}
+
 // A DDL the plan cannot map, and the words status gives it.
 struct Unmappable {
   const char* name;
