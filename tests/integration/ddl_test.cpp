@@ -248,7 +248,9 @@ INSTANTIATE_TEST_SUITE_P(
                         "ALTER TABLE payment ATTACH PARTITION payment_old FOR VALUES FROM ('2022-01-01') TO ('2023-01-01')",
                         "partition public.payment_old joined public.payment while streaming holding rows"},
         PartitionChange{"detach", "ALTER TABLE payment DETACH PARTITION payment_2023",
-                        "partition public.payment_2023 left public.payment while streaming"}),
+                        "partition public.payment_2023 left public.payment while streaming"},
+        PartitionChange{"truncate_one", "TRUNCATE payment_2023",
+                        "partition public.payment_2023 of public.payment was truncated or rewritten while streaming"}),
     [](const ::testing::TestParamInfo<PartitionChange>& change) { return std::string(change.param.name); });
 
 }  // namespace

@@ -5,7 +5,7 @@
 namespace cutover {
 namespace {
 
-const PartitionSets kBefore = {{"public.payment", {"public.payment_2023", "public.payment_2024"}}};
+const PartitionSets kBefore = {{"public.payment", {{"public.payment_2023", 16400}, {"public.payment_2024", 16410}}}};
 
 TEST(PartitionWatch, ThePartitionsAsTheyWereChangeNothing) {
   const auto changes = compare_partition_sets(kBefore, kBefore, "green", [](const std::string&) { return true; });
@@ -14,7 +14,7 @@ TEST(PartitionWatch, ThePartitionsAsTheyWereChangeNothing) {
 }
 
 TEST(PartitionWatch, APartitionThatLeftHalts) {
-  const PartitionSets now = {{"public.payment", {"public.payment_2024"}}};
+  const PartitionSets now = {{"public.payment", {{"public.payment_2024", 16410}}}};
   const auto changes = compare_partition_sets(kBefore, now, "green", [](const std::string&) { return false; });
   ASSERT_EQ(changes.halts.size(), 1u);
   EXPECT_NE(changes.halts[0].find("partition public.payment_2023 left public.payment while streaming (DETACH "
@@ -26,8 +26,8 @@ TEST(PartitionWatch, APartitionThatLeftHalts) {
 
 TEST(PartitionWatch, APartitionJoiningWithRowsHaltsAndAnEmptyOneIsNoted) {
   PartitionSets now = kBefore;
-  now["public.payment"].insert("public.payment_2025");
-  now["public.payment"].insert("public.payment_old");
+  now["public.payment"]["public.payment_2025"] = 16500;
+  now["public.payment"]["public.payment_old"] = 16300;
   const auto changes = compare_partition_sets(kBefore, now, "green", [](const std::string& partition) {
     return partition == "public.payment_old";
   });
@@ -38,6 +38,17 @@ TEST(PartitionWatch, APartitionJoiningWithRowsHaltsAndAnEmptyOneIsNoted) {
       << changes.halts[0];
   ASSERT_EQ(changes.notices.size(), 1u);
   EXPECT_EQ(changes.notices[0], "partition public.payment_2025 joined public.payment empty: its rows stream as the table's");
+}
+
+TEST(PartitionWatch, APartitionWithANewRelfilenodeHalts) {
+  PartitionSets now = kBefore;
+  now["public.payment"]["public.payment_2023"] = 16999;  // TRUNCATE gives a new one
+  const auto changes = compare_partition_sets(kBefore, now, "green", [](const std::string&) { return false; });
+  ASSERT_EQ(changes.halts.size(), 1u);
+  EXPECT_NE(changes.halts[0].find("partition public.payment_2023 of public.payment was truncated or rewritten while "
+                                  "streaming (TRUNCATE, VACUUM FULL, CLUSTER)"),
+            std::string::npos)
+      << changes.halts[0];
 }
 
 }  // namespace

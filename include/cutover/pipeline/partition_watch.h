@@ -1,12 +1,16 @@
 // The partitions of each partitioned source table, watched while streaming. With
 // publish_via_partition_root, rows reach the stream only as the root's changes: a partition
 // ATTACHed with rows brings them into blue's table without a single INSERT, and one DETACHed
-// or dropped takes its rows away without a DELETE. Neither reaches green. A partition that
-// joins empty (CREATE TABLE ... PARTITION OF, the routine one) is noted and changes nothing.
+// or dropped takes its rows away without a DELETE, and a TRUNCATE of one partition is not
+// published at all. None of it reaches green. A TRUNCATE shows only as the partition's new
+// relfilenode, which VACUUM FULL and CLUSTER also give: cutover cannot tell them apart, and
+// halts for both. A partition that joins empty (CREATE TABLE ... PARTITION OF, the routine
+// one) is noted and changes nothing.
 #pragma once
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -16,8 +20,9 @@
 
 namespace cutover {
 
-// Leaf partitions by partitioned source table ("public.payment" -> {"public.payment_2024"}).
-using PartitionSets = std::map<std::string, std::set<std::string>>;
+// Leaf partitions by partitioned source table, each with its relfilenode
+// ("public.payment" -> {"public.payment_2024" -> 16421}).
+using PartitionSets = std::map<std::string, std::map<std::string, std::uint32_t>>;
 
 PartitionSets read_partition_sets(pqxx::transaction_base& query, const Plan& plan);
 
@@ -34,17 +39,25 @@ PartitionChanges compare_partition_sets(const PartitionSets& before, const Parti
   PartitionChanges changes;
   for (const auto& [table, partitions] : before) {
     const auto current = now.find(table);
-    for (const auto& partition : partitions) {
-      if (current != now.end() && current->second.count(partition)) continue;
-      changes.halts.push_back("partition " + partition + " left " + table +
-                              " while streaming (DETACH PARTITION or DROP TABLE): its rows are gone from "
-                              "the table without a DELETE, and are still on " + target_side +
-                              ". Delete them there (or rebuild), then start cutover run again");
+    for (const auto& [partition, filenode] : partitions) {
+      const bool still_there = current != now.end() && current->second.count(partition);
+      if (!still_there) {
+        changes.halts.push_back("partition " + partition + " left " + table +
+                                " while streaming (DETACH PARTITION or DROP TABLE): its rows are gone from "
+                                "the table without a DELETE, and are still on " + target_side +
+                                ". Delete them there (or rebuild), then start cutover run again");
+      } else if (current->second.at(partition) != filenode) {
+        changes.halts.push_back("partition " + partition + " of " + table +
+                                " was truncated or rewritten while streaming (TRUNCATE, VACUUM FULL, CLUSTER): a "
+                                "TRUNCATE of one partition is not published, and rows it removed would stay on " +
+                                target_side + ". Run cutover verify once started again; if it is clean (a "
+                                "rewrite), go on; if not, delete those rows there (or rebuild)");
+      }
     }
   }
   for (const auto& [table, partitions] : now) {
     const auto earlier = before.find(table);
-    for (const auto& partition : partitions) {
+    for (const auto& [partition, filenode] : partitions) {
       if (earlier != before.end() && earlier->second.count(partition)) continue;
       if (holds_rows(partition)) {
         changes.halts.push_back("partition " + partition + " joined " + table +
