@@ -36,7 +36,6 @@ Status CaptureSession::run() {
     if (frame->has_value()) {
       if (auto status = handle_frame(**frame); !status) return status;
     }
-    if (auto status = offer_reached_markers(); !status) return status;
     if (auto status = keep_up(frame->has_value() && (*frame)->reply_requested); !status) {
       return status;
     }
@@ -59,9 +58,13 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
   }
   auto message = pgoutput::decode(frame.payload);
   if (!message) return message.status();
+  if (const auto* begin = std::get_if<pgoutput::Begin>(&*message)) transaction_xid_ = begin->xid;
+  const auto* commit = std::get_if<pgoutput::Commit>(&*message);
+  if (commit) {
+    if (auto status = offer_drain_markers(commit->commit_lsn); !status) return status;
+  }
   records_.clear();
   if (auto status = encoder_.encode(*message, frame.start_lsn, records_); !status) return status;
-  const auto* commit = std::get_if<pgoutput::Commit>(&*message);
   for (std::size_t index = 0; index < records_.size(); ++index) {
     const bool last = index + 1 == records_.size();
     std::optional<Lsn> commit_end;
@@ -90,34 +93,19 @@ Status CaptureSession::offer(const ChangeRecord& record, std::optional<Lsn> comm
   return Status::ok();
 }
 
-// A marker asked for at a position the stream has passed, outside any transaction, goes into
-// the change log as a transaction of its own at the stream's position: nothing committed below
-// it can still come, and the applier, which skips transactions below what it applied, takes it.
-Status CaptureSession::offer_reached_markers() {
-  if (!settings_.drain_markers || encoder_.in_transaction()) return Status::ok();
-  for (const auto& marker : settings_.drain_markers->take_reached(received_)) {
-    constexpr std::int64_t kUnixToPostgresEpochMicros = 946'684'800'000'000;
-    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count() -
-                     kUnixToPostgresEpochMicros;
-    const pgoutput::Message transaction[] = {
-        pgoutput::Begin{received_, now, 0},
-        pgoutput::LogicalMessage{true, marker.written_at, marker.prefix, marker.content},
-        pgoutput::Commit{0, received_, received_, now}};
-    for (const auto& message : transaction) {
-      records_.clear();
-      if (auto status = encoder_.encode(message, received_, records_); !status) return status;
-      const bool commit = std::holds_alternative<pgoutput::Commit>(message);
-      for (const auto& record : records_) {
-        if (auto status = offer(record, commit ? std::optional<Lsn>(received_) : std::nullopt); !status) {
-          return status;
-        }
-      }
+// The drain's markers for the transaction about to commit, put into it as the source would
+// have sent them (drain_markers.h).
+Status CaptureSession::offer_drain_markers(Lsn commit_lsn) {
+  if (!settings_.drain_markers) return Status::ok();
+  for (const auto& marker : settings_.drain_markers->take_for(transaction_xid_)) {
+    records_.clear();
+    const pgoutput::Message message = pgoutput::LogicalMessage{true, commit_lsn, marker.prefix, marker.content};
+    if (auto status = encoder_.encode(message, commit_lsn, records_); !status) return status;
+    for (const auto& record : records_) {
+      if (auto status = offer(record, std::nullopt); !status) return status;
     }
     spdlog::info("drain marker put into the change log for a source without logical messages "
-                 "content={} written_lsn={} stream_lsn={}", marker.content, marker.written_at.to_string(),
-                 received_.to_string());
+                 "content={} xid={} commit_lsn={}", marker.content, transaction_xid_, commit_lsn.to_string());
   }
   return Status::ok();
 }

@@ -7,15 +7,13 @@ void DrainMarkers::request(DrainMarker marker) {
   pending_.push_back(std::move(marker));
 }
 
-std::vector<DrainMarker> DrainMarkers::take_reached(Lsn received) {
+std::vector<DrainMarker> DrainMarkers::take_for(std::uint32_t xid) {
   std::lock_guard lock(mutex_);
-  std::vector<DrainMarker> reached;
+  std::vector<DrainMarker> taken;
   std::vector<DrainMarker> waiting;
-  for (auto& marker : pending_) {
-    (marker.written_at <= received ? reached : waiting).push_back(std::move(marker));
-  }
+  for (auto& marker : pending_) (marker.xid == xid ? taken : waiting).push_back(std::move(marker));
   pending_ = std::move(waiting);
-  return reached;
+  return taken;
 }
 
 }  // namespace cutover

@@ -548,17 +548,17 @@ Status CutoverRunner::drain(const std::string& id, const Route& route) {
   if (!from) return from.status();
   try {
     allow_writes(**from);  // the side left may be fenced already
-    pqxx::nontransaction query(**from);
-    const auto written = query.exec_params(
-        "SELECT pg_logical_emit_message(true, 'cutover', $1)::text, "
-        "current_setting('server_version_num')::int",
-        id)[0];
-    if (written[1].as<int>() < ReplicationConnection::kFirstVersionWithMessages) {
-      // pgoutput does not send it here: the capture puts it into the change log.
-      const auto at = Lsn::parse(written[0].as<std::string>());
-      if (!at) return Status::error(route.from + ": the drain marker's position is unreadable");
-      pipeline_.drain_markers.request({"cutover", id, *at});
+    pqxx::work marker(**from);
+    const auto written = marker.exec_params1(
+        "SELECT current_setting('server_version_num')::int, txid_current() % 4294967296, "
+        "pg_logical_emit_message(true, 'cutover', $1)",
+        id);
+    if (written[0].as<int>() < ReplicationConnection::kFirstVersionWithMessages) {
+      // pgoutput does not send it here: the capture puts it into this transaction when it
+      // comes, asked for before it commits so that it cannot pass unseen.
+      pipeline_.drain_markers.request({"cutover", id, written[1].as<std::uint32_t>()});
     }
+    marker.commit();
   } catch (const std::exception& error) {
     return Status::error(route.from + ": writing the drain marker: " + error.what());
   }

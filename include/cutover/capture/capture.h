@@ -53,7 +53,7 @@ class CaptureSession {
  private:
   Status handle_frame(const StreamFrame& frame);
   Status offer(const ChangeRecord& record, std::optional<Lsn> commit_end);
-  Status offer_reached_markers();
+  Status offer_drain_markers(Lsn commit_lsn);
   Status keep_up(bool force_status);
   Lsn safe_position();
 
@@ -69,6 +69,7 @@ class CaptureSession {
   Lsn confirmed_;
   Lsn received_;
   Lsn idle_position_;  // the last keepalive's position, reached with nothing outstanding
+  std::uint32_t transaction_xid_ = 0;  // of the transaction being read
   Lsn applied_cache_;
   std::chrono::steady_clock::time_point last_status_{};
   std::chrono::steady_clock::time_point last_applied_read_{};

@@ -1,30 +1,30 @@
 // Drain markers for a source whose pgoutput cannot carry logical messages (PostgreSQL 13 has
-// no `messages` option). The drain writes its marker with pg_logical_emit_message all the same
-// and asks for it here at the marker's WAL position; the capture then puts the marker into the
-// change log itself, as a transaction of its own, once blue's stream has passed that position
-// outside any transaction. Every change committed before the freeze is then ahead of the
-// marker in Kafka, which is all the drain needs to know.
+// no `messages` option). The drain writes its marker with pg_logical_emit_message all the same,
+// and before its transaction commits, asks for it here by that transaction's id. pgoutput
+// before PostgreSQL 15 sends every transaction, empty ones too: when the marker's transaction
+// comes, the capture puts the marker into it, just before its COMMIT, which is where
+// PostgreSQL 14 and later would have sent it. Every change committed before it is then ahead
+// of the marker in Kafka, as on the other majors.
 #pragma once
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include "cutover/common/lsn.h"
 
 namespace cutover {
 
 struct DrainMarker {
   std::string prefix;
   std::string content;
-  Lsn written_at;  // where the source wrote it
+  std::uint32_t xid = 0;  // the transaction that wrote it on the source
 };
 
 class DrainMarkers {
  public:
   void request(DrainMarker marker);
-  // The markers whose position `received` has reached, taken out; in the order asked.
-  std::vector<DrainMarker> take_reached(Lsn received);
+  // The markers of transaction `xid`, taken out; in the order asked.
+  std::vector<DrainMarker> take_for(std::uint32_t xid);
 
  private:
   std::mutex mutex_;
