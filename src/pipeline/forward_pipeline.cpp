@@ -211,12 +211,14 @@ class StatusReporter {
 // stops, and the pipeline with the reason, instead of streaming on with a gap.
 //
 // It watches the partitions of partitioned source tables too (partition_watch.h), from the
-// set the session started with.
+// set `partitions` holds: the run's, kept across its sessions, so that a partition changed
+// while a session was being started again is seen all the same.
 class PublicationWatch {
  public:
-  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop, ApplyCounters& counters)
-      : plan_(plan), session_stop_(session_stop), counters_(counters), partitions_(partitions_now(plan)),
-        periodic_(kPublicationInterval, [this] { check(); }) {}
+  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop, ApplyCounters& counters,
+                   std::optional<PartitionSets>& partitions)
+      : plan_(plan), session_stop_(session_stop), counters_(counters), partitions_(partitions),
+        source_(connect_and_read_partitions()), periodic_(kPublicationInterval, [this] { check(); }) {}
 
   Status drift() const {
     std::lock_guard lock(mutex_);
@@ -246,17 +248,20 @@ class PublicationWatch {
     }
   }
 
-  // The partitions as the session starts; unknown (read at the first check) if blue is not
-  // reachable now.
-  static std::optional<PartitionSets> partitions_now(const Plan& plan) {
+  // The session's connection to the source and, on the run's first session, the partitions
+  // to watch from (else read at the first check, if the source cannot be reached now).
+  std::unique_ptr<pqxx::connection> connect_and_read_partitions() {
+    auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+    if (!opened) return nullptr;
     try {
-      auto opened = open_postgres(plan.blue.dsn, plan.source_side());
-      if (!opened) return std::nullopt;
-      pqxx::read_transaction query(**opened);
-      return read_partition_sets(query, plan);
+      if (!partitions_) {
+        pqxx::read_transaction query(**opened);
+        partitions_ = read_partition_sets(query, plan_);
+      }
     } catch (const std::exception&) {
-      return std::nullopt;
+      return nullptr;
     }
+    return std::move(opened.value());
   }
 
   void check_partitions(pqxx::transaction_base& query) {
@@ -294,7 +299,7 @@ class PublicationWatch {
   const Plan& plan_;
   std::atomic<bool>& session_stop_;
   ApplyCounters& counters_;
-  std::optional<PartitionSets> partitions_;  // the periodic thread's
+  std::optional<PartitionSets>& partitions_;  // the periodic thread's while the watch lives
   mutable std::mutex mutex_;
   Status drift_ = Status::ok();                // guarded by mutex_
   std::unique_ptr<pqxx::connection> source_;  // the periodic thread's
@@ -550,6 +555,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
+  std::optional<PartitionSets> partitions;  // what the publication watch started from
   std::chrono::milliseconds backoff = kInitialBackoff;
   Status outcome = Status::ok();
   while (!stop.load()) {
@@ -587,7 +593,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       session_stop = true;
     });
     std::atomic<bool> apply_stop{false};
-    PublicationWatch publication(plan, session_stop, status.apply);
+    PublicationWatch publication(plan, session_stop, status.apply, partitions);
     std::thread stop_watch([&] {
       while (!stop.load() && !session_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       session_stop = true;
