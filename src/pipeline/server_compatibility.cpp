@@ -56,21 +56,33 @@ void check_key_collations(const Plan& plan, const std::vector<TableTransform>& t
     for (const auto& key : transform.key) {
       const auto column = std::find_if(transform.columns.begin(), transform.columns.end(),
                                        [&](const TargetColumn& candidate) { return candidate.name == key; });
-      if (column == transform.columns.end() || column->carried_column.empty()) continue;
+      if (column == transform.columns.end()) continue;
       const Collation on_green = collation_of(green, transform.target, key);
+      if (on_green.description.empty()) continue;
+      const std::string entry = plan.file + ": tables[" + std::to_string(transform.plan_index) + "]: key " +
+                                transform.target.text() + "." + key;
+      if (column->carried_column.empty()) {
+        // A computed key: nothing on the source to compare with, so only byte equality is safe.
+        if (!on_green.deterministic) {
+          check.problems.push_back(entry + " is computed (" + column->expression + ") and its collation on " +
+                                   plan.target_side() + " is nondeterministic (" + on_green.description +
+                                   "): values the source keeps apart may be equal there, so rows would merge. "
+                                   "Give the column a deterministic collation");
+        }
+        continue;
+      }
       const Collation on_blue = collation_of(blue, transform.source, column->carried_column);
-      if (on_green.description.empty() || on_blue.description.empty()) continue;
-      const std::string where = plan.file + ": tables[" + std::to_string(transform.plan_index) + "]: key " +
-                                transform.target.text() + "." + key + " (from " + transform.source.text() +
-                                "." + column->carried_column + ")";
-      if (on_green.deterministic != on_blue.deterministic) {
+      if (on_blue.description.empty() || on_blue.description == on_green.description) continue;
+      const std::string where = entry + " (from " + transform.source.text() + "." + column->carried_column + ")";
+      // Two collations that differ agree on equality only if both compare bytes.
+      if (!on_green.deterministic || !on_blue.deterministic) {
         check.problems.push_back(
             where + ": its collation is " + (on_blue.deterministic ? "" : "non") + "deterministic on " +
             plan.source_side() + " (" + on_blue.description + ") and " + (on_green.deterministic ? "" : "non") +
             "deterministic on " + plan.target_side() + " (" + on_green.description +
             "): keys that differ on one side are equal on the other, so rows would merge or be lost. "
             "Give both columns collations that agree on equality");
-      } else if (on_green.description != on_blue.description) {
+      } else {
         check.warnings.push_back(
             where + ": collation " + on_blue.description + " on " + plan.source_side() + ", " +
             on_green.description + " on " + plan.target_side() +

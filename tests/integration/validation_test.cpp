@@ -160,13 +160,20 @@ TEST(Validation, ExamplePlansFitTheirSchemas) {
 TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
   ForwardHarness harness(ClusterOptions{}, ClusterOptions{.encoding = "LATIN1"});
   harness.blue().execute(
+      "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
       "CREATE TABLE people (email text PRIMARY KEY, name text);"
-      "CREATE TABLE tags (tag text COLLATE \"C\" PRIMARY KEY)");
+      "CREATE TABLE tags (tag text COLLATE \"C\" PRIMARY KEY);"
+      "CREATE TABLE labels (label text COLLATE nocase PRIMARY KEY);"
+      "CREATE TABLE logins (id int PRIMARY KEY, email text)");
   harness.green().execute(
       "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);"
+      "CREATE COLLATION accentless (provider = icu, locale = 'und-u-ks-level1', deterministic = false);"
       "CREATE TABLE people (email text COLLATE nocase PRIMARY KEY, name text);"
-      "CREATE TABLE tags (tag text COLLATE \"und-x-icu\" PRIMARY KEY)");
-  harness.write_plan("  - source: people\n  - source: tags\n");
+      "CREATE TABLE tags (tag text COLLATE \"und-x-icu\" PRIMARY KEY);"
+      "CREATE TABLE labels (label text COLLATE accentless PRIMARY KEY);"
+      "CREATE TABLE logins (login text COLLATE nocase PRIMARY KEY, id int)");
+  harness.write_plan("  - source: people\n  - source: tags\n  - source: labels\n"
+                     "  - source: logins\n    key: [login]\n    columns:\n      login: lower(email)\n      id: id\n");
   const Validation result = validate_connect(harness, harness.plan_path());
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("green: server_encoding is LATIN1, blue's is UTF8"), std::string::npos)
@@ -179,6 +186,16 @@ TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
       << result.output;
   EXPECT_NE(result.output.find("key public.tags.tag (from public.tags.tag): collation C (c C) on blue, "
                                "und-x-icu (i und) on green"),
+            std::string::npos)
+      << result.output;
+  // Two nondeterministic collations that differ disagree on equality too.
+  EXPECT_NE(result.output.find("key public.labels.label (from public.labels.label): its collation is "
+                               "nondeterministic on blue (nocase (i und-u-ks-level2)) and nondeterministic on green "
+                               "(accentless (i und-u-ks-level1))"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("key public.logins.login is computed (lower(email)) and its collation on green is "
+                               "nondeterministic (nocase (i und-u-ks-level2))"),
             std::string::npos)
       << result.output;
   expect_nothing_created(harness);
