@@ -514,19 +514,22 @@ void check_unsynced_sequences(const Plan& plan, const std::vector<TableTransform
   }
   std::set<std::string> said;
   for (const auto& transform : transforms) {
-    for (const auto& column : transform.columns) {
-      const auto rows = query.exec_params(
-          "SELECT s::text, s::oid::text FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS s) found "
-          "WHERE s IS NOT NULL",
-          transform.target.quoted(), column.name);
-      if (rows.empty() || listed.count(rows[0][1].as<std::string>())) continue;
-      if (!said.insert(rows[0][0].as<std::string>()).second) continue;
+    std::vector<std::string> written;
+    for (const auto& column : transform.columns) written.push_back(column.name);
+    const auto rows = query.exec_params(
+        "SELECT c.name, s::text, s::oid::text FROM unnest($2::text[]) WITH ORDINALITY AS c(name, position), "
+        "LATERAL (SELECT pg_get_serial_sequence($1, c.name)::regclass AS s) found WHERE s IS NOT NULL "
+        "ORDER BY c.position",
+        transform.target.quoted(), "{" + key_array_plain(written) + "}");
+    for (const auto& row : rows) {
+      const std::string sequence = row[1].as<std::string>();
+      if (listed.count(row[2].as<std::string>()) || !said.insert(sequence).second) continue;
       check.warnings.push_back(
-          plan.file + ": sequences: green's " + transform.target.text() + "." + column.name +
-          " takes its default from sequence " + rows[0][0].as<std::string>() +
+          plan.file + ": sequences: green's " + transform.target.text() + "." + row[0].as<std::string>() +
+          " takes its default from sequence " + sequence +
           ", which the plan's sequences do not list: the copied rows leave it where it is, and after a "
           "switch the application's new rows would take values blue already gave (duplicate keys). List "
-          "it (source: blue's sequence, target: " + rows[0][0].as<std::string>() + ")");
+          "it (source: blue's sequence, target: " + sequence + ")");
     }
   }
 }

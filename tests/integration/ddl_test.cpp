@@ -33,19 +33,6 @@ class DdlTest : public ::testing::Test {
 
   nlohmann::json status() { return h_.cli({"status"}).output; }
 
-  // Waits until status shows the pipeline halted; its status.
-  nlohmann::json wait_until_halted() {
-    nlohmann::json shown;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      shown = status();
-      if (shown.is_object() && shown.value("phase", "") == "halted") return shown;
-      std::this_thread::sleep_for(200ms);
-    }
-    ADD_FAILURE() << "the pipeline did not halt: " << shown.dump(2) << "\n" << h_.run().standard_error();
-    return shown;
-  }
-
   // SIGTERM to a halted run: it ends with exit code 1, the reason in its log.
   void stop_halted_run(const std::string& reason) {
     h_.run().signal(SIGTERM);
@@ -83,7 +70,7 @@ TEST_F(DdlTest, ARenamedColumnHaltsAndAnAmendedPlanGoesOnWithoutANewSnapshot) {
   h_.blue().execute("ALTER TABLE items RENAME COLUMN name TO full_name;"
                     "INSERT INTO items VALUES (101, 'after rename', 1, 'x')");
   h_.blue().execute("UPDATE items SET full_name = 'changed after rename' WHERE id = 5");
-  const auto halted = wait_until_halted();
+  const auto halted = h_.wait_until_halted();
   const std::string reason = halted.value("halted", "");
   EXPECT_NE(reason.find("column public.items.name, which the plan reads, is gone from the source (DROP COLUMN "
                         "or RENAME COLUMN)"),
@@ -111,7 +98,7 @@ TEST_F(DdlTest, ATableCreatedAgainUnderThePlansNameHalts) {
   h_.start_run();
   h_.blue().execute("DROP TABLE items; CREATE TABLE items (id int PRIMARY KEY, name text, qty int, note text)");
   h_.blue().execute("INSERT INTO items VALUES (1, 'new table', 1, 'x')");
-  const auto halted = wait_until_halted();
+  const auto halted = h_.wait_until_halted();
   const std::string reason = "table public.items on the source is not the table the plan started from";
   EXPECT_NE(halted.value("halted", "").find(reason), std::string::npos) << halted.dump(2);
   EXPECT_EQ(h_.green().query_value("SELECT name FROM items WHERE id = 1"), "item 1");
@@ -164,7 +151,7 @@ TEST_P(UnmappableDdlTest, HaltsBeforeWritingAnythingAfterIt) {
   EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM items", "SELECT id, name, qty FROM items"));
   h_.blue().execute(change.ddl);
   if (*change.then) h_.blue().execute(change.then);
-  const auto halted = wait_until_halted();
+  const auto halted = h_.wait_until_halted();
   EXPECT_NE(halted.value("halted", "").find(change.reason), std::string::npos) << halted.dump(2);
   EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id > 100"), "0");
   EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "100");
@@ -236,7 +223,7 @@ TEST_P(PartitionChangeTest, HaltsAsGreenCannotFollowIt) {
                     "INSERT INTO payment_old VALUES (1, '2022-05-05', 5)");
   h_.start_run();
   h_.blue().execute(GetParam().ddl);
-  const auto halted = wait_until_halted();
+  const auto halted = h_.wait_until_halted();
   EXPECT_NE(halted.value("halted", "").find(GetParam().reason), std::string::npos) << halted.dump(2);
   stop_halted_run(GetParam().reason);
 }

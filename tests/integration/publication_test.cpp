@@ -62,15 +62,7 @@ TEST_F(PublicationTest, ATableDroppedFromThePublicationWhileStreamingStopsThePip
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
   h_.blue().execute("ALTER PUBLICATION cutover_t DROP TABLE items; INSERT INTO items VALUES (22, 'lost')");
   // Halted, not gone: status says why until the operator stops the run.
-  nlohmann::json status;
-  const auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    status = h_.cli({"status"}).output;
-    if (status.is_object() && status.value("phase", "") == "halted") break;
-    std::this_thread::sleep_for(200ms);
-  }
-  ASSERT_TRUE(status.is_object()) << run.standard_error();
-  EXPECT_EQ(status.value("phase", ""), "halted") << status.dump(2);
+  const nlohmann::json status = h_.wait_until_halted();
   EXPECT_NE(status.value("halted", "").find("publication cutover_t no longer publishes public.items"), std::string::npos)
       << status.dump(2);
   run.signal(SIGTERM);

@@ -191,9 +191,7 @@ TEST_F(RollbackTest, ReverseDeletesAndUpdatesFindBlueRowsByBluesOwnKey) {
                 plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
   h_.start_run();
   expect_verification_clean("the snapshot");
-  const auto switched = h_.cli({"switch"});
-  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
-  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
   through_pooler("WITH gone AS (DELETE FROM payment WHERE payment_id % 7 = 0 RETURNING 1) SELECT count(*) FROM gone");
   through_pooler("WITH moved AS (UPDATE payment SET amount = amount + 1, payment_date = payment_date + 1 "
                  "WHERE payment_id % 11 = 0 RETURNING 1) SELECT count(*) FROM moved");
@@ -215,19 +213,10 @@ TEST_F(RollbackTest, ASchemaChangeOnGreenAfterTheSwitchHaltsTheReversePipeline) 
                 plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
   h_.start_run();
   expect_verification_clean("the snapshot");
-  const auto switched = h_.cli({"switch"});
-  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
-  ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
   h_.green().execute("ALTER TABLE events RENAME COLUMN note TO remark");
   through_pooler("INSERT INTO events (remark) VALUES ('after the rename') RETURNING id");
-  nlohmann::json shown;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    shown = h_.cli({"status"}).output;
-    if (shown.is_object() && shown.value("phase", "") == "halted") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  EXPECT_EQ(shown.value("phase", ""), "halted") << shown.dump(2) << h_.run().standard_error();
+  const nlohmann::json shown = h_.wait_until_halted();
   EXPECT_NE(shown.value("halted", "").find("column public.events.note, which the plan reads, is gone from the source"),
             std::string::npos)
       << shown.dump(2);

@@ -1,4 +1,4 @@
-// A sample application moved for real: the film rental shop of tests/data/rental_shop (16
+// A sample application moved for real: the film rental shop of tests/data/rental_shop (15
 // tables, a domain, an enum, arrays, full-text search, a range-partitioned payment table,
 // triggers, views, sequences) to a green schema with bigint keys, a renamed table with renamed
 // and computed columns and payments re-partitioned by hash. The shop's own workload runs
