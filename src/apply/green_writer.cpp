@@ -136,7 +136,8 @@ Status ensure_position_table(pqxx::connection& green) {
         // Added later; rows written before them have none.
         "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_system text;"
         "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_database text;"
-        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS tables text");
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS tables text;"
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS relations text");
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
@@ -145,19 +146,38 @@ Status ensure_position_table(pqxx::connection& green) {
   }
 }
 
+namespace {
+
+void write_owner(pqxx::transaction_base& work, const Plan& plan, const PositionOwner& owner) {
+  work.exec_params(
+      "UPDATE cutover.apply_position SET source_system = $2, source_database = $3, tables = $4, "
+      "relations = $5 WHERE plan = $1",
+      plan.name, owner.source_system, owner.source_database, owner.tables, owner.relations);
+}
+
+}  // namespace
+
 Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const PositionOwner& owner) {
   try {
     pqxx::work work(green);
     write_position(work, plan.name, Lsn(), -1, false);
-    work.exec_params(
-        "UPDATE cutover.apply_position SET source_system = $2, source_database = $3, tables = $4 "
-        "WHERE plan = $1",
-        plan.name, owner.source_system, owner.source_database, owner.tables);
+    write_owner(work, plan, owner);
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
     return Status::error(std::string("green: recording the start of the snapshot: ") +
                          error.what());
+  }
+}
+
+Status record_position_owner(pqxx::connection& green, const Plan& plan, const PositionOwner& owner) {
+  try {
+    pqxx::work work(green);
+    write_owner(work, plan, owner);
+    work.commit();
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return Status::error(std::string("green: recording the plan's tables: ") + error.what());
   }
 }
 
@@ -184,7 +204,7 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
     // The owner's columns through to_jsonb: a table made by an older cutover lacks them.
     const auto rows = query.exec_params(
         "SELECT source_lsn::text, next_offset, snapshot_complete, to_jsonb(p) ->> 'source_system', "
-        "to_jsonb(p) ->> 'source_database', to_jsonb(p) ->> 'tables' "
+        "to_jsonb(p) ->> 'source_database', to_jsonb(p) ->> 'tables', to_jsonb(p) ->> 'relations' "
         "FROM cutover.apply_position p WHERE plan = $1",
         plan.name);
     if (rows.empty()) return position;
@@ -195,7 +215,8 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
     if (!rows[0][3].is_null()) {
       position.owner = PositionOwner{rows[0][3].as<std::string>(),
                                      rows[0][4].is_null() ? "" : rows[0][4].as<std::string>(),
-                                     rows[0][5].is_null() ? "" : rows[0][5].as<std::string>()};
+                                     rows[0][5].is_null() ? "" : rows[0][5].as<std::string>(),
+                                     rows[0][6].is_null() ? "" : rows[0][6].as<std::string>()};
     }
     // The origin moves in the same transaction; it is the authority when both exist.
     position.source_lsn =

@@ -493,11 +493,20 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     const DatabaseIdentity source = read_database_identity(*databases->blue);
     const DatabaseIdentity target = read_database_identity(*databases->green);
     if (auto distinct = check_distinct_databases(plan, source, target); !distinct) return distinct;
-    owner = position_owner_of(plan, source);
+    owner = read_position_owner(*databases->blue, plan, source);
   } catch (const std::exception& error) {
     return Status::retryable(std::string("reading the databases' identities: ") + error.what());
   }
   if (auto ours = check_state_is_ours(plan, *found, owner); !ours) return ours;
+  if (position.owner && (position.owner->tables != owner.tables || position.owner->relations.empty())) {
+    // The same source tables (by OID) under new names, the plan amended after a rename; or a
+    // row recorded before OIDs were, which gets them now.
+    if (position.owner->tables != owner.tables) {
+      spdlog::info("plan tables renamed on the source recorded=\"{}\" now=\"{}\"", position.owner->tables,
+                   owner.tables);
+    }
+    if (auto recorded = record_position_owner(*databases->green, plan, owner); !recorded) return recorded;
+  }
   const bool first_snapshot = !position.recorded;
   if (first_snapshot) {
     if (auto checked = check_before_first_start(plan); !checked) return checked;

@@ -1,5 +1,8 @@
 #include "cutover/pipeline/plan_ownership.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace cutover {
 
 DatabaseIdentity read_database_identity(pqxx::connection& connection) {
@@ -30,15 +33,49 @@ Status check_distinct_databases(const Plan& plan, const DatabaseIdentity& source
   return Status::ok();
 }
 
-PositionOwner position_owner_of(const Plan& plan, const DatabaseIdentity& source) {
+PositionOwner read_position_owner(pqxx::connection& source, const Plan& plan, const DatabaseIdentity& identity) {
+  pqxx::nontransaction query(source);
   std::string tables;
+  std::string relations;
   for (const auto& table : plan.tables) {
+    // A table missing on the source is refused by validation, after this.
+    const auto oid = query.exec_params1("SELECT coalesce(to_regclass($1)::oid::text, 'missing')",
+                                        table.source.quoted())[0]
+                         .as<std::string>();
     tables += (tables.empty() ? "" : ",") + table.source.text() + ">" + table.target.text();
+    relations += (relations.empty() ? "" : ",") + oid + ">" + table.target.text();
   }
-  return {source.system_identifier, source.database, tables};
+  return {identity.system_identifier, identity.database, tables, relations};
 }
 
 namespace {
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const auto comma = std::min(list.find(',', start), list.size());
+    items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+// The plan's tables whose OID differs from the recorded one ("source>target" of each).
+std::string tables_created_again(const PositionOwner& recorded, const PositionOwner& expected) {
+  const auto recorded_relations = split_list(recorded.relations);
+  const auto expected_relations = split_list(expected.relations);
+  const auto tables = split_list(expected.tables);
+  // Names holding commas split unevenly: then all of them are named.
+  if (recorded_relations.size() != tables.size() || expected_relations.size() != tables.size()) {
+    return expected.tables;
+  }
+  std::string changed;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    if (recorded_relations[i] != expected_relations[i]) changed += (changed.empty() ? "" : ", ") + tables[i];
+  }
+  return changed;
+}
 
 std::string describe(const PositionOwner& owner) {
   return "database " + owner.source_database + " of system " + owner.source_system +
@@ -82,9 +119,26 @@ Status check_state_is_ours(const Plan& plan, const FoundState& found, const Posi
                            "cutover will not copy over it. Empty the targets and DELETE its row "
                            "from cutover.apply_position to start over");
   }
-  if (!(*position.owner == expected)) {
+  const PositionOwner& recorded = *position.owner;
+  const bool same_database = recorded.source_system == expected.source_system &&
+                             recorded.source_database == expected.source_database;
+  // Rows recorded before OIDs were name the tables only.
+  const bool same_tables = recorded.relations.empty() ? recorded.tables == expected.tables
+                                                      : recorded.relations == expected.relations;
+  // A table gone from the source is named by validation, which runs next.
+  const bool source_table_missing = expected.relations.find("missing>") != std::string::npos;
+  if (same_database && !same_tables && recorded.tables == expected.tables && !source_table_missing) {
+    return Status::invalid(plan.source_side() + ": table " + tables_created_again(recorded, expected) +
+                           " of plan " + plan.name + " is not the table " + plan.target_side() +
+                           "'s copy was made from: it was dropped and created again since (its OID "
+                           "changed), so changes to the old one may be missing from " +
+                           plan.target_side() + ". Copy again into an empty " + plan.target_side() +
+                           " (empty its tables and DELETE plan " + plan.name +
+                           "'s row from cutover.apply_position)");
+  }
+  if (!same_database || (!same_tables && recorded.tables != expected.tables)) {
     return Status::invalid(plan.target_side() + ": cutover.apply_position records plan " + plan.name +
-                           " copying " + describe(*position.owner) + ", but this plan reads " +
+                           " copying " + describe(recorded) + ", but this plan reads " +
                            describe(expected) + ". It is not this plan's state: use a new plan "
                            "name and an empty " + plan.target_side() +
                            ", or restore the plan that made it");

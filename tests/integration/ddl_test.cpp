@@ -25,9 +25,9 @@ class DdlTest : public ::testing::Test {
     h_.green().execute("CREATE TABLE items (id bigint PRIMARY KEY, name text, qty int)");
   }
 
-  void write_plan(const std::string& name_expression = "name") {
-    h_.write_plan("  - source: items\n    columns:\n      id: id\n      name: " + name_expression +
-                      "\n      qty: qty\n",
+  void write_plan(const std::string& name_expression = "name", const std::string& source = "items") {
+    h_.write_plan("  - source: " + source + "\n    target: items\n    columns:\n      id: id\n      name: " +
+                      name_expression + "\n      qty: qty\n",
                   "state_dir: " + h_.work().path() + "/state\n");
   }
 
@@ -86,6 +86,31 @@ TEST_F(DdlTest, ARenamedColumnHaltsAndAnAmendedPlanGoesOnWithoutANewSnapshot) {
   auto& again = h_.start_run();
   EXPECT_TRUE(h_.wait_until_equal("SELECT id, full_name, qty FROM items", "SELECT id, name, qty FROM items"));
   EXPECT_EQ(again.standard_error().find("snapshot copy starting"), std::string::npos) << again.standard_error();
+  EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
+}
+
+// The run goes on from green's position with a plan naming the table's new name: the
+// position row knows the source table by its OID, which a rename keeps.
+TEST_F(DdlTest, ARenamedTableHaltsAndAPlanNamingItsNewNameGoesOnWithoutANewSnapshot) {
+  write_plan();
+  h_.start_run();
+  h_.blue().execute("UPDATE items SET qty = qty + 1 WHERE id <= 10");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM items", "SELECT id, name, qty FROM items"));
+  h_.blue().execute("ALTER TABLE items RENAME TO goods; INSERT INTO goods VALUES (101, 'after rename', 1, 'x')");
+  h_.blue().execute("UPDATE goods SET name = 'changed after rename' WHERE id = 5; DELETE FROM goods WHERE id = 7");
+  const std::string reason = "table public.items of the plan was renamed to public.goods on the source";
+  EXPECT_NE(h_.wait_until_halted().value("halted", "").find(reason), std::string::npos);
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items WHERE id IN (5, 7, 101) AND name LIKE 'item %'"), "2");
+  stop_halted_run(reason);
+
+  write_plan("name", "goods");
+  auto& again = h_.start_run();
+  h_.blue().execute("INSERT INTO goods VALUES (102, 'after restart', 2, 'y')");
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, name, qty FROM goods", "SELECT id, name, qty FROM items"));
+  EXPECT_EQ(again.standard_error().find("snapshot copy starting"), std::string::npos) << again.standard_error();
+  EXPECT_NE(again.standard_error().find("plan tables renamed on the source"), std::string::npos)
+      << again.standard_error();
+  EXPECT_EQ(h_.green().query_value("SELECT tables FROM cutover.apply_position"), "public.goods>public.items");
   EXPECT_EQ(h_.cli({"verify"}).exit_code, 0);
 }
 

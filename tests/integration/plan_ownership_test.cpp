@@ -163,6 +163,27 @@ TEST_F(PlanOwnershipTest, AnUnfinishedSnapshotOfAnotherSourceIsNotResumed) {
       << unowned.output;
 }
 
+TEST_F(PlanOwnershipTest, ATableDroppedAndCreatedAgainWhileStoppedIsNotResumed) {
+  const std::string plan = plan_named("items");
+  {
+    ChildProcess run({CUTOVER_BINARY, "run", plan}, h_.work().path());
+    ASSERT_TRUE(run.wait_for_output("applying from", 120s)) << run.standard_error();
+    run.signal(SIGTERM);
+    run.wait(60s);
+  }
+  // Same name, same rows: only its OID tells that changes to the old table may be lost.
+  h_.blue().execute(
+      "CREATE TABLE items_copy AS SELECT * FROM items; DROP TABLE items;"
+      "ALTER TABLE items_copy RENAME TO items; ALTER TABLE items ADD PRIMARY KEY (id)");
+  const auto outcome = cutover({"run", plan});
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("blue: table public.items>public.items of plan items is not the table green's copy "
+                                "was made from: it was dropped and created again"),
+            std::string::npos)
+      << outcome.output;
+  EXPECT_EQ(h_.green().query_value("SELECT snapshot_complete FROM cutover.apply_position"), "t");
+}
+
 TEST_F(PlanOwnershipTest, ASnapshotThatFailsPartWayLeavesNothingBehind) {
   // Validation cannot see it: the transform divides by zero on one row only.
   const std::string plan =

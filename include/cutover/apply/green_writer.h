@@ -27,7 +27,10 @@ struct PositionOwner {
   std::string source_system;    // the source cluster's system identifier
   std::string source_database;  // the source database's name
   std::string tables;           // "source>target" for each of the plan's tables, in plan order
-  bool operator==(const PositionOwner&) const = default;
+  // "oid>target" for each of the plan's tables, in plan order: a source table renamed since
+  // keeps its OID, one dropped and created again does not. Empty in rows written before these
+  // were recorded.
+  std::string relations;
 };
 
 // Where the applier stands: the end of the last source transaction applied, and the
@@ -44,6 +47,8 @@ struct AppliedPosition {
 Status ensure_position_table(pqxx::connection& green);
 // Records that a snapshot copy into green has begun (and is not complete), and whose it is.
 Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const PositionOwner& owner);
+// Records the owner again, when a run goes on under new names for the same source tables.
+Status record_position_owner(pqxx::connection& green, const Plan& plan, const PositionOwner& owner);
 // Removes the plan's position row and origin, and the cutover schema if nothing else is left
 // in it: what a first snapshot that failed leaves on green.
 Status forget_plan(pqxx::connection& green, const Plan& plan);

@@ -36,8 +36,9 @@ DatabaseIdentity read_database_identity(pqxx::connection& connection);
 Status check_distinct_databases(const Plan& plan, const DatabaseIdentity& source,
                                 const DatabaseIdentity& target);
 
-// The owner this plan writes into green's position row when its snapshot starts.
-PositionOwner position_owner_of(const Plan& plan, const DatabaseIdentity& source);
+// The owner this plan writes into green's position row when its snapshot starts, with the
+// source tables' OIDs read on `source`. Throws what libpqxx throws.
+PositionOwner read_position_owner(pqxx::connection& source, const Plan& plan, const DatabaseIdentity& identity);
 
 // What run_forward found before it touched anything.
 struct FoundState {
@@ -49,8 +50,10 @@ struct FoundState {
 
 // Refuses state that is not provably this plan's: another plan recorded under a name that
 // maps to the same objects; a slot or origin that no position row of this plan explains; a
-// position row written for another source database or other tables; an unfinished snapshot
-// whose owner was never recorded. Messages name the object and how to clear it.
+// position row written for another source database or other tables (a source table is known
+// by its OID, so one renamed since is the same table under its new name, and one dropped and
+// created again is another); an unfinished snapshot whose owner was never recorded. Messages
+// name the object and how to clear it.
 Status check_state_is_ours(const Plan& plan, const FoundState& found, const PositionOwner& expected);
 
 }  // namespace cutover
