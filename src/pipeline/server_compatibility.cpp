@@ -1,6 +1,9 @@
 #include "cutover/pipeline/server_compatibility.h"
 
 #include <algorithm>
+#include <tuple>
+
+#include "cutover/transform/column_collation.h"
 
 namespace cutover {
 
@@ -21,33 +24,9 @@ ServerFacts read_server(pqxx::connection& connection) {
   return {row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()};
 }
 
-// A column's collation as what decides order and equality: provider and locale (the
-// database's when the column uses the default), and whether equal means byte-equal. Read
-// through to_jsonb, as the catalog columns moved between majors (colliculocale in 15 and 16,
-// colllocale from 17, datlocprovider from 15). Empty when the column has no collation.
-struct Collation {
-  std::string description;
-  bool deterministic = true;
-};
-
 Collation collation_of(pqxx::connection& connection, const QualifiedName& table, const std::string& column) {
   pqxx::nontransaction query(connection);
-  const auto rows = query.exec_params(
-      "WITH col AS (SELECT a.attcollation FROM pg_attribute a "
-      "  WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attname = $3), "
-      "db AS (SELECT to_jsonb(d) AS d FROM pg_database d WHERE d.datname = current_database()), "
-      "co AS (SELECT to_jsonb(c) AS c FROM pg_collation c, col WHERE c.oid = col.attcollation) "
-      "SELECT CASE WHEN col.attcollation = 0 THEN '' "
-      "  WHEN (SELECT c ->> 'collname' FROM co) = 'default' THEN (SELECT 'the database default (' || "
-      "    coalesce(d ->> 'datlocprovider', 'c') || ' ' || CASE WHEN d ->> 'datlocprovider' IN ('i', 'b') "
-      "    THEN coalesce(d ->> 'datlocale', d ->> 'daticulocale', '') ELSE d ->> 'datcollate' END || ')' FROM db) "
-      "  ELSE (SELECT (c ->> 'collname') || ' (' || (c ->> 'collprovider') || ' ' || "
-      "    coalesce(c ->> 'colllocale', c ->> 'colliculocale', c ->> 'collcollate', '') || ')' FROM co) END, "
-      "  coalesce((SELECT (c ->> 'collisdeterministic')::boolean FROM co), true) "
-      "FROM col",
-      table.schema, table.name, column);
-  if (rows.empty()) return {};
-  return {rows[0][0].as<std::string>(""), rows[0][1].as<bool>(true)};
+  return cutover::collation_of(query, table, column);
 }
 
 void check_key_collations(const Plan& plan, const std::vector<TableTransform>& transforms,
@@ -72,7 +51,7 @@ void check_key_collations(const Plan& plan, const std::vector<TableTransform>& t
         continue;
       }
       const Collation on_blue = collation_of(blue, transform.source, column->carried_column);
-      if (on_blue.description.empty() || on_blue.description == on_green.description) continue;
+      if (on_blue.description.empty() || on_blue.same_order_as(on_green)) continue;
       const std::string where = entry + " (from " + transform.source.text() + "." + column->carried_column + ")";
       // Two collations that differ agree on equality only if both compare bytes.
       if (!on_green.deterministic || !on_blue.deterministic) {
@@ -86,10 +65,81 @@ void check_key_collations(const Plan& plan, const std::vector<TableTransform>& t
         check.warnings.push_back(
             where + ": collation " + on_blue.description + " on " + plan.source_side() + ", " +
             on_green.description + " on " + plan.target_side() +
-            ": the sides order keys differently, so verification finds rows in other chunks than "
-            "their neighbours and matches them across chunks, which is slower; values are unchanged");
+            ": the sides order keys differently, so verification compares this key in byte order "
+            "(COLLATE \"C\"), which neither side's index serves: each of its chunks reads the whole "
+            "table; values are unchanged");
       }
     }
+  }
+}
+
+// Every session cutover opens pins lc_monetary to C, where money has 2 decimal places: a
+// money value travels and is read by transforms in that form. A side whose own lc_monetary
+// has another number of places stores amounts on another scale (1234 is 1234 yen under
+// ja_JP, 12.34 under C), so its money columns would change amount on the way.
+constexpr int kPinnedMoneyScale = 2;
+
+struct Monetary {
+  std::string locale;  // the database's (or role's) lc_monetary, what its clients get
+  int scale = kPinnedMoneyScale;
+};
+
+Monetary read_monetary(pqxx::connection& connection) {
+  pqxx::work work(connection);  // never committed: the locale is set for this transaction only
+  const auto locale = work.exec1("SELECT reset_val FROM pg_settings WHERE name = 'lc_monetary'")[0].as<std::string>();
+  work.exec_params("SELECT set_config('lc_monetary', $1, true)", locale);
+  return {locale, work.exec1("SELECT scale(1::money::numeric)")[0].as<int>()};
+}
+
+// The plan's columns of `tables` holding money: plainly, in an array, or under a domain.
+std::vector<std::string> money_columns(pqxx::connection& connection, const std::vector<QualifiedName>& tables) {
+  pqxx::nontransaction query(connection);
+  std::vector<std::string> columns;
+  for (const auto& table : tables) {
+    const auto rows = query.exec_params(
+        "SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "LEFT JOIN pg_type base ON base.oid = t.typbasetype "
+        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
+        "AND 'money'::regtype IN (t.oid, t.typelem, t.typbasetype, base.typelem) ORDER BY a.attnum",
+        table.quoted());
+    for (const auto& row : rows) columns.push_back(table.text() + "." + row[0].as<std::string>());
+  }
+  return columns;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+void check_money(const Plan& plan, const std::vector<TableTransform>& transforms, pqxx::connection& blue,
+                 pqxx::connection& green, DatabaseCheck& check) {
+  std::vector<QualifiedName> sources;
+  std::vector<QualifiedName> targets;
+  for (const auto& transform : transforms) {
+    sources.push_back(transform.source);
+    targets.push_back(transform.target);
+  }
+  const auto source_columns = money_columns(blue, sources);
+  const auto target_columns = money_columns(green, targets);
+  if (source_columns.empty() && target_columns.empty()) return;
+  const Monetary on_blue = read_monetary(blue);
+  const Monetary on_green = read_monetary(green);
+  for (const auto& [side, monetary, columns] :
+       {std::tuple{plan.source_side(), on_blue, source_columns}, std::tuple{plan.target_side(), on_green, target_columns}}) {
+    if (columns.empty() || monetary.scale == kPinnedMoneyScale) continue;
+    check.problems.push_back(
+        side + ": lc_monetary is " + monetary.locale + ", where money has " + std::to_string(monetary.scale) +
+        " decimal places; cutover reads and writes money under lc_monetary C (2 places), so " + joined(columns) +
+        " would change amount on the way (1234 under " + monetary.locale + " is 12.34 under C). Change "
+        "these columns to numeric before the move, or leave them out of the plan");
+  }
+  if (!source_columns.empty() && !target_columns.empty() && on_blue.locale != on_green.locale) {
+    check.warnings.push_back("lc_monetary is " + on_blue.locale + " on " + plan.source_side() + " and " +
+                             on_green.locale + " on " + plan.target_side() + ": money keeps its amount, but "
+                             "clients of " + plan.target_side() + " see it as " + on_green.locale +
+                             " writes it (currency symbol, separators) in " + joined(target_columns));
   }
 }
 
@@ -135,6 +185,7 @@ void check_servers_compatible(const Plan& plan, const std::vector<TableTransform
                              ": timestamps would change precision in the move");
   }
   check_key_collations(plan, transforms, blue, green, check);
+  check_money(plan, transforms, blue, green, check);
 }
 
 }  // namespace cutover

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "cutover/plan/reverse_plan.h"
+#include "cutover/transform/column_collation.h"
 #include "cutover/transform/type_conversion.h"
 
 namespace cutover {
@@ -363,6 +364,16 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
       }
       transform.source_key = identity_columns(blue_query, mapping.source);
       transform.source_columns = table_columns(blue_query, mapping.source);
+      for (const auto& key_column : transform.key) {
+        const auto column = std::find_if(transform.columns.begin(), transform.columns.end(),
+                                         [&](const TargetColumn& candidate) { return candidate.name == key_column; });
+        if (column == transform.columns.end() || !type_of(key_column)) continue;
+        const Collation on_green = collation_of(green_query, mapping.target, key_column);
+        if (on_green.description.empty()) continue;  // not a collatable type
+        const bool same_order = !column->carried_column.empty() &&
+                                collation_of(blue_query, mapping.source, column->carried_column).same_order_as(on_green);
+        if (!same_order) transform.byte_ordered_keys.insert(key_column);
+      }
       transform.source_oid =
           blue_query.exec_params1("SELECT to_regclass($1)::oid", mapping.source.quoted())[0].as<std::uint32_t>();
       transforms.push_back(std::move(transform));

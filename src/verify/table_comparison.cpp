@@ -34,9 +34,14 @@ bool integer_type(const std::string& type) {
   return type == "smallint" || type == "integer" || type == "bigint";
 }
 
+// Byte order for a key the sides may order differently, written after the value.
+std::string ordered(const std::string& value, bool byte_ordered) {
+  return byte_ordered ? "(" + value + ") COLLATE \"C\"" : value;
+}
+
 // `(a, b) >= (x, y) AND (a, b) < (z, w)`: a row comparison, which btree indexes serve.
-std::string range_predicate(const std::vector<std::string>& columns,
-                            const std::vector<std::string>& types, const KeyRange& range) {
+std::string range_predicate(const std::vector<std::string>& columns, const std::vector<std::string>& types,
+                            const std::vector<bool>& byte_ordered, const KeyRange& range) {
   auto tuple = [](const std::vector<std::string>& items) {
     std::string text;
     for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
@@ -44,13 +49,17 @@ std::string range_predicate(const std::vector<std::string>& columns,
   };
   auto literals = [&](const std::vector<KeyValue>& values) {
     std::vector<std::string> items;
-    for (std::size_t i = 0; i < values.size(); ++i) items.push_back(typed_literal(values[i], types[i]));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      items.push_back(ordered(typed_literal(values[i], types[i]), byte_ordered[i]));
+    }
     return tuple(items);
   };
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < columns.size(); ++i) keys.push_back(ordered(columns[i], byte_ordered[i]));
   std::string predicate;
-  if (!range.lower.empty()) predicate = tuple(columns) + " >= " + literals(range.lower);
+  if (!range.lower.empty()) predicate = tuple(keys) + " >= " + literals(range.lower);
   if (!range.upper.empty()) {
-    predicate += (predicate.empty() ? "" : " AND ") + tuple(columns) + " < " + literals(range.upper);
+    predicate += (predicate.empty() ? "" : " AND ") + tuple(keys) + " < " + literals(range.upper);
   }
   return predicate.empty() ? "true" : predicate;
 }
@@ -106,6 +115,11 @@ TableComparison::TableComparison(std::vector<const TableTransform*> transforms)
   }
   // A key column some transform does not map cannot be compared by: treat the table as keyless.
   if (key_positions_.size() != first.key.size()) key_positions_.clear();
+  for (const auto position : key_positions_) {
+    key_byte_ordered_.push_back(std::any_of(transforms_.begin(), transforms_.end(), [&](const TableTransform* t) {
+      return t->byte_ordered_keys.count(columns_[position]) > 0;
+    }));
+  }
 }
 
 const TargetColumn& TableComparison::column_of(const TableTransform& transform,
@@ -148,6 +162,10 @@ bool TableComparison::blue_range_uses_source_columns() const {
   });
 }
 
+bool TableComparison::ranged_in_byte_order() const {
+  return std::find(key_byte_ordered_.begin(), key_byte_ordered_.end(), true) != key_byte_ordered_.end();
+}
+
 TableVerification TableComparison::describe() const {
   TableVerification table;
   table.target = target().text();
@@ -159,13 +177,16 @@ TableVerification TableComparison::describe() const {
 }
 
 std::string TableComparison::boundaries_sql(long chunk_rows) const {
-  std::vector<std::string> key;
-  for (const auto position : key_positions_) key.push_back(quote_identifier(columns_[position]));
+  std::string columns;
   std::string order;
-  for (const auto& column : key) order += (order.empty() ? "" : ", ") + column;
   std::string select;
-  for (const auto& column : key) select += (select.empty() ? "" : ", ") + column + "::text";
-  return "SELECT " + select + " FROM (SELECT " + order + ", row_number() OVER (ORDER BY " + order +
+  for (std::size_t i = 0; i < key_positions_.size(); ++i) {
+    const std::string column = quote_identifier(columns_[key_positions_[i]]);
+    columns += (columns.empty() ? "" : ", ") + column;
+    order += (order.empty() ? "" : ", ") + ordered(column, key_byte_ordered_[i]);
+    select += (select.empty() ? "" : ", ") + column + "::text";
+  }
+  return "SELECT " + select + " FROM (SELECT " + columns + ", row_number() OVER (ORDER BY " + order +
          ") AS position FROM " + target().quoted() + ") numbered WHERE position % " +
          std::to_string(chunk_rows) + " = 1 AND position > 1 ORDER BY position";
 }
@@ -181,7 +202,7 @@ std::string TableComparison::blue_range(const TableTransform& transform, const K
                              : typed_expression(transform, columns_[position]));
     types.push_back(column.sql_type);
   }
-  return range_predicate(columns, types, range);
+  return range_predicate(columns, types, key_byte_ordered_, range);
 }
 
 std::string TableComparison::green_range(const KeyRange& range) const {
@@ -191,7 +212,7 @@ std::string TableComparison::green_range(const KeyRange& range) const {
     columns.push_back(quote_identifier(columns_[position]));
     types.push_back(column_types_[position]);
   }
-  return range_predicate(columns, types, range);
+  return range_predicate(columns, types, key_byte_ordered_, range);
 }
 
 std::string TableComparison::blue_union(const KeyRange& range, bool hashed) const {

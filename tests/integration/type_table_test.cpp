@@ -12,18 +12,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Every setting that changes a value's text form, set to something unusual on each side
-// (lc_monetary can only be C or POSIX on the machines the suite runs on: no other locale is
-// installed). Sessions that do not set client_encoding get LATIN1 on blue.
+// Every setting that changes a value's text form, set to something unusual on each side; the
+// clusters' locales differ too (scripts/install-locales makes them), so money is written
+// "1.000,25 €" on blue and "₹ 1,000.25" on green by their own clients. Sessions that do not
+// set client_encoding get LATIN1 on blue.
 const char* const kBlueSettings =
     "ALTER DATABASE postgres SET DateStyle = 'SQL, DMY'; ALTER DATABASE postgres SET TimeZone = 'Asia/Kolkata';"
     "ALTER DATABASE postgres SET IntervalStyle = 'sql_standard'; ALTER DATABASE postgres SET extra_float_digits = -2;"
-    "ALTER DATABASE postgres SET bytea_output = 'escape'; ALTER DATABASE postgres SET lc_monetary = 'C';"
+    "ALTER DATABASE postgres SET bytea_output = 'escape'; ALTER DATABASE postgres SET lc_monetary = 'de_DE.UTF-8';"
     "ALTER DATABASE postgres SET client_encoding = 'LATIN1'";
 const char* const kGreenSettings =
     "ALTER DATABASE postgres SET DateStyle = 'German, MDY'; ALTER DATABASE postgres SET TimeZone = 'Pacific/Chatham';"
     "ALTER DATABASE postgres SET IntervalStyle = 'iso_8601'; ALTER DATABASE postgres SET extra_float_digits = 0;"
-    "ALTER DATABASE postgres SET standard_conforming_strings = off; ALTER DATABASE postgres SET lc_monetary = 'POSIX'";
+    "ALTER DATABASE postgres SET standard_conforming_strings = off; ALTER DATABASE postgres SET lc_monetary = 'en_IN.UTF-8'";
 
 const char* const kTypes =
     "CREATE EXTENSION citext; CREATE EXTENSION hstore;"
@@ -68,6 +69,14 @@ std::string rows(int first, int last) {
          " FROM generate_series(" + std::to_string(first) + ", " + std::to_string(last) + ") g";
 }
 
+// Text keys that blue (de_DE) and green (byte order, COLLATE "C") sort differently:
+// verification's key ranges must still pair every row with its copy.
+const char* const kWords =
+    "INSERT INTO words SELECT (ARRAY['Ä', 'a', 'Z', 'z', 'ß', 's', 'É', 'e'])[1 + g % 8] || md5(g::text), g"
+    " FROM generate_series(1, 3000) g";
+const char* const kReadWords =
+    "SELECT count(*) || ':' || coalesce(md5(string_agg(w || '=' || n, '|' ORDER BY w COLLATE \"C\")), '') FROM words";
+
 // A side's rows, every column as text under settings of this test.
 const char* const kRead =
     "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3;"
@@ -81,7 +90,7 @@ const char* const kRead =
 std::string digest(PostgresCluster& cluster) {
   pqxx::connection connection(cluster.dsn());
   pqxx::nontransaction query(connection);
-  return query.exec(kRead)[0][0].as<std::string>();
+  return query.exec(kRead)[0][0].as<std::string>() + " " + query.exec(kReadWords)[0][0].as<std::string>();
 }
 
 ::testing::AssertionResult sides_equal(PostgresCluster& blue, PostgresCluster& green) {
@@ -97,7 +106,10 @@ std::string digest(PostgresCluster& cluster) {
   return ::testing::AssertionFailure() << "blue " << expected << ", green " << actual;
 }
 
-class TypeTableTest : public CutoverTest {};
+class TypeTableTest : public CutoverTest {
+ protected:
+  TypeTableTest() : CutoverTest(ClusterOptions{.locale = "de_DE.UTF-8"}, ClusterOptions{.locale = "en_IN.UTF-8"}) {}
+};
 
 TEST_F(TypeTableTest, EveryTypeMovesBothWaysUnchangedWhateverEachSidesSettings) {
   h_.blue().execute(kBlueSettings);
@@ -109,9 +121,20 @@ TEST_F(TypeTableTest, EveryTypeMovesBothWaysUnchangedWhateverEachSidesSettings) 
   h_.green().execute("ALTER TABLE kinds ADD COLUMN gone_on_green int; ALTER TABLE kinds DROP COLUMN gone_on_green");
   h_.green().execute("ALTER TABLE kinds REPLICA IDENTITY FULL");
   h_.blue().execute(rows(1, 60));
-  h_.write_plan(kPgbenchTables + "  - source: events\n  - source: kinds\n",
-                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none") +
-                    "search_path: [public]\n");
+  h_.blue().execute("CREATE TABLE words (w text PRIMARY KEY, n int)");
+  h_.green().execute("CREATE TABLE words (w text COLLATE \"C\" PRIMARY KEY, n int)");
+  h_.blue().execute(kWords);
+  std::string extra = plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none");
+  extra.replace(extra.find("verify:\n"), 8, "verify:\n  chunk_rows: 700\n");
+  h_.write_plan(kPgbenchTables + "  - source: events\n  - source: kinds\n  - source: words\n",
+                extra + "search_path: [public]\n");
+  ChildProcess validated({CUTOVER_BINARY, "validate", "--connect", h_.plan_path()}, h_.work().path());
+  EXPECT_EQ(validated.wait(120s).value_or(-1), 0) << validated.standard_error();
+  const std::string said = validated.standard_output() + validated.standard_error();
+  EXPECT_NE(said.find("lc_monetary is de_DE.UTF-8 on blue and en_IN.UTF-8 on green"), std::string::npos) << said;
+  EXPECT_NE(said.find("key public.words.w (from public.words.w): collation the database default (c de_DE.UTF-8) on blue, C (c C) on green"),
+                       std::string::npos)
+      << said;
   h_.start_run();
   ASSERT_TRUE(sides_equal(h_.blue(), h_.green())) << "after the snapshot\n" << h_.run().standard_error();
 
@@ -119,6 +142,8 @@ TEST_F(TypeTableTest, EveryTypeMovesBothWaysUnchangedWhateverEachSidesSettings) 
   h_.blue().execute("UPDATE kinds SET mo = mo + 1::money, jb = jb || '{\"upd\": true}', hs = hs || 'x=>y'"
                     " WHERE id % 4 = 0");  // big is left unchanged: an unchanged TOAST value
   h_.blue().execute("DELETE FROM kinds WHERE id % 9 = 0");
+  h_.blue().execute("UPDATE words SET n = -n WHERE n % 5 = 0; DELETE FROM words WHERE n % 7 = 0;"
+                    "INSERT INTO words VALUES ('Ärger', 1), ('ärger', 2), ('Zoo', 3), ('zoo', 4)");
   // An enum value added while streaming: green first, as an operator would.
   h_.green().execute("ALTER TYPE mood ADD VALUE 'happy'");
   h_.blue().execute("ALTER TYPE mood ADD VALUE 'happy'");

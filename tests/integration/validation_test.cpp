@@ -201,6 +201,34 @@ TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
   expect_nothing_created(harness);
 }
 
+// cutover carries money under lc_monetary C (2 decimal places). A side whose own lc_monetary
+// has other places (ja_JP: none) stores amounts on another scale, so money would change
+// amount on the way: refused, naming the column. Locales that only format money differently
+// (de_DE, en_IN) are a warning.
+TEST(Validation, MoneyUnderALocaleWithOtherDecimalPlacesIsRefused) {
+  ForwardHarness harness(ClusterOptions{.locale = "de_DE.UTF-8"}, ClusterOptions{});
+  harness.blue().execute("CREATE TABLE prices (id int PRIMARY KEY, amount money, history money[])");
+  harness.green().execute("CREATE TABLE prices (id int PRIMARY KEY, amount money, history money[]);"
+                          "ALTER DATABASE postgres SET lc_monetary = 'ja_JP.UTF-8'");
+  harness.write_plan("  - source: prices\n");
+  const Validation refused = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("green: lc_monetary is ja_JP.UTF-8, where money has 0 decimal places; cutover "
+                                "reads and writes money under lc_monetary C (2 places), so public.prices.amount, "
+                                "public.prices.history would change amount"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find("blue: lc_monetary"), std::string::npos) << refused.output;
+  expect_nothing_created(harness);
+
+  harness.green().execute("ALTER DATABASE postgres SET lc_monetary = 'en_IN.UTF-8'");
+  const Validation warned = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(warned.exit_code, 0) << warned.output;
+  EXPECT_NE(warned.output.find("lc_monetary is de_DE.UTF-8 on blue and en_IN.UTF-8 on green: money keeps its amount"),
+            std::string::npos)
+      << warned.output;
+}
+
 // A rollback must find blue's rows from what green sends: green keyed on payment_id alone
 // sends only payment_id for a delete, and blue's key also needs payment_date, so deletes
 // made on green after a switch would match nothing on blue: said at validation, and the

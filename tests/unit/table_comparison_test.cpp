@@ -43,6 +43,30 @@ TEST(TableComparison, AComputedKeyIsComparedThroughItsExpression) {
   EXPECT_NE(blue.find("((id + 1000)::bigint) >= '5'::bigint"), std::string::npos) << blue;
 }
 
+// Keys whose collations differ between the sides are ranged in byte order on both, in the
+// boundaries green gives and in each side's range, so a range holds the same keys on each.
+TEST(TableComparison, KeysTheSidesOrderDifferentlyAreRangedInByteOrder) {
+  auto transform = users_to_accounts("id");
+  transform.columns.push_back(make_target_column("login", "name", "text"));
+  transform.key = {"login", "id"};
+  transform.byte_ordered_keys = {"login"};
+  TableComparison comparison({&transform});
+  EXPECT_TRUE(comparison.ranged_in_byte_order());
+  const std::string boundaries = comparison.boundaries_sql(1000);
+  EXPECT_NE(boundaries.find("ORDER BY (\"login\") COLLATE \"C\", \"id\")"), std::string::npos) << boundaries;
+  const KeyRange range{{std::string("Zed"), std::string("1")}, {}};
+  const std::string blue = comparison.blue_checksum_sql(range);
+  EXPECT_NE(blue.find("((\"name\") COLLATE \"C\", \"id\") >= (('Zed'::text) COLLATE \"C\", '1'::bigint)"),
+            std::string::npos)
+      << blue;
+  const std::string green = comparison.green_checksum_sql(range);
+  EXPECT_NE(green.find("((\"login\") COLLATE \"C\", \"id\") >= (('Zed'::text) COLLATE \"C\", '1'::bigint)"),
+            std::string::npos)
+      << green;
+  transform.byte_ordered_keys.clear();
+  EXPECT_FALSE(TableComparison({&transform}).ranged_in_byte_order());
+}
+
 TEST(TableComparison, LiteralsFromGreenAreQuoted) {
   const auto transform = users_to_accounts("id");
   TableComparison comparison({&transform});

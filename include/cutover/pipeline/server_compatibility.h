@@ -1,6 +1,6 @@
 // What a session cannot pin and a move between two servers depends on: the PostgreSQL
-// majors (13 to 18 are supported), the server encodings, integer_datetimes, and the
-// collations of text keys. Each difference is reported with its consequence; one that would
+// majors (13 to 18 are supported), the server encodings, integer_datetimes, the
+// collations of text keys, and the lc_monetary that money columns are stored under. Each difference is reported with its consequence; one that would
 // change data, or stop the move halfway, is a problem, the rest warnings.
 #pragma once
 

@@ -67,6 +67,10 @@ struct TableTransform {
   std::vector<TargetColumn> columns;
   std::vector<std::string> key;         // target key columns; empty: inserts only
   std::vector<std::string> source_key;  // blue's primary key (or replica identity) columns
+  // Target key columns that the two sides may order differently (collations that differ, or
+  // a computed key of a collatable type): verification ranges them in byte order, the one
+  // order both sides agree on.
+  std::set<std::string> byte_ordered_keys;
   std::string where;                    // empty: every row
   bool merged = false;                  // other sources feed the same target
   bool truncate_target_on_truncate = true;

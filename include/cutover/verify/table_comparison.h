@@ -9,6 +9,11 @@
 // instead of being computed identically on both sides. Both render each row as ROW(...)::text under the same session settings
 // (see session_pins) and sum a 64-bit hash of it per chunk, with its count and a second sum:
 // equal rows give equal text whatever their physical order, so equal chunks give equal sums.
+//
+// Chunks are key ranges in green's order, so both sides must agree on that order: a key
+// column the sides may order differently (TableTransform::byte_ordered_keys) is ranged in
+// byte order (COLLATE "C") on both, which no index serves, but a range is then the same set
+// of keys on each side.
 #pragma once
 
 #include <string>
@@ -40,6 +45,8 @@ class TableComparison {
   std::vector<std::size_t> identity_positions() const;
   // Whether blue can use an index for the chunk ranges (the key columns copied as they are).
   bool blue_range_uses_source_columns() const;
+  // Whether a key column is ranged in byte order, which no index serves.
+  bool ranged_in_byte_order() const;
   TableVerification describe() const;
 
   // Green: every `chunk_rows`-th key in key order, as text, key columns in order.
@@ -66,6 +73,7 @@ class TableComparison {
   std::vector<std::string> round_trip_types_; // per columns_: the value type green's is cast back to, or ""
   std::vector<std::string> not_compared_;
   std::vector<std::size_t> key_positions_;    // in columns_
+  std::vector<bool> key_byte_ordered_;        // per key_positions_: ranged COLLATE "C"
 };
 
 // Groups the plan's transforms by target table, in plan order.
