@@ -1,6 +1,7 @@
 // `cutover validate --connect`: the plan against real blue and green databases. Every
 // problem is reported at once, and validation creates nothing on either side.
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include <cstdlib>
 
@@ -232,8 +233,8 @@ TEST(Validation, MoneyUnderALocaleWithOtherDecimalPlacesIsRefused) {
 // A rollback must find blue's rows from what green sends: green keyed on payment_id alone
 // sends only payment_id for a delete, and blue's key also needs payment_date, so deletes
 // made on green after a switch would match nothing on blue: said at validation, and the
-// switch's rollback_possible guardrail refuses. And an UNLOGGED table, whose changes logical
-// decoding never sees, is refused.
+// switch's rollback_possible guardrail refuses. And UNLOGGED and TEMPORARY tables, whose
+// changes logical decoding never sees, are refused.
 TEST(Validation, AReverseKeyGreenCannotSendAndUnloggedTablesAreRefused) {
   ForwardHarness harness;
   harness.blue().execute(
@@ -244,8 +245,19 @@ TEST(Validation, AReverseKeyGreenCannotSendAndUnloggedTablesAreRefused) {
   harness.green().execute(
       "CREATE TABLE payment (payment_id bigint PRIMARY KEY, payment_date date NOT NULL, amount numeric(8,2));"
       "CREATE TABLE scratch (id int PRIMARY KEY); CREATE TABLE animals (id int PRIMARY KEY, name text)");
-  harness.write_plan("  - source: payment\n    key: [payment_id]\n  - source: scratch\n  - source: animals\n");
+  // A temporary table lives as long as the session that made it: this one stays open.
+  pqxx::connection application(harness.blue().dsn());
+  pqxx::nontransaction session(application);
+  session.exec("CREATE TEMPORARY TABLE session_scratch (id int PRIMARY KEY)");
+  const auto temporary_schema =
+      session.exec("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")[0][0].as<std::string>();
+  harness.write_plan("  - source: payment\n    key: [payment_id]\n  - source: scratch\n  - source: animals\n"
+                     "  - source: " + temporary_schema + ".session_scratch\n    target: scratch\n");
   const Validation refused = validate_connect(harness, harness.plan_path());
+  EXPECT_NE(refused.output.find("tables[3].source: blue's " + temporary_schema +
+                                ".session_scratch is TEMPORARY: PostgreSQL does not replicate its changes"),
+            std::string::npos)
+      << refused.output;
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("tables[1].source: blue's public.scratch is UNLOGGED: PostgreSQL does not "
                                 "replicate its changes"),

@@ -18,13 +18,9 @@
 #include "cutover/capture/relation_cache.h"
 #include "cutover/common/lsn.h"
 #include "cutover/common/result.h"
+#include "cutover/transport/change_record.h"
 
 namespace cutover {
-
-struct ChangeRecord {
-  std::string key;    // JSON
-  std::string value;  // JSON
-};
 
 class ChangeEncoder {
  public:

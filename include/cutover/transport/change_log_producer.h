@@ -15,7 +15,7 @@
 #include <set>
 #include <string>
 
-#include "cutover/capture/change_encoder.h"
+#include "cutover/transport/change_record.h"
 #include "cutover/common/result.h"
 #include "cutover/transport/kafka_config.h"
 
