@@ -40,8 +40,6 @@ int report(const Status& status, int code) {
   return code;
 }
 
-constexpr auto kBrokerTimeout = std::chrono::seconds(10);
-constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 
 }  // namespace
 

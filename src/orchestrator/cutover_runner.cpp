@@ -27,7 +27,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kDrainPoll = std::chrono::milliseconds(2);
 constexpr auto kVerificationPoll = std::chrono::milliseconds(200);
-constexpr auto kSlotWait = std::chrono::seconds(10);
 const char* const kTimeFormat = "%Y-%m-%dT%H:%M:%SZ";
 
 std::int64_t elapsed_ms(Clock::time_point since) {
@@ -609,7 +608,7 @@ Status CutoverRunner::prepare_next_direction(const Route& route) {
   const Plan& next = *route.next;
   // A slot left from an earlier move holds a stale position: the direction starts anew here.
   if (auto dropped = drop_slot(next); !dropped) return dropped;
-  auto state = check_blue_for_capture(next, kSlotWait);
+  auto state = check_blue_for_capture(next, kSlotReleaseWait);
   if (!state) return state.status().with_context(route.to + " as the " + step + " pipeline's source");
   auto slot = prepare_slot_and_publication(next, *state);
   if (!slot) return slot.status();

@@ -657,7 +657,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
   DatabaseCheck check;
   auto& problems = check.problems;
   if (!plan.kafka.is_embedded()) {
-    if (auto reachable = check_brokers_reachable(plan.kafka.brokers, plan.kafka.properties, std::chrono::seconds(10));
+    if (auto reachable = check_brokers_reachable(plan.kafka.brokers, plan.kafka.properties, kBrokerTimeout);
         !reachable) {
       problems.push_back(plan.file + ": kafka.brokers: " + reachable.message());
     }

@@ -11,7 +11,6 @@ namespace {
 
 constexpr auto kDirectionPoll = std::chrono::milliseconds(20);
 // The walsender of a capture that just stopped may hold its slot a moment longer.
-constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 
 }  // namespace
 

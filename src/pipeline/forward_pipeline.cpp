@@ -21,8 +21,6 @@ namespace cutover {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kBrokerTimeout = std::chrono::seconds(10);
-constexpr auto kSlotReleaseWait = std::chrono::seconds(10);
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kInitialBackoff = std::chrono::milliseconds(500);

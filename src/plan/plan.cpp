@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cutover/common/duration.h"
+#include "cutover/plan/plan_settings.h"
 #include "cutover/plan/sql_expression.h"
 #include "cutover/plan/yaml_reader.h"
 
@@ -63,11 +64,11 @@ class PlanParser {
     plan_.green = parse_endpoint(root, "green", false);
     parse_kafka(root);
     parse_replication(root);
-    parse_snapshot(root);
-    parse_apply(root);
+    parse_settings_section(root, "snapshot");
+    parse_settings_section(root, "apply");
     parse_tables(root);
     parse_sequences(root);
-    parse_verify(root);
+    parse_settings_section(root, "verify");
     parse_cutover(root);
     parse_control(root);
     plan_.state_dir = reader_.string_field(root, "state_dir", "", false)
@@ -187,51 +188,57 @@ class PlanParser {
     return std::nullopt;
   }
 
-  void parse_replication(const YAML::Node& root) {
-    const YAML::Node node = root["replication"];
-    if (!node || !reader_.expect_mapping(node, "replication", {"slot_advance"})) return;
-    auto advance = reader_.string_field(node, "slot_advance", "replication", false);
-    if (!advance) return;
-    if (*advance == "on_apply") {
-      plan_.replication.slot_advance = SlotAdvance::kOnApply;
-    } else if (*advance == "on_kafka_ack") {
-      if (plan_.kafka.is_embedded()) {
-        reader_.error(node["slot_advance"], "replication.slot_advance",
-                      "on_kafka_ack is refused with kafka.brokers: embedded, whose log lives in "
-                      "memory; use on_apply");
+  // The section's settings declared in plan_settings.h, where the file gives them.
+  void read_settings(const YAML::Node& node, const std::string& section) {
+    for (const auto& setting : plan_settings()) {
+      if (setting.section != section || !node[std::string(setting.key)]) continue;
+      const std::string key(setting.key);
+      switch (setting.kind) {
+        case SettingKind::kInteger:
+        case SettingKind::kBytes:
+          if (auto value = reader_.integer_field(node, key, section, setting.minimum, setting.maximum)) {
+            setting.set(plan_, *value);
+          }
+          break;
+        case SettingKind::kDuration:
+          if (auto value = duration_field(node, key, section, std::chrono::milliseconds(setting.minimum),
+                                          std::chrono::milliseconds(setting.maximum))) {
+            setting.set(plan_, static_cast<long>(value->count()));
+          }
+          break;
+        case SettingKind::kBoolean:
+          if (auto value = reader_.boolean_field(node, key, section)) setting.set(plan_, *value ? 1 : 0);
+          break;
+        case SettingKind::kChoice:
+          if (auto value = reader_.string_field(node, key, section, false)) {
+            const auto chosen = std::find(setting.choices.begin(), setting.choices.end(), *value);
+            if (chosen == setting.choices.end()) {
+              std::string choices;
+              for (const auto choice : setting.choices) choices += (choices.empty() ? "" : ", ") + std::string(choice);
+              reader_.error(node[key], setting.path(), "'" + shortened(*value) + "' is not one of " + choices);
+            } else {
+              setting.set(plan_, static_cast<long>(chosen - setting.choices.begin()));
+            }
+          }
+          break;
       }
-      plan_.replication.slot_advance = SlotAdvance::kOnKafkaAck;
-    } else {
-      reader_.error(node["slot_advance"], "replication.slot_advance",
-                    "'" + *advance + "' is not one of on_apply, on_kafka_ack");
     }
   }
 
-  void parse_snapshot(const YAML::Node& root) {
-    const YAML::Node node = root["snapshot"];
-    if (!node || !reader_.expect_mapping(node, "snapshot", {"parallelism", "chunk_rows"})) return;
-    if (auto value = reader_.integer_field(node, "parallelism", "snapshot", 1, 64)) {
-      plan_.snapshot.parallelism = static_cast<int>(*value);
-    }
-    if (auto value = reader_.integer_field(node, "chunk_rows", "snapshot", 1, 100000000)) {
-      plan_.snapshot.chunk_rows = *value;
-    }
+  // A section made only of declared settings.
+  void parse_settings_section(const YAML::Node& root, const std::string& section) {
+    const YAML::Node node = root[section];
+    if (!node || !reader_.expect_mapping(node, section, setting_keys(section))) return;
+    read_settings(node, section);
   }
 
-  void parse_apply(const YAML::Node& root) {
-    const YAML::Node node = root["apply"];
-    if (!node ||
-        !reader_.expect_mapping(node, "apply", {"batch_rows", "batch_bytes", "batch_interval"})) {
-      return;
+  void parse_replication(const YAML::Node& root) {
+    parse_settings_section(root, "replication");
+    if (plan_.replication.slot_advance == SlotAdvance::kOnKafkaAck && plan_.kafka.is_embedded()) {
+      reader_.error(root["replication"]["slot_advance"], "replication.slot_advance",
+                    "on_kafka_ack is refused with kafka.brokers: embedded, whose log lives in "
+                    "memory; use on_apply");
     }
-    if (auto value = reader_.integer_field(node, "batch_rows", "apply", 1, 10000000)) {
-      plan_.apply.batch_rows = *value;
-    }
-    if (auto value = reader_.integer_field(node, "batch_bytes", "apply", 1024, 1L << 30)) {
-      plan_.apply.batch_bytes = *value;
-    }
-    plan_.apply.batch_interval =
-        duration_field(node, "batch_interval", "apply", 1ms, 1min).value_or(plan_.apply.batch_interval);
   }
 
   std::optional<QualifiedName> table_name(const YAML::Node& parent, const std::string& key,
@@ -365,26 +372,6 @@ class PlanParser {
     }
   }
 
-  void parse_verify(const YAML::Node& root) {
-    const YAML::Node node = root["verify"];
-    if (!node || !reader_.expect_mapping(node, "verify", {"chunk_rows", "parallelism", "before_switch"})) {
-      return;
-    }
-    if (auto value = reader_.integer_field(node, "chunk_rows", "verify", 1, 100000000)) {
-      plan_.verify.chunk_rows = *value;
-    }
-    if (auto value = reader_.integer_field(node, "parallelism", "verify", 1, 64)) {
-      plan_.verify.parallelism = static_cast<int>(*value);
-    }
-    if (auto value = reader_.string_field(node, "before_switch", "verify", false)) {
-      if (*value != "full" && *value != "none") {
-        reader_.error(node["before_switch"], "verify.before_switch",
-                      "'" + *value + "' is not one of full, none");
-      }
-      plan_.verify.before_switch_full = *value == "full";
-    }
-  }
-
   // A duration between `minimum` and `maximum`: a value outside them is a mistake (0s of
   // allowed lag) or wraps around inside (9223372036854775807m), never a setting.
   std::optional<std::chrono::milliseconds> duration_field(const YAML::Node& parent, const std::string& key,
@@ -412,19 +399,11 @@ class PlanParser {
 
   void parse_cutover(const YAML::Node& root) {
     const YAML::Node node = root["cutover"];
-    if (!node || !reader_.expect_mapping(node, "cutover", {"max_lag", "freeze_timeout",
-                                                           "drain_timeout", "fence_blue",
-                                                           "switch"})) {
-      return;
-    }
+    auto keys = setting_keys("cutover");
+    keys.push_back("switch");
+    if (!node || !reader_.expect_mapping(node, "cutover", keys)) return;
+    read_settings(node, "cutover");
     auto& settings = plan_.cutover;
-    // A lag of 0 is never reached; clients are paused for the freeze, so it stays short.
-    settings.max_lag = duration_field(node, "max_lag", "cutover", 1ms, 1h).value_or(settings.max_lag);
-    settings.freeze_timeout =
-        duration_field(node, "freeze_timeout", "cutover", 10ms, 10min).value_or(settings.freeze_timeout);
-    settings.drain_timeout =
-        duration_field(node, "drain_timeout", "cutover", 10ms, 1h).value_or(settings.drain_timeout);
-    settings.fence_blue = reader_.boolean_field(node, "fence_blue", "cutover").value_or(false);
     const YAML::Node switch_node = node["switch"];
     if (!switch_node ||
         !reader_.expect_mapping(switch_node, "cutover.switch", {"pgbouncer", "command"})) {

@@ -16,6 +16,10 @@
 
 namespace cutover {
 
+// How long a slot that an earlier walsender of this plan still holds (a restart, a lost
+// connection the server has not noticed yet) gets to be released before it counts as busy.
+inline constexpr std::chrono::seconds kSlotReleaseWait{10};
+
 struct PreparedSlot {
   Lsn confirmed;  // where streaming resumes; for a new slot, its consistent point
 };

@@ -15,6 +15,10 @@
 
 namespace cutover {
 
+// How long the brokers get to answer a metadata request or create a topic before cutover
+// calls them unreachable.
+inline constexpr std::chrono::seconds kBrokerTimeout{10};
+
 // Reachability alone: asks the cluster for its metadata.
 Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperties& properties,
                                std::chrono::milliseconds timeout);
