@@ -383,6 +383,7 @@ Status Applier::commit() {
     }
     if (!completed_message_.empty()) counters_.last_message = completed_message_;
   }
+  if (!completed_message_.empty()) counters_.message_applied.notify_all();
   reset_green_transaction();
   return Status::ok();
 }

@@ -1,5 +1,7 @@
 #include "cutover/apply/blue_row_source.h"
 
+#include "cutover/common/database_errors.h"
+
 namespace cutover {
 
 using nlohmann::json;
@@ -44,13 +46,10 @@ Result<std::vector<json>> BlueRowSource::current_rows(const QualifiedName& sourc
       rows.push_back(json::parse(row[0].c_str()));
     }
     return rows;
-  } catch (const pqxx::broken_connection& error) {
-    blue_.reset();
-    return Status::retryable(std::string("blue: reading current rows of ") + source.text() +
-                             ": " + error.what());
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: reading current rows of ") + source.text() + ": " +
-                         error.what());
+    const Status failed = status_of(error, "blue: reading current rows of " + source.text());
+    if (failed.kind() == ErrorKind::kConnectionLost) blue_.reset();
+    return failed;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "cutover/common/database_errors.h"
 
 namespace cutover {
 
@@ -141,8 +142,7 @@ Status ensure_position_table(pqxx::connection& green) {
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: cannot create cutover.apply_position: ") +
-                         error.what());
+    return status_of(error, "green: cannot create cutover.apply_position");
   }
 }
 
@@ -165,8 +165,7 @@ Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const 
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: recording the start of the snapshot: ") +
-                         error.what());
+    return status_of(error, "green: recording the start of the snapshot");
   }
 }
 
@@ -177,7 +176,7 @@ Status record_position_owner(pqxx::connection& green, const Plan& plan, const Po
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: recording the plan's tables: ") + error.what());
+    return status_of(error, "green: recording the plan's tables");
   }
 }
 
@@ -191,7 +190,7 @@ Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn c
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: recording the end of the snapshot: ") + error.what());
+    return status_of(error, "green: recording the end of the snapshot");
   }
 }
 
@@ -222,10 +221,8 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
     position.source_lsn =
         std::max(position.source_lsn, replication_origin_position(query, plan.origin_name()));
     return position;
-  } catch (const pqxx::broken_connection& error) {
-    return Status::retryable(std::string("green: reading the applied position: ") + error.what());
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: reading the applied position: ") + error.what());
+    return status_of(error, "green: reading the applied position");
   }
 }
 
@@ -246,7 +243,7 @@ Status forget_plan(pqxx::connection& green, const Plan& plan) {
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: removing the record of the failed snapshot: ") + error.what());
+    return status_of(error, "green: removing the record of the failed snapshot");
   }
 }
 
@@ -262,7 +259,7 @@ Result<std::vector<std::string>> recorded_plans(pqxx::connection& green) {
     }
     return plans;
   } catch (const std::exception& error) {
-    return Status::retryable(std::string("green: reading the recorded plans: ") + error.what());
+    return status_of(error, "green: reading the recorded plans");
   }
 }
 
@@ -281,19 +278,14 @@ Status GreenWriter::open_session() {
     create_origin_if_missing(session, origin_);
     session.exec_params("SELECT pg_replication_origin_session_setup($1)", origin_);
     return Status::ok();
-  } catch (const pqxx::broken_connection& error) {
-    return Status::retryable(std::string("green: ") + error.what());
   } catch (const std::exception& error) {
-    const std::string reason = error.what();
-    if (reason.find("is already active") != std::string::npos) {
-      // The session of an applier that just died still holds the origin until green
-      // notices the lost connection.
-      return Status::retryable("green: replication origin " + origin_ +
-                               " is still held by an earlier applier session: " + reason);
-    }
-    return Status::error(std::string("green: preparing the apply session: ") + reason +
-                         " (`cutover validate --connect` names the privileges the role lacks; see "
-                         "docs/privileges.md)");
+    // An origin still held by the session of an applier that just died (until green notices
+    // the lost connection) is "object in use", retried like a lost connection.
+    const Status failed = status_of(error, "green: preparing the apply session (replication origin " + origin_ + ")");
+    if (failed.kind() != ErrorKind::kRefused) return failed;
+    return Status::of(failed.kind(), failed.message() +
+                                         " (`cutover validate --connect` names the privileges the role "
+                                         "lacks; see docs/privileges.md)");
   }
 }
 
@@ -318,13 +310,9 @@ Status GreenWriter::write(const TableTransform& target,
   try {
     if (batch.unkeyed().empty()) return write_keyed(target, source_columns, batch);
     return write_unkeyed(target, source_columns, batch);
-  } catch (const pqxx::broken_connection& error) {
-    rollback();
-    return Status::retryable(std::string("green: ") + error.what());
   } catch (const std::exception& error) {
     rollback();
-    return Status::error("green: applying changes of " + target.source.text() + " to " +
-                         target.target.text() + ": " + error.what());
+    return status_of(error, "green: applying changes of " + target.source.text() + " to " + target.target.text());
   }
 }
 
@@ -431,12 +419,9 @@ Status GreenWriter::truncate(const TableTransform& target) {
   try {
     transaction().exec("TRUNCATE " + target.target.quoted());
     return Status::ok();
-  } catch (const pqxx::broken_connection& error) {
-    rollback();
-    return Status::retryable(std::string("green: ") + error.what());
   } catch (const std::exception& error) {
     rollback();
-    return Status::error("green: truncating " + target.target.text() + ": " + error.what());
+    return status_of(error, "green: truncating " + target.target.text());
   }
 }
 
@@ -450,15 +435,13 @@ Status GreenWriter::commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64
     work.commit();
     transaction_.reset();
     return Status::ok();
-  } catch (const pqxx::broken_connection& error) {
-    transaction_.reset();
-    return Status::retryable(std::string("green: commit: ") + error.what());
   } catch (const pqxx::in_doubt_error& error) {
+    // Whether it committed shows in green's position, which the next session reads.
     transaction_.reset();
-    return Status::retryable(std::string("green: commit outcome unknown: ") + error.what());
+    return status_of(error, "green: commit outcome unknown");
   } catch (const std::exception& error) {
     rollback();
-    return Status::error(std::string("green: commit: ") + error.what());
+    return status_of(error, "green: commit");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "cutover/common/backoff.h"
 #include "cutover/common/crash_point.h"
 #include "cutover/common/logging.h"
 
@@ -11,6 +12,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kAppliedReadInterval = std::chrono::milliseconds(500);
 constexpr auto kProgressInterval = std::chrono::seconds(10);
+// A session that streamed this long was healthy: its failure starts the backoff over.
+constexpr auto kHealthySession = std::chrono::seconds(30);
 }  // namespace
 
 CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStream& stream,
@@ -162,12 +165,12 @@ Capture::Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactor
 Status Capture::run() {
   std::unique_ptr<ChangeLogSink> sink;
   PositionTracker tracker;
-  auto backoff = settings_.initial_backoff;
+  Backoff backoff({settings_.initial_backoff, settings_.maximum_backoff, kHealthySession});
 
   auto wait_before_retry = [&](const Status& reason) {
-    spdlog::warn("capture will retry reason=\"{}\" backoff_ms={}", reason.message(),
-                 backoff.count());
-    const auto until = Clock::now() + backoff;
+    const auto wait = backoff.next();
+    spdlog::warn("capture will retry reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
+    const auto until = Clock::now() + wait;
     while (!stop_.load() && Clock::now() < until) {
       if (sink) {
         sink->serve(std::chrono::milliseconds(50));
@@ -175,7 +178,6 @@ Status Capture::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     }
-    backoff = std::min(backoff * 2, settings_.maximum_backoff);
   };
 
   std::atomic<bool> finished{false};
@@ -212,7 +214,7 @@ Status Capture::run() {
     const Status ended = session.run();
     confirmed_ = session.confirmed();
     if (ended) break;
-    if (Clock::now() - started_at > std::chrono::seconds(30)) backoff = settings_.initial_backoff;
+    backoff.attempt_ran(Clock::now() - started_at);
     if (!sink->failure().is_ok()) {
       // A producer that failed is replaced; what it had not delivered comes again from
       // blue's slot, which never moved past it.

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "cutover/common/database_errors.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
 
@@ -316,7 +317,7 @@ Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::millisec
     }
     check_slot(plan, **connection, slot_wait, state, problems);
   } catch (const std::exception& error) {
-    return Status::error(plan.source_side() + ": checking for capture: " + error.what());
+    return status_of(error, plan.source_side() + ": checking for capture");
   }
   if (!problems.empty()) {
     std::string message;

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "cutover/common/database_errors.h"
 #include "cutover/common/postgres_connection.h"
 
 namespace cutover {
@@ -39,11 +40,10 @@ Result<Lsn> GreenAppliedPosition::applied_position() {
   try {
     pqxx::nontransaction query(*connection_);
     return replication_origin_position(query, origin_);
-  } catch (const pqxx::broken_connection& error) {
-    connection_.reset();
-    return Status::retryable(std::string("green: reading the applied position: ") + error.what());
   } catch (const std::exception& error) {
-    return Status::error(std::string("green: reading the applied position: ") + error.what());
+    const Status failed = status_of(error, "green: reading the applied position");
+    if (failed.kind() == ErrorKind::kConnectionLost) connection_.reset();
+    return failed;
   }
 }
 

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "cutover/capture/replication_stream.h"
+#include "cutover/common/database_errors.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
 
@@ -24,7 +25,7 @@ Status run_sql(pqxx::connection& connection, const std::string& sql) {
     statement.exec0(sql);
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(error.what());
+    return status_of(error, "");  // callers say what it was for
   }
 }
 
@@ -110,8 +111,7 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
     spdlog::info("dropped replication slot slot={}", plan.slot_name());
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(plan.source_side() + ": dropping replication slot " + plan.slot_name() +
-                         ": " + error.what());
+    return status_of(error, plan.source_side() + ": dropping replication slot " + plan.slot_name());
   }
 }
 
@@ -138,7 +138,7 @@ Status drop_slot_and_publication(const Plan& plan) {
     query.exec0("DROP PUBLICATION IF EXISTS " + quote_identifier(plan.publication_name()));
     spdlog::info("dropped publication publication={}", plan.publication_name());
   } catch (const std::exception& error) {
-    return Status::error(plan.source_side() + ": dropping publication: " + error.what());
+    return status_of(error, plan.source_side() + ": dropping publication");
   }
   return Status::ok();
 }

@@ -1,5 +1,6 @@
 #include "cutover/common/postgres_connection.h"
 
+#include "cutover/common/database_errors.h"
 #include "cutover/common/logging.h"
 
 #include <iterator>
@@ -66,10 +67,8 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
   if (pins == SessionPins::kNone) return connection;
   try {
     pqxx::nontransaction(*connection).exec(session_pins());
-  } catch (const pqxx::broken_connection& error) {
-    return Status::retryable(role + ": pinning the session's settings: " + error.what());
   } catch (const std::exception& error) {
-    return Status::error(role + ": pinning the session's settings: " + error.what());
+    return status_of(error, role + ": pinning the session's settings");
   }
   return connection;
 }

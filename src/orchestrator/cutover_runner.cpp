@@ -9,6 +9,7 @@
 #include <map>
 
 #include "cutover/common/crash_point.h"
+#include "cutover/common/database_errors.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
@@ -25,49 +26,12 @@ namespace cutover {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kDrainPoll = std::chrono::milliseconds(2);
+constexpr auto kAbortCheck = std::chrono::milliseconds(50);
 constexpr auto kVerificationPoll = std::chrono::milliseconds(200);
 const char* const kTimeFormat = "%Y-%m-%dT%H:%M:%SZ";
 
 std::int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
-// The key=value pairs of a connection string, as libpq reads them.
-std::map<std::string, std::string> conninfo(const std::string& dsn) {
-  std::map<std::string, std::string> values;
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
-  if (error) PQfreemem(error);
-  if (!options) return values;
-  for (PQconninfoOption* option = options; option->keyword; ++option) {
-    if (option->val) values[option->keyword] = option->val;
-  }
-  PQconninfoFree(options);
-  return values;
-}
-
-// Whether SHOW DATABASES's "host=H port=P dbname=D" names the server of `dsn`.
-bool same_server(const std::string& shown, const std::string& dsn) {
-  auto left = conninfo(shown);
-  auto right = conninfo(dsn);
-  if (right["port"].empty()) right["port"] = "5432";
-  return left["host"] == right["host"] && left["port"] == right["port"] && left["dbname"] == right["dbname"];
-}
-
-// A client connection string for the pooler's database: the admin console's, other dbname.
-std::string through_pooler(const PgbouncerSwitch& pgbouncer) {
-  std::string dsn;
-  for (const auto& [key, value] : conninfo(pgbouncer.admin_dsn)) {
-    if (key == "dbname") continue;
-    std::string quoted;
-    for (const char character : value) {
-      if (character == '\'' || character == '\\') quoted += '\\';
-      quoted += character;
-    }
-    dsn += key + "='" + quoted + "' ";
-  }
-  return dsn + "dbname='" + pgbouncer.database + "'";
 }
 
 Result<std::string> system_identifier(const std::string& dsn, const std::string& role,
@@ -78,7 +42,7 @@ Result<std::string> system_identifier(const std::string& dsn, const std::string&
     pqxx::nontransaction query(**connection);
     return std::string(query.exec("SELECT system_identifier::text FROM pg_control_system()")[0][0].c_str());
   } catch (const std::exception& error) {
-    return Status::error(role + ": reading the system identifier: " + error.what());
+    return status_of(error, role + ": reading the system identifier");
   }
 }
 
@@ -209,7 +173,7 @@ Status CutoverRunner::recover() {
       auto shown = pooler_->server();
       if (!shown) return shown.status().with_context("recovering the cutover");
       const auto& pgbouncer = *plan_.cutover.pgbouncer;
-      reached = same_server(*shown, route.to == "green" ? pgbouncer.green : pgbouncer.blue);
+      reached = names_same_server(*shown, route.to == "green" ? pgbouncer.green : pgbouncer.blue);
     }
     if (reached) {
       // New connections already reach the new side: the move is finished forward.
@@ -559,16 +523,17 @@ Status CutoverRunner::drain(const std::string& id, const Route& route) {
     }
     marker.commit();
   } catch (const std::exception& error) {
-    return Status::error(route.from + ": writing the drain marker: " + error.what());
+    return status_of(error, route.from + ": writing the drain marker");
   }
   const std::string marker = "cutover:" + id;
   const auto deadline = Clock::now() + plan_.cutover.drain_timeout;
-  while (Clock::now() < deadline && !aborting()) {
-    {
-      std::lock_guard lock(pipeline_.apply.mutex);
+  {
+    // Woken as the applier commits a message; an abort is seen within kAbortCheck.
+    std::unique_lock lock(pipeline_.apply.mutex);
+    while (Clock::now() < deadline && !aborting()) {
       if (pipeline_.apply.last_message == marker) return Status::ok();
+      pipeline_.apply.message_applied.wait_until(lock, std::min(deadline, Clock::now() + kAbortCheck));
     }
-    std::this_thread::sleep_for(kDrainPoll);
   }
   if (aborting()) return Status::error("aborted by request");
   return Status::error("drain: the applier did not commit the marker within " +
@@ -595,7 +560,7 @@ Status CutoverRunner::sync_sequences(const Route& route) {
                      sequence.target.text(), row[0].c_str(), row[1].c_str());
       }
     } catch (const std::exception& error) {
-      return Status::error(std::string("sequences: ") + error.what());
+      return status_of(error, "sequences");
     }
   }
   return journal_step("sequences", "done", std::to_string(sequences.size()));
@@ -619,7 +584,7 @@ Status CutoverRunner::prepare_next_direction(const Route& route) {
   try {
     allow_writes(**from);
   } catch (const std::exception& error) {
-    return Status::error(route.from + ": " + error.what());
+    return status_of(error, route.from);
   }
   if (auto created = ensure_position_table(**from); !created) return created;
   if (auto recorded = record_snapshot_complete(**from, next, slot->confirmed); !recorded) return recorded;
@@ -640,7 +605,7 @@ Status CutoverRunner::point_clients_to(const std::string& side, std::optional<Mo
   if (auto reloaded = pooler_->reload(); !reloaded) return reloaded;
   auto shown = pooler_->server();
   if (!shown) return shown.status();
-  if (!same_server(*shown, server)) {
+  if (!names_same_server(*shown, server)) {
     return Status::error("after RELOAD, pgbouncer shows " + *shown + " for " + pgbouncer.database +
                          ", not " + side + "'s server");
   }
@@ -653,7 +618,7 @@ Status CutoverRunner::check_clients_reach(const std::string& side) {
   if (!expected) return expected.status();
   // Unpinned: through a transaction pooler, a SET would stay with the server session that the
   // application's next client is given.
-  auto reached = system_identifier(through_pooler(*plan_.cutover.pgbouncer), "the pooler", SessionPins::kNone);
+  auto reached = system_identifier(pooler_->client_dsn(), "the pooler", SessionPins::kNone);
   if (!reached) return reached.status();
   if (*reached != *expected) {
     return Status::error("a new connection through the pooler reaches system " + *reached +
@@ -691,7 +656,7 @@ Status CutoverRunner::undo(const Route& route, const std::string& reason) {
     const auto& pgbouncer = *plan_.cutover.pgbouncer;
     const std::string& server = route.from == "green" ? pgbouncer.green : pgbouncer.blue;
     auto shown = pooler_->server();
-    if (!shown || !same_server(*shown, server)) keep_first_error(point_clients_to(route.from));
+    if (!shown || !names_same_server(*shown, server)) keep_first_error(point_clients_to(route.from));
   } else if (journal_has("switch")) {
     keep_first_error(point_clients_to(route.from));
   }

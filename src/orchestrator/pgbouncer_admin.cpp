@@ -11,6 +11,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The key=value pairs of a connection string, as libpq reads them.
+std::map<std::string, std::string> conninfo(const std::string& dsn) {
+  std::map<std::string, std::string> values;
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  if (error) PQfreemem(error);
+  if (!options) return values;
+  for (PQconninfoOption* option = options; option->keyword; ++option) {
+    if (option->val) values[option->keyword] = option->val;
+  }
+  PQconninfoFree(options);
+  return values;
+}
+
 // The admin console's parser takes plain words; anything else is refused before it is sent.
 bool plain_word(const std::string& text) {
   if (text.empty()) return false;
@@ -155,6 +169,27 @@ Status write_pgbouncer_include(const std::string& path, const std::string& datab
                                const std::string& server_dsn) {
   return write_file_atomically(path, "; written by cutover: the server of " + database +
                                          "\n[databases]\n" + database + " = " + server_dsn + "\n");
+}
+
+bool names_same_server(const std::string& shown, const std::string& dsn) {
+  auto left = conninfo(shown);
+  auto right = conninfo(dsn);
+  if (right["port"].empty()) right["port"] = "5432";
+  return left["host"] == right["host"] && left["port"] == right["port"] && left["dbname"] == right["dbname"];
+}
+
+std::string PgbouncerAdmin::client_dsn() const {
+  std::string dsn;
+  for (const auto& [key, value] : conninfo(admin_dsn_)) {
+    if (key == "dbname") continue;
+    std::string quoted;
+    for (const char character : value) {
+      if (character == '\'' || character == '\\') quoted += '\\';
+      quoted += character;
+    }
+    dsn += key + "='" + quoted + "' ";
+  }
+  return dsn + "dbname='" + database_ + "'";
 }
 
 }  // namespace cutover

@@ -1,5 +1,6 @@
 #include "cutover/orchestrator/write_fence.h"
 
+#include "cutover/common/database_errors.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
 
@@ -26,7 +27,7 @@ Status fence_writes(const std::string& dsn, const std::string& side, const std::
                  database, ended[0][0].c_str(), spared_pids.size());
     return Status::ok();
   } catch (const std::exception& error) {
-    return Status::error(side + ": fencing writes: " + error.what());
+    return status_of(error, side + ": fencing writes");
   }
 }
 
@@ -46,7 +47,7 @@ Result<bool> lift_fence(const std::string& dsn, const std::string& side) {
     spdlog::info("fence lifted side={} database={}", side, row[0].c_str());
     return true;
   } catch (const std::exception& error) {
-    return Status::error(side + ": lifting the write fence: " + error.what());
+    return status_of(error, side + ": lifting the write fence");
   }
 }
 

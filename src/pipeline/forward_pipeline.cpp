@@ -6,6 +6,8 @@
 
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
+#include "cutover/common/backoff.h"
+#include "cutover/common/database_errors.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/periodic.h"
 #include "cutover/pipeline/connected_validation.h"
@@ -23,9 +25,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kSampleInterval = std::chrono::seconds(1);
-constexpr auto kInitialBackoff = std::chrono::milliseconds(500);
-constexpr auto kMaximumBackoff = std::chrono::seconds(10);
-constexpr auto kHealthySession = std::chrono::seconds(30);
+// Between pipeline sessions; one that ran well for 30 s starts the series over.
+constexpr Backoff::Settings kRestartBackoff{std::chrono::milliseconds(500), std::chrono::seconds(10),
+                                            std::chrono::seconds(30)};
 constexpr auto kPublicationInterval = std::chrono::seconds(5);
 // The embedded broker keeps about 5 MiB per partition; capture stays this far ahead of the
 // applier at most, so nothing is dropped before it is applied.
@@ -75,7 +77,7 @@ Result<Databases> open_databases(const Plan& plan) {
   try {
     allow_writes(*databases.green);  // its position table, even behind a write fence
   } catch (const std::exception& error) {
-    return Status::retryable(std::string("green: ") + error.what());
+    return status_of(error, "green: allowing cutover's writes");
   }
   return databases;
 }
@@ -327,14 +329,12 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   return applier.run();
 }
 
-Status wait_before_retry(const Status& reason, std::chrono::milliseconds& backoff,
-                         const std::atomic<bool>& stop) {
+Status wait_before_retry(const Status& reason, Backoff& backoff, const std::atomic<bool>& stop) {
   if (!reason.is_retryable()) return reason;
-  spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(),
-               backoff.count());
-  const auto until = Clock::now() + backoff;
+  const auto wait = backoff.next();
+  spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
+  const auto until = Clock::now() + wait;
   while (!stop.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  backoff = std::min(backoff * 2, std::chrono::milliseconds(kMaximumBackoff));
   return Status::ok();
 }
 
@@ -452,7 +452,7 @@ Result<FoundState> find_state(const Plan& plan, Databases& databases) {
     found.target_origin_exists =
         !query.exec_params("SELECT 1 FROM pg_replication_origin WHERE roname = $1", plan.origin_name()).empty();
   } catch (const std::exception& error) {
-    return Status::retryable(std::string("reading replication slots and origins: ") + error.what());
+    return status_of(error, "reading replication slots and origins");
   }
   return found;
 }
@@ -493,7 +493,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     if (auto distinct = check_distinct_databases(plan, source, target); !distinct) return distinct;
     owner = read_position_owner(*databases->blue, plan, source);
   } catch (const std::exception& error) {
-    return Status::retryable(std::string("reading the databases' identities: ") + error.what());
+    return status_of(error, "reading the databases' identities");
   }
   if (auto ours = check_state_is_ours(plan, *found, owner); !ours) return ours;
   if (position.owner && (position.owner->tables != owner.tables || position.owner->relations.empty())) {
@@ -563,7 +563,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
   std::optional<PartitionSets> partitions;  // what the publication watch started from
-  std::chrono::milliseconds backoff = kInitialBackoff;
+  Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
   while (!stop.load()) {
     // With on_apply, capture sends everything after green's applied position again (its
@@ -627,8 +627,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       break;
     }
     const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
-    // A session that ran well for a while starts the backoff over, as capture does.
-    if (Clock::now() - session_started > kHealthySession) backoff = kInitialBackoff;
+    backoff.attempt_ran(Clock::now() - session_started);
     if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;
@@ -652,14 +651,14 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomi
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
-  std::chrono::milliseconds backoff = kInitialBackoff;
+  Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
   while (!stop.load()) {
     const auto session_started = Clock::now();
     const Status ended =
         apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop);
     if (ended) break;
-    if (Clock::now() - session_started > kHealthySession) backoff = kInitialBackoff;
+    backoff.attempt_ran(Clock::now() - session_started);
     if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;

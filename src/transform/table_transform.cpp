@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 
+#include "cutover/common/database_errors.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/transform/column_collation.h"
 #include "cutover/transform/type_conversion.h"
@@ -202,7 +203,7 @@ Result<std::vector<TableTransform>> check_reverse_mapping(const Plan& reverse, p
       }
     }
   } catch (const std::exception& error) {
-    return Status::error(std::string("blue: reading NOT NULL columns: ") + error.what());
+    return status_of(error, "blue: reading NOT NULL columns");
   }
   if (!uncovered.empty()) {
     return Status::error("the reverse mapping leaves blue's NOT NULL columns without a default "
@@ -379,7 +380,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
       transforms.push_back(std::move(transform));
     }
   } catch (const std::exception& error) {
-    return Status::retryable(std::string("reading blue's and green's catalogs: ") + error.what());
+    return status_of(error, "reading blue's and green's catalogs");
   }
   for (auto& transform : transforms) {
     const std::string where = "tables[" + std::to_string(transform.plan_index) + "]";

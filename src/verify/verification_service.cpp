@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "cutover/common/database_errors.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/postgres_connection.h"
@@ -30,7 +31,7 @@ Result<std::vector<TableTransform>> current_transforms(const Plan& plan) {
   try {
     return resolve_transforms(plan, **blue, **green);
   } catch (const std::exception& error) {
-    return Status::error(std::string("reading the catalogs: ") + error.what());
+    return status_of(error, "reading the catalogs");
   }
 }
 

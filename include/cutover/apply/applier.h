@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,7 @@ struct ApplyCounters {
   std::map<std::string, std::uint64_t> rows_by_source;  // guarded by mutex
   std::string last_message;                             // prefix:content of the last applied
                                                         // logical message, guarded by mutex
+  std::condition_variable message_applied;              // notified when last_message changes
   // Schema changes on the source seen while streaming (guarded by mutex): what the plan
   // still maps (a column it does not read, added), and the change it cannot map that stopped
   // the applier ("" while none has).

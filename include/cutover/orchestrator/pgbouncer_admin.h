@@ -38,6 +38,9 @@ class PgbouncerAdmin {
   Result<std::string> server() const;
   // The server processes (backend pids) of the pooler's connections for the database.
   Result<std::vector<int>> server_pids() const;
+  // A connection string for the database's clients through the pooler: the admin console's,
+  // with the database's name.
+  std::string client_dsn() const;
 
  private:
   Result<PgConnection> open() const;
@@ -48,6 +51,9 @@ class PgbouncerAdmin {
   std::string admin_dsn_;
   std::string database_;
 };
+
+// Whether SHOW DATABASES's "host=H port=P dbname=D" names the server of `dsn`.
+bool names_same_server(const std::string& shown, const std::string& dsn);
 
 // Replaces the include file with `[databases]` and one line naming `server_dsn` for
 // `database`, atomically and durably.
