@@ -145,7 +145,7 @@ std::optional<SlotRow> read_slot(pqxx::connection& connection, const std::string
 }
 
 void check_slot(const Plan& plan, pqxx::connection& connection, std::chrono::milliseconds wait,
-                BlueState& state, std::vector<std::string>& problems) {
+                SourceState& state, std::vector<std::string>& problems) {
   const std::string slot = plan.slot_name();
   auto row = read_slot(connection, slot);
   const auto deadline = std::chrono::steady_clock::now() + wait;
@@ -255,7 +255,7 @@ namespace {
 // Capture creates the publication, or adds the plan's tables to one made beforehand.
 // PostgreSQL lets only a table's owner publish it: a role that owns none of them needs the
 // publication made for it, and is told the statement.
-void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueState& state,
+void check_publication(const Plan& plan, pqxx::transaction_base& query, SourceState& state,
                        std::vector<std::string>& problems) {
   const std::string publication = plan.publication_name();
   state.publication_exists =
@@ -303,10 +303,10 @@ void check_publication(const Plan& plan, pqxx::transaction_base& query, BlueStat
 
 }  // namespace
 
-Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait) {
+Result<SourceState> check_source_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait) {
   auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
-  BlueState state;
+  SourceState state;
   std::vector<std::string> problems;
   try {
     {

@@ -52,7 +52,7 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
   return *point;
 }
 
-Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const SourceState& state,
                                                   ExportedSnapshot* exported) {
   auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return connection.status();
@@ -115,7 +115,7 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
   }
 }
 
-Status unpublish(const Plan& plan, const BlueState& before) {
+Status unpublish(const Plan& plan, const SourceState& before) {
   if (before.publication_exists && before.tables_missing_from_publication.empty()) return Status::ok();
   auto connection = open_postgres(plan.blue.dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());

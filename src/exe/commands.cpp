@@ -103,7 +103,7 @@ int capture(const std::string& plan_path, bool drop_slot) {
 
   // Everything is checked before anything is created: blue, then the broker (whose topic
   // may be created).
-  auto blue = check_blue_for_capture(plan, kSlotReleaseWait);
+  auto blue = check_source_for_capture(plan, kSlotReleaseWait);
   if (!blue) return report(blue.status(), kFailed);
   std::unique_ptr<EmbeddedBroker> embedded;
   auto bootstrap = prepare_broker(plan, embedded);
@@ -112,7 +112,7 @@ int capture(const std::string& plan_path, bool drop_slot) {
   if (!slot) return report(slot.status(), kFailed);
 
   spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
-               plan.slot_name(), plan.kafka.changes_topic(),
+               plan.slot_name(), plan.changes_topic(),
                plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
   auto capture = make_capture(plan, *bootstrap, slot->confirmed, stop_requested);
   const Status outcome = capture->run();
@@ -149,7 +149,7 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
     control = std::move(server.value());
     spdlog::info("control listening url=http://{}", control->address());
   }
-  spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->kafka.changes_topic());
+  spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->changes_topic());
   const Status outcome = pipeline(*plan, reverse, status, stop_requested);
   if (!outcome) return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,

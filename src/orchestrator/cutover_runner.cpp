@@ -16,7 +16,7 @@
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/replication_stream.h"
 #include "cutover/capture/slot_manager.h"
-#include "cutover/apply/green_writer.h"
+#include "cutover/apply/target_writer.h"
 #include "cutover/orchestrator/switch_command.h"
 #include "cutover/pipeline/connected_validation.h"
 #include "cutover/orchestrator/write_fence.h"
@@ -278,7 +278,7 @@ std::vector<Guardrail> CutoverRunner::check_guardrails(Move move, const SwitchRe
   } else {
     guardrails.push_back(check("forward_possible", "blue ready for capture again",
                                [&]() -> Result<std::string> {
-      auto ready = check_blue_for_capture(plan_, std::chrono::milliseconds(0));
+      auto ready = check_source_for_capture(plan_, std::chrono::milliseconds(0));
       if (!ready) return ready.status();
       return std::string("ready");
     }));
@@ -573,7 +573,7 @@ Status CutoverRunner::prepare_next_direction(const Route& route) {
   const Plan& next = *route.next;
   // A slot left from an earlier move holds a stale position: the direction starts anew here.
   if (auto dropped = drop_slot(next); !dropped) return dropped;
-  auto state = check_blue_for_capture(next, kSlotReleaseWait);
+  auto state = check_source_for_capture(next, kSlotReleaseWait);
   if (!state) return state.status().with_context(route.to + " as the " + step + " pipeline's source");
   auto slot = prepare_slot_and_publication(next, *state);
   if (!slot) return slot.status();

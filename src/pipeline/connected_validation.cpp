@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "cutover/apply/apply_privileges.h"
-#include "cutover/apply/green_writer.h"
+#include "cutover/apply/target_writer.h"
 #include "cutover/capture/preflight.h"
 #include "cutover/pipeline/plan_ownership.h"
 #include "cutover/pipeline/server_compatibility.h"
@@ -43,7 +43,7 @@ std::string key_array_plain(const std::vector<std::string>& columns) {
 }
 
 // Where a plan's column expressions are: a reverse plan's are the forward entry's reverse.
-std::string columns_field(const Plan& plan) { return plan.kafka.reverse ? ".reverse.columns." : ".columns."; }
+std::string columns_field(const Plan& plan) { return plan.direction == Direction::kReverse ? ".reverse.columns." : ".columns."; }
 
 std::string table_entry(std::size_t index) { return "tables[" + std::to_string(index) + "]"; }
 
@@ -583,7 +583,7 @@ std::vector<std::string> roles_short_of_rollback(const Plan& reverse, const std:
   } catch (const std::exception& error) {
     problems.push_back(std::string("rollback: checking privileges: ") + error.what());
   }
-  if (auto capture = check_blue_for_capture(reverse, std::chrono::milliseconds(0)); !capture) {
+  if (auto capture = check_source_for_capture(reverse, std::chrono::milliseconds(0)); !capture) {
     add_lines(capture.status().message(), problems, "rollback: ");
   }
   return problems;
@@ -688,7 +688,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     return check;
   }
   // Capture's own checks: wal_level, encoding, REPLICATION, tables, keys, slots.
-  if (auto capture = check_blue_for_capture(plan, std::chrono::milliseconds(0)); !capture) {
+  if (auto capture = check_source_for_capture(plan, std::chrono::milliseconds(0)); !capture) {
     add_lines(capture.status().message(), problems);
   }
   try {

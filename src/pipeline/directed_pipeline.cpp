@@ -46,7 +46,7 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
       status.source_wal_lsn = 0;
     }
     spdlog::info("pipeline starting direction={} topic={}", direction_name(direction),
-                 plan.kafka.changes_topic());
+                 plan.changes_topic());
     const Status outcome = run_forward(plan, status, direction_stop);
     direction_stop = true;
     watch.join();

@@ -103,7 +103,7 @@ KafkaProperties producer_properties(const Plan& plan) {
 
 // Undoes what a snapshot that failed made on blue: the slot, and the publication or the
 // tables it added to one. The targets are emptied again; green's record is the caller's.
-void undo_snapshot(const Plan& plan, const BlueState& before, const std::vector<TableTransform>& transforms,
+void undo_snapshot(const Plan& plan, const SourceState& before, const std::vector<TableTransform>& transforms,
                    const std::string& green_dsn) {
   if (auto dropped = drop_slot(plan, kSlotReleaseWait); !dropped) {
     spdlog::error("undo: the slot could not be dropped: {}", dropped.message());
@@ -128,7 +128,7 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   // An unfinished snapshot is never resumed: its slot and the targets start over. The slot
   // is this plan's: check_state_is_ours proved it.
   if (auto dropped = drop_slot(plan); !dropped) return dropped;
-  auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
+  auto blue_state = check_source_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
   ExportedSnapshot exported;
   auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
@@ -315,15 +315,15 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   if (!green) return green.status();
   auto position = read_applied_position(**green, plan);
   if (!position) return position.status();
-  GreenWriter writer(std::move(green.value()), plan);
+  TargetWriter writer(std::move(green.value()), plan);
   if (auto opened = writer.open_session(); !opened) return opened;
   const std::int64_t offset = start_offset >= 0 ? start_offset : position->next_offset;
   auto consumer = ChangeLogConsumer::create(
-      {bootstrap, plan.kafka.changes_topic(), plan.kafka.properties}, offset);
+      {bootstrap, plan.changes_topic(), plan.kafka.properties}, offset);
   if (!consumer) return consumer.status();
   spdlog::info("applying from change log offset={} applied_lsn={}", offset,
                position->source_lsn.to_string());
-  BlueRowSource current_rows(plan.blue.dsn);
+  CurrentSourceRows current_rows(plan.blue.dsn);
   Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
                   stop, current_rows, status.apply_hold);
   return applier.run();
@@ -347,7 +347,7 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
     if (!started) return started.status();
     embedded = std::move(started.value());
     bootstrap = embedded->bootstrap();
-    if (auto created = embedded->create_topic(plan.kafka.changes_topic(), 1); !created) {
+    if (auto created = embedded->create_topic(plan.changes_topic(), 1); !created) {
       return created;
     }
     spdlog::info("embedded broker started bootstrap={}", bootstrap);
@@ -357,7 +357,7 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
     return reachable;
   }
   auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
-                                       plan.kafka.changes_topic(), kBrokerTimeout);
+                                       plan.changes_topic(), kBrokerTimeout);
   if (!topic) return topic.status();
   return bootstrap;
 }
@@ -404,18 +404,18 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
     applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.origin_name());
   }
-  auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationConnection>> {
+  auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationStream>> {
     auto connection = ReplicationConnection::open(plan.blue.dsn);
     if (!connection) return connection.status();
     if (auto started = (*connection)->start(plan.slot_name(), plan.publication_name(), Lsn());
         !started) {
       return started;
     }
-    return connection;
+    return std::unique_ptr<ReplicationStream>(std::move(connection.value()));
   };
   auto open_sink = [&plan, bootstrap, wrap_sink]() -> Result<std::unique_ptr<ChangeLogSink>> {
     auto producer = ChangeLogProducer::create(
-        {bootstrap, plan.kafka.changes_topic(), producer_properties(plan)});
+        {bootstrap, plan.changes_topic(), producer_properties(plan)});
     if (!producer) return producer.status();
     std::unique_ptr<ChangeLogSink> sink = std::move(producer.value());
     return wrap_sink ? wrap_sink(std::move(sink)) : std::move(sink);
@@ -509,7 +509,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   if (first_snapshot) {
     if (auto checked = check_before_first_start(plan); !checked) return checked;
   }
-  auto blue_state = check_blue_for_capture(plan, kSlotReleaseWait);
+  auto blue_state = check_source_for_capture(plan, kSlotReleaseWait);
   if (!blue_state) return blue_state.status();
   if (position.snapshot_complete && (!blue_state->publication_exists ||
                                      !blue_state->tables_missing_from_publication.empty())) {
@@ -572,7 +572,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     // offset green recorded, and Kafka's retention must cover the gap.
     Result<std::int64_t> start_offset = std::int64_t{-1};
     if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
-      start_offset = change_log_end_offset(*bootstrap, plan.kafka.changes_topic(),
+      start_offset = change_log_end_offset(*bootstrap, plan.changes_topic(),
                                            plan.kafka.properties);
       if (!start_offset) {
         if (outcome = wait_before_retry(start_offset.status(), backoff, stop); !outcome) break;
@@ -580,7 +580,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       }
       discarded.clear();  // offsets from before start_offset are never read again
     }
-    auto slot = check_blue_for_capture(plan, kSlotReleaseWait);
+    auto slot = check_source_for_capture(plan, kSlotReleaseWait);
     if (!slot) {
       if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;
       continue;

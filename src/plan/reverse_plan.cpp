@@ -158,7 +158,7 @@ Result<Plan> derive_reverse_plan(const Plan& plan) {
   reverse.name = plan.name + "-reverse";
   reverse.blue = *plan.green;
   reverse.green = plan.blue;
-  reverse.kafka.reverse = true;
+  reverse.direction = Direction::kReverse;
   reverse.tables.clear();
   reverse.sequences.clear();
   std::string problems;

@@ -384,7 +384,7 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
   }
   for (auto& transform : transforms) {
     const std::string where = "tables[" + std::to_string(transform.plan_index) + "]";
-    if (auto filled = fill_value_types(blue, transform, where, plan.source_side(), plan.kafka.reverse, problems);
+    if (auto filled = fill_value_types(blue, transform, where, plan.source_side(), plan.direction == Direction::kReverse, problems);
         !filled) {
       return filled.with_context("reading the transforms' types on " + plan.source_side());
     }

@@ -75,7 +75,7 @@ Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, A
   const auto hold_started = Clock::now();
   const std::string slot_name = streaming.slot_name().substr(0, 40) + "_verify_" + id;
   Snapshots snapshots;
-  snapshots.reversed = streaming.kafka.reverse;
+  snapshots.reversed = streaming.direction == Direction::kReverse;
   auto point = create_logical_slot(streaming.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.source);
   if (!point) return point.status().with_context(source_role + ": creating the verification's slot");
   report.consistent_point = *point;

@@ -31,7 +31,7 @@ TEST(Plan, MinimalPlanGetsDefaults) {
   ASSERT_TRUE(plan) << plan.status().message();
   EXPECT_EQ(plan->name, "accounts-v2");
   EXPECT_TRUE(plan->kafka.is_embedded());
-  EXPECT_EQ(plan->kafka.changes_topic(), "cutover.accounts-v2.changes");
+  EXPECT_EQ(plan->changes_topic(), "cutover.accounts-v2.changes");
   EXPECT_EQ(plan->slot_name(), "cutover_accounts_v2");
   EXPECT_EQ(plan->replication.slot_advance, SlotAdvance::kOnApply);
   ASSERT_EQ(plan->tables.size(), 2u);

@@ -28,7 +28,7 @@ TEST(ReversePlan, PlainColumnsRenamesAndCastsTurnAround) {
   ASSERT_TRUE(reverse) << reverse.status().message();
   EXPECT_EQ(reverse->blue.dsn, "host=green dbname=app");
   EXPECT_EQ(reverse->green->dsn, "host=blue dbname=app");
-  EXPECT_EQ(reverse->kafka.changes_topic(), "cutover.accounts-v2.reverse");
+  EXPECT_EQ(reverse->changes_topic(), "cutover.accounts-v2.reverse");
   EXPECT_EQ(reverse->slot_name(), "cutover_accounts_v2_reverse");
   EXPECT_NE(reverse->origin_name(), plan.origin_name());
   ASSERT_EQ(reverse->tables.size(), 2u);

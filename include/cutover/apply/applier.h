@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "cutover/apply/apply_hold.h"
-#include "cutover/apply/blue_row_source.h"
-#include "cutover/apply/green_writer.h"
+#include "cutover/apply/current_source_rows.h"
+#include "cutover/apply/target_writer.h"
 #include "cutover/apply/source_batch.h"
 #include "cutover/common/histogram.h"
 #include "cutover/plan/plan.h"
@@ -62,7 +62,7 @@ using DiscardedRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
 class Applier {
  public:
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
-          ChangeLogSource& log, GreenWriter& writer, AppliedPosition start,
+          ChangeLogSource& log, TargetWriter& writer, AppliedPosition start,
           ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
           RowSource& current_rows, ApplyHold& hold);
 
@@ -102,7 +102,7 @@ class Applier {
 
   const ApplySettings& settings_;
   ChangeLogSource& log_;
-  GreenWriter& writer_;
+  TargetWriter& writer_;
   ApplyCounters& counters_;
   DiscardedRanges& discarded_;
   const std::atomic<bool>& stop_;

@@ -5,7 +5,9 @@
 // stop is requested. run() owns reconnection: a lost replication connection, a restarted
 // blue or a failed Kafka delivery is retried with backoff from the slot's confirmed
 // position, which is why a retry can repeat events but never lose one. CaptureSession is
-// one connection's worth of streaming; it only sees interfaces, so tests can drive it.
+// one connection's worth of streaming. Both see only interfaces (ReplicationStream,
+// ChangeLogSink, AppliedPositionSource): tests/unit/capture_loop_test.cpp drives the loop
+// with fakes of them.
 #pragma once
 
 #include <atomic>
@@ -79,7 +81,7 @@ class CaptureSession {
 class Capture {
  public:
   // Opens a replication connection and starts streaming from the slot's confirmed position.
-  using StreamFactory = std::function<Result<std::unique_ptr<ReplicationConnection>>()>;
+  using StreamFactory = std::function<Result<std::unique_ptr<ReplicationStream>>()>;
   using SinkFactory = std::function<Result<std::unique_ptr<ChangeLogSink>>()>;
 
   // `shared_counters`, if given, receives the counts instead of the capture's own (a pipeline

@@ -1,4 +1,5 @@
-// Checks on blue before capture creates anything there.
+// Checks on the source (blue; green in the reverse direction) before capture creates
+// anything there.
 //
 // `cutover capture` runs them first, so that an unreachable blue, wal_level not logical, a
 // role without REPLICATION, a missing table, a table whose UPDATEs the publication would
@@ -18,7 +19,7 @@
 
 namespace cutover {
 
-struct BlueState {
+struct SourceState {
   bool slot_exists = false;
   Lsn slot_confirmed;            // the slot's confirmed_flush_lsn when it exists
   bool publication_exists = false;
@@ -34,6 +35,6 @@ std::vector<std::string> publication_drift(pqxx::transaction_base& query, const 
 
 // Connects to blue and checks everything capture needs. Waits up to `slot_wait` for a slot
 // that another process still holds (a walsender that has not yet noticed its client died).
-Result<BlueState> check_blue_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait);
+Result<SourceState> check_source_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait);
 
 }  // namespace cutover

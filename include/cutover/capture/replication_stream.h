@@ -37,6 +37,8 @@ class ReplicationStream {
   virtual Result<std::optional<StreamFrame>> next(std::chrono::milliseconds timeout) = 0;
   // Reports how far the client has received and how far the slot may be confirmed.
   virtual Status send_status(Lsn received, Lsn confirmed) = 0;
+  // The source database's name, which change events carry.
+  virtual std::string database_name() const = 0;
 };
 
 class ReplicationConnection final : public ReplicationStream {
@@ -57,7 +59,7 @@ class ReplicationConnection final : public ReplicationStream {
   Result<std::optional<StreamFrame>> next(std::chrono::milliseconds timeout) override;
   Status send_status(Lsn received, Lsn confirmed) override;
 
-  std::string database_name() const;
+  std::string database_name() const override;
   // Whether pgoutput sends logical messages (PostgreSQL 14 and later).
   bool carries_messages() const;
   static constexpr int kFirstVersionWithMessages = 140000;

@@ -42,7 +42,7 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
 
 // With `exported`, a slot that must be created is created with EXPORT_SNAPSHOT and its
 // snapshot handed back there.
-Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const BlueState& state,
+Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const SourceState& state,
                                                   ExportedSnapshot* exported = nullptr);
 
 // Drops the plan's slot if it exists. Refuses while the slot is in use, after waiting up to
@@ -51,7 +51,7 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait = std:
 
 // Puts the plan's publication back as `before` found it: dropped if it was not there, or
 // without the tables prepare_slot_and_publication added to it.
-Status unpublish(const Plan& plan, const BlueState& before);
+Status unpublish(const Plan& plan, const SourceState& before);
 
 // Drops the plan's slot and publication if they exist. Refuses while the slot is in use.
 Status drop_slot_and_publication(const Plan& plan);

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cutover/apply/green_writer.h"
+#include "cutover/apply/target_writer.h"
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
 

@@ -25,11 +25,12 @@ struct KafkaSettings {
   std::string brokers;      // "embedded" or a bootstrap list "k1:9092,k2:9092"
   std::string topic_prefix; // default cutover.<name>
   std::map<std::string, std::string> properties;  // passed to librdkafka as they are
-  bool reverse = false;     // the reverse plan's (green to blue): it has its own topic
   bool is_embedded() const { return brokers == "embedded"; }
-  // The change-log topic of this plan's direction.
-  std::string changes_topic() const { return topic_prefix + (reverse ? ".reverse" : ".changes"); }
 };
+
+// Forward: blue to green, the plan as written. Reverse: green to blue after a switch, the
+// reverse plan (plan/reverse_plan.h), so that a rollback loses nothing.
+enum class Direction { kForward, kReverse };
 
 enum class SlotAdvance { kOnApply, kOnKafkaAck };
 
@@ -100,6 +101,7 @@ struct ControlSettings {
 struct Plan {
   std::string file;
   std::string name;
+  Direction direction = Direction::kForward;  // kReverse only in the derived reverse plan
   DatabaseEndpoint blue;
   std::optional<DatabaseEndpoint> green;
   KafkaSettings kafka;
@@ -123,8 +125,12 @@ struct Plan {
   std::string origin_name() const;
   // The sides in messages: the source is blue and the target green, turned around in the
   // reverse plan.
-  std::string source_side() const { return kafka.reverse ? "green" : "blue"; }
-  std::string target_side() const { return kafka.reverse ? "blue" : "green"; }
+  std::string source_side() const { return direction == Direction::kReverse ? "green" : "blue"; }
+  std::string target_side() const { return direction == Direction::kReverse ? "blue" : "green"; }
+  // The change-log topic of this plan's direction: each has its own.
+  std::string changes_topic() const {
+    return kafka.topic_prefix + (direction == Direction::kReverse ? ".reverse" : ".changes");
+  }
   // The distinct source tables, in plan order.
   std::vector<QualifiedName> source_tables() const;
 };

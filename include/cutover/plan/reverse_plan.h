@@ -16,9 +16,6 @@
 
 namespace cutover {
 
-// Forward: blue to green, the plan as written. Reverse: green to blue after a switch, the
-// reverse plan, so that a rollback loses nothing.
-enum class Direction { kForward, kReverse };
 const char* direction_name(Direction direction);
 
 // The reverse plan, or every table whose mapping cannot be turned around, one per line,

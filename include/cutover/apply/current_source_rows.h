@@ -1,4 +1,5 @@
-// BlueRowSource: reads current rows from blue by key, for the one case the change log cannot
+// CurrentSourceRows: reads current rows from the source (blue; green in the reverse
+// direction) by key, for the one case the change log cannot
 // serve: an UPDATE that left a TOAST value unchanged (pgoutput does not send it) while a
 // target column computed from it, or the row filter, needs the value. Rows come back in the
 // change log's own form (every value as PostgreSQL text), so the applier treats them like any
@@ -28,10 +29,10 @@ class RowSource {
       const std::vector<std::string>& key_columns, const std::vector<nlohmann::json>& keys) = 0;
 };
 
-class BlueRowSource final : public RowSource {
+class CurrentSourceRows final : public RowSource {
  public:
-  explicit BlueRowSource(std::string blue_dsn) : blue_dsn_(std::move(blue_dsn)) {}
-  ~BlueRowSource() override;
+  explicit CurrentSourceRows(std::string blue_dsn) : blue_dsn_(std::move(blue_dsn)) {}
+  ~CurrentSourceRows() override;
   Result<std::vector<nlohmann::json>> current_rows(
       const QualifiedName& source, const std::vector<SourceColumn>& columns,
       const std::vector<std::string>& key_columns, const std::vector<nlohmann::json>& keys) override;

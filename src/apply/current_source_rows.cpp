@@ -1,4 +1,4 @@
-#include "cutover/apply/blue_row_source.h"
+#include "cutover/apply/current_source_rows.h"
 
 #include "cutover/common/database_errors.h"
 
@@ -6,9 +6,9 @@ namespace cutover {
 
 using nlohmann::json;
 
-BlueRowSource::~BlueRowSource() = default;
+CurrentSourceRows::~CurrentSourceRows() = default;
 
-Result<std::vector<json>> BlueRowSource::current_rows(const QualifiedName& source,
+Result<std::vector<json>> CurrentSourceRows::current_rows(const QualifiedName& source,
                                                       const std::vector<SourceColumn>& columns,
                                                       const std::vector<std::string>& key_columns,
                                                       const std::vector<json>& keys) {

@@ -1,4 +1,5 @@
-// GreenWriter: the applier's session on green. It turns SourceBatches into set-based
+// TargetWriter: the applier's session on the target (green; blue in the reverse direction,
+// where the same code runs with the reverse plan). It turns SourceBatches into set-based
 // statements through each target's transform, and commits them together with the applied
 // source position, so that data and position are durable together or not at all.
 //
@@ -58,10 +59,10 @@ Result<std::vector<std::string>> recorded_plans(pqxx::connection& green);
 Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point);
 Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan);
 
-class GreenWriter {
+class TargetWriter {
  public:
-  GreenWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan);
-  ~GreenWriter();
+  TargetWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan);
+  ~TargetWriter();
 
   // Prepares the session: replica role (no triggers, no FK checks, as for any replica) and
   // the replication origin that marks these changes as cutover's.

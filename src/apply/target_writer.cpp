@@ -1,4 +1,4 @@
-#include "cutover/apply/green_writer.h"
+#include "cutover/apply/target_writer.h"
 
 #include <map>
 
@@ -263,12 +263,12 @@ Result<std::vector<std::string>> recorded_plans(pqxx::connection& green) {
   }
 }
 
-GreenWriter::GreenWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan)
+TargetWriter::TargetWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan)
     : green_(std::move(green)), plan_name_(plan.name), origin_(plan.origin_name()) {}
 
-GreenWriter::~GreenWriter() { rollback(); }
+TargetWriter::~TargetWriter() { rollback(); }
 
-Status GreenWriter::open_session() {
+Status TargetWriter::open_session() {
   try {
     pqxx::nontransaction session(*green_);
     session.exec("SET session_replication_role = replica");
@@ -289,12 +289,12 @@ Status GreenWriter::open_session() {
   }
 }
 
-pqxx::work& GreenWriter::transaction() {
+pqxx::work& TargetWriter::transaction() {
   if (!transaction_) transaction_ = std::make_unique<pqxx::work>(*green_);
   return *transaction_;
 }
 
-void GreenWriter::rollback() {
+void TargetWriter::rollback() {
   if (!transaction_) return;
   try {
     transaction_->abort();
@@ -304,7 +304,7 @@ void GreenWriter::rollback() {
   transaction_.reset();
 }
 
-Status GreenWriter::write(const TableTransform& target,
+Status TargetWriter::write(const TableTransform& target,
                           const std::vector<SourceColumn>& source_columns,
                           const SourceBatch& batch) {
   try {
@@ -316,7 +316,7 @@ Status GreenWriter::write(const TableTransform& target,
   }
 }
 
-Status GreenWriter::write_keyed(const TableTransform& target,
+Status TargetWriter::write_keyed(const TableTransform& target,
                                 const std::vector<SourceColumn>& source_columns,
                                 const SourceBatch& batch) {
   const std::string first_rows = rows_from(source_columns, target.source.name, 1);
@@ -374,7 +374,7 @@ Status GreenWriter::write_keyed(const TableTransform& target,
   return Status::ok();
 }
 
-Status GreenWriter::write_unkeyed(const TableTransform& target,
+Status TargetWriter::write_unkeyed(const TableTransform& target,
                                   const std::vector<SourceColumn>& source_columns,
                                   const SourceBatch& batch) {
   const std::string rows = rows_from(source_columns, target.source.name, 1);
@@ -415,7 +415,7 @@ Status GreenWriter::write_unkeyed(const TableTransform& target,
   return Status::ok();
 }
 
-Status GreenWriter::truncate(const TableTransform& target) {
+Status TargetWriter::truncate(const TableTransform& target) {
   try {
     transaction().exec("TRUNCATE " + target.target.quoted());
     return Status::ok();
@@ -425,7 +425,7 @@ Status GreenWriter::truncate(const TableTransform& target) {
   }
 }
 
-Status GreenWriter::commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) {
+Status TargetWriter::commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) {
   try {
     pqxx::work& work = transaction();
     work.exec_params(
