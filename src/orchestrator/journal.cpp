@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include "cutover/common/durable_file.h"
 
@@ -36,19 +37,40 @@ nlohmann::json CutoverJournal::to_json() const {
             {"paused_at_ms", timings.paused_at_ms}}}};
 }
 
+namespace {
+
+// A value the journal holds must be one cutover writes: recovery decides what to finish or
+// undo from these, and would pass over a move it does not recognise as under way.
+std::string one_of(const std::string& field, const std::string& value, std::initializer_list<const char*> known) {
+  std::string listed;
+  for (const char* allowed : known) {
+    if (value == allowed) return value;
+    listed += std::string(listed.empty() ? "" : ", ") + (*allowed ? allowed : "\"\"");
+  }
+  throw std::invalid_argument(field + " '" + value + "' is not one of " + listed);
+}
+
+}  // namespace
+
 Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
   try {
     CutoverJournal journal;
-    journal.state = json.at("state").get<std::string>();
-    journal.side = json.at("side").get<std::string>();
-    journal.pipeline = json.value("pipeline", std::string("forward"));
-    journal.operation = json.value("operation", std::string("switch"));
+    journal.state = one_of("state", json.at("state").get<std::string>(),
+                           {"streaming", "verifying", "freezing", "rolling_back", "draining", "switching", "switched"});
+    journal.side = one_of("side", json.at("side").get<std::string>(), {"blue", "green"});
+    journal.pipeline = one_of("pipeline", json.value("pipeline", std::string("forward")), {"forward", "reverse"});
+    journal.operation = one_of("operation", json.value("operation", std::string("switch")), {"switch", "rollback"});
     journal.cutover_id = json.value("cutover_id", std::string());
-    journal.outcome = json.value("outcome", std::string());
+    journal.outcome = one_of("outcome", json.value("outcome", std::string()),
+                             {"", "switched", "rolled_back", "aborted", "undo_failed"});
     journal.reason = json.value("reason", std::string());
     for (const auto& step : json.at("steps")) {
-      journal.steps.push_back({step.at("step").get<std::string>(), step.at("status").get<std::string>(),
-                               step.value("at", std::string()), step.value("detail", std::string())});
+      journal.steps.push_back(
+          {one_of("step", step.at("step").get<std::string>(),
+                  {"guardrails", "verification", "freeze", "fence", "drain", "sequences", "reverse", "forward",
+                   "unfence", "switch", "resume", "undo"}),
+           one_of("step status", step.at("status").get<std::string>(), {"started", "done", "skipped", "failed", "undone"}),
+           step.value("at", std::string()), step.value("detail", std::string())});
     }
     const auto& timings = json.at("timings");
     journal.timings = {timings.value("freeze_ms", 0L), timings.value("drain_ms", 0L),

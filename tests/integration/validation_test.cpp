@@ -202,6 +202,21 @@ TEST(Validation, EncodingsAndKeyCollationsThatWouldChangeDataAreRefused) {
   expect_nothing_created(harness);
 }
 
+// A LATIN1 blue: change events are JSON (UTF8), and verification hashes each side's text in its
+// own encoding, so cutover cannot prove such a move; refused before anything is created.
+TEST(Validation, ALatin1BlueIsRefusedByName) {
+  ForwardHarness harness(ClusterOptions{.encoding = "LATIN1"}, ClusterOptions{});
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, name text)");
+  harness.write_plan("  - source: items\n");
+  const Validation refused = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("blue: server_encoding is LATIN1; change events are JSON and need a UTF8 database"),
+            std::string::npos)
+      << refused.output;
+  expect_nothing_created(harness);
+}
+
 // cutover carries money under lc_monetary C (2 decimal places). A side whose own lc_monetary
 // has other places (ja_JP: none) stores amounts on another scale, so money would change
 // amount on the way: refused, naming the column. Locales that only format money differently

@@ -19,7 +19,7 @@ struct JournalStep {
   // guardrails | verification | freeze | fence | drain | sequences | reverse | forward |
   // unfence | switch | resume | undo
   std::string name;
-  std::string status;  // started | done | failed | undone
+  std::string status;  // started | done | skipped | failed | undone
   std::string at;      // UTC time
   std::string detail;
 };
@@ -46,6 +46,8 @@ struct CutoverJournal {
   // The last entry for `step`, if any.
   const JournalStep* last(const std::string& step) const;
   nlohmann::json to_json() const;
+  // Refuses a journal holding a state, side, direction, operation, outcome, step or step
+  // status that cutover never writes (a newer version's, or a hand edit), naming the field.
   static Result<CutoverJournal> from_json(const nlohmann::json& json);
 };
 
