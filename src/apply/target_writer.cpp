@@ -148,11 +148,23 @@ Status ensure_position_table(pqxx::connection& green) {
 
 namespace {
 
+// The recorded relations: a JSON array of strings, or none in rows older than the column.
+std::vector<std::string> relations_of(const pqxx::field& field) {
+  std::vector<std::string> relations;
+  if (field.is_null()) return relations;
+  const json list = json::parse(field.c_str(), nullptr, false);
+  if (!list.is_array()) return relations;
+  for (const auto& relation : list) {
+    if (relation.is_string()) relations.push_back(relation.get<std::string>());
+  }
+  return relations;
+}
+
 void write_owner(pqxx::transaction_base& work, const Plan& plan, const PositionOwner& owner) {
   work.exec_params(
       "UPDATE cutover.apply_position SET source_system = $2, source_database = $3, tables = $4, "
       "relations = $5 WHERE plan = $1",
-      plan.name, owner.source_system, owner.source_database, owner.tables, owner.relations);
+      plan.name, owner.source_system, owner.source_database, owner.tables, json(owner.relations).dump());
 }
 
 }  // namespace
@@ -215,7 +227,7 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
       position.owner = PositionOwner{rows[0][3].as<std::string>(),
                                      rows[0][4].is_null() ? "" : rows[0][4].as<std::string>(),
                                      rows[0][5].is_null() ? "" : rows[0][5].as<std::string>(),
-                                     rows[0][6].is_null() ? "" : rows[0][6].as<std::string>()};
+                                     relations_of(rows[0][6])};
     }
     // The origin moves in the same transaction; it is the authority when both exist.
     position.source_lsn =

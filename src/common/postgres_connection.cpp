@@ -102,6 +102,19 @@ std::string quote_identifier(const std::string& name) {
   return quoted + "\"";
 }
 
+std::string text_array_literal(const std::vector<std::string>& items) {
+  std::string list;
+  for (const auto& item : items) {
+    std::string quoted = "\"";
+    for (const char character : item) {
+      if (character == '"' || character == '\\') quoted += '\\';
+      quoted += character;
+    }
+    list += (list.empty() ? "" : ",") + quoted + "\"";
+  }
+  return "{" + list + "}";
+}
+
 std::string QualifiedName::quoted() const {
   return quote_identifier(schema) + "." + quote_identifier(name);
 }

@@ -28,20 +28,6 @@ void add_lines(const std::string& text, std::vector<std::string>& problems, cons
   }
 }
 
-// `{a,b}` element list of a text[] literal, each quoted.
-std::string key_array_plain(const std::vector<std::string>& columns) {
-  std::string list;
-  for (const auto& column : columns) {
-    std::string quoted = "\"";
-    for (const char character : column) {
-      if (character == '"' || character == '\\') quoted += '\\';
-      quoted += character;
-    }
-    list += (list.empty() ? "" : ",") + quoted + "\"";
-  }
-  return list;
-}
-
 // Where a plan's column expressions are: a reverse plan's are the forward entry's reverse.
 std::string columns_field(const Plan& plan) { return plan.direction == Direction::kReverse ? ".reverse.columns." : ".columns."; }
 
@@ -318,7 +304,7 @@ void check_keys_and_identity(const Plan& plan, const std::vector<TableTransform>
     const auto nullable = target_query.exec_params(
         "SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = "
         "to_regclass($1) AND attnum > 0 AND NOT attisdropped AND NOT attnotnull AND attname = ANY($2::text[])",
-        transform.target.quoted(), "{" + key_array_plain(transform.key) + "}");
+        transform.target.quoted(), text_array_literal(transform.key));
     if (!nullable[0][0].is_null()) {
       problems.push_back(entry + ".key: " + target_side + "'s " + transform.target.text() + " key column(s) " +
                          nullable[0][0].as<std::string>() + " may be NULL; make them NOT NULL (ALTER TABLE " +
@@ -520,7 +506,7 @@ void check_unsynced_sequences(const Plan& plan, const std::vector<TableTransform
         "SELECT c.name, s::text, s::oid::text FROM unnest($2::text[]) WITH ORDINALITY AS c(name, position), "
         "LATERAL (SELECT pg_get_serial_sequence($1, c.name)::regclass AS s) found WHERE s IS NOT NULL "
         "ORDER BY c.position",
-        transform.target.quoted(), "{" + key_array_plain(written) + "}");
+        transform.target.quoted(), text_array_literal(written));
     for (const auto& row : rows) {
       const std::string sequence = row[1].as<std::string>();
       if (listed.count(row[2].as<std::string>()) || !said.insert(sequence).second) continue;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "cutover/common/postgres_connection.h"
+
 namespace cutover {
 
 DatabaseIdentity read_database_identity(pqxx::connection& connection) {
@@ -34,45 +36,33 @@ Status check_distinct_databases(const Plan& plan, const DatabaseIdentity& source
 }
 
 PositionOwner read_position_owner(pqxx::connection& source, const Plan& plan, const DatabaseIdentity& identity) {
-  pqxx::nontransaction query(source);
   std::string tables;
-  std::string relations;
+  std::vector<std::string> sources;
   for (const auto& table : plan.tables) {
-    // A table missing on the source is refused by validation, after this.
-    const auto oid = query.exec_params1("SELECT coalesce(to_regclass($1)::oid::text, 'missing')",
-                                        table.source.quoted())[0]
-                         .as<std::string>();
     tables += (tables.empty() ? "" : ",") + table.source.text() + ">" + table.target.text();
-    relations += (relations.empty() ? "" : ",") + oid + ">" + table.target.text();
+    sources.push_back(table.source.quoted());
+  }
+  // A table missing on the source is refused by validation, after this.
+  pqxx::nontransaction query(source);
+  const auto oids = query.exec_params(
+      "SELECT coalesce(to_regclass(t.name)::oid::text, 'missing') "
+      "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, position) ORDER BY t.position",
+      text_array_literal(sources));
+  std::vector<std::string> relations;
+  for (std::size_t i = 0; i < plan.tables.size(); ++i) {
+    relations.push_back(oids[static_cast<int>(i)][0].as<std::string>() + ">" + plan.tables[i].target.text());
   }
   return {identity.system_identifier, identity.database, tables, relations};
 }
 
 namespace {
 
-std::vector<std::string> split_list(const std::string& list) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    const auto comma = std::min(list.find(',', start), list.size());
-    items.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return items;
-}
-
-// The plan's tables whose OID differs from the recorded one ("source>target" of each).
-std::string tables_created_again(const PositionOwner& recorded, const PositionOwner& expected) {
-  const auto recorded_relations = split_list(recorded.relations);
-  const auto expected_relations = split_list(expected.relations);
-  const auto tables = split_list(expected.tables);
-  // Names holding commas split unevenly: then all of them are named.
-  if (recorded_relations.size() != tables.size() || expected_relations.size() != tables.size()) {
-    return expected.tables;
-  }
+// The plan's tables whose OID differs from the one recorded, as "source>target".
+std::string tables_created_again(const Plan& plan, const PositionOwner& recorded, const PositionOwner& expected) {
   std::string changed;
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    if (recorded_relations[i] != expected_relations[i]) changed += (changed.empty() ? "" : ", ") + tables[i];
+  for (std::size_t i = 0; i < plan.tables.size() && i < recorded.relations.size(); ++i) {
+    if (recorded.relations[i] == expected.relations[i]) continue;
+    changed += (changed.empty() ? "" : ", ") + plan.tables[i].source.text() + ">" + plan.tables[i].target.text();
   }
   return changed;
 }
@@ -126,9 +116,11 @@ Status check_state_is_ours(const Plan& plan, const FoundState& found, const Posi
   const bool same_tables = recorded.relations.empty() ? recorded.tables == expected.tables
                                                       : recorded.relations == expected.relations;
   // A table gone from the source is named by validation, which runs next.
-  const bool source_table_missing = expected.relations.find("missing>") != std::string::npos;
+  const bool source_table_missing =
+      std::any_of(expected.relations.begin(), expected.relations.end(),
+                  [](const std::string& relation) { return relation.rfind("missing>", 0) == 0; });
   if (same_database && !same_tables && recorded.tables == expected.tables && !source_table_missing) {
-    return Status::invalid(plan.source_side() + ": table " + tables_created_again(recorded, expected) +
+    return Status::invalid(plan.source_side() + ": table " + tables_created_again(plan, recorded, expected) +
                            " of plan " + plan.name + " is not the table " + plan.target_side() +
                            "'s copy was made from: it was dropped and created again since (its OID "
                            "changed), so changes to the old one may be missing from " +

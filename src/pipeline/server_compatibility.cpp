@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <tuple>
 
-#include "cutover/transform/column_collation.h"
-
 namespace cutover {
 
 namespace {
@@ -24,20 +22,13 @@ ServerFacts read_server(pqxx::connection& connection) {
   return {row[0].as<int>(), row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()};
 }
 
-Collation collation_of(pqxx::connection& connection, const QualifiedName& table, const std::string& column) {
-  pqxx::nontransaction query(connection);
-  return cutover::collation_of(query, table, column);
-}
-
-void check_key_collations(const Plan& plan, const std::vector<TableTransform>& transforms,
-                          pqxx::connection& blue, pqxx::connection& green, DatabaseCheck& check) {
+// Key collations as resolve_transforms read them on both sides.
+void check_key_collations(const Plan& plan, const std::vector<TableTransform>& transforms, DatabaseCheck& check) {
   for (const auto& transform : transforms) {
-    for (const auto& key : transform.key) {
+    for (const auto& [key, collations] : transform.key_collations) {
+      const auto& [on_blue, on_green] = collations;
       const auto column = std::find_if(transform.columns.begin(), transform.columns.end(),
                                        [&](const TargetColumn& candidate) { return candidate.name == key; });
-      if (column == transform.columns.end()) continue;
-      const Collation on_green = collation_of(green, transform.target, key);
-      if (on_green.description.empty()) continue;
       const std::string entry = plan.file + ": tables[" + std::to_string(transform.plan_index) + "]: key " +
                                 transform.target.text() + "." + key;
       if (column->carried_column.empty()) {
@@ -50,7 +41,6 @@ void check_key_collations(const Plan& plan, const std::vector<TableTransform>& t
         }
         continue;
       }
-      const Collation on_blue = collation_of(blue, transform.source, column->carried_column);
       if (on_blue.description.empty() || on_blue.same_order_as(on_green)) continue;
       const std::string where = entry + " (from " + transform.source.text() + "." + column->carried_column + ")";
       // Two collations that differ agree on equality only if both compare bytes.
@@ -93,17 +83,21 @@ Monetary read_monetary(pqxx::connection& connection) {
 
 // The plan's columns of `tables` holding money: plainly, in an array, or under a domain.
 std::vector<std::string> money_columns(pqxx::connection& connection, const std::vector<QualifiedName>& tables) {
+  std::vector<std::string> names;
+  for (const auto& table : tables) names.push_back(table.quoted());
   pqxx::nontransaction query(connection);
+  const auto rows = query.exec_params(
+      "SELECT format('%s.%s.%s', n.nspname, c.relname, a.attname) "
+      "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, position) "
+      "JOIN pg_class c ON c.oid = to_regclass(t.name) JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_type ty ON ty.oid = a.atttypid "
+      "LEFT JOIN pg_type base ON base.oid = ty.typbasetype "
+      "WHERE a.attnum > 0 AND NOT a.attisdropped "
+      "AND 'money'::regtype IN (ty.oid, ty.typelem, ty.typbasetype, base.typelem) "
+      "ORDER BY t.position, a.attnum",
+      text_array_literal(names));
   std::vector<std::string> columns;
-  for (const auto& table : tables) {
-    const auto rows = query.exec_params(
-        "SELECT a.attname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-        "LEFT JOIN pg_type base ON base.oid = t.typbasetype "
-        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
-        "AND 'money'::regtype IN (t.oid, t.typelem, t.typbasetype, base.typelem) ORDER BY a.attnum",
-        table.quoted());
-    for (const auto& row : rows) columns.push_back(table.text() + "." + row[0].as<std::string>());
-  }
+  for (const auto& row : rows) columns.push_back(row[0].as<std::string>());
   return columns;
 }
 
@@ -184,7 +178,7 @@ void check_servers_compatible(const Plan& plan, const std::vector<TableTransform
                              " and " + target.integer_datetimes + " on " + plan.target_side() +
                              ": timestamps would change precision in the move");
   }
-  check_key_collations(plan, transforms, blue, green, check);
+  check_key_collations(plan, transforms, check);
   check_money(plan, transforms, blue, green, check);
 }
 

@@ -6,7 +6,6 @@
 
 #include "cutover/common/database_errors.h"
 #include "cutover/plan/reverse_plan.h"
-#include "cutover/transform/column_collation.h"
 #include "cutover/transform/type_conversion.h"
 
 namespace cutover {
@@ -152,6 +151,15 @@ std::vector<SourceColumn> TableTransform::columns_read() const {
     if (read.count(column.name)) used.push_back(column);
   }
   return used;
+}
+
+bool TableTransform::key_ordered_differently(const std::string& column) const {
+  const auto found = key_collations.find(column);
+  if (found == key_collations.end()) return false;  // not collatable: one order everywhere
+  const auto& [on_source, on_target] = found->second;
+  // A computed key, or a carried column without a collation (a number cast to text), has no
+  // order on the source to share.
+  return on_source.description.empty() || !on_source.same_order_as(on_target);
 }
 
 std::set<std::string> TableTransform::columns_reading(
@@ -369,11 +377,12 @@ Result<std::vector<TableTransform>> resolve_transforms(const Plan& plan, pqxx::c
         const auto column = std::find_if(transform.columns.begin(), transform.columns.end(),
                                          [&](const TargetColumn& candidate) { return candidate.name == key_column; });
         if (column == transform.columns.end() || !type_of(key_column)) continue;
-        const Collation on_green = collation_of(green_query, mapping.target, key_column);
-        if (on_green.description.empty()) continue;  // not a collatable type
-        const bool same_order = !column->carried_column.empty() &&
-                                collation_of(blue_query, mapping.source, column->carried_column).same_order_as(on_green);
-        if (!same_order) transform.byte_ordered_keys.insert(key_column);
+        const Collation on_target = collation_of(green_query, mapping.target, key_column);
+        if (on_target.description.empty()) continue;  // not a collatable type
+        transform.key_collations[key_column] = {
+            column->carried_column.empty() ? Collation{}
+                                           : collation_of(blue_query, mapping.source, column->carried_column),
+            on_target};
       }
       transform.source_oid =
           blue_query.exec_params1("SELECT to_regclass($1)::oid", mapping.source.quoted())[0].as<std::uint32_t>();

@@ -117,7 +117,7 @@ TableComparison::TableComparison(std::vector<const TableTransform*> transforms)
   if (key_positions_.size() != first.key.size()) key_positions_.clear();
   for (const auto position : key_positions_) {
     key_byte_ordered_.push_back(std::any_of(transforms_.begin(), transforms_.end(), [&](const TableTransform* t) {
-      return t->byte_ordered_keys.count(columns_[position]) > 0;
+      return t->key_ordered_differently(columns_[position]);
     }));
   }
 }

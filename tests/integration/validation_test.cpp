@@ -33,6 +33,15 @@ void expect_nothing_created(ForwardHarness& harness) {
                 "SELECT count(*) FROM pg_class WHERE relname = 'cutover_validate'"), 0);
 }
 
+// `validate --connect` of the harness's plan refuses it (exit 2), saying `message`, and
+// creates nothing.
+void expect_refused_with(ForwardHarness& harness, const std::string& message) {
+  const Validation refused = validate_connect(harness, harness.plan_path());
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find(message), std::string::npos) << refused.output;
+  expect_nothing_created(harness);
+}
+
 TEST(Validation, EveryProblemIsReportedAtOnceAndNothingIsCreated) {
   ForwardHarness harness;
   harness.blue().execute(
@@ -209,12 +218,7 @@ TEST(Validation, ALatin1BlueIsRefusedByName) {
   harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, name text)");
   harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, name text)");
   harness.write_plan("  - source: items\n");
-  const Validation refused = validate_connect(harness, harness.plan_path());
-  EXPECT_EQ(refused.exit_code, 2) << refused.output;
-  EXPECT_NE(refused.output.find("blue: server_encoding is LATIN1; change events are JSON and need a UTF8 database"),
-            std::string::npos)
-      << refused.output;
-  expect_nothing_created(harness);
+  expect_refused_with(harness, "blue: server_encoding is LATIN1; change events are JSON and need a UTF8 database");
 }
 
 // cutover carries money under lc_monetary C (2 decimal places). A side whose own lc_monetary

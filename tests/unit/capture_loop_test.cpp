@@ -51,22 +51,13 @@ class FakeStream final : public ReplicationStream {
   Status ending_;
 };
 
-// Keeps every record offered and acknowledges it at once.
-class FakeSink final : public ChangeLogSink {
+// What the sinks of one capture received, across the sinks each session opens.
+class Received {
  public:
-  Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override {
+  void add(std::string value) {
     std::lock_guard lock(mutex_);
-    values_.push_back(record.value);
-    acknowledged_ = sequence;
-    return Offer::kQueued;
+    values_.push_back(std::move(value));
   }
-  void serve(std::chrono::milliseconds wait) override { std::this_thread::sleep_for(std::min(wait, 1ms)); }
-  std::uint64_t acknowledged_through() const override {
-    std::lock_guard lock(mutex_);
-    return acknowledged_;
-  }
-  Status failure() const override { return Status::ok(); }
-  Status flush(std::chrono::milliseconds) override { return Status::ok(); }
   std::vector<std::string> values() const {
     std::lock_guard lock(mutex_);
     return values_;
@@ -75,7 +66,25 @@ class FakeSink final : public ChangeLogSink {
  private:
   mutable std::mutex mutex_;
   std::vector<std::string> values_;
-  std::uint64_t acknowledged_ = 0;
+};
+
+// Keeps every record offered in `received` and acknowledges it at once.
+class FakeSink final : public ChangeLogSink {
+ public:
+  explicit FakeSink(Received& received) : received_(received) {}
+  Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override {
+    received_.add(record.value);
+    acknowledged_ = sequence;
+    return Offer::kQueued;
+  }
+  void serve(std::chrono::milliseconds wait) override { std::this_thread::sleep_for(std::min(wait, 1ms)); }
+  std::uint64_t acknowledged_through() const override { return acknowledged_; }
+  Status failure() const override { return Status::ok(); }
+  Status flush(std::chrono::milliseconds) override { return Status::ok(); }
+
+ private:
+  Received& received_;
+  std::atomic<std::uint64_t> acknowledged_{0};
 };
 
 class CaptureLoopTest : public ::testing::Test {
@@ -88,7 +97,7 @@ class CaptureLoopTest : public ::testing::Test {
     settings.initial_backoff = 1ms;
     settings.maximum_backoff = 4ms;
     Capture capture(settings, std::move(open), [this]() -> Result<std::unique_ptr<ChangeLogSink>> {
-      return std::unique_ptr<ChangeLogSink>(std::make_unique<SinkHandle>(sink_));
+      return std::unique_ptr<ChangeLogSink>(std::make_unique<FakeSink>(received_));
     }, nullptr, Lsn(0x100), stop_);
     std::thread watcher([this] {
       const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -104,7 +113,7 @@ class CaptureLoopTest : public ::testing::Test {
   }
 
   bool committed() const {
-    for (const auto& value : sink_.values()) {
+    for (const auto& value : received_.values()) {
       if (value.find("\"END\"") != std::string::npos) return true;
     }
     return false;
@@ -112,27 +121,11 @@ class CaptureLoopTest : public ::testing::Test {
 
   std::size_t count_of(const std::string& text) const {
     std::size_t count = 0;
-    for (const auto& value : sink_.values()) count += value.find(text) != std::string::npos;
+    for (const auto& value : received_.values()) count += value.find(text) != std::string::npos;
     return count;
   }
 
-  // The sink outlives each capture session's own pointer to it.
-  class SinkHandle final : public ChangeLogSink {
-   public:
-    explicit SinkHandle(FakeSink& sink) : sink_(sink) {}
-    Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override {
-      return sink_.offer(record, sequence);
-    }
-    void serve(std::chrono::milliseconds wait) override { sink_.serve(wait); }
-    std::uint64_t acknowledged_through() const override { return sink_.acknowledged_through(); }
-    Status failure() const override { return sink_.failure(); }
-    Status flush(std::chrono::milliseconds timeout) override { return sink_.flush(timeout); }
-
-   private:
-    FakeSink& sink_;
-  };
-
-  FakeSink sink_;
+  Received received_;
   std::atomic<bool> stop_{false};
 };
 
@@ -159,7 +152,7 @@ TEST_F(CaptureLoopTest, ARefusalStopsAtOnceWithItsMessage) {
   EXPECT_EQ(outcome.kind(), ErrorKind::kRefused);
   EXPECT_NE(outcome.message().find("permission denied"), std::string::npos);
   EXPECT_EQ(opened, 1);
-  EXPECT_TRUE(sink_.values().empty());
+  EXPECT_TRUE(received_.values().empty());
 }
 
 TEST_F(CaptureLoopTest, AStreamCutMidTransactionIsOpenedAgainAndTheTransactionArrivesWhole) {
@@ -178,7 +171,7 @@ TEST_F(CaptureLoopTest, AStreamCutMidTransactionIsOpenedAgainAndTheTransactionAr
   ASSERT_TRUE(committed());
   // The resent transaction ends the log: its row, then its END (the applier passes over the
   // records of the cut one, which never ended).
-  const auto values = sink_.values();
+  const auto values = received_.values();
   ASSERT_GE(values.size(), 2u);
   EXPECT_NE(values.back().find("\"END\""), std::string::npos) << values.back();
   EXPECT_NE(values[values.size() - 2].find("\"name\":\"one\""), std::string::npos) << values[values.size() - 2];

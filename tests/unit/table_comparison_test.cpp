@@ -49,7 +49,9 @@ TEST(TableComparison, KeysTheSidesOrderDifferentlyAreRangedInByteOrder) {
   auto transform = users_to_accounts("id");
   transform.columns.push_back(make_target_column("login", "name", "text"));
   transform.key = {"login", "id"};
-  transform.byte_ordered_keys = {"login"};
+  const Collation german{"the database default (c de_DE.UTF-8)", "c de_DE.UTF-8", true};
+  const Collation bytes{"C (c C)", "bytes", true};
+  transform.key_collations["login"] = {german, bytes};
   TableComparison comparison({&transform});
   EXPECT_TRUE(comparison.ranged_in_byte_order());
   const std::string boundaries = comparison.boundaries_sql(1000);
@@ -63,8 +65,11 @@ TEST(TableComparison, KeysTheSidesOrderDifferentlyAreRangedInByteOrder) {
   EXPECT_NE(green.find("((\"login\") COLLATE \"C\", \"id\") >= (('Zed'::text) COLLATE \"C\", '1'::bigint)"),
             std::string::npos)
       << green;
-  transform.byte_ordered_keys.clear();
+  transform.key_collations["login"] = {bytes, Collation{"POSIX (c POSIX)", "bytes", true}};
   EXPECT_FALSE(TableComparison({&transform}).ranged_in_byte_order());
+  // A computed key (resolution records no source collation): no order on blue to share.
+  transform.key_collations["login"] = {Collation{}, bytes};
+  EXPECT_TRUE(TableComparison({&transform}).ranged_in_byte_order());
 }
 
 TEST(TableComparison, LiteralsFromGreenAreQuoted) {

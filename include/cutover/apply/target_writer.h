@@ -28,10 +28,10 @@ struct PositionOwner {
   std::string source_system;    // the source cluster's system identifier
   std::string source_database;  // the source database's name
   std::string tables;           // "source>target" for each of the plan's tables, in plan order
-  // "oid>target" for each of the plan's tables, in plan order: a source table renamed since
-  // keeps its OID, one dropped and created again does not. Empty in rows written before these
-  // were recorded.
-  std::string relations;
+  // "oid>target" for each of the plan's tables, in plan order ("missing>target" for a source
+  // table that is gone): a source table renamed since keeps its OID, one dropped and created
+  // again does not. Stored as a JSON array; empty in rows written before these were recorded.
+  std::vector<std::string> relations;
 };
 
 // Where the applier stands: the end of the last source transaction applied, and the

@@ -51,6 +51,9 @@ Lsn replication_origin_position(pqxx::transaction_base& query, const std::string
 // Quotes an identifier the way PostgreSQL's quote_ident() does.
 std::string quote_identifier(const std::string& name);
 
+// A text[] literal `{"a","b"}` of `items`, each quoted, to bind as one parameter ($1::text[]).
+std::string text_array_literal(const std::vector<std::string>& items);
+
 // A qualified name "schema.table" split and quoted: "public"."users".
 struct QualifiedName {
   std::string schema;

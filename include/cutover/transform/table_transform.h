@@ -9,6 +9,7 @@
 
 #include <pqxx/pqxx>
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "cutover/common/postgres_connection.h"
 #include "cutover/common/result.h"
 #include "cutover/plan/plan.h"
+#include "cutover/transform/column_collation.h"
 
 namespace cutover {
 
@@ -67,10 +69,14 @@ struct TableTransform {
   std::vector<TargetColumn> columns;
   std::vector<std::string> key;         // target key columns; empty: inserts only
   std::vector<std::string> source_key;  // blue's primary key (or replica identity) columns
-  // Target key columns that the two sides may order differently (collations that differ, or
-  // a computed key of a collatable type): verification ranges them in byte order, the one
-  // order both sides agree on.
-  std::set<std::string> byte_ordered_keys;
+  // The collations of the target's collatable key columns, and of the source column each
+  // carries (empty for a computed key), read once by resolve_transforms: validation checks
+  // them (pipeline/server_compatibility), verification orders by them.
+  struct KeyCollations {
+    Collation source;
+    Collation target;
+  };
+  std::map<std::string, KeyCollations> key_collations;
   std::string where;                    // empty: every row
   bool merged = false;                  // other sources feed the same target
   bool truncate_target_on_truncate = true;
@@ -86,6 +92,10 @@ struct TableTransform {
   std::vector<SourceColumn> columns_read() const;
   // The row filter as a boolean SQL expression.
   std::string filter() const { return where.empty() ? "true" : "(" + where + ")"; }
+  // Whether the two sides may order key column `column` differently (collations that differ, or
+  // a computed key of a collatable type): verification ranges it in byte order, the one
+  // order both sides agree on.
+  bool key_ordered_differently(const std::string& column) const;
   // Target columns whose expression reads any of `source_column_names`.
   std::set<std::string> columns_reading(const std::set<std::string>& source_column_names) const;
   // A row whose `unchanged` columns (unchanged TOAST values) are missing cannot be written

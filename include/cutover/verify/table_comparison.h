@@ -11,7 +11,7 @@
 // equal rows give equal text whatever their physical order, so equal chunks give equal sums.
 //
 // Chunks are key ranges in green's order, so both sides must agree on that order: a key
-// column the sides may order differently (TableTransform::byte_ordered_keys) is ranged in
+// column the sides may order differently (TableTransform::key_ordered_differently) is ranged in
 // byte order (COLLATE "C") on both, which no index serves, but a range is then the same set
 // of keys on each side.
 #pragma once
