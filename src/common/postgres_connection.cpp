@@ -125,4 +125,15 @@ QualifiedName parse_qualified_name(const std::string& text) {
   return {text.substr(0, dot), text.substr(dot + 1)};
 }
 
+Result<std::string> read_system_identifier(const std::string& dsn, const std::string& role, SessionPins pins) {
+  auto connection = open_postgres(dsn, role, pins);
+  if (!connection) return connection.status();
+  try {
+    pqxx::nontransaction query(**connection);
+    return std::string(query.exec("SELECT system_identifier::text FROM pg_control_system()")[0][0].c_str());
+  } catch (const std::exception& error) {
+    return status_of(error, role + ": reading the system identifier");
+  }
+}
+
 }  // namespace cutover

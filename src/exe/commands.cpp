@@ -137,7 +137,7 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
   PipelineStatus status;
   const Result<Plan> reverse = derive_reverse_plan(*plan);
   VerificationService verification(*plan, reverse, status.apply_hold, status.running);
-  CutoverRunner cutover(*plan, reverse, status, verification);
+  CutoverRunner cutover(*plan, reverse, status, verification, make_move_seams(*plan, reverse, status));
   ControlApi api(*plan, status, verification, cutover);
   std::unique_ptr<HttpServer> control;
   if (serve_control) {

@@ -1,5 +1,7 @@
 #include "cutover/orchestrator/journal.h"
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,24 +11,82 @@
 
 namespace cutover {
 
-const JournalStep* CutoverJournal::last(const std::string& step) const {
+namespace {
+
+// Each enum's words, in the enum's order.
+constexpr std::array<const char*, 7> kStateNames = {"streaming", "verifying", "freezing", "rolling_back",
+                                                    "draining",  "switching", "switched"};
+constexpr std::array<const char*, 2> kSideNames = {"blue", "green"};
+constexpr std::array<const char*, 2> kMoveNames = {"switch", "rollback"};
+constexpr std::array<const char*, 2> kDirectionNames = {"forward", "reverse"};
+constexpr std::array<const char*, 5> kOutcomeNames = {"", "switched", "rolled_back", "aborted", "undo_failed"};
+constexpr std::array<const char*, 12> kStepNames = {"guardrails", "verification", "freeze",  "fence",
+                                                    "drain",      "sequences",    "reverse", "forward",
+                                                    "unfence",    "switch",       "resume",  "undo"};
+constexpr std::array<const char*, 5> kStepStatusNames = {"started", "done", "skipped", "failed", "undone"};
+
+template <typename Enum, std::size_t N>
+const char* word(const std::array<const char*, N>& names, Enum value) {
+  return names.at(static_cast<std::size_t>(value));
+}
+
+// A value the journal holds must be one cutover writes: recovery decides what to finish or
+// undo from these, and would pass over a move it does not recognise as under way.
+template <typename Enum, std::size_t N>
+Enum parse(const std::string& field, const std::string& value, const std::array<const char*, N>& names) {
+  std::string listed;
+  for (std::size_t index = 0; index < N; ++index) {
+    if (value == names[index]) return static_cast<Enum>(index);
+    listed += std::string(listed.empty() ? "" : ", ") + (*names[index] ? names[index] : "\"\"");
+  }
+  throw std::invalid_argument(field + " '" + value + "' is not one of " + listed);
+}
+
+}  // namespace
+
+const char* name_of(MoveState state) { return word(kStateNames, state); }
+const char* name_of(Side side) { return word(kSideNames, side); }
+const char* name_of(Move move) { return word(kMoveNames, move); }
+const char* name_of(Outcome outcome) { return word(kOutcomeNames, outcome); }
+const char* name_of(StepName step) { return word(kStepNames, step); }
+const char* name_of(StepStatus status) { return word(kStepStatusNames, status); }
+
+Side other_side(Side side) { return side == Side::kBlue ? Side::kGreen : Side::kBlue; }
+
+const JournalStep* CutoverJournal::last(StepName step) const {
   for (auto entry = steps.rbegin(); entry != steps.rend(); ++entry) {
     if (entry->name == step) return &*entry;
   }
   return nullptr;
 }
 
+std::vector<StepName> CutoverJournal::steps_in_effect() const {
+  std::vector<StepName> begun;
+  for (const auto& entry : steps) {
+    if (entry.status == StepStatus::kStarted && std::find(begun.begin(), begun.end(), entry.name) == begun.end()) {
+      begun.push_back(entry.name);
+    }
+  }
+  std::vector<StepName> in_effect;
+  for (const StepName step : begun) {
+    const StepStatus latest = last(step)->status;
+    if (latest != StepStatus::kSkipped && latest != StepStatus::kUndone) in_effect.push_back(step);
+  }
+  return in_effect;
+}
+
 nlohmann::json CutoverJournal::to_json() const {
   nlohmann::json step_list = nlohmann::json::array();
   for (const auto& step : steps) {
-    step_list.push_back({{"step", step.name}, {"status", step.status}, {"at", step.at}, {"detail", step.detail}});
+    step_list.push_back(
+        {{"step", name_of(step.name)}, {"status", name_of(step.status)}, {"at", step.at}, {"detail", step.detail}});
   }
-  return {{"state", state},
-          {"side", side},
-          {"pipeline", pipeline},
-          {"operation", operation},
+  return {{"state", name_of(state)},
+          {"side", name_of(side)},
+          {"pipeline", word(kDirectionNames, pipeline)},
+          {"operation", name_of(operation)},
           {"cutover_id", cutover_id},
-          {"outcome", outcome},
+          {"outcome", name_of(outcome)},
           {"reason", reason},
           {"steps", std::move(step_list)},
           {"timings",
@@ -37,40 +97,22 @@ nlohmann::json CutoverJournal::to_json() const {
             {"paused_at_ms", timings.paused_at_ms}}}};
 }
 
-namespace {
-
-// A value the journal holds must be one cutover writes: recovery decides what to finish or
-// undo from these, and would pass over a move it does not recognise as under way.
-std::string one_of(const std::string& field, const std::string& value, std::initializer_list<const char*> known) {
-  std::string listed;
-  for (const char* allowed : known) {
-    if (value == allowed) return value;
-    listed += std::string(listed.empty() ? "" : ", ") + (*allowed ? allowed : "\"\"");
-  }
-  throw std::invalid_argument(field + " '" + value + "' is not one of " + listed);
-}
-
-}  // namespace
-
 Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
   try {
     CutoverJournal journal;
-    journal.state = one_of("state", json.at("state").get<std::string>(),
-                           {"streaming", "verifying", "freezing", "rolling_back", "draining", "switching", "switched"});
-    journal.side = one_of("side", json.at("side").get<std::string>(), {"blue", "green"});
-    journal.pipeline = one_of("pipeline", json.value("pipeline", std::string("forward")), {"forward", "reverse"});
-    journal.operation = one_of("operation", json.value("operation", std::string("switch")), {"switch", "rollback"});
+    journal.state = parse<MoveState>("state", json.at("state").get<std::string>(), kStateNames);
+    journal.side = parse<Side>("side", json.at("side").get<std::string>(), kSideNames);
+    journal.pipeline =
+        parse<Direction>("pipeline", json.value("pipeline", std::string("forward")), kDirectionNames);
+    journal.operation = parse<Move>("operation", json.value("operation", std::string("switch")), kMoveNames);
     journal.cutover_id = json.value("cutover_id", std::string());
-    journal.outcome = one_of("outcome", json.value("outcome", std::string()),
-                             {"", "switched", "rolled_back", "aborted", "undo_failed"});
+    journal.outcome = parse<Outcome>("outcome", json.value("outcome", std::string()), kOutcomeNames);
     journal.reason = json.value("reason", std::string());
     for (const auto& step : json.at("steps")) {
-      journal.steps.push_back(
-          {one_of("step", step.at("step").get<std::string>(),
-                  {"guardrails", "verification", "freeze", "fence", "drain", "sequences", "reverse", "forward",
-                   "unfence", "switch", "resume", "undo"}),
-           one_of("step status", step.at("status").get<std::string>(), {"started", "done", "skipped", "failed", "undone"}),
-           step.value("at", std::string()), step.value("detail", std::string())});
+      journal.steps.push_back({parse<StepName>("step", step.at("step").get<std::string>(), kStepNames),
+                               parse<StepStatus>("step status", step.at("status").get<std::string>(),
+                                                 kStepStatusNames),
+                               step.value("at", std::string()), step.value("detail", std::string())});
     }
     const auto& timings = json.at("timings");
     journal.timings = {timings.value("freeze_ms", 0L), timings.value("drain_ms", 0L),
@@ -82,10 +124,10 @@ Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
   }
 }
 
-JournalStore::JournalStore(std::string state_dir)
+FileJournalStore::FileJournalStore(std::string state_dir)
     : state_dir_(std::move(state_dir)), path_(state_dir_ + "/cutover.json") {}
 
-Result<CutoverJournal> JournalStore::load() const {
+Result<CutoverJournal> FileJournalStore::load() const {
   if (!std::filesystem::exists(path_)) return CutoverJournal{};
   std::ifstream file(path_);
   std::stringstream text;
@@ -98,12 +140,12 @@ Result<CutoverJournal> JournalStore::load() const {
   return journal;
 }
 
-Status JournalStore::save(const CutoverJournal& journal) const {
+Status FileJournalStore::save(const CutoverJournal& journal) {
   if (auto created = ensure_state_directory(state_dir_); !created) return created;
   return write_file_atomically(path_, journal.to_json().dump(2) + "\n");
 }
 
-Status JournalStore::check_writable() const {
+Status FileJournalStore::check_writable() {
   if (auto created = ensure_state_directory(state_dir_); !created) return created;
   const std::string probe = state_dir_ + "/.writable";
   if (auto written = write_file_atomically(probe, "cutover\n"); !written) return written;

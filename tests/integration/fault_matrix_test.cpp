@@ -200,7 +200,7 @@ TEST_F(FaultMatrixTest, GreenUnreachableForThirtySecondsThenDrains) {
   const auto early = h_.cli({"status"});
   std::this_thread::sleep_for(25s);
   const auto late = h_.cli({"status"});
-  ASSERT_TRUE(early.output.is_object() && late.output.is_object()) << early.errors << late.errors;
+  ASSERT_TRUE(early.output.is_object() && late.output.is_object()) << early.errors << late.errors << "\nRUN STDERR:\n" << h_.run().standard_error();
   EXPECT_GT(late.output["lag_bytes"].get<long>(), early.output["lag_bytes"].get<long>())
       << "the lag did not grow while green was down";
   h_.green().start();

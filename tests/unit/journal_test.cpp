@@ -11,14 +11,15 @@ namespace {
 
 CutoverJournal a_switch_under_way() {
   CutoverJournal journal;
-  journal.state = "draining";
-  journal.side = "blue";
-  journal.operation = "switch";
+  journal.state = MoveState::kDraining;
+  journal.side = Side::kBlue;
+  journal.operation = Move::kSwitch;
   journal.cutover_id = "cutover_1";
-  journal.steps = {{"guardrails", "done", "2026-11-30T10:00:00Z", ""},
-                   {"freeze", "done", "2026-11-30T10:00:01Z", ""},
-                   {"reverse", "skipped", "2026-11-30T10:00:01Z", "forced without rollback"},
-                   {"drain", "started", "2026-11-30T10:00:01Z", ""}};
+  journal.steps = {{StepName::kGuardrails, StepStatus::kDone, "2026-11-30T10:00:00Z", ""},
+                   {StepName::kFreeze, StepStatus::kStarted, "2026-11-30T10:00:01Z", ""},
+                   {StepName::kFreeze, StepStatus::kDone, "2026-11-30T10:00:01Z", ""},
+                   {StepName::kReverse, StepStatus::kSkipped, "2026-11-30T10:00:01Z", "forced without rollback"},
+                   {StepName::kDrain, StepStatus::kStarted, "2026-11-30T10:00:01Z", ""}};
   journal.timings.freeze_ms = 12;
   return journal;
 }
@@ -27,7 +28,8 @@ TEST(Journal, WhatCutoverWritesReadsBackTheSame) {
   const auto read = CutoverJournal::from_json(a_switch_under_way().to_json());
   ASSERT_TRUE(read) << read.status().message();
   EXPECT_EQ(read->to_json(), a_switch_under_way().to_json());
-  EXPECT_EQ(read->last("drain")->status, "started");
+  EXPECT_EQ(read->last(StepName::kDrain)->status, StepStatus::kStarted);
+  EXPECT_EQ(read->to_json()["steps"][4]["status"], "started");
 }
 
 TEST(Journal, AnOlderJournalWithoutDirectionOrOperationGetsTheirDefaults) {
@@ -36,8 +38,8 @@ TEST(Journal, AnOlderJournalWithoutDirectionOrOperationGetsTheirDefaults) {
   json.erase("operation");
   const auto read = CutoverJournal::from_json(json);
   ASSERT_TRUE(read) << read.status().message();
-  EXPECT_EQ(read->pipeline, "forward");
-  EXPECT_EQ(read->operation, "switch");
+  EXPECT_EQ(read->pipeline, Direction::kForward);
+  EXPECT_EQ(read->operation, Move::kSwitch);
 }
 
 TEST(Journal, AValueCutoverNeverWritesIsRefusedByField) {
@@ -58,11 +60,23 @@ TEST(Journal, AValueCutoverNeverWritesIsRefusedByField) {
         << read.status().message();
   }
   auto json = a_switch_under_way().to_json();
-  json["steps"][3]["step"] = "teleport";
+  json["steps"][4]["step"] = "teleport";
   const auto read = CutoverJournal::from_json(json);
   ASSERT_FALSE(read);
   EXPECT_NE(read.status().message().find("step 'teleport' is not one of guardrails"), std::string::npos)
       << read.status().message();
+}
+
+// What an undo reverses: steps begun and still in effect, a failed one included (it may have
+// done part of its work), not one skipped or undone since.
+TEST(Journal, StepsInEffectAreTheBegunNeitherSkippedNorUndone) {
+  CutoverJournal journal = a_switch_under_way();
+  journal.steps.push_back({StepName::kSequences, StepStatus::kStarted, "", ""});
+  journal.steps.push_back({StepName::kSequences, StepStatus::kFailed, "", "sequence gone"});
+  EXPECT_EQ(journal.steps_in_effect(),
+            (std::vector<StepName>{StepName::kFreeze, StepName::kDrain, StepName::kSequences}));
+  journal.steps.push_back({StepName::kDrain, StepStatus::kUndone, "", ""});
+  EXPECT_EQ(journal.steps_in_effect(), (std::vector<StepName>{StepName::kFreeze, StepName::kSequences}));
 }
 
 }  // namespace

@@ -35,6 +35,11 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
                                                         const std::string& role,
                                                         SessionPins pins = SessionPins::kPinned);
 
+// The server's system identifier (pg_control_system()), which names a cluster whatever
+// address reaches it: how a move proves where a connection landed.
+Result<std::string> read_system_identifier(const std::string& dsn, const std::string& role,
+                                           SessionPins pins = SessionPins::kPinned);
+
 // The connection string with libpq's fallback_application_name=cutover, so that cutover's
 // sessions are known by name (the write fence spares them); an application_name the string
 // gives itself wins.

@@ -2,6 +2,9 @@
 // cutover, kept in `<state_dir>/cutover.json`. Each change is written atomically and fsynced
 // before the orchestrator acts on it, so that after a crash `cutover run` knows which step
 // was under way and finishes or undoes it.
+//
+// Its fields are enums; the words they are written as (what `cutover status` shows and
+// INTERFACE.md names) are kept here once, and a journal holding any other word is refused.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -12,15 +15,37 @@
 #include <vector>
 
 #include "cutover/common/result.h"
+#include "cutover/plan/plan.h"
 
 namespace cutover {
 
+// ARCHITECTURE.md's states.
+enum class MoveState { kStreaming, kVerifying, kFreezing, kRollingBack, kDraining, kSwitching, kSwitched };
+// Where the pooler sends clients: the user's words for the two databases.
+enum class Side { kBlue, kGreen };
+// Switch: clients from blue to green. Rollback: back from green to blue.
+enum class Move { kSwitch, kRollback };
+// How the current or last move ended; kNone while it runs (or before the first).
+enum class Outcome { kNone, kSwitched, kRolledBack, kAborted, kUndoFailed };
+enum class StepName {
+  kGuardrails, kVerification, kFreeze, kFence, kDrain, kSequences, kReverse, kForward, kUnfence,
+  kSwitch, kResume, kUndo
+};
+enum class StepStatus { kStarted, kDone, kSkipped, kFailed, kUndone };
+
+const char* name_of(MoveState state);
+const char* name_of(Side side);
+const char* name_of(Move move);
+const char* name_of(Outcome outcome);
+const char* name_of(StepName step);
+const char* name_of(StepStatus status);
+
+Side other_side(Side side);
+
 struct JournalStep {
-  // guardrails | verification | freeze | fence | drain | sequences | reverse | forward |
-  // unfence | switch | resume | undo
-  std::string name;
-  std::string status;  // started | done | skipped | failed | undone
-  std::string at;      // UTC time
+  StepName name = StepName::kGuardrails;
+  StepStatus status = StepStatus::kStarted;
+  std::string at;  // UTC time
   std::string detail;
 };
 
@@ -33,34 +58,51 @@ struct CutoverTimings {
 };
 
 struct CutoverJournal {
-  std::string state = "streaming";  // ARCHITECTURE.md's states
-  std::string side = "blue";        // where the pooler sends clients
-  std::string pipeline = "forward"; // the direction that streams: forward | reverse
-  std::string operation = "switch"; // what the current or last cutover did: switch | rollback
-  std::string cutover_id;           // the current or last cutover
-  std::string outcome;              // switched | rolled_back | aborted | undo_failed | "" while running
-  std::string reason;               // why it aborted
+  MoveState state = MoveState::kStreaming;
+  Side side = Side::kBlue;                    // where the pooler sends clients
+  Direction pipeline = Direction::kForward;   // the direction that streams
+  Move operation = Move::kSwitch;             // what the current or last cutover did
+  std::string cutover_id;                     // the current or last cutover
+  Outcome outcome = Outcome::kNone;
+  std::string reason;                         // why it aborted
   std::vector<JournalStep> steps;
   CutoverTimings timings;
 
   // The last entry for `step`, if any.
-  const JournalStep* last(const std::string& step) const;
+  const JournalStep* last(StepName step) const;
+  // The move's steps that began and are neither skipped nor undone since (a failed step may
+  // have done part of its work), in the order they began: what an undo must reverse.
+  std::vector<StepName> steps_in_effect() const;
   nlohmann::json to_json() const;
   // Refuses a journal holding a state, side, direction, operation, outcome, step or step
   // status that cutover never writes (a newer version's, or a hand edit), naming the field.
   static Result<CutoverJournal> from_json(const nlohmann::json& json);
 };
 
+// Where the journal is kept: a seam, so that the move can be driven against a journal that
+// fails to save at any step.
 class JournalStore {
  public:
-  explicit JournalStore(std::string state_dir);
-  // The journal on disk, or a fresh one when there is none.
-  Result<CutoverJournal> load() const;
+  virtual ~JournalStore() = default;
+  // The journal kept, or a fresh one when there is none.
+  virtual Result<CutoverJournal> load() const = 0;
   // Writes `journal` durably; nothing may act on a step before this returns.
-  Status save(const CutoverJournal& journal) const;
-  // Writes and removes a probe file: a move must not start that could not journal its steps.
-  Status check_writable() const;
-  const std::string& path() const { return path_; }
+  virtual Status save(const CutoverJournal& journal) = 0;
+  // A move must not start that could not journal its steps.
+  virtual Status check_writable() = 0;
+  // Where it is kept, for messages.
+  virtual std::string where() const = 0;
+};
+
+// The journal in `<state_dir>/cutover.json`.
+class FileJournalStore : public JournalStore {
+ public:
+  explicit FileJournalStore(std::string state_dir);
+  Result<CutoverJournal> load() const override;
+  Status save(const CutoverJournal& journal) override;
+  // Writes and removes a probe file.
+  Status check_writable() override;
+  std::string where() const override { return path_; }
 
  private:
   std::string state_dir_;

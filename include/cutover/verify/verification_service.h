@@ -16,24 +16,33 @@
 
 namespace cutover {
 
-class VerificationService {
+// What a move asks of verifications: a seam, so that a move can be driven without databases.
+class Verifications {
+ public:
+  virtual ~Verifications() = default;
+  // Starts a verification; its id, or an error when one is running already.
+  virtual Result<std::string> start() = 0;
+  // The last finished verification, if any.
+  virtual std::optional<VerificationReport> last_finished() const = 0;
+  virtual bool running() const = 0;
+};
+
+class VerificationService : public Verifications {
  public:
   // `reverse` is the reverse plan (or why there is none); `running` the direction the
   // pipeline streams in, whose applier `hold` holds: the consistent point is taken there.
   VerificationService(const Plan& plan, const Result<Plan>& reverse, ApplyHold& hold,
                       const std::atomic<Direction>& running);
-  ~VerificationService();
+  ~VerificationService() override;
   VerificationService(const VerificationService&) = delete;
   VerificationService& operator=(const VerificationService&) = delete;
 
-  // Starts a verification; its id, or an error when one is running already.
-  Result<std::string> start();
+  Result<std::string> start() override;
   // The running verification (state "running", with progress) or else the last finished one.
   // `key_cap` limits the differing keys listed. Null when none ever ran.
   nlohmann::json last_json(long key_cap) const;
-  // The last finished verification, if any.
-  std::optional<VerificationReport> last_finished() const;
-  bool running() const { return running_.load(); }
+  std::optional<VerificationReport> last_finished() const override;
+  bool running() const override { return running_.load(); }
 
  private:
   void run(std::string id);
