@@ -13,7 +13,7 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
-                 ChangeLogSource& log, TargetWriter& writer, AppliedPosition start,
+                 ChangeLogSource& log, ChangeWriter& writer, AppliedPosition start,
                  ApplyCounters& counters, DiscardedRanges& discarded,
                  const std::atomic<bool>& stop, RowSource& current_rows, ApplyHold& hold)
     : settings_(settings),

@@ -304,7 +304,7 @@ void check_publication(const Plan& plan, pqxx::transaction_base& query, SourceSt
 }  // namespace
 
 Result<SourceState> check_source_for_capture(const Plan& plan, std::chrono::milliseconds slot_wait) {
-  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   SourceState state;
   std::vector<std::string> problems;

@@ -26,14 +26,14 @@ void PositionTracker::forget_unacknowledged() {
   last_offered_commit_ = kafka_safe_;
 }
 
-GreenAppliedPosition::GreenAppliedPosition(std::string green_dsn, std::string origin)
-    : green_dsn_(std::move(green_dsn)), origin_(std::move(origin)) {}
+TargetAppliedPosition::TargetAppliedPosition(std::string target_dsn, std::string role, std::string origin)
+    : target_dsn_(std::move(target_dsn)), role_(std::move(role)), origin_(std::move(origin)) {}
 
-GreenAppliedPosition::~GreenAppliedPosition() = default;
+TargetAppliedPosition::~TargetAppliedPosition() = default;
 
-Result<Lsn> GreenAppliedPosition::applied_position() {
+Result<Lsn> TargetAppliedPosition::applied_position() {
   if (!connection_ || !connection_->is_open()) {
-    auto opened = open_postgres(green_dsn_, "green");
+    auto opened = open_postgres(target_dsn_, role_);
     if (!opened) return opened.status();
     connection_ = std::move(opened.value());
   }
@@ -41,7 +41,7 @@ Result<Lsn> GreenAppliedPosition::applied_position() {
     pqxx::nontransaction query(*connection_);
     return replication_origin_position(query, origin_);
   } catch (const std::exception& error) {
-    const Status failed = status_of(error, "green: reading the applied position");
+    const Status failed = status_of(error, role_ + ": reading the applied position");
     if (failed.kind() == ErrorKind::kConnectionLost) connection_.reset();
     return failed;
   }

@@ -54,7 +54,7 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
 
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const SourceState& state,
                                                   ExportedSnapshot* exported) {
-  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return connection.status();
   const std::string publication = quote_identifier(plan.publication_name());
   if (!state.publication_exists) {
@@ -76,7 +76,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const Source
   }
   if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
 
-  auto point = create_logical_slot(plan.blue.dsn, plan.slot_name(), SlotLifetime::kPermanent, exported);
+  auto point = create_logical_slot(plan.source().dsn, plan.slot_name(), SlotLifetime::kPermanent, exported);
   if (!point) {
     if (!state.publication_exists) {
       (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);
@@ -89,7 +89,7 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const Source
 }
 
 Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
-  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);
@@ -117,7 +117,7 @@ Status drop_slot(const Plan& plan, std::chrono::milliseconds release_wait) {
 
 Status unpublish(const Plan& plan, const SourceState& before) {
   if (before.publication_exists && before.tables_missing_from_publication.empty()) return Status::ok();
-  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   const std::string publication = quote_identifier(plan.publication_name());
   if (!before.publication_exists) {
@@ -131,7 +131,7 @@ Status unpublish(const Plan& plan, const SourceState& before) {
 
 Status drop_slot_and_publication(const Plan& plan) {
   if (auto dropped = drop_slot(plan); !dropped) return dropped;
-  auto connection = open_postgres(plan.blue.dsn, plan.source_side());
+  auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return Status::error(connection.status().message());
   try {
     pqxx::nontransaction query(**connection);

@@ -55,14 +55,8 @@ Result<std::unique_ptr<pqxx::connection>> open_postgres(const std::string& dsn,
   std::unique_ptr<pqxx::connection> connection;
   try {
     connection = std::make_unique<pqxx::connection>(with_application_name(dsn));
-  } catch (const pqxx::broken_connection& error) {
-    std::string reason = error.what();
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
-    return Status::retryable("cannot connect to " + role + " (" + redact_dsn(dsn) +
-                             "): " + reason);
   } catch (const std::exception& error) {
-    return Status::error("cannot connect to " + role + " (" + redact_dsn(dsn) +
-                         "): " + error.what());
+    return status_of(error, "cannot connect to " + role + " (" + redact_dsn(dsn) + ")");
   }
   if (pins == SessionPins::kNone) return connection;
   try {

@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,9 +32,19 @@ namespace cutover::commands {
 
 namespace {
 
-std::atomic<bool> stop_requested{false};
+// SIGTERM, SIGINT and SIGHUP stop the command. The handler only writes a byte to a pipe
+// (what a signal handler may do); a thread reading the pipe requests the stop, which wakes
+// every thread waiting on it.
+StopSignal& stop_requested() {
+  static StopSignal stop;
+  return stop;
+}
+int stop_pipe[2] = {-1, -1};
 
-void request_stop(int) { stop_requested = true; }
+void request_stop(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t written = ::write(stop_pipe[1], &byte, 1);
+}
 
 int report(const Status& status, int code) {
   std::cerr << "cutover: " << status.message() << "\n";
@@ -44,6 +55,16 @@ int report(const Status& status, int code) {
 }  // namespace
 
 void install_stop_handlers() {
+  if (::pipe2(stop_pipe, O_CLOEXEC) != 0) {
+    std::cerr << "cutover: cannot create the stop pipe: " << std::strerror(errno) << "\n";
+    std::exit(kFailed);
+  }
+  std::thread([] {
+    char byte = 0;
+    while (::read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    stop_requested().request();
+  }).detach();
   struct sigaction action {};
   action.sa_handler = request_stop;
   sigemptyset(&action.sa_mask);
@@ -95,32 +116,9 @@ int capture(const std::string& plan_path, bool drop_slot) {
     if (auto dropped = drop_slot_and_publication(plan); !dropped) return report(dropped, kFailed);
     return kSuccess;
   }
-  if (plan.replication.slot_advance == SlotAdvance::kOnApply && !plan.green) {
-    return report(Status::error(plan.file + ": replication.slot_advance: on_apply confirms blue's "
-                                "slot from green's applied position, so the plan needs green"),
-                  kBadInput);
+  if (const Status outcome = run_capture_only(plan, stop_requested()); !outcome) {
+    return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   }
-
-  // Everything is checked before anything is created: blue, then the broker (whose topic
-  // may be created).
-  auto blue = check_source_for_capture(plan, kSlotReleaseWait);
-  if (!blue) return report(blue.status(), kFailed);
-  std::unique_ptr<EmbeddedBroker> embedded;
-  auto bootstrap = prepare_broker(plan, embedded);
-  if (!bootstrap) return report(bootstrap.status(), kFailed);
-  auto slot = prepare_slot_and_publication(plan, *blue);
-  if (!slot) return report(slot.status(), kFailed);
-
-  spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
-               plan.slot_name(), plan.changes_topic(),
-               plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
-  auto capture = make_capture(plan, *bootstrap, slot->confirmed, stop_requested);
-  const Status outcome = capture->run();
-  if (!outcome) return report(outcome, kFailed);
-  spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",
-               capture->counters().events.load(), capture->counters().bytes.load(),
-               capture->counters().transactions.load(),
-               Lsn(capture->counters().confirmed_lsn).to_string());
   return kSuccess;
 }
 
@@ -128,7 +126,7 @@ namespace {
 // `cutover run` and `cutover apply`: the plan, one pipeline function, its outcome.
 // `cutover run` also serves the control API for as long as it runs.
 using PipelineRunner = std::function<Status(const Plan& plan, const Result<Plan>& reverse,
-                                           PipelineStatus&, const std::atomic<bool>&)>;
+                                           PipelineStatus&, StopSignal&)>;
 int run_pipeline(const std::string& plan_path, const char* command, const PipelineRunner& pipeline,
                  bool serve_control) {
   auto plan = load_plan_for_sessions(plan_path);
@@ -150,7 +148,7 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
     spdlog::info("control listening url=http://{}", control->address());
   }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->changes_topic());
-  const Status outcome = pipeline(*plan, reverse, status, stop_requested);
+  const Status outcome = pipeline(*plan, reverse, status, stop_requested());
   if (!outcome) return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),
@@ -166,7 +164,7 @@ int run(const std::string& plan_path) {
 int apply(const std::string& plan_path) {
   return run_pipeline(
       plan_path, "apply",
-      [](const Plan& plan, const Result<Plan>&, PipelineStatus& status, const std::atomic<bool>& stop) {
+      [](const Plan& plan, const Result<Plan>&, PipelineStatus& status, StopSignal& stop) {
         return run_apply_only(plan, status, stop);
       },
       false);
@@ -213,7 +211,7 @@ int broker(const BrokerOptions& options) {
   }
   std::cout << address << std::endl;
   spdlog::info("embedded broker serving bootstrap={} topics={}", address, options.topics.size());
-  while (!stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop_requested().wait();
   spdlog::info("embedded broker stopping");
   return kSuccess;
 }

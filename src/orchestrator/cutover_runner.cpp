@@ -218,12 +218,10 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     return StepOutcome{name_of(route.to)};
   });
   if (switching) point.state = MoveState::kSwitching;
-  // Where the router can tell, clients already on the side left stay there.
-  point.undo = [&router, route]() -> Status {
-    auto pointed = router.pointed_at();
-    if (pointed && *pointed == route.from) return Status::ok();
-    return router.point_at(route.from, {});
-  };
+  // Always pointed back, also when the router shows clients on the side left: its durable
+  // setting (PgBouncer's include file) may name the other side already, and the next reload,
+  // anyone's, would move clients there.
+  point.undo = [&router, route] { return router.point_at(route.from, {}); };
   point.crash_after = "before_resume";
   point.commits = true;
   point.took_effect = [&router, route]() -> Result<bool> {
@@ -285,7 +283,7 @@ Status CutoverRunner::recover() {
       if (!undone) return undone;
     }
   }
-  pipeline_.wanted = journal_.read().pipeline;
+  pipeline_.direction.want(journal_.read().pipeline);
   return Status::ok();
 }
 
@@ -455,7 +453,7 @@ Status CutoverRunner::finish(const Route& route) {
                  name_of(journal.outcome), journal.timings.freeze_ms, journal.timings.drain_ms,
                  journal.timings.switch_ms, journal.timings.pause_ms);
   });
-  pipeline_.wanted = direction;
+  pipeline_.direction.want(direction);
   return saved;
 }
 

@@ -60,9 +60,9 @@ Result<std::size_t> PostgresMoveDatabases::sync_sequences(Direction running) {
   if (!plan) return plan.status();
   const auto& sequences = (*plan)->sequences;
   if (sequences.empty()) return std::size_t{0};
-  auto from = open_postgres((*plan)->blue.dsn, (*plan)->source_side());
+  auto from = open_postgres((*plan)->source().dsn, (*plan)->source_side());
   if (!from) return from.status();
-  auto to = open_postgres((*plan)->green->dsn, (*plan)->target_side());
+  auto to = open_postgres((*plan)->target().dsn, (*plan)->target_side());
   if (!to) return to.status();
   try {
     allow_writes(**to);
@@ -96,7 +96,7 @@ Result<std::string> PostgresMoveDatabases::start_direction(Direction next) {
   if (!slot) return slot.status();
   // Its target records that it starts at the slot's consistent point: nothing before it is
   // replayed there, nothing after it is missed.
-  auto target = open_postgres(starting.green->dsn, starting.target_side());
+  auto target = open_postgres(starting.target().dsn, starting.target_side());
   if (!target) return target.status();
   try {
     allow_writes(**target);

@@ -1,23 +1,32 @@
 #include "cutover/pipeline/directed_pipeline.h"
 
-#include <thread>
-
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
 
-namespace {
+Direction DirectionRequest::wanted() const {
+  std::lock_guard lock(mutex_);
+  return wanted_;
+}
 
-constexpr auto kDirectionPoll = std::chrono::milliseconds(20);
-// The walsender of a capture that just stopped may hold its slot a moment longer.
+void DirectionRequest::want(Direction direction) {
+  std::lock_guard lock(mutex_);
+  wanted_ = direction;
+  if (stop_ != nullptr && served_ != direction) stop_->request();
+}
 
-}  // namespace
+void DirectionRequest::serve(Direction direction, StopSignal* stop) {
+  std::lock_guard lock(mutex_);
+  served_ = direction;
+  stop_ = stop;
+  if (stop_ != nullptr && wanted_ != direction) stop_->request();
+}
 
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
-                    const std::atomic<bool>& stop) {
-  while (!stop.load()) {
-    const Direction direction = status.wanted.load();
+                    StopSignal& stop) {
+  while (!stop.requested()) {
+    const Direction direction = status.direction.wanted();
     if (direction == Direction::kReverse && !reverse) {
       return reverse.status().with_context("clients are on green, but the reverse pipeline cannot run");
     }
@@ -31,13 +40,9 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
                      other.slot_name(), dropped.message());
       }
     }
-    std::atomic<bool> direction_stop{false};
-    std::thread watch([&] {
-      while (!stop.load() && !direction_stop.load() && status.wanted.load() == direction) {
-        std::this_thread::sleep_for(kDirectionPoll);
-      }
-      direction_stop = true;
-    });
+    // Stops with the run, or when cutover wants the other direction.
+    StopSignal direction_stop(stop);
+    status.direction.serve(direction, &direction_stop);
     if (status.running.exchange(direction) != direction) {
       // Positions of the other direction are another server's WAL: status shows none until
       // this direction's applier and sampler report theirs.
@@ -48,8 +53,7 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
     spdlog::info("pipeline starting direction={} topic={}", direction_name(direction),
                  plan.changes_topic());
     const Status outcome = run_forward(plan, status, direction_stop);
-    direction_stop = true;
-    watch.join();
+    status.direction.serve(direction, nullptr);
     if (!outcome) return outcome;
   }
   return Status::ok();

@@ -58,33 +58,33 @@ class LeadLimitedSink final : public ChangeLogSink {
 };
 
 struct Databases {
-  std::unique_ptr<pqxx::connection> blue;
-  std::unique_ptr<pqxx::connection> green;
+  std::unique_ptr<pqxx::connection> source;
+  std::unique_ptr<pqxx::connection> target;
   std::vector<TableTransform> transforms;
 };
 
 Result<Databases> open_databases(const Plan& plan) {
-  if (!plan.green) {
+  if (!plan.has_target()) {
     return Status::error(plan.file + ": green is required to apply (green.dsn or green.dsn_env)");
   }
   Databases databases;
-  auto blue = open_postgres(plan.blue.dsn, "blue");
-  if (!blue) return blue.status();
-  auto green = open_postgres(plan.green->dsn, "green");
-  if (!green) return green.status();
-  databases.blue = std::move(blue.value());
-  databases.green = std::move(green.value());
+  auto source = open_postgres(plan.source().dsn, plan.source_side());
+  if (!source) return source.status();
+  auto target = open_postgres(plan.target().dsn, plan.target_side());
+  if (!target) return target.status();
+  databases.source = std::move(source.value());
+  databases.target = std::move(target.value());
   try {
-    allow_writes(*databases.green);  // its position table, even behind a write fence
+    allow_writes(*databases.target);  // its position table, even behind a write fence
   } catch (const std::exception& error) {
-    return status_of(error, "green: allowing cutover's writes");
+    return status_of(error, plan.target_side() + ": allowing cutover's writes");
   }
   return databases;
 }
 
 // The plan's transforms against the catalogs. What does not resolve is the plan's problem.
 Status resolve_into(const Plan& plan, Databases& databases) {
-  auto transforms = resolve_transforms(plan, *databases.blue, *databases.green);
+  auto transforms = resolve_transforms(plan, *databases.source, *databases.target);
   if (!transforms) {
     const Status& failed = transforms.status();
     return failed.is_retryable() ? failed : Status::invalid(failed.message());
@@ -113,7 +113,7 @@ void undo_snapshot(const Plan& plan, const SourceState& before, const std::vecto
   }
   SnapshotProgress unused;
   const std::atomic<bool> never{false};
-  SnapshotCopy copy(plan.snapshot, transforms, plan.blue.dsn, green_dsn, "", unused, never);
+  SnapshotCopy copy(plan.snapshot, transforms, plan.source().dsn, green_dsn, "", unused, never);
   if (auto emptied = copy.empty_targets(); !emptied) {
     spdlog::error("undo: the targets could not be emptied: {}", emptied.message());
   }
@@ -133,14 +133,14 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   ExportedSnapshot exported;
   auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
   if (!slot) return slot.status();
-  SnapshotCopy copy(plan.snapshot, databases.transforms, plan.blue.dsn, plan.green->dsn,
+  SnapshotCopy copy(plan.snapshot, databases.transforms, plan.source().dsn, plan.target().dsn,
                     exported.name, status.snapshot, stop);
   Status copied = copy.empty_targets();
   if (copied) copied = copy.run();
   exported.connection.reset();
-  if (copied) copied = record_snapshot_complete(*databases.green, plan, slot->confirmed);
+  if (copied) copied = record_snapshot_complete(*databases.target, plan, slot->confirmed);
   if (!copied) {
-    undo_snapshot(plan, *blue_state, databases.transforms, plan.green->dsn);
+    undo_snapshot(plan, *blue_state, databases.transforms, plan.target().dsn);
     return copied;
   }
   spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
@@ -159,7 +159,7 @@ class StatusReporter {
     if (status_.phase.load() != Phase::kStreaming) return;
     try {
       if (!source_) {
-        auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+        auto opened = open_postgres(plan_.source().dsn, plan_.source_side());
         if (opened) source_ = std::move(opened.value());
       }
       if (source_) {
@@ -215,7 +215,7 @@ class StatusReporter {
 // while a session was being started again is seen all the same.
 class PublicationWatch {
  public:
-  PublicationWatch(const Plan& plan, std::atomic<bool>& session_stop, ApplyCounters& counters,
+  PublicationWatch(const Plan& plan, StopSignal& session_stop, ApplyCounters& counters,
                    std::optional<PartitionSets>& partitions)
       : plan_(plan), session_stop_(session_stop), counters_(counters), partitions_(partitions),
         source_(connect_and_read_partitions()), periodic_(kPublicationInterval, [this] { check(); }) {}
@@ -229,7 +229,7 @@ class PublicationWatch {
   void check() {
     try {
       if (!source_) {
-        auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+        auto opened = open_postgres(plan_.source().dsn, plan_.source_side());
         if (!opened) return;  // capture notices an unreachable source itself
         source_ = std::move(opened.value());
       }
@@ -251,7 +251,7 @@ class PublicationWatch {
   // The session's connection to the source and, on the run's first session, the partitions
   // to watch from (else read at the first check, if the source cannot be reached now).
   std::unique_ptr<pqxx::connection> connect_and_read_partitions() {
-    auto opened = open_postgres(plan_.blue.dsn, plan_.source_side());
+    auto opened = open_postgres(plan_.source().dsn, plan_.source_side());
     if (!opened) return nullptr;
     try {
       if (!partitions_) {
@@ -293,11 +293,11 @@ class PublicationWatch {
       std::lock_guard lock(mutex_);
       drift_ = Status::error(reason);
     }
-    session_stop_ = true;
+    session_stop_.request();
   }
 
   const Plan& plan_;
-  std::atomic<bool>& session_stop_;
+  StopSignal& session_stop_;
   ApplyCounters& counters_;
   std::optional<PartitionSets>& partitions_;  // the periodic thread's while the watch lives
   mutable std::mutex mutex_;
@@ -311,11 +311,11 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
                      const std::vector<TableTransform>& transforms, std::int64_t start_offset,
                      PipelineStatus& status, DiscardedRanges& discarded,
                      const std::atomic<bool>& stop) {
-  auto green = open_postgres(plan.green->dsn, "green");
-  if (!green) return green.status();
-  auto position = read_applied_position(**green, plan);
+  auto target = open_postgres(plan.target().dsn, plan.target_side());
+  if (!target) return target.status();
+  auto position = read_applied_position(**target, plan);
   if (!position) return position.status();
-  TargetWriter writer(std::move(green.value()), plan);
+  TargetWriter writer(std::move(target.value()), plan);
   if (auto opened = writer.open_session(); !opened) return opened;
   const std::int64_t offset = start_offset >= 0 ? start_offset : position->next_offset;
   auto consumer = ChangeLogConsumer::create(
@@ -323,18 +323,17 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   if (!consumer) return consumer.status();
   spdlog::info("applying from change log offset={} applied_lsn={}", offset,
                position->source_lsn.to_string());
-  CurrentSourceRows current_rows(plan.blue.dsn);
+  CurrentSourceRows current_rows(plan.source().dsn);
   Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
                   stop, current_rows, status.apply_hold);
   return applier.run();
 }
 
-Status wait_before_retry(const Status& reason, Backoff& backoff, const std::atomic<bool>& stop) {
+Status wait_before_retry(const Status& reason, Backoff& backoff, const StopSignal& stop) {
   if (!reason.is_retryable()) return reason;
   const auto wait = backoff.next();
   spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
-  const auto until = Clock::now() + wait;
-  while (!stop.load() && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop.wait_for(wait);
   return Status::ok();
 }
 
@@ -402,10 +401,11 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   settings.drain_markers = drain_markers;
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
-    applied = std::make_unique<GreenAppliedPosition>(plan.green->dsn, plan.origin_name());
+    applied = std::make_unique<TargetAppliedPosition>(plan.target().dsn, plan.target_side(),
+                                                      plan.origin_name());
   }
   auto open_stream = [&plan]() -> Result<std::unique_ptr<ReplicationStream>> {
-    auto connection = ReplicationConnection::open(plan.blue.dsn);
+    auto connection = ReplicationConnection::open(plan.source().dsn);
     if (!connection) return connection.status();
     if (auto started = (*connection)->start(plan.slot_name(), plan.publication_name(), Lsn());
         !started) {
@@ -438,17 +438,17 @@ Status check_before_first_start(const Plan& plan) {
 // What blue and green hold of this plan, before anything is created or resumed.
 Result<FoundState> find_state(const Plan& plan, Databases& databases) {
   FoundState found;
-  auto position = read_applied_position(*databases.green, plan);
+  auto position = read_applied_position(*databases.target, plan);
   if (!position) return position.status();
   found.position = *position;
-  auto plans = recorded_plans(*databases.green);
+  auto plans = recorded_plans(*databases.target);
   if (!plans) return plans.status();
   found.recorded_plans = *plans;
   try {
-    pqxx::nontransaction source(*databases.blue);
+    pqxx::nontransaction source(*databases.source);
     found.source_slot_exists =
         !source.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", plan.slot_name()).empty();
-    pqxx::nontransaction query(*databases.green);
+    pqxx::nontransaction query(*databases.target);
     found.target_origin_exists =
         !query.exec_params("SELECT 1 FROM pg_replication_origin WHERE roname = $1", plan.origin_name()).empty();
   } catch (const std::exception& error) {
@@ -467,17 +467,17 @@ std::string halt_reason(PipelineStatus& status) {
 // Capture and apply are stopped; what status and the dashboard show stays served until the
 // operator stops the run. Slot and position stay where they are, so a run started again with
 // an amended plan goes on from there.
-Status stay_halted(const std::string& reason, PipelineStatus& status, const std::atomic<bool>& stop) {
+Status stay_halted(const std::string& reason, PipelineStatus& status, const StopSignal& stop) {
   status.phase = Phase::kHalted;
   spdlog::error("pipeline halted reason=\"{}\" next=\"amend the plan and start cutover run again, or rebuild\"",
                 reason);
-  while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop.wait();
   return Status::error("halted: " + reason);
 }
 
 }  // namespace
 
-Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
+Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   // Everything is checked before anything is created: the plan against both databases,
   // whose state is found there, blue's capture prerequisites, then the broker.
   auto databases = open_databases(plan);
@@ -488,10 +488,10 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   const AppliedPosition& position = found->position;
   PositionOwner owner;
   try {
-    const DatabaseIdentity source = read_database_identity(*databases->blue);
-    const DatabaseIdentity target = read_database_identity(*databases->green);
+    const DatabaseIdentity source = read_database_identity(*databases->source);
+    const DatabaseIdentity target = read_database_identity(*databases->target);
     if (auto distinct = check_distinct_databases(plan, source, target); !distinct) return distinct;
-    owner = read_position_owner(*databases->blue, plan, source);
+    owner = read_position_owner(*databases->source, plan, source);
   } catch (const std::exception& error) {
     return status_of(error, "reading the databases' identities");
   }
@@ -503,7 +503,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       spdlog::info("plan tables renamed on the source recorded=\"{}\" now=\"{}\"", position.owner->tables,
                    owner.tables);
     }
-    if (auto recorded = record_position_owner(*databases->green, plan, owner); !recorded) return recorded;
+    if (auto recorded = record_position_owner(*databases->target, plan, owner); !recorded) return recorded;
   }
   const bool first_snapshot = !position.recorded;
   if (first_snapshot) {
@@ -532,15 +532,15 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     }
   }
   if (!position.snapshot_complete) {
-    if (auto created = ensure_position_table(*databases->green); !created) return created;
-    if (auto recorded = record_snapshot_started(*databases->green, plan, owner); !recorded) {
+    if (auto created = ensure_position_table(*databases->target); !created) return created;
+    if (auto recorded = record_snapshot_started(*databases->target, plan, owner); !recorded) {
       return recorded;
     }
-    if (auto copied = snapshot(plan, *databases, status, stop); !copied) {
+    if (auto copied = snapshot(plan, *databases, status, stop.flag()); !copied) {
       // A first start leaves nothing behind; a resumed one keeps its record, which proves
       // the targets are this plan's to copy into again.
       if (first_snapshot) {
-        if (auto forgotten = forget_plan(*databases->green, plan); !forgotten) {
+        if (auto forgotten = forget_plan(*databases->target, plan); !forgotten) {
           spdlog::error("undo: {}", forgotten.message());
         }
       }
@@ -552,20 +552,20 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
                          "then are lost to cutover. Empty green (or DROP TABLE "
                          "cutover.apply_position) and run again to copy anew");
   }
-  if (auto created = ensure_position_table(*databases->green); !created) return created;
+  if (auto created = ensure_position_table(*databases->target); !created) return created;
   // The topic is made once the snapshot is done, so that a refused or failed first start
   // leaves none behind.
   std::unique_ptr<EmbeddedBroker> embedded;
   auto bootstrap = prepare_broker(plan, embedded);
   if (!bootstrap) return bootstrap.status();
-  if (stop.load()) return Status::ok();
+  if (stop.requested()) return Status::ok();
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
   std::optional<PartitionSets> partitions;  // what the publication watch started from
   Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
-  while (!stop.load()) {
+  while (!stop.requested()) {
     // With on_apply, capture sends everything after green's applied position again (its
     // slot is confirmed no further), so the applier starts where capture's first record will
     // land. With on_kafka_ack the slot may be ahead of green: the applier resumes from the
@@ -585,32 +585,26 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
       if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;
       continue;
     }
-    std::atomic<bool> session_stop{false};
+    // Stops with the run, when capture ends, or when the publication watch finds it changed.
+    StopSignal session_stop(stop);
     SinkWrapper limit_lead;
     if (plan.kafka.is_embedded()) {
       limit_lead = [&status](std::unique_ptr<ChangeLogSink> producer) -> std::unique_ptr<ChangeLogSink> {
         return std::make_unique<LeadLimitedSink>(std::move(producer), status.apply.consumed_bytes);
       };
     }
-    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop, limit_lead,
+    auto capture = make_capture(plan, *bootstrap, slot->slot_confirmed, session_stop.flag(), limit_lead,
                                 &status.capture, &status.drain_markers);
     Status capture_outcome = Status::ok();
     std::thread capture_thread([&] {
       capture_outcome = capture->run();
-      session_stop = true;
+      session_stop.request();
     });
-    std::atomic<bool> apply_stop{false};
     PublicationWatch publication(plan, session_stop, status.apply, partitions);
-    std::thread stop_watch([&] {
-      while (!stop.load() && !session_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      session_stop = true;
-      apply_stop = true;
-    });
     const auto session_started = Clock::now();
     const Status apply_outcome = apply_session(plan, *bootstrap, databases->transforms,
-                                               *start_offset, status, discarded, apply_stop);
-    session_stop = true;
-    stop_watch.join();
+                                               *start_offset, status, discarded, session_stop.flag());
+    session_stop.request();
     capture_thread.join();
     if (auto drift = publication.drift(); !drift) {
       std::lock_guard lock(status.apply.mutex);
@@ -622,7 +616,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
     }
     // Whichever side failed first ended the session; the other one stopped because of it.
     const Status ended = !apply_outcome ? apply_outcome : capture_outcome;
-    if (stop.load()) {
+    if (stop.requested()) {
       if (!ended && !ended.is_retryable()) outcome = ended;
       break;
     }
@@ -634,7 +628,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<b
   return outcome;
 }
 
-Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop) {
+Status run_apply_only(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   auto databases = open_databases(plan);
   if (!databases) return databases.status();
   if (auto resolved = resolve_into(plan, *databases); !resolved) return resolved;
@@ -647,22 +641,48 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomi
       !reachable) {
     return reachable;
   }
-  if (auto created = ensure_position_table(*databases->green); !created) return created;
+  if (auto created = ensure_position_table(*databases->target); !created) return created;
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);
   DiscardedRanges discarded;
   Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
-  while (!stop.load()) {
+  while (!stop.requested()) {
     const auto session_started = Clock::now();
     const Status ended =
-        apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop);
+        apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop.flag());
     if (ended) break;
     backoff.attempt_ran(Clock::now() - session_started);
     if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;
   return outcome;
+}
+
+Status run_capture_only(const Plan& plan, StopSignal& stop) {
+  if (plan.replication.slot_advance == SlotAdvance::kOnApply && !plan.has_target()) {
+    return Status::invalid(plan.file + ": replication.slot_advance: on_apply confirms blue's "
+                           "slot from green's applied position, so the plan needs green");
+  }
+  // Everything is checked before anything is created: the source, then the broker (whose
+  // topic may be created).
+  auto source = check_source_for_capture(plan, kSlotReleaseWait);
+  if (!source) return source.status();
+  std::unique_ptr<EmbeddedBroker> embedded;
+  auto bootstrap = prepare_broker(plan, embedded);
+  if (!bootstrap) return bootstrap.status();
+  auto slot = prepare_slot_and_publication(plan, *source);
+  if (!slot) return slot.status();
+  spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
+               plan.slot_name(), plan.changes_topic(),
+               plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
+  auto capture = make_capture(plan, *bootstrap, slot->confirmed, stop.flag());
+  if (auto outcome = capture->run(); !outcome) return outcome;
+  spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",
+               capture->counters().events.load(), capture->counters().bytes.load(),
+               capture->counters().transactions.load(),
+               Lsn(capture->counters().confirmed_lsn).to_string());
+  return Status::ok();
 }
 
 }  // namespace cutover

@@ -156,9 +156,7 @@ Result<Plan> derive_reverse_plan(const Plan& plan) {
   }
   Plan reverse = plan;
   reverse.name = plan.name + "-reverse";
-  reverse.blue = *plan.green;
-  reverse.green = plan.blue;
-  reverse.direction = Direction::kReverse;
+  reverse.direction = Direction::kReverse;  // its source() is green and its target() blue
   reverse.tables.clear();
   reverse.sequences.clear();
   std::string problems;

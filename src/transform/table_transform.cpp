@@ -86,12 +86,9 @@ Result<std::vector<std::string>> view_types(pqxx::connection& source, const Tabl
     }
     trial.abort();
     return types;
-  } catch (const pqxx::broken_connection& error) {
-    return Status::retryable(error.what());
   } catch (const std::exception& error) {
-    std::string reason = error.what();
-    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-    return Status::error(reason);
+    // A lost connection or a deadlock is tried again; anything else is the expression's fault.
+    return status_of(error, "");
   }
 }
 

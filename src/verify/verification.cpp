@@ -52,20 +52,19 @@ Result<Lsn> lsn_of(const std::string& text, const std::string& what) {
 }
 
 // Takes the source's snapshot at a new temporary slot's consistent point and the target's
-// with the applier held exactly there. `streaming` is the running pipeline's plan: its blue
-// is the source.
+// with the applier held exactly there. `streaming` is the running pipeline's plan.
 Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, ApplyHold& hold,
                                  const std::atomic<bool>& stop, VerificationReport& report) {
   const std::string source_role = streaming.source_side();
   const std::string target_role = streaming.target_side();
-  auto source = connect_libpq(streaming.blue.dsn, source_role);
+  auto source = connect_libpq(streaming.source().dsn, source_role);
   if (!source) return source.status();
   auto current = query_libpq(source->get(), "SELECT pg_current_wal_lsn()::text", source_role);
   if (!current) return current.status();
   auto before_slot = lsn_of(PQgetvalue(current->get(), 0, 0), "pg_current_wal_lsn()");
   if (!before_slot) return before_slot.status();
   // The target's session is ready before the applier is held: only its snapshot is taken inside.
-  auto target = connect_libpq(streaming.green->dsn, target_role);
+  auto target = connect_libpq(streaming.target().dsn, target_role);
   if (!target) return target.status();
 
   // The slot's point lies at or after blue's position now: holding the applier here first
@@ -76,7 +75,7 @@ Result<Snapshots> take_snapshots(const Plan& streaming, const std::string& id, A
   const std::string slot_name = streaming.slot_name().substr(0, 40) + "_verify_" + id;
   Snapshots snapshots;
   snapshots.reversed = streaming.direction == Direction::kReverse;
-  auto point = create_logical_slot(streaming.blue.dsn, slot_name, SlotLifetime::kTemporary, &snapshots.source);
+  auto point = create_logical_slot(streaming.source().dsn, slot_name, SlotLifetime::kTemporary, &snapshots.source);
   if (!point) return point.status().with_context(source_role + ": creating the verification's slot");
   report.consistent_point = *point;
   hold.request(*point);

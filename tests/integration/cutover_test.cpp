@@ -117,6 +117,10 @@ TEST_P(CutoverCrashTest, KilledRunRecoversTheSwitchWhenItStartsAgain) {
   const std::string side = crash.side_after_restart;
   PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
   EXPECT_EQ(system_reached(), system_of(expected));
+  // The include file names that side too: a RELOAD, anyone's, leaves clients where they are
+  // (after a crash between the rewrite and the RELOAD, the undo must write it back).
+  ASSERT_TRUE(PgbouncerAdmin(pooler_->admin_dsn(), "app").reload());
+  EXPECT_EQ(system_reached(), system_of(expected)) << "a RELOAD moved clients: the include file names the other side";
   // Every transaction is in the database clients reach, exactly once.
   expect_every_transaction_in(expected, processed);
   if (side == "blue") {

@@ -243,6 +243,8 @@ TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
   const std::string side = crash.side_after_restart;
   PostgresCluster& expected = side == "green" ? h_.green() : h_.blue();
   EXPECT_EQ(system_reached(), system_of(expected));
+  ASSERT_TRUE(PgbouncerAdmin(pooler_->admin_dsn(), "app").reload());
+  EXPECT_EQ(system_reached(), system_of(expected)) << "a RELOAD moved clients: the include file names the other side";
   ASSERT_TRUE(wait_for_direction(side == "green" ? "reverse" : "forward")) << h_.run().standard_error();
 
   expect_every_transaction_in(expected, processed_without_failures(*load));
@@ -252,6 +254,7 @@ TEST_P(RollbackCrashTest, KilledRunRecoversTheRollbackWhenItStartsAgain) {
 
 INSTANTIATE_TEST_SUITE_P(Steps, RollbackCrashTest,
                          ::testing::Values(CrashCase{"rollback_after_drain", "green"},
+                                           CrashCase{"rollback_after_include_rewritten", "green"},
                                            CrashCase{"rollback_before_resume", "blue"}),
                          [](const ::testing::TestParamInfo<CrashCase>& step) {
                            return std::string(step.param.point);

@@ -16,13 +16,15 @@ namespace {
 // What a real pooler and the two databases would hold.
 struct World {
   bool paused = false;
-  Side pointed = Side::kBlue;
+  Side pointed = Side::kBlue;     // where new client connections go now
+  Side configured = Side::kBlue;  // where the router's durable setting (PgBouncer's include file) says
   std::set<Side> fenced;
   std::set<Direction> slots;  // the next directions' slots made by moves
   // Clients let go onto a fenced side: their writes would fail.
   bool resumed_onto_fence = false;
   bool operator==(const World& other) const {
-    return paused == other.paused && pointed == other.pointed && fenced == other.fenced && slots == other.slots;
+    return paused == other.paused && pointed == other.pointed && configured == other.configured &&
+           fenced == other.fenced && slots == other.slots;
   }
 };
 
@@ -31,6 +33,8 @@ struct World {
 struct Faults {
   std::set<std::string> failing;
   bool applier_stalls = false;
+  // Called where the router's setting is written and not yet in effect.
+  std::function<void()> after_setting_written;
   Status fails(const std::string& call) const {
     return failing.count(call) ? Status::error("fake " + call + " failed") : Status::ok();
   }
@@ -58,8 +62,12 @@ class FakeRouter : public ClientRouter {
   Result<std::vector<int>> held_server_pids() const override { return std::vector<int>{101}; }
   Status point_at(Side side, const std::function<void()>& between) override {
     if (auto failed = faults_.fails(std::string("point_at:") + name_of(side)); !failed) return failed;
-    world_.pointed = side;
+    world_.configured = side;
+    if (faults_.after_setting_written) faults_.after_setting_written();
     if (between) between();
+    // The setting is written; making it take effect (PgBouncer's RELOAD) can fail apart.
+    if (auto failed = faults_.fails("reload"); !failed) return failed;
+    world_.pointed = side;
     return Status::ok();
   }
   Result<std::optional<Side>> pointed_at() const override { return std::optional<Side>(world_.pointed); }
@@ -167,6 +175,7 @@ World at_rest_before(Move move) {
     world.fenced = {Side::kGreen};
   } else {
     world.pointed = Side::kGreen;
+    world.configured = Side::kGreen;
     world.fenced = {Side::kBlue};
     world.slots = {Direction::kReverse};
   }
@@ -229,13 +238,14 @@ void expect_one_side(const World& world, const CutoverJournal& journal, const Pi
   EXPECT_FALSE(world.paused) << "clients left paused";
   EXPECT_FALSE(world.resumed_onto_fence) << "clients let go onto a fenced side";
   EXPECT_EQ(journal.side, world.pointed) << "the journal says clients are elsewhere";
+  EXPECT_EQ(world.configured, world.pointed) << "the router's setting names the other side: a later reload moves clients";
   const bool moved = world.pointed == (move == Move::kSwitch ? Side::kGreen : Side::kBlue);
   if (moved) {
     EXPECT_EQ(journal.outcome, move == Move::kSwitch ? Outcome::kSwitched : Outcome::kRolledBack);
     EXPECT_EQ(world.fenced, std::set<Side>{other_side(world.pointed)}) << "the side left must be fenced";
     const Direction next = move == Move::kSwitch ? Direction::kReverse : Direction::kForward;
     EXPECT_TRUE(world.slots.count(next)) << "the next direction has no slot";
-    EXPECT_EQ(pipeline.wanted.load(), next);
+    EXPECT_EQ(pipeline.direction.wanted(), next);
   } else {
     EXPECT_EQ(world, at_rest_before(move)) << "the undo left something behind";
     EXPECT_EQ(journal.outcome, Outcome::kAborted);
@@ -273,19 +283,19 @@ TEST_P(MoveTest, EveryStepsFailureLeavesClientsResumedWhereTheyWereWithTheReason
   for (const std::string& fault : {std::string("pause"), "fence:" + from, std::string("write_drain_marker"),
                                    std::string("applier stalls"), std::string("sync_sequences"),
                                    "lift_fence:" + to, std::string("start_direction"),
-                                   std::string("check_still_paused"), "point_at:" + to, std::string("resume")}) {
+                                   std::string("check_still_paused"), "point_at:" + to, std::string("reload"),
+                                   std::string("resume")}) {
     Harness harness(at_rest_before(move), journal_at_rest_before(move), carrying(move));
     if (fault == "applier stalls") {
       harness.faults_.applier_stalls = true;
     } else {
       harness.faults_.failing = {fault};
     }
-    // RESUME fails once: the undo's own RESUME must work for clients to be let go.
-    if (fault == "resume") {
-      harness.store_->after_save = [&harness](const CutoverJournal& kept) {
-        if (!kept.steps.empty() && kept.steps.back().status == StepStatus::kFailed) harness.faults_.failing.clear();
-      };
-    }
+    // The fault is passing: it fails the step once, and the undo's own RESUME, RELOAD or
+    // fence works.
+    harness.store_->after_save = [&harness](const CutoverJournal& kept) {
+      if (!kept.steps.empty() && kept.steps.back().status == StepStatus::kFailed) harness.faults_.failing.clear();
+    };
     const CutoverJournal& journal = harness.move(move);
     expect_one_side(harness.world_, journal, harness.pipeline_, move, "failing: " + fault);
     EXPECT_EQ(harness.world_.pointed, at_rest_before(move).pointed) << fault;
@@ -334,6 +344,9 @@ TEST_P(MoveTest, ACrashBetweenAnyTwoJournalWritesIsRecoveredToOneSide) {
     };
     clean.store_->after_save = [&](const CutoverJournal& kept) {
       crashes.push_back({clean.world_, kept, "after save " + std::to_string(clean.store_->saves)});
+    };
+    clean.faults_.after_setting_written = [&] {
+      crashes.push_back({clean.world_, clean.store_->kept(), "between the router's setting and its reload"});
     };
     clean.move(move);
   }

@@ -26,8 +26,9 @@ TEST(ReversePlan, PlainColumnsRenamesAndCastsTurnAround) {
 )");
   auto reverse = derive_reverse_plan(plan);
   ASSERT_TRUE(reverse) << reverse.status().message();
-  EXPECT_EQ(reverse->blue.dsn, "host=green dbname=app");
-  EXPECT_EQ(reverse->green->dsn, "host=blue dbname=app");
+  EXPECT_EQ(reverse->source().dsn, "host=green dbname=app");
+  EXPECT_EQ(reverse->target().dsn, "host=blue dbname=app");
+  EXPECT_EQ(reverse->blue.dsn, "host=blue dbname=app") << "blue is always the user's blue";
   EXPECT_EQ(reverse->changes_topic(), "cutover.accounts-v2.reverse");
   EXPECT_EQ(reverse->slot_name(), "cutover_accounts_v2_reverse");
   EXPECT_NE(reverse->origin_name(), plan.origin_name());

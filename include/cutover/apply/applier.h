@@ -62,7 +62,7 @@ using DiscardedRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
 class Applier {
  public:
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
-          ChangeLogSource& log, TargetWriter& writer, AppliedPosition start,
+          ChangeLogSource& log, ChangeWriter& writer, AppliedPosition start,
           ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
           RowSource& current_rows, ApplyHold& hold);
 
@@ -102,7 +102,7 @@ class Applier {
 
   const ApplySettings& settings_;
   ChangeLogSource& log_;
-  TargetWriter& writer_;
+  ChangeWriter& writer_;
   ApplyCounters& counters_;
   DiscardedRanges& discarded_;
   const std::atomic<bool>& stop_;

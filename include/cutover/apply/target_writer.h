@@ -59,22 +59,34 @@ Result<std::vector<std::string>> recorded_plans(pqxx::connection& green);
 Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn consistent_point);
 Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan);
 
-class TargetWriter {
+// What the applier writes through: a seam, so that its transaction boundaries can be driven
+// against a fake target (tests/unit/applier_test.cpp).
+class ChangeWriter {
+ public:
+  virtual ~ChangeWriter() = default;
+  // Runs the batch's net changes on `target` inside the open target transaction.
+  virtual Status write(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
+                       const SourceBatch& batch) = 0;
+  virtual Status truncate(const TableTransform& target) = 0;
+  // Commits everything written since the last commit, with the position.
+  virtual Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) = 0;
+  virtual void rollback() = 0;
+};
+
+class TargetWriter final : public ChangeWriter {
  public:
   TargetWriter(std::unique_ptr<pqxx::connection> green, const Plan& plan);
-  ~TargetWriter();
+  ~TargetWriter() override;
 
   // Prepares the session: replica role (no triggers, no FK checks, as for any replica) and
   // the replication origin that marks these changes as cutover's.
   Status open_session();
 
-  // Runs the batch's net changes on `target` inside the open green transaction.
   Status write(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
-               const SourceBatch& batch);
-  Status truncate(const TableTransform& target);
-  // Commits everything written since the last commit, with the position.
-  Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset);
-  void rollback();
+               const SourceBatch& batch) override;
+  Status truncate(const TableTransform& target) override;
+  Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) override;
+  void rollback() override;
 
  private:
   pqxx::work& transaction();

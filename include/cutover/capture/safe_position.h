@@ -46,17 +46,19 @@ class AppliedPositionSource {
   virtual Result<Lsn> applied_position() = 0;
 };
 
-// Reads green's replication origin named `origin` (the applier advances it in the same
+// Reads the target's replication origin named `origin` (the applier advances it in the same
 // transaction as the data, with pg_replication_origin_xact_setup(end_lsn, commit_time)).
-// A missing origin means nothing was applied yet: position 0/0.
-class GreenAppliedPosition final : public AppliedPositionSource {
+// A missing origin means nothing was applied yet: position 0/0. `role` names the target in
+// messages ("green", or "blue" for the reverse pipeline).
+class TargetAppliedPosition final : public AppliedPositionSource {
  public:
-  GreenAppliedPosition(std::string green_dsn, std::string origin);
-  ~GreenAppliedPosition() override;
+  TargetAppliedPosition(std::string target_dsn, std::string role, std::string origin);
+  ~TargetAppliedPosition() override;
   Result<Lsn> applied_position() override;
 
  private:
-  std::string green_dsn_;
+  std::string target_dsn_;
+  std::string role_;
   std::string origin_;
   std::unique_ptr<pqxx::connection> connection_;
 };

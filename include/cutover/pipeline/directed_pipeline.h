@@ -1,13 +1,11 @@
 // The pipeline of `cutover run` in whichever direction clients call for: forward (blue to
 // green) while clients are on blue, reverse (green to blue) while they are on green.
 //
-// Cutover changes `PipelineStatus::wanted` once a switch or rollback is done; this stops the
+// Cutover changes `PipelineStatus::direction` once a switch or rollback is done; this stops the
 // running direction and starts the other. The slot of the direction that stopped is dropped
 // when the other starts: its changes were drained before clients moved, and a slot nobody
 // reads keeps WAL forever.
 #pragma once
-
-#include <atomic>
 
 #include "cutover/common/result.h"
 #include "cutover/pipeline/forward_pipeline.h"
@@ -17,6 +15,6 @@ namespace cutover {
 
 // `reverse` is the reverse plan, or why the plan has none (then only forward can run).
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
-                    const std::atomic<bool>& stop);
+                    StopSignal& stop);
 
 }  // namespace cutover

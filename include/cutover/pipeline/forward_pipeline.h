@@ -8,11 +8,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "cutover/apply/applier.h"
 #include "cutover/capture/capture.h"
 #include "cutover/common/result.h"
+#include "cutover/common/stop_signal.h"
 #include "cutover/plan/plan.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/snapshot/snapshot_copy.h"
@@ -25,10 +27,27 @@ namespace cutover {
 enum class Phase { kStarting, kSnapshotting, kStreaming, kHalted, kStopped };
 const char* phase_name(Phase phase);
 
+// The direction cutover wants streaming, changed by a switch or a rollback. The direction
+// being served is stopped the moment another is wanted, so the pipeline turns around at once.
+class DirectionRequest {
+ public:
+  Direction wanted() const;
+  void want(Direction direction);
+  // While `stop` runs `direction`: requested when another direction is wanted (or at once if
+  // one is already). Null stops serving.
+  void serve(Direction direction, StopSignal* stop);
+
+ private:
+  mutable std::mutex mutex_;
+  Direction wanted_ = Direction::kForward;  // guarded by mutex_
+  Direction served_ = Direction::kForward;  // guarded by mutex_
+  StopSignal* stop_ = nullptr;              // guarded by mutex_
+};
+
 // What `cutover run` is doing, for the status log and the control API.
 struct PipelineStatus {
   std::atomic<Phase> phase{Phase::kStarting};
-  std::atomic<Direction> wanted{Direction::kForward};   // set by cutover at a switch or rollback
+  DirectionRequest direction;  // set by cutover at a switch or rollback
   std::atomic<Direction> running{Direction::kForward};  // the direction streaming now
   SnapshotProgress snapshot;
   CaptureCounters capture;  // totals across capture restarts
@@ -61,7 +80,9 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
                                       DrainMarkers* drain_markers = nullptr);
 
 // Runs the pipeline of `plan`: blue to green for the plan, green to blue for the reverse plan.
-Status run_forward(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
-Status run_apply_only(const Plan& plan, PipelineStatus& status, const std::atomic<bool>& stop);
+Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop);
+Status run_apply_only(const Plan& plan, PipelineStatus& status, StopSignal& stop);
+// `cutover capture`: the source's changes into Kafka, nothing applied.
+Status run_capture_only(const Plan& plan, StopSignal& stop);
 
 }  // namespace cutover

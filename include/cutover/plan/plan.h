@@ -123,8 +123,13 @@ struct Plan {
   std::string publication_name() const;
   // The replication origin in green that records what the applier applied.
   std::string origin_name() const;
-  // The sides in messages: the source is blue and the target green, turned around in the
-  // reverse plan.
+  // The databases by role: the source is blue and the target green, turned around in the
+  // reverse plan. `blue` and `green` always name the user's databases; code that runs in both
+  // directions reads these. target() needs green (has_target()).
+  const DatabaseEndpoint& source() const { return direction == Direction::kReverse ? *green : blue; }
+  const DatabaseEndpoint& target() const { return direction == Direction::kReverse ? blue : *green; }
+  bool has_target() const { return direction == Direction::kReverse || green.has_value(); }
+  // The sides in messages.
   std::string source_side() const { return direction == Direction::kReverse ? "green" : "blue"; }
   std::string target_side() const { return direction == Direction::kReverse ? "blue" : "green"; }
   // The change-log topic of this plan's direction: each has its own.

@@ -1,0 +1,234 @@
+// The applier's transaction boundaries, without servers: a change log held in memory and a
+// fake target that keeps what is written in a pending transaction until commit, as green
+// does. The oracle is the target's committed rows, compared with what the source's committed
+// transactions leave, and the positions committed with them.
+#include "cutover/apply/applier.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace cutover {
+namespace {
+
+using nlohmann::json;
+
+// A change log of messages given in order; seek() reads again from an offset. Once read to
+// its end and found quiet a few times, it asks the applier to stop.
+class MemoryLog : public ChangeLogSource {
+ public:
+  MemoryLog(std::vector<std::string> messages, std::atomic<bool>& stop)
+      : messages_(std::move(messages)), stop_(stop) {}
+  Result<std::optional<ChangeLogMessage>> next(std::chrono::milliseconds) override {
+    if (position_ >= messages_.size()) {
+      if (++quiet_reads_ > 3) stop_ = true;
+      return std::optional<ChangeLogMessage>();
+    }
+    ChangeLogMessage message;
+    message.offset = static_cast<std::int64_t>(position_);
+    message.value = messages_[position_++];
+    return std::optional<ChangeLogMessage>(std::move(message));
+  }
+  Status seek(std::int64_t offset) override {
+    seeks.push_back(offset);
+    position_ = static_cast<std::size_t>(offset);
+    return Status::ok();
+  }
+  std::vector<std::int64_t> seeks;
+
+ private:
+  std::vector<std::string> messages_;
+  std::size_t position_ = 0;
+  int quiet_reads_ = 0;
+  std::atomic<bool>& stop_;
+};
+
+// A target table by key, with the open transaction's changes kept apart until commit.
+class TransactionalTarget : public ChangeWriter {
+ public:
+  struct Commit {
+    Lsn source_end;
+    std::int64_t next_offset;
+    std::size_t rows_written;  // rows written in the transaction this commit ended
+  };
+
+  Status write(const TableTransform&, const std::vector<SourceColumn>&, const SourceBatch& batch) override {
+    for (const auto& [key, pending] : batch.rows()) {
+      pending_[key] = pending.after;
+      ++pending_rows_;
+    }
+    return Status::ok();
+  }
+  Status truncate(const TableTransform&) override {
+    truncated_pending_ = true;
+    pending_.clear();
+    return Status::ok();
+  }
+  Status commit(Lsn source_end, std::int64_t, std::int64_t next_offset) override {
+    if (truncated_pending_) committed.clear();
+    for (auto& [key, row] : pending_) {
+      if (row) {
+        committed[key] = *row;
+      } else {
+        committed.erase(key);
+      }
+    }
+    commits.push_back({source_end, next_offset, pending_rows_});
+    rollback();
+    return Status::ok();
+  }
+  void rollback() override {
+    pending_.clear();
+    pending_rows_ = 0;
+    truncated_pending_ = false;
+  }
+
+  std::map<std::string, json> committed;
+  std::vector<Commit> commits;
+
+ private:
+  std::map<std::string, std::optional<json>> pending_;
+  std::size_t pending_rows_ = 0;
+  bool truncated_pending_ = false;
+};
+
+class NoCurrentRows : public RowSource {
+ public:
+  Result<std::vector<json>> current_rows(const QualifiedName&, const std::vector<SourceColumn>&,
+                                         const std::vector<std::string>&, const std::vector<json>&) override {
+    return Status::error("no row is read back in these tests");
+  }
+};
+
+// Change events as capture writes them (docs/change-events.md), for public.t (id, v).
+std::string begin(std::uint64_t commit_lsn) {
+  return json{{"status", "BEGIN"}, {"source", {{"commit_lsn", commit_lsn}, {"ts_ms", 1}}}}.dump();
+}
+std::string end(std::uint64_t commit_lsn) {
+  return json{{"status", "END"}, {"source", {{"commit_lsn", commit_lsn}, {"end_lsn", commit_lsn + 1}, {"ts_ms", 1}}}}
+      .dump();
+}
+std::string row(char op, int id, const std::string& value, std::uint64_t commit_lsn) {
+  json event = {{"op", std::string(1, op)},
+                {"source", {{"schema", "public"}, {"table", "t"}, {"commit_lsn", commit_lsn}}}};
+  if (op == 'd') {
+    event["before"] = {{"id", id}};
+  } else {
+    event["after"] = {{"id", id}, {"v", value}};
+  }
+  return event.dump();
+}
+
+TableTransform table_t() {
+  TableTransform transform;
+  transform.source = {"public", "t"};
+  transform.target = {"public", "t"};
+  transform.source_columns = {{"id", "integer", "integer", "integer", 23}, {"v", "text", "text", "text", 25}};
+  transform.columns = {make_target_column("id", "id", "integer"), make_target_column("v", "v", "text")};
+  transform.key = {"id"};
+  transform.source_key = {"id"};
+  return transform;
+}
+
+struct Applied {
+  TransactionalTarget target;
+  std::vector<std::int64_t> seeks;
+  DiscardedRanges discarded;
+  Status outcome = Status::ok();
+};
+
+// Applies `messages` from `applied` on, with green transactions bounded at `batch_rows`.
+Applied apply_log(const std::vector<std::string>& messages, long batch_rows, Lsn applied = Lsn()) {
+  Applied run;
+  std::atomic<bool> stop{false};
+  MemoryLog log(messages, stop);
+  const std::vector<TableTransform> transforms = {table_t()};
+  ApplySettings settings;
+  settings.batch_rows = batch_rows;
+  settings.batch_interval = std::chrono::hours(1);  // bounded by rows alone here
+  ApplyCounters counters;
+  ApplyHold hold;
+  NoCurrentRows rows;
+  AppliedPosition start;
+  start.source_lsn = applied;
+  Applier applier(settings, transforms, log, run.target, start, counters, run.discarded, stop, rows, hold);
+  run.outcome = applier.run();
+  run.seeks = log.seeks;
+  return run;
+}
+
+// The committed row of public.t with `id`, if any.
+std::optional<json> committed_row(const TransactionalTarget& target, int id) {
+  for (const auto& [key, row] : target.committed) {
+    if (row.at("id") == id) return row;
+  }
+  return std::nullopt;
+}
+
+TEST(Applier, ASourceTransactionIsCommittedWholeEvenWhenItsRowsAreFlushedBeforeItsEnd) {
+  // Five rows in one source transaction, green transactions bounded at two rows: rows reach
+  // the target before the END, but nothing commits until it.
+  std::vector<std::string> log = {begin(100)};
+  for (int id = 1; id <= 5; ++id) log.push_back(row('c', id, "v" + std::to_string(id), 100));
+  log.push_back(end(100));
+  log.push_back(begin(200));
+  log.push_back(row('u', 3, "changed", 200));
+  log.push_back(row('d', 5, "", 200));
+  log.push_back(end(200));
+  const Applied run = apply_log(log, 2);
+  ASSERT_TRUE(run.outcome) << run.outcome.message();
+  ASSERT_EQ(run.target.commits.size(), 2U);
+  EXPECT_EQ(run.target.commits[0].source_end, Lsn(101));
+  EXPECT_EQ(run.target.commits[0].next_offset, 7) << "the offset after the first END";
+  EXPECT_EQ(run.target.commits[0].rows_written, 5U);
+  EXPECT_EQ(run.target.commits[1].source_end, Lsn(201));
+  EXPECT_EQ(run.target.commits[1].next_offset, 11);
+  EXPECT_EQ(run.target.committed.size(), 4U);
+  EXPECT_EQ(committed_row(run.target, 3).value()["v"], "changed");
+  EXPECT_FALSE(committed_row(run.target, 5));
+}
+
+TEST(Applier, TransactionsAtOrBelowTheAppliedPositionChangeNothing) {
+  // After a capture restart the log holds transactions green has already: skipped.
+  const Applied run = apply_log({begin(100), row('c', 1, "old", 100), end(100), begin(300), row('c', 2, "new", 300),
+                         end(300)},
+                        1000, Lsn(150));
+  ASSERT_TRUE(run.outcome) << run.outcome.message();
+  ASSERT_EQ(run.target.commits.size(), 1U);
+  EXPECT_EQ(run.target.commits[0].source_end, Lsn(301));
+  EXPECT_EQ(run.target.committed.size(), 1U);
+  EXPECT_TRUE(committed_row(run.target, 2));
+}
+
+TEST(Applier, ATransactionCutOffByACaptureRestartIsDiscardedAndTheRestReadAgain) {
+  // T1 complete but not yet committed; T2 cut off after one row; then T2 sent whole again.
+  const std::vector<std::string> log = {
+      begin(100), row('c', 1, "a", 100), end(100),                        // offsets 0-2
+      begin(200), row('c', 2, "cut", 200),                                // offsets 3-4: cut off
+      begin(200), row('c', 2, "b", 200), row('c', 3, "c", 200), end(200)  // offsets 5-8
+  };
+  const Applied run = apply_log(log, 1000);
+  ASSERT_TRUE(run.outcome) << run.outcome.message();
+  ASSERT_EQ(run.discarded.size(), 1U);
+  EXPECT_EQ(run.discarded[0], (std::pair<std::int64_t, std::int64_t>{3, 5}));
+  EXPECT_EQ(run.seeks, std::vector<std::int64_t>{0}) << "T1, rolled back with T2's start, is read again";
+  EXPECT_EQ(run.target.committed.size(), 3U);
+  EXPECT_EQ(committed_row(run.target, 2).value()["v"], "b");
+  EXPECT_EQ(run.target.commits.back().source_end, Lsn(201));
+  EXPECT_EQ(run.target.commits.back().next_offset, 9);
+}
+
+TEST(Applier, StoppingCommitsNothingOfAnOpenTransactionEvenWhatItFlushed) {
+  // Bounded at one row: T1 commits at its END; T2's row is flushed to the target, but T2 has
+  // no END when the log stops, so the target's transaction is rolled back.
+  const Applied run = apply_log({begin(100), row('c', 1, "a", 100), end(100), begin(200), row('c', 2, "open", 200)}, 1);
+  ASSERT_TRUE(run.outcome) << run.outcome.message();
+  ASSERT_EQ(run.target.commits.size(), 1U);
+  EXPECT_EQ(run.target.commits.back().source_end, Lsn(101));
+  EXPECT_EQ(run.target.commits.back().next_offset, 3) << "the open transaction is read again next time";
+  EXPECT_EQ(run.target.committed.size(), 1U);
+  EXPECT_FALSE(committed_row(run.target, 2));
+}
+
+}  // namespace
+}  // namespace cutover
