@@ -15,7 +15,7 @@ using Clock = std::chrono::steady_clock;
 Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
                  ChangeLogSource& log, ChangeWriter& writer, AppliedPosition start,
                  ApplyCounters& counters, DiscardedRanges& discarded,
-                 const std::atomic<bool>& stop, RowSource& current_rows, ApplyHold& hold)
+                 const std::atomic<bool>& stop, RowSource& current_rows, ApplyHold& hold, SteadyNow now)
     : settings_(settings),
       log_(log),
       writer_(writer),
@@ -24,7 +24,9 @@ Applier::Applier(const ApplySettings& settings, const std::vector<TableTransform
       stop_(stop),
       current_rows_(current_rows),
       hold_(hold),
-      applied_(start.source_lsn) {
+      now_(std::move(now)),
+      applied_(start.source_lsn),
+      green_transaction_started_(now_()) {
   for (const auto& transform : transforms) {
     SourceTable& source = sources_[transform.source.text()];
     if (!source.batch) {
@@ -114,7 +116,7 @@ Status Applier::on_begin(const ChangeEvent& event) {
   in_transaction_ = true;
   transaction_begin_offset_ = event.offset;
   if (completed_ == 0 && !skipping_ && rows_in_green_transaction_ == 0) {
-    green_transaction_started_ = Clock::now();
+    green_transaction_started_ = now_();
   }
   return Status::ok();
 }
@@ -143,7 +145,7 @@ Status Applier::on_end(const ChangeEvent& event) {
 bool Applier::bounds_reached() const {
   return rows_in_green_transaction_ + rows_in_batches_ >= static_cast<std::size_t>(settings_.batch_rows) ||
          bytes_in_green_transaction_ + bytes_in_batches_ >= static_cast<std::size_t>(settings_.batch_bytes) ||
-         Clock::now() - green_transaction_started_ >= settings_.batch_interval;
+         now_() - green_transaction_started_ >= settings_.batch_interval;
 }
 
 Status Applier::on_row(const ChangeEvent& event) {
@@ -398,7 +400,7 @@ void Applier::reset_green_transaction() {
   bytes_in_batches_ = 0;
   uncommitted_rows_by_source_.clear();
   completed_message_.clear();
-  green_transaction_started_ = Clock::now();
+  green_transaction_started_ = now_();
 }
 
 Status Applier::discard_cut_off_transaction(std::int64_t next_begin_offset) {

@@ -14,16 +14,19 @@ namespace {
 using nlohmann::json;
 
 // A change log of messages given in order; seek() reads again from an offset. Once read to
-// its end and found quiet a few times, it asks the applier to stop.
+// its end and found quiet a few times, it asks the applier to stop. Each message read moves
+// the test's clock by `tick`.
 class MemoryLog : public ChangeLogSource {
  public:
-  MemoryLog(std::vector<std::string> messages, std::atomic<bool>& stop)
-      : messages_(std::move(messages)), stop_(stop) {}
+  MemoryLog(std::vector<std::string> messages, std::atomic<bool>& stop, std::chrono::steady_clock::time_point& clock,
+            std::chrono::milliseconds tick)
+      : messages_(std::move(messages)), stop_(stop), clock_(clock), tick_(tick) {}
   Result<std::optional<ChangeLogMessage>> next(std::chrono::milliseconds) override {
     if (position_ >= messages_.size()) {
       if (++quiet_reads_ > 3) stop_ = true;
       return std::optional<ChangeLogMessage>();
     }
+    clock_ += tick_;
     ChangeLogMessage message;
     message.offset = static_cast<std::int64_t>(position_);
     message.value = messages_[position_++];
@@ -41,6 +44,8 @@ class MemoryLog : public ChangeLogSource {
   std::size_t position_ = 0;
   int quiet_reads_ = 0;
   std::atomic<bool>& stop_;
+  std::chrono::steady_clock::time_point& clock_;
+  std::chrono::milliseconds tick_;
 };
 
 // A target table by key, with the open transaction's changes kept apart until commit.
@@ -137,21 +142,25 @@ struct Applied {
   Status outcome = Status::ok();
 };
 
-// Applies `messages` from `applied` on, with green transactions bounded at `batch_rows`.
-Applied apply_log(const std::vector<std::string>& messages, long batch_rows, Lsn applied = Lsn()) {
+// Applies `messages` from `applied` on, with green transactions bounded at `batch_rows` and
+// at one second, while each message read takes `tick` of the test's clock.
+Applied apply_log(const std::vector<std::string>& messages, long batch_rows, Lsn applied = Lsn(),
+                  std::chrono::milliseconds tick = std::chrono::milliseconds(0)) {
   Applied run;
   std::atomic<bool> stop{false};
-  MemoryLog log(messages, stop);
+  std::chrono::steady_clock::time_point clock{};
+  MemoryLog log(messages, stop, clock, tick);
   const std::vector<TableTransform> transforms = {table_t()};
   ApplySettings settings;
   settings.batch_rows = batch_rows;
-  settings.batch_interval = std::chrono::hours(1);  // bounded by rows alone here
+  settings.batch_interval = std::chrono::seconds(1);
   ApplyCounters counters;
   ApplyHold hold;
   NoCurrentRows rows;
   AppliedPosition start;
   start.source_lsn = applied;
-  Applier applier(settings, transforms, log, run.target, start, counters, run.discarded, stop, rows, hold);
+  Applier applier(settings, transforms, log, run.target, start, counters, run.discarded, stop, rows, hold,
+                  [&clock] { return clock; });
   run.outcome = applier.run();
   run.seeks = log.seeks;
   return run;
@@ -228,6 +237,32 @@ TEST(Applier, StoppingCommitsNothingOfAnOpenTransactionEvenWhatItFlushed) {
   EXPECT_EQ(run.target.commits.back().next_offset, 3) << "the open transaction is read again next time";
   EXPECT_EQ(run.target.committed.size(), 1U);
   EXPECT_FALSE(committed_row(run.target, 2));
+}
+
+TEST(Applier, AGreenTransactionOpenLongerThanTheBatchIntervalCommitsAtTheNextEnd) {
+  // A busy log (never quiet) of small transactions: without time passing they share one green
+  // transaction until the log goes quiet; with each message taking 400 ms of the test's clock,
+  // the interval of one second ends it at the first END after it passed.
+  std::vector<std::string> log;
+  for (std::uint64_t lsn = 100; lsn <= 500; lsn += 100) {
+    log.push_back(begin(lsn));
+    log.push_back(row('c', static_cast<int>(lsn), "x", lsn));
+    log.push_back(end(lsn));
+  }
+  const Applied quick = apply_log(log, 1000);
+  ASSERT_TRUE(quick.outcome) << quick.outcome.message();
+  ASSERT_EQ(quick.target.commits.size(), 1U) << "committed only when the log went quiet";
+  EXPECT_EQ(quick.target.commits[0].next_offset, 15);
+
+  const Applied slow = apply_log(log, 1000, Lsn(), std::chrono::milliseconds(400));
+  ASSERT_TRUE(slow.outcome) << slow.outcome.message();
+  std::vector<std::int64_t> ends;
+  for (const auto& commit : slow.target.commits) ends.push_back(commit.next_offset);
+  // A green transaction's second starts at its first BEGIN: 0.8 s have passed at that
+  // transaction's END, 2 s at the next one's, which commits both; the last two transactions
+  // are committed when the log goes quiet.
+  EXPECT_EQ(ends, (std::vector<std::int64_t>{6, 12, 15}));
+  EXPECT_EQ(slow.target.committed.size(), 5U);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "cutover/apply/target_writer.h"
 #include "cutover/apply/source_batch.h"
 #include "cutover/common/histogram.h"
+#include "cutover/common/steady_clock.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transform/table_transform.h"
 #include "cutover/transport/change_log_consumer.h"
@@ -64,7 +65,7 @@ class Applier {
   Applier(const ApplySettings& settings, const std::vector<TableTransform>& transforms,
           ChangeLogSource& log, ChangeWriter& writer, AppliedPosition start,
           ApplyCounters& counters, DiscardedRanges& discarded, const std::atomic<bool>& stop,
-          RowSource& current_rows, ApplyHold& hold);
+          RowSource& current_rows, ApplyHold& hold, SteadyNow now = real_steady_clock());
 
   // Runs until `stop` or an error; commits what is complete before returning on stop.
   Status run();
@@ -108,6 +109,7 @@ class Applier {
   const std::atomic<bool>& stop_;
   RowSource& current_rows_;
   ApplyHold& hold_;
+  SteadyNow now_;  // what the batch interval is measured by
   std::map<std::string, SourceTable> sources_;  // by "schema.table"
 
   Lsn applied_;                          // end of the last committed source transaction
