@@ -1,7 +1,9 @@
 #include "cutover/orchestrator/move_engine.h"
 
 #include <algorithm>
+#include <thread>
 
+#include "cutover/common/backoff.h"
 #include "cutover/common/crash_point.h"
 #include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
@@ -11,6 +13,26 @@ namespace cutover {
 namespace {
 
 const char* const kTimeFormat = "%Y-%m-%dT%H:%M:%SZ";
+// How long an undo that fails for a passing reason (a pooler restarting, a connection lost)
+// is tried again: clients may be held until it succeeds.
+constexpr auto kUndoPatience = std::chrono::seconds(30);
+constexpr Backoff::Settings kUndoBackoff{std::chrono::milliseconds(200), std::chrono::seconds(2),
+                                         std::chrono::seconds(30)};
+
+// Runs `undo` until it succeeds, fails for good, or kUndoPatience has passed.
+Status undo_patiently(const std::function<Status()>& undo, StepName step) {
+  const auto deadline = std::chrono::steady_clock::now() + kUndoPatience;
+  Backoff backoff(kUndoBackoff);
+  Status undone = undo();
+  while (!undone && undone.is_retryable() && std::chrono::steady_clock::now() < deadline) {
+    const auto wait = backoff.next();
+    spdlog::warn("cutover undoing {} failed, trying again backoff_ms={} reason=\"{}\"", name_of(step), wait.count(),
+                 undone.message());
+    std::this_thread::sleep_for(wait);
+    undone = undo();
+  }
+  return undone;
+}
 
 }  // namespace
 
@@ -123,7 +145,7 @@ Status MoveEngine::undo(const std::vector<MoveStep>& steps) {
   for (auto name = in_effect.rbegin(); name != in_effect.rend(); ++name) {
     const MoveStep* step = find(*name);
     if (step == nullptr || !step->undo) continue;
-    const Status undone = step->undo();
+    const Status undone = undo_patiently(step->undo, *name);
     if (undone) {
       // Not recorded, the undo is only done again by the next recovery: it is idempotent.
       if (auto recorded = journal_.record(*name, StepStatus::kUndone); !recorded) {

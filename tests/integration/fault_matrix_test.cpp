@@ -163,13 +163,16 @@ TEST_F(FaultMatrixTest, APoolerRestartedDuringTheFreezeAbortsTheSwitchAndLosesNo
   lock.exec("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
   auto switching = std::async(std::launch::async, [this] { return h_.cli({"switch", "--force-without-rollback"}); });
   PgbouncerAdmin admin(pooler_->admin_dsn(), "app");
-  bool paused = false;
-  for (int poll = 0; poll < 200 && !paused; ++poll) {
+  // The freeze is done (PAUSE answered, not only asked: SHOW DATABASES shows a PAUSE still
+  // waiting for transactions as paused already) once the move drains.
+  bool draining = false;
+  for (int poll = 0; poll < 200 && !draining; ++poll) {
     std::this_thread::sleep_for(100ms);
-    const auto state = admin.paused();
-    paused = state && *state;
+    const auto status = h_.cli({"status"});
+    draining = status.output.is_object() && status.output.value("phase", "") == "draining";
   }
-  ASSERT_TRUE(paused) << "the switch never paused the pooler";
+  ASSERT_TRUE(draining) << "the switch never reached the drain";
+  ASSERT_TRUE(admin.paused().value());
   pooler_->restart();
   const std::size_t before_restart = confirmed_writes();
   std::this_thread::sleep_for(3s);
@@ -200,7 +203,7 @@ TEST_F(FaultMatrixTest, GreenUnreachableForThirtySecondsThenDrains) {
   const auto early = h_.cli({"status"});
   std::this_thread::sleep_for(25s);
   const auto late = h_.cli({"status"});
-  ASSERT_TRUE(early.output.is_object() && late.output.is_object()) << early.errors << late.errors << "\nRUN STDERR:\n" << h_.run().standard_error();
+  ASSERT_TRUE(early.output.is_object() && late.output.is_object()) << early.errors << late.errors << "\n" << h_.run().standard_error();
   EXPECT_GT(late.output["lag_bytes"].get<long>(), early.output["lag_bytes"].get<long>())
       << "the lag did not grow while green was down";
   h_.green().start();

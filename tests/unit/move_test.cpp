@@ -32,10 +32,16 @@ struct World {
 // ever commits the drain marker.
 struct Faults {
   std::set<std::string> failing;
+  // Calls that fail once as a lost connection would, then work.
+  mutable std::set<std::string> failing_once;
   bool applier_stalls = false;
   // Called where the router's setting is written and not yet in effect.
   std::function<void()> after_setting_written;
   Status fails(const std::string& call) const {
+    if (failing_once.count(call)) {
+      failing_once.erase(call);
+      return Status::retryable("fake " + call + ": connection lost");
+    }
     return failing.count(call) ? Status::error("fake " + call + " failed") : Status::ok();
   }
 };
@@ -382,6 +388,18 @@ TEST_P(MoveTest, AnAbortBeforeTheSwitchIsUndone) {
   const CutoverJournal& journal = harness.store_->kept();
   expect_one_side(harness.world_, journal, harness.pipeline_, move, "aborted");
   EXPECT_EQ(journal.reason, "aborted by request");
+}
+
+TEST_P(MoveTest, AnUndoThatFailsForAPassingReasonIsTriedAgain) {
+  // The drain fails, and the pooler is unreachable for a moment (restarting) when the undo
+  // resumes clients: tried again, the undo ends with clients let go, not "undo_failed".
+  const Move move = GetParam();
+  Harness harness(at_rest_before(move), journal_at_rest_before(move), carrying(move));
+  harness.faults_.failing = {"write_drain_marker"};
+  harness.faults_.failing_once = {"resume"};
+  const CutoverJournal& journal = harness.move(move);
+  expect_one_side(harness.world_, journal, harness.pipeline_, move, "resume lost once in the undo");
+  EXPECT_TRUE(harness.faults_.failing_once.empty()) << "the undo never met the passing failure";
 }
 
 INSTANTIATE_TEST_SUITE_P(Moves, MoveTest, testing::Values(Move::kSwitch, Move::kRollback),

@@ -89,7 +89,9 @@ class MoveEngine {
   // Runs `steps`; the first failure, or an abort, is returned and nothing is undone yet.
   Status run(const std::vector<MoveStep>& steps);
   // Undoes the steps the journal shows in effect, last first, then runs every cleanup;
-  // journals each step undone. The first undo that failed, after trying them all.
+  // journals each step undone. An undo failing for a passing reason (connection lost, busy,
+  // timeout: a pooler restarting) is tried again for up to 30 s. The first undo that failed,
+  // after trying them all.
   Status undo(const std::vector<MoveStep>& steps);
   // After a restart, for a move the journal shows under way: true when the committing step
   // had taken effect and the steps after it have now run (finish the move); false when it
