@@ -11,8 +11,6 @@
 #include <iostream>
 #include <thread>
 
-#include "cutover/capture/capture.h"
-#include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/durable_file.h"
 #include "cutover/common/postgres_connection.h"

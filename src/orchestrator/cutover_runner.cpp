@@ -110,8 +110,8 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
   MoveDatabases& databases = *seams_.databases;
   const bool fencing = plan_.cutover.fence_blue;
   std::vector<MoveStep> steps;
-  // Timings are saved as they are measured; one that cannot be saved is not a reason to undo
-  // the move (the step's own journal entry, saved next, is).
+  // Timings go into the journal in memory (amend) and reach the disk with the next step entry:
+  // inside the client pause, only the steps' own entries are written and fsynced.
 
   if (switching && plan_.verify.before_switch_full) {
     MoveStep verification(StepName::kVerification, [this] { return verify_first(); });
@@ -125,13 +125,10 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     const auto paused_at =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
-    if (auto saved = journal_.update([paused_at](CutoverJournal& journal) { journal.timings.paused_at_ms = paused_at; });
-        !saved) {
-      return saved;
-    }
+    journal_.amend([paused_at](CutoverJournal& journal) { journal.timings.paused_at_ms = paused_at; });
     if (auto paused = router.pause(plan_.cutover.freeze_timeout); !paused) return paused;
     const auto took = elapsed_ms(pause_started_);
-    journal_.update([took](CutoverJournal& journal) { journal.timings.freeze_ms = took; });
+    journal_.amend([took](CutoverJournal& journal) { journal.timings.freeze_ms = took; });
     return StepOutcome{};
   });
   freeze.state = switching ? MoveState::kFreezing : MoveState::kRollingBack;
@@ -145,7 +142,7 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
       if (!pooled) return pooled.status();
       if (auto fenced = databases.fence(route.from, *pooled); !fenced) return fenced;
       const auto took = elapsed_ms(pause_started_);
-      journal_.update([took](CutoverJournal& journal) { journal.timings.freeze_ms = took; });
+      journal_.amend([took](CutoverJournal& journal) { journal.timings.freeze_ms = took; });
       return StepOutcome{name_of(route.from)};
     });
     fence.undo = [&databases, route] { return databases.lift_fence(route.from).status(); };
@@ -158,7 +155,7 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     if (auto written = databases.write_drain_marker(route.from, id); !written) return written;
     auto drained = wait_for_drain(id);
     const auto took = elapsed_ms(started);
-    journal_.update([took](CutoverJournal& journal) { journal.timings.drain_ms = took; });
+    journal_.amend([took](CutoverJournal& journal) { journal.timings.drain_ms = took; });
     return drained;
   });
   if (switching) drain.state = MoveState::kDraining;
@@ -208,13 +205,11 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
       return pointed;
     }
     const auto took = elapsed_ms(switch_started_);
-    if (auto saved = journal_.update([route, took](CutoverJournal& journal) {
-          journal.side = route.to;
-          journal.timings.switch_ms = took;
-        });
-        !saved) {
-      return saved;
-    }
+    // Saved with the step's "done" entry, which follows at once.
+    journal_.amend([route, took](CutoverJournal& journal) {
+      journal.side = route.to;
+      journal.timings.switch_ms = took;
+    });
     return StepOutcome{name_of(route.to)};
   });
   if (switching) point.state = MoveState::kSwitching;
@@ -235,7 +230,7 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
   MoveStep resume(StepName::kResume, [this, &router, &databases, route]() -> Result<StepOutcome> {
     if (auto resumed = router.resume(); !resumed) return resumed;
     const auto took = elapsed_ms(pause_started_);
-    journal_.update([took](CutoverJournal& journal) { journal.timings.pause_ms = took; });
+    journal_.amend([took](CutoverJournal& journal) { journal.timings.pause_ms = took; });
     // Whether a new connection through the router reaches the new side.
     auto expected = databases.system_identifier(route.to);
     if (!expected) return StepOutcome{expected.status().message()};
@@ -380,8 +375,8 @@ Result<std::string> CutoverRunner::start(Move move, const SwitchRequest& request
     journal.operation = move;
     journal.outcome = Outcome::kNone;
     journal.reason.clear();
-    journal.steps = {{StepName::kGuardrails, StepStatus::kDone, utc_now("%Y-%m-%dT%H:%M:%SZ"),
-                      request.force_without_rollback ? "forced without rollback" : ""}};
+    journal.steps = {JournalStep::now(StepName::kGuardrails, StepStatus::kDone,
+                                      request.force_without_rollback ? "forced without rollback" : "")};
     journal.timings = {};
   });
   if (!begun) {
@@ -459,8 +454,7 @@ Status CutoverRunner::finish(const Route& route) {
 
 Status CutoverRunner::record_undo(const Route& route, const std::string& reason, const Status& undone) {
   const Status saved = journal_.update([&](CutoverJournal& journal) {
-    journal.steps.push_back({StepName::kUndo, undone ? StepStatus::kDone : StepStatus::kFailed,
-                             utc_now("%Y-%m-%dT%H:%M:%SZ"), reason});
+    journal.steps.push_back(JournalStep::now(StepName::kUndo, undone ? StepStatus::kDone : StepStatus::kFailed, reason));
     if (undone) {
       journal.state = route.from == Side::kGreen ? MoveState::kSwitched : MoveState::kStreaming;
       journal.side = route.from;

@@ -7,7 +7,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "cutover/common/duration.h"
 #include "cutover/common/durable_file.h"
+#include "cutover/plan/reverse_plan.h"
 
 namespace cutover {
 
@@ -18,7 +20,6 @@ constexpr std::array<const char*, 7> kStateNames = {"streaming", "verifying", "f
                                                     "draining",  "switching", "switched"};
 constexpr std::array<const char*, 2> kSideNames = {"blue", "green"};
 constexpr std::array<const char*, 2> kMoveNames = {"switch", "rollback"};
-constexpr std::array<const char*, 2> kDirectionNames = {"forward", "reverse"};
 constexpr std::array<const char*, 5> kOutcomeNames = {"", "switched", "rolled_back", "aborted", "undo_failed"};
 constexpr std::array<const char*, 12> kStepNames = {"guardrails", "verification", "freeze",  "fence",
                                                     "drain",      "sequences",    "reverse", "forward",
@@ -53,6 +54,10 @@ const char* name_of(StepStatus status) { return word(kStepStatusNames, status); 
 
 Side other_side(Side side) { return side == Side::kBlue ? Side::kGreen : Side::kBlue; }
 
+JournalStep JournalStep::now(StepName name, StepStatus status, std::string detail) {
+  return {name, status, utc_now("%Y-%m-%dT%H:%M:%SZ"), std::move(detail)};
+}
+
 const JournalStep* CutoverJournal::last(StepName step) const {
   for (auto entry = steps.rbegin(); entry != steps.rend(); ++entry) {
     if (entry->name == step) return &*entry;
@@ -83,7 +88,7 @@ nlohmann::json CutoverJournal::to_json() const {
   }
   return {{"state", name_of(state)},
           {"side", name_of(side)},
-          {"pipeline", word(kDirectionNames, pipeline)},
+          {"pipeline", direction_name(pipeline)},
           {"operation", name_of(operation)},
           {"cutover_id", cutover_id},
           {"outcome", name_of(outcome)},
@@ -102,8 +107,10 @@ Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
     CutoverJournal journal;
     journal.state = parse<MoveState>("state", json.at("state").get<std::string>(), kStateNames);
     journal.side = parse<Side>("side", json.at("side").get<std::string>(), kSideNames);
-    journal.pipeline =
-        parse<Direction>("pipeline", json.value("pipeline", std::string("forward")), kDirectionNames);
+    // The plan's words for directions, in the enum's order.
+    const std::array<const char*, 2> direction_names = {direction_name(Direction::kForward),
+                                                        direction_name(Direction::kReverse)};
+    journal.pipeline = parse<Direction>("pipeline", json.value("pipeline", std::string("forward")), direction_names);
     journal.operation = parse<Move>("operation", json.value("operation", std::string("switch")), kMoveNames);
     journal.cutover_id = json.value("cutover_id", std::string());
     journal.outcome = parse<Outcome>("outcome", json.value("outcome", std::string()), kOutcomeNames);

@@ -5,14 +5,12 @@
 
 #include "cutover/common/backoff.h"
 #include "cutover/common/crash_point.h"
-#include "cutover/common/duration.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
 
 namespace {
 
-const char* const kTimeFormat = "%Y-%m-%dT%H:%M:%SZ";
 // How long an undo that fails for a passing reason (a pooler restarting, a connection lost)
 // is tried again: clients may be held until it succeeds.
 constexpr auto kUndoPatience = std::chrono::seconds(30);
@@ -55,9 +53,14 @@ Status MoveJournal::update(const std::function<void(CutoverJournal&)>& change) {
   return store_.save(journal_);
 }
 
+void MoveJournal::amend(const std::function<void(CutoverJournal&)>& change) {
+  std::lock_guard lock(mutex_);
+  change(journal_);
+}
+
 Status MoveJournal::record(StepName step, StepStatus status, const std::string& detail) {
   std::lock_guard lock(mutex_);
-  journal_.steps.push_back({step, status, utc_now(kTimeFormat), detail});
+  journal_.steps.push_back(JournalStep::now(step, status, detail));
   spdlog::info("cutover id={} step={} status={}{}", journal_.cutover_id, name_of(step), name_of(status),
                detail.empty() ? "" : " detail=\"" + detail + "\"");
   return store_.save(journal_);

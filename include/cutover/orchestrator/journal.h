@@ -47,6 +47,9 @@ struct JournalStep {
   StepStatus status = StepStatus::kStarted;
   std::string at;  // UTC time
   std::string detail;
+
+  // An entry made at the present time.
+  static JournalStep now(StepName name, StepStatus status, std::string detail = "");
 };
 
 struct CutoverTimings {

@@ -54,9 +54,12 @@ class MoveJournal {
   CutoverJournal read() const;
   // Applies `change` and saves the journal.
   Status update(const std::function<void(CutoverJournal&)>& change);
+  // Applies `change` to the journal shown, saved with the next write: for what recovery does
+  // not act on (timings), so that a step in the client pause writes the disk only for its
+  // journal entries.
+  void amend(const std::function<void(CutoverJournal&)>& change);
   // Appends a step entry at the present time, logs it and saves.
   Status record(StepName step, StepStatus status, const std::string& detail = "");
-  JournalStore& store() { return store_; }
 
  private:
   JournalStore& store_;
