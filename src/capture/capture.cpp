@@ -22,6 +22,7 @@ CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStrea
                                Lsn confirmed, CaptureCounters& counters,
                                const std::atomic<bool>& stop)
     : settings_(settings),
+      echoes_before_(counters.echoes_left_out.load()),
       stream_(stream),
       sink_(sink),
       encoder_(encoder),
@@ -74,7 +75,10 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
     if (commit && last) commit_end = commit->end_lsn;
     if (auto status = offer(records_[index], commit_end); !status) return status;
   }
-  if (commit) counters_.transactions++;
+  if (commit) {
+    counters_.transactions++;
+    counters_.echoes_left_out = echoes_before_ + encoder_.echoes_left_out();
+  }
   return Status::ok();
 }
 
@@ -207,7 +211,7 @@ Status Capture::run() {
       continue;
     }
     spdlog::info("streaming from blue confirmed_lsn={}", confirmed_.to_string());
-    ChangeEncoder encoder((*stream)->database_name());
+    ChangeEncoder encoder((*stream)->database_name(), settings_.echo_origin);
     CaptureSession session(settings_, **stream, *sink, encoder, tracker, applied_.get(),
                            confirmed_, counters_, stop_);
     const auto started_at = Clock::now();
@@ -241,9 +245,9 @@ void Capture::report_progress(const std::atomic<bool>& finished) {
     const double seconds = std::chrono::duration<double>(Clock::now() - last).count();
     const std::uint64_t events = counters_.events.load();
     spdlog::info("capture progress events={} events_per_second={:.0f} transactions={} "
-                 "received_lsn={} confirmed_lsn={}",
+                 "echoes_left_out={} received_lsn={} confirmed_lsn={}",
                  events, static_cast<double>(events - events_before) / seconds,
-                 counters_.transactions.load(), Lsn(counters_.received_lsn).to_string(),
+                 counters_.transactions.load(), counters_.echoes_left_out.load(), Lsn(counters_.received_lsn).to_string(),
                  Lsn(counters_.confirmed_lsn).to_string());
     events_before = events;
     last = Clock::now();

@@ -110,25 +110,35 @@ class ChangeEncoder::Visitor {
   Visitor(ChangeEncoder& encoder, Lsn message_lsn, std::vector<ChangeRecord>& records)
       : encoder_(encoder), message_lsn_(message_lsn), records_(records) {}
 
+  // BEGIN waits for the next message: an Origin may follow.
   Status operator()(const pgoutput::Begin& begin) {
-    encoder_.transaction_ = Transaction{begin, 0, ""};
-    records_.push_back({transaction_key(), transaction_event("BEGIN", nullptr)});
+    encoder_.transaction_ = Transaction{};
+    encoder_.transaction_->begin = begin;
+    encoder_.transaction_->begin_lsn = message_lsn_;
     return Status::ok();
   }
 
   Status operator()(const pgoutput::Commit& commit) {
     if (!encoder_.transaction_) return Status::error("pgoutput: Commit without Begin");
-    records_.push_back({transaction_key(), transaction_event("END", &commit)});
+    if (leaves_out_rows() && !encoder_.transaction_->begin_written) {
+      encoder_.echoes_left_out_++;
+    } else {
+      write_begin();
+      records_.push_back({transaction_key(), transaction_event("END", &commit)});
+    }
     encoder_.transaction_.reset();
     return Status::ok();
   }
 
   Status operator()(const pgoutput::Origin& origin) {
-    if (encoder_.transaction_) encoder_.transaction_->origin = origin.name;
+    if (!encoder_.transaction_) return Status::ok();
+    encoder_.transaction_->origin = origin.name;
+    encoder_.transaction_->echo = !encoder_.echo_origin_.empty() && origin.name == encoder_.echo_origin_;
     return Status::ok();
   }
 
   Status operator()(const pgoutput::Relation& relation) {
+    write_begin();
     std::string value;
     JsonWriter out(value);
     out.begin_object().key("op").string("schema").key("schema").begin_object().key("columns").begin_array();
@@ -184,6 +194,8 @@ class ChangeEncoder::Visitor {
     for (auto oid : truncate.relations) {
       if (!relation_for(oid)) return unknown_relation(oid);
     }
+    if (leaves_out_rows()) return Status::ok();
+    write_begin();
     for (auto oid : truncate.relations) {
       const auto& relation = *relation_for(oid);
       std::string value;
@@ -209,6 +221,10 @@ class ChangeEncoder::Visitor {
   }
 
   Status operator()(const pgoutput::LogicalMessage& message) {
+    if (message.transactional) {
+      if (leaves_out_rows()) return Status::ok();
+      write_begin();
+    }
     std::string value;
     JsonWriter out(value);
     out.begin_object().key("op").string("m");
@@ -227,6 +243,17 @@ class ChangeEncoder::Visitor {
   }
 
  private:
+  // Inside a transaction of cutover's own applier of the other direction.
+  bool leaves_out_rows() const { return encoder_.transaction_ && encoder_.transaction_->echo; }
+
+  // The transaction's BEGIN, once, before its first record.
+  void write_begin() {
+    auto& transaction = encoder_.transaction_;
+    if (!transaction || transaction->begin_written) return;
+    transaction->begin_written = true;
+    records_.push_back({transaction_key(), transaction_event("BEGIN", nullptr)});
+  }
+
   const pgoutput::Relation* relation_for(std::uint32_t oid) const {
     return encoder_.relations_.find(oid);
   }
@@ -239,6 +266,8 @@ class ChangeEncoder::Visitor {
   // A Debezium envelope, written directly: this is capture's hot path.
   Status row_event(const pgoutput::Relation& relation, const char* op,
                    const pgoutput::Tuple* before, char old_kind, const pgoutput::Tuple* after) {
+    if (leaves_out_rows()) return Status::ok();
+    write_begin();
     std::string value;
     value.reserve(256);
     JsonWriter out(value);
@@ -308,7 +337,7 @@ class ChangeEncoder::Visitor {
         .key("db").string(encoder_.database_name_)
         .key("txId").unsigned_number(begin.xid)
         .key("commit_lsn").unsigned_number(begin.final_lsn.value())
-        .key("lsn").unsigned_number(message_lsn_.value())
+        .key("lsn").unsigned_number(commit ? message_lsn_.value() : encoder_.transaction_->begin_lsn.value())
         .key("ts_ms").number(pgoutput::to_unix_milliseconds(begin.commit_time));
     if (commit) out.key("end_lsn").unsigned_number(commit->end_lsn.value());
     out.end_object().key("ts_ms").number(now_milliseconds()).end_object();

@@ -56,6 +56,12 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const Source
                                                   ExportedSnapshot* exported) {
   auto connection = open_postgres(plan.source().dsn, plan.source_side());
   if (!connection) return connection.status();
+  // A move prepares the next direction on a side still fenced (a rollback fenced green).
+  try {
+    allow_writes(**connection);
+  } catch (const std::exception& error) {
+    return status_of(error, plan.source_side());
+  }
   const std::string publication = quote_identifier(plan.publication_name());
   if (!state.publication_exists) {
     // A partitioned table's changes are published under its own name, as the plan maps it,

@@ -119,6 +119,21 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     steps.push_back(std::move(verification));
   }
 
+  // The next direction's slot and publication on the side to be reached, before the freeze:
+  // creating a slot waits for the transactions running there, and clients must not wait with
+  // it. Everything after its consistent point is captured, so no client write on that side is
+  // missed; what this direction's applier still writes there until the drain carries its
+  // replication origin, which the next direction's capture leaves out (change_encoder.h).
+  // Left unused by an undo, the slot is dropped, best effort: the next move drops it too.
+  MoveStep next(step_of(route.next), [&databases, route]() -> Result<StepOutcome> {
+    if (!route.with_next) return StepOutcome{"forced without rollback", true};
+    auto started = databases.start_direction(route.next);
+    if (!started) return started.status();
+    return StepOutcome{*started};
+  });
+  next.cleanup = [&databases, route] { return databases.drop_direction_slot(route.next); };
+  steps.push_back(std::move(next));
+
   // Freeze: from here on, any failure puts clients back where they were.
   MoveStep freeze(StepName::kFreeze, [this, &router]() -> Result<StepOutcome> {
     pause_started_ = Clock::now();
@@ -170,7 +185,7 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
   });
 
   if (fencing) {
-    // Before the next direction's publication may need creating there.
+    // The side reached takes writes again (a rollback fenced it).
     MoveStep unfence(StepName::kUnfence, [&databases, route]() -> Result<StepOutcome> {
       auto lifted = databases.lift_fence(route.to);
       if (!lifted) return lifted.status();
@@ -182,17 +197,6 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     };
     steps.push_back(std::move(unfence));
   }
-
-  // The next direction's slot, on the side reached, before any client can write there. Left
-  // unused by an undo, it is dropped, best effort: the next move drops it too.
-  MoveStep next(step_of(route.next), [&databases, route]() -> Result<StepOutcome> {
-    if (!route.with_next) return StepOutcome{"forced without rollback", true};
-    auto started = databases.start_direction(route.next);
-    if (!started) return started.status();
-    return StepOutcome{*started};
-  });
-  next.cleanup = [&databases, route] { return databases.drop_direction_slot(route.next); };
-  steps.push_back(std::move(next));
 
   MoveStep point(StepName::kSwitch, [this, &router, route]() -> Result<StepOutcome> {
     // A pooler restarted (or resumed by someone else) during the freeze lets writes reach the

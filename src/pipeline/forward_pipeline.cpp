@@ -399,6 +399,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   CaptureSettings settings;
   settings.slot_advance = plan.replication.slot_advance;
   settings.drain_markers = drain_markers;
+  settings.echo_origin = plan.echo_origin_name();
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
     applied = std::make_unique<TargetAppliedPosition>(plan.target().dsn, plan.target_side(),

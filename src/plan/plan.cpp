@@ -495,6 +495,11 @@ std::string object_name_of_plan(const std::string& plan_name) {
 std::string Plan::slot_name() const { return object_name_of_plan(name); }
 std::string Plan::publication_name() const { return object_name_of_plan(name); }
 std::string Plan::origin_name() const { return object_name_of_plan(name); }
+std::string Plan::echo_origin_name() const {
+  const std::string suffix = kReversePlanSuffix;
+  if (direction == Direction::kReverse) return object_name_of_plan(name.substr(0, name.size() - suffix.size()));
+  return object_name_of_plan(name + suffix);
+}
 
 std::vector<QualifiedName> Plan::source_tables() const {
   std::vector<QualifiedName> sources;

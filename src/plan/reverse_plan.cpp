@@ -155,7 +155,7 @@ Result<Plan> derive_reverse_plan(const Plan& plan) {
     uses_of_target[mapping.target.text()]++;
   }
   Plan reverse = plan;
-  reverse.name = plan.name + "-reverse";
+  reverse.name = plan.name + kReversePlanSuffix;
   reverse.direction = Direction::kReverse;  // its source() is green and its target() blue
   reverse.tables.clear();
   reverse.sequences.clear();

@@ -1,8 +1,10 @@
 // Rollback end to end: after a switch the reverse pipeline keeps blue current, and a
 // rollback moves clients back with nothing lost, under pgbench through PgBouncer the whole
 // time; then a second switch works as the first did.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <sys/stat.h>
 
@@ -96,6 +98,74 @@ TEST_F(RollbackTest, SwitchRollbackAndSwitchAgainUnderPgbenchLoseNothing) {
   const long highest_on_blue = h_.blue().query_number("SELECT max(id) FROM events");
   const long fresh = std::stol(through_pooler("INSERT INTO events (note) VALUES ('last') RETURNING id"));
   EXPECT_GT(fresh, highest_on_blue);
+}
+
+// The next direction's slot is made before the freeze, so until the drain the applier still
+// writes into the side it is on: none of that may come back (its origin is left out), and
+// every client write after the switch (or the rollback) must reach the other side. A client
+// writes one row at a time through the pooler across a switch and a rollback; each row names
+// the transaction that wrote it and the system it was written on. Oracle, in plain SQL: every
+// row is on both sides, and on the side where a client wrote it a row still has the xmin of
+// the client's own transaction (an echo applied back would have written a new version).
+TEST_F(RollbackTest, NoAppliedRowComesBackAndEveryClientRowCrossesBothWays) {
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  std::atomic<bool> stop{false};
+  std::atomic<long> written{0};
+  std::string failure;
+  std::thread client([&] {
+    try {
+      pqxx::connection connection(pooler_->app_dsn());
+      while (!stop.load()) {
+        pqxx::nontransaction(connection).exec(
+            "INSERT INTO events (note) SELECT txid_current() % 4294967296 || ' ' || system_identifier "
+            "FROM pg_control_system()");
+        written++;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    } catch (const std::exception& error) {
+      failure = error.what();
+    }
+  });
+  struct Joined {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~Joined() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } joined{stop, client};
+  auto rows_written_on = [&](PostgresCluster& side, PostgresCluster& on) {
+    return side.query_number("SELECT count(*) FROM events WHERE split_part(note, ' ', 2) = '" + system_of(on) + "'");
+  };
+  // Rows a client wrote on `side` that no longer have the client transaction's xmin there.
+  auto rewritten_on = [&](PostgresCluster& side) {
+    return side.query_number("SELECT count(*) FROM events WHERE split_part(note, ' ', 2) = '" + system_of(side) +
+                             "' AND xmin::text <> split_part(note, ' ', 1)");
+  };
+
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const auto rolled_back = h_.cli({"rollback"});
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2)
+                                      << h_.run().standard_error();
+  ASSERT_TRUE(wait_for_direction("forward")) << h_.run().standard_error();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  stop = true;
+  client.join();
+  EXPECT_EQ(failure, "");
+
+  EXPECT_TRUE(h_.wait_until_equal("SELECT id, note FROM events", "SELECT id, note FROM events"));
+  EXPECT_EQ(h_.blue().query_number("SELECT count(*) FROM events"), written.load());
+  // The client wrote on both sides, and each side has the other's rows.
+  EXPECT_GT(rows_written_on(h_.blue(), h_.green()), 0);
+  EXPECT_GT(rows_written_on(h_.green(), h_.blue()), 0);
+  EXPECT_EQ(rewritten_on(h_.blue()), 0) << "rows the forward applier wrote to green came back to blue";
+  EXPECT_EQ(rewritten_on(h_.green()), 0) << "rows the reverse applier wrote to blue came back to green";
+  expect_verification_clean("the switch and the rollback");
 }
 
 // The switch command instead of PgBouncer's include file: PgBouncer only pauses and resumes,

@@ -104,5 +104,67 @@ TEST(ChangeEncoder, TupleOfTheWrongWidthIsAnError) {
   EXPECT_FALSE(encoder.encode(Insert{1, {{ValueKind::kText, "1"}}}, Lsn(1), records));
 }
 
+// The other direction's applier writes into this source: its transactions are cutover's own
+// echo. Left out (their Relation kept, for the columns), while a transaction of another
+// origin, such as a subscription the source has of its own, is kept whole with its origin.
+TEST(ChangeEncoder, TransactionsOfTheEchoOriginAreLeftOut) {
+  ChangeEncoder encoder("app", "cutover_shop");
+  std::vector<ChangeRecord> records;
+  Insert insert{1, {{ValueKind::kText, "1"}, {ValueKind::kText, "t"}, {ValueKind::kNull, {}}}};
+
+  // Its first change of a table comes with the table's Relation: kept, in an empty transaction.
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x200), 0, 9}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(Origin{Lsn(0x50), "cutover_shop"}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(users(), Lsn(0x110), records));
+  ASSERT_TRUE(encoder.encode(insert, Lsn(0x120), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x200), Lsn(0x230), 0}, Lsn(0x230), records));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(json::parse(records[0].value)["status"], "BEGIN");
+  EXPECT_EQ(json::parse(records[0].value)["source"]["lsn"], 0x100);
+  EXPECT_EQ(json::parse(records[1].value)["op"], "schema");
+  EXPECT_EQ(json::parse(records[2].value)["event_count"], 0);
+  EXPECT_EQ(encoder.echoes_left_out(), 0u);
+
+  records.clear();
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x400), 0, 10}, Lsn(0x300), records));
+  ASSERT_TRUE(encoder.encode(Origin{Lsn(0x60), "cutover_shop"}, Lsn(0x300), records));
+  ASSERT_TRUE(encoder.encode(insert, Lsn(0x320), records));
+  ASSERT_TRUE(encoder.encode(Truncate{false, false, {1}}, Lsn(0x330), records));
+  ASSERT_TRUE(encoder.encode(LogicalMessage{true, Lsn(0x340), "cutover", "x"}, Lsn(0x340), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x400), Lsn(0x430), 0}, Lsn(0x430), records));
+  EXPECT_TRUE(records.empty());
+  EXPECT_EQ(encoder.echoes_left_out(), 1u);
+  EXPECT_FALSE(encoder.in_transaction());
+
+  records.clear();
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x600), 0, 11}, Lsn(0x500), records));
+  ASSERT_TRUE(encoder.encode(Origin{Lsn(0x70), "upstream_subscription"}, Lsn(0x500), records));
+  ASSERT_TRUE(encoder.encode(insert, Lsn(0x520), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x600), Lsn(0x630), 0}, Lsn(0x630), records));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(json::parse(records[1].value)["source"]["origin"], "upstream_subscription");
+  EXPECT_EQ(json::parse(records[2].value)["event_count"], 1);
+
+  // A client's transaction (no Origin) is kept too.
+  records.clear();
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x800), 0, 12}, Lsn(0x700), records));
+  ASSERT_TRUE(encoder.encode(insert, Lsn(0x720), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x800), Lsn(0x830), 0}, Lsn(0x830), records));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(json::parse(records[0].value)["source"]["lsn"], 0x700);
+  EXPECT_FALSE(json::parse(records[1].value)["source"].contains("origin"));
+}
+
+// Without an echo origin (cutover capture alone), nothing is left out.
+TEST(ChangeEncoder, WithoutAnEchoOriginEveryTransactionIsKept) {
+  ChangeEncoder encoder("app");
+  std::vector<ChangeRecord> records;
+  ASSERT_TRUE(encoder.encode(Begin{Lsn(0x200), 0, 9}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(Origin{Lsn(0x50), ""}, Lsn(0x100), records));
+  ASSERT_TRUE(encoder.encode(Commit{0, Lsn(0x200), Lsn(0x230), 0}, Lsn(0x230), records));
+  EXPECT_EQ(records.size(), 2u);
+  EXPECT_EQ(encoder.echoes_left_out(), 0u);
+}
+
 }  // namespace
 }  // namespace cutover

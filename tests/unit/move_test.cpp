@@ -274,8 +274,8 @@ TEST_P(MoveTest, RunsEveryStepInOrderAndEndsOnTheOtherSide) {
     if (step.status == StepStatus::kDone) done.push_back(name_of(step.name));
   }
   const std::string next = move == Move::kSwitch ? "reverse" : "forward";
-  std::vector<std::string> expected = {"guardrails", "freeze", "fence", "drain", "sequences", "unfence",
-                                       next, "switch", "resume"};
+  std::vector<std::string> expected = {"guardrails", next, "freeze", "fence", "drain", "sequences", "unfence",
+                                       "switch", "resume"};
   if (move == Move::kSwitch && harness.plan_.verify.before_switch_full) {
     expected.insert(expected.begin() + 1, "verification");
   }

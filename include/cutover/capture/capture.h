@@ -29,6 +29,7 @@ struct CaptureCounters {
   std::atomic<std::uint64_t> events{0};
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> echoes_left_out{0};
   std::atomic<std::uint64_t> confirmed_lsn{0};
   std::atomic<std::uint64_t> received_lsn{0};
 };
@@ -40,6 +41,8 @@ struct CaptureSettings {
   std::chrono::milliseconds maximum_backoff{5000};
   // Markers to put into the change log for a source that cannot send them; none when null.
   DrainMarkers* drain_markers = nullptr;
+  // The other direction's applier origin, whose transactions are left out (change_encoder.h).
+  std::string echo_origin;
 };
 
 class CaptureSession {
@@ -60,6 +63,7 @@ class CaptureSession {
   Lsn safe_position();
 
   const CaptureSettings& settings_;
+  std::uint64_t echoes_before_;  // left out by earlier sessions
   ReplicationStream& stream_;
   ChangeLogSink& sink_;
   ChangeEncoder& encoder_;

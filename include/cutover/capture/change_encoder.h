@@ -7,6 +7,14 @@
 // commit LSN and transaction id, and row records their position in the transaction, so the
 // applier can skip what it has already applied. The format is documented in
 // docs/change-events.md.
+//
+// Transactions written by cutover's own applier of the other direction (its replication
+// origin, `echo_origin`) are left out: after a switch the reverse pipeline's slot on green
+// exists from before the freeze, and the rows the forward applier wrote there must not come
+// back to blue. pgoutput sends a transaction's Origin right after its Begin, so BEGIN is
+// written once the next message shows which transaction this is. Such a transaction's
+// Relation messages are kept (the applier follows the table's columns by them), in a
+// transaction of no row events.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +32,8 @@ namespace cutover {
 
 class ChangeEncoder {
  public:
-  explicit ChangeEncoder(std::string database_name) : database_name_(std::move(database_name)) {}
+  explicit ChangeEncoder(std::string database_name, std::string echo_origin = "")
+      : database_name_(std::move(database_name)), echo_origin_(std::move(echo_origin)) {}
 
   // `message_lsn` is the XLogData start position of the message. Appends 0..n records.
   Status encode(const pgoutput::Message& message, Lsn message_lsn,
@@ -33,18 +42,25 @@ class ChangeEncoder {
   bool in_transaction() const { return transaction_.has_value(); }
   // Forgets a transaction cut off by a lost connection; the server sends it again whole.
   void reset_transaction() { transaction_.reset(); }
+  // Transactions of `echo_origin` left out so far.
+  std::uint64_t echoes_left_out() const { return echoes_left_out_; }
 
  private:
   struct Transaction {
     pgoutput::Begin begin;
+    Lsn begin_lsn;
     std::uint64_t events = 0;
     std::string origin;
+    bool begin_written = false;
+    bool echo = false;
   };
 
   class Visitor;
   friend class Visitor;
 
   std::string database_name_;
+  std::string echo_origin_;
+  std::uint64_t echoes_left_out_ = 0;
   RelationCache relations_;
   std::optional<Transaction> transaction_;
 };

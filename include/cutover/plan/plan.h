@@ -123,6 +123,9 @@ struct Plan {
   std::string publication_name() const;
   // The replication origin in green that records what the applier applied.
   std::string origin_name() const;
+  // The origin of the other direction's applier, which writes into this plan's source: its
+  // transactions are cutover's own echo, which this direction's capture leaves out.
+  std::string echo_origin_name() const;
   // The databases by role: the source is blue and the target green, turned around in the
   // reverse plan. `blue` and `green` always name the user's databases; code that runs in both
   // directions reads these. target() needs green (has_target()).
@@ -144,6 +147,8 @@ struct Plan {
 // only in '-' and '_' share it: cutover refuses a second plan whose objects it finds are another
 // plan's (see pipeline/plan_ownership.h).
 std::string object_name_of_plan(const std::string& plan_name);
+// The reverse plan is named after the forward plan with this suffix.
+inline constexpr const char* kReversePlanSuffix = "-reverse";
 
 // Reads and validates a plan file. The error lists every problem, one per line.
 Result<Plan> load_plan(const std::string& path);
