@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Cutover benchmark: the write pause clients see, under pgbench at full rate through PgBouncer.
 
-  python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--seconds 40]
+  python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--cycles 10] [--broker embedded|external]
 
 One run, one pool: pgbench (TPC-B, transaction pooling) writes through PgBouncer for the
 whole run, logging every transaction's latency (-l). First a bare `PAUSE app; RELOAD;
-RESUME app` on the admin console (the floor: what PgBouncer alone costs); then `cutover switch`
-(verification before the freeze, PAUSE, drain, sequences, the reverse slot, include file,
-RELOAD, RESUME); then, once the reverse pipeline streams, `cutover rollback`. For each window:
-the worst pgbench latency of a transaction that ended in it, and the journal's freeze, drain,
-switch and pause timings. Prints a Markdown table.
+RESUME app` on the admin console (the floor: what PgBouncer alone costs); then `--cycles`
+times `cutover switch` (verification and the reverse slot before the freeze; PAUSE, drain,
+sequences, include file, RELOAD, RESUME) and then `cutover rollback`, each asked again while
+its guardrails refuse it. For each move: the client pause (the journal's, PAUSE sent to RESUME
+answered), the worst pgbench latency of a transaction that ended in its window, and the
+journal's freeze, drain and switch timings; and the time from the end of the move before it
+until it was accepted (each is asked for as soon as the one before it ends). `--broker external` runs `cutover broker` as its own process (what a
+team's own Kafka looks like to cutover) instead of the broker inside `cutover run`. Prints
+Markdown tables.
 """
 import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
 
@@ -78,12 +82,17 @@ class PooledRun:
 
     TABLES = "".join(f"  - source: pgbench_{t}\n" for t in ("accounts", "branches", "tellers", "history"))
 
-    def __init__(self, prefix, scale, name, before_switch, cutover_settings):
+    def __init__(self, prefix, scale, name, before_switch, cutover_settings, broker="embedded"):
         self.work = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.work, 0o777)
         self.blue, self.green = Cluster(self.work, "blue"), Cluster(self.work, "green")
-        self.pooler = self.run = None
+        self.pooler = self.run = self.broker = None
         try:
+            brokers = "embedded"
+            if broker == "external":
+                self.broker = subprocess.Popen([CUTOVER, "broker"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                               text=True)
+                brokers = self.broker.stdout.readline().strip()
             subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(scale), self.blue.dsn], check=True,
                            capture_output=True)
             subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(scale), self.green.dsn], check=True,
@@ -97,7 +106,8 @@ class PooledRun:
                 f'verify:\n  before_switch: {before_switch}\ncutover:\n{cutover_settings}'
                 f'  switch:\n    pgbouncer:\n      admin_dsn: "{self.pooler.admin}"\n'
                 f'      database: app\n      include_file: {self.pooler.include}\n'
-                f'      blue: "{Pooler.line(self.blue)}"\n      green: "{Pooler.line(self.green)}"\n'))
+                f'      blue: "{Pooler.line(self.blue)}"\n      green: "{Pooler.line(self.green)}"\n'),
+                             brokers=brokers)
             self.env = dict(os.environ, CUTOVER_TOKEN="bench")
             self.run = start_run(self.work, plan_path, "run.log", self.env)
             wait_for(lambda: log_has(self.work, "run.log", "applying from"), timeout=600)
@@ -129,36 +139,68 @@ class PooledRun:
         status = self.cli("status") or {}
         return status.get("direction") == direction and status.get("applied_lsn", "0/0") != "0/0"
 
+    def move_when_accepted(self, command, timeout=120):
+        """`cutover <command>`, asked again while its guardrails refuse it; its journal, the
+        seconds until it was accepted, and the last refusal."""
+        started = time.time()
+        refusal = ""
+        while True:
+            asked = time.time()
+            journal = self.cli(command)
+            if journal is not None:
+                return journal, asked - started, refusal
+            refusal = (self.last_cli.stdout + self.last_cli.stderr).strip()
+            if "guardrails refuse" not in refusal or time.time() - started > timeout:
+                raise SystemExit(command + " failed: " + refusal)
+            time.sleep(0.05)
+
     def close(self):
         if self.run:
             stop(self.run)
         if self.pooler:
             self.pooler.process.terminate()
+        if self.broker:
+            self.broker.terminate()
+            self.broker.wait(30)
         self.blue.stop()
         self.green.stop()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--broker", choices=("embedded", "external"), default="embedded")
+    parser.add_argument("--seconds", type=int, default=0, help="pgbench's run; default 20 + 12 per cycle")
     args = parser.parse_args()
+    seconds = args.seconds or 20 + 12 * args.cycles
     run = PooledRun("cutover-switch-bench-", args.scale, "sbench", "full",
-                    "  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n")
+                    "  max_lag: 5s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", args.broker)
     try:
-        load = run.load(args.clients, args.seconds, "-l", "--log-prefix", os.path.join(run.work, "pgbench_log"))
-        time.sleep(args.seconds * 0.2)
+        load = run.load(args.clients, seconds, "-l", "--log-prefix", os.path.join(run.work, "pgbench_log"))
+        time.sleep(5)
         bare_start = time.time()
         run.pooler.console("PAUSE app", "RELOAD", "RESUME app")
         bare_end = time.time()  # includes starting psql, so the window is wider than the pause
-        time.sleep(args.seconds * 0.15)
-        switched = run.move("switch")
-        wait_for(lambda: run.streams("reverse"), timeout=60)
-        time.sleep(args.seconds * 0.15)
-        rolled_back = run.move("rollback")
-        output, errors = load.communicate(timeout=args.seconds * 4)
+        time.sleep(3)
+        moves = []  # (command, journal, seconds from the move before it until it was accepted)
+        refusals = []
+        for _ in range(args.cycles):
+            for command in ("switch", "rollback"):
+                journal, waited, refusal = run.move_when_accepted(command)
+                moves.append((command, journal, waited))
+                if refusal:
+                    refusals.append(refusal)
+        if load.poll() is not None:
+            print("pgbench ended before the last move: raise --seconds", file=sys.stderr)
+        output, errors = load.communicate(timeout=seconds * 4)
         failed = [l for l in output.splitlines() if "failed transactions" in l]
         tps = [l for l in output.splitlines() if l.startswith("tps")]
         logs = glob.glob(os.path.join(run.work, "pgbench_log*"))
@@ -166,19 +208,35 @@ def main():
         # A transaction caught by the freeze ends just after RESUME: the window runs 1 s past.
         bare = worst_latency_ms(logs, bare_start, bare_end + 1)
         print("pgbench: %s; %s" % (tps[0] if tps else "?", failed[0].strip() if failed else "?"), file=sys.stderr)
-        print("| Measure (pgbench -c %d, scale %d, through PgBouncer) | value |" % (args.clients, args.scale))
+        if not tps:
+            print("pgbench: " + errors[-2000:], file=sys.stderr)
+        print("| Measure (pgbench -c %d, scale %d, through PgBouncer, %d cycles, %s broker) | value |"
+              % (args.clients, args.scale, args.cycles, args.broker))
         print("|---|---|")
         print("| worst pgbench latency before any pause | %.0f ms |" % steady)
         print("| bare PgBouncer PAUSE, RELOAD, RESUME: worst latency in its window | %.0f ms (%.0f ms of commands) |"
               % (bare, (bare_end - bare_start) * 1000))
-        for name, journal in (("switch", switched), ("rollback", rolled_back)):
-            t = journal["timings"]
-            freeze_at = t["paused_at_ms"] / 1000.0
-            worst = worst_latency_ms(logs, freeze_at, freeze_at + t["pause_ms"] / 1000.0 + 1)
-            print("| cutover %s: worst latency in its window | %.0f ms |" % (name, worst))
-            print("| cutover %s timings: freeze, drain, switch, client pause | %d, %d, %d, %d ms |"
-                  % (name, t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
+        for name in ("switch", "rollback"):
+            mine = [(journal, ready) for command, journal, ready in moves if command == name]
+            pauses = [journal["timings"]["pause_ms"] for journal, _ in mine]
+            worst = []
+            for journal, _ in mine:
+                freeze_at = journal["timings"]["paused_at_ms"] / 1000.0
+                worst.append(worst_latency_ms(logs, freeze_at, freeze_at + journal["timings"]["pause_ms"] / 1000.0 + 1))
+            readies = [ready * 1000 for _, ready in mine]
+            print("| cutover %s: client pause, median / worst of %d | %d / %d ms |"
+                  % (name, len(pauses), percentile(pauses, 0.5), max(pauses)))
+            print("| cutover %s: worst pgbench latency in its window, median / worst | %.0f / %.0f ms |"
+                  % (name, percentile(worst, 0.5), max(worst)))
+            for part in ("freeze_ms", "drain_ms", "switch_ms"):
+                values = [journal["timings"][part] for journal, _ in mine]
+                print("| cutover %s: %s, median / worst | %d / %d ms |"
+                      % (name, part, percentile(values, 0.5), max(values)))
+            print("| cutover %s: accepted after the move before it ended, median / worst | %.0f / %.0f ms |"
+                  % (name, percentile(readies, 0.5), max(readies)))
         print("| %s | |" % (failed[0].strip() if failed else "failed transactions: ?"))
+        for refusal in refusals:
+            print("refused before it was accepted: " + refusal[-300:], file=sys.stderr)
     finally:
         run.close()
 

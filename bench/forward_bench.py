@@ -65,12 +65,12 @@ def drop_native_subscription(blue, green):
     blue.sql("SELECT pg_drop_replication_slot('native')")
 
 
-def plan(work, blue, green, tables, name="bench", extra=""):
-    """Writes a plan on the embedded broker; `extra` adds top-level YAML sections."""
+def plan(work, blue, green, tables, name="bench", extra="", brokers="embedded"):
+    """Writes a plan on the embedded broker (or `brokers`); `extra` adds top-level YAML sections."""
     path = os.path.join(work, name + ".yaml")
     with open(path, "w") as f:
         f.write(f'name: {name}\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
-                f'kafka:\n  brokers: embedded\nsnapshot:\n  parallelism: 2\n  chunk_rows: 100000\n'
+                f'kafka:\n  brokers: {brokers}\nsnapshot:\n  parallelism: 2\n  chunk_rows: 100000\n'
                 f'{extra}tables:\n{tables}')
     return path
 
