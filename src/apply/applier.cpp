@@ -158,9 +158,9 @@ Status Applier::on_row(const ChangeEvent& event) {
   if (found == sources_.end()) return Status::ok();  // not a table of this plan
   // A row without a column the plan reads would be written with NULL there: a schema change
   // the stream did not announce (or announced before this run began) must stop us instead.
-  if (event.after.is_object()) {
+  if (event.after) {
     for (const auto& [column, type_oid] : found->second.reads) {
-      if (event.after.contains(column) ||
+      if (event.after->has(column) ||
           std::find(event.unchanged_toast.begin(), event.unchanged_toast.end(), column) != event.unchanged_toast.end()) {
         continue;
       }
@@ -331,12 +331,9 @@ Status Applier::complete_unchanged_values(SourceTable& source) {
                        [&](const TableTransform* target) { return target->needs_complete_row(unchanged); });
   };
   // Key values in text form, as blue returns them, to match its rows to the batch's.
-  auto text_key = [&](const nlohmann::json& row) {
+  auto text_key = [&](const RowImage& row) {
     std::string key;
-    for (const auto& column : first.source_key) {
-      const auto& value = row.at(column);
-      key += (value.is_string() ? value.get<std::string>() : value.dump()) + '\x1f';
-    }
+    for (const auto& column : first.source_key) key += row.value_text(column).value_or("") + '\x1f';
     return key;
   };
   std::vector<nlohmann::json> keys;
@@ -347,16 +344,19 @@ Status Applier::complete_unchanged_values(SourceTable& source) {
       continue;
     }
     nlohmann::json key_values = nlohmann::json::object();
-    for (const auto& column : first.source_key) key_values[column] = pending.after->at(column);
+    for (const auto& column : first.source_key) {
+      key_values[column] = nlohmann::json::parse(pending.after->value(column).value_or("null"), nullptr, false);
+    }
     batch_key_by_text[text_key(*pending.after)] = key;
     keys.push_back(std::move(key_values));
   }
   if (keys.empty()) return Status::ok();
   auto rows = current_rows_.current_rows(first.source, source.columns, first.source_key, keys);
   if (!rows) return rows.status();
-  for (auto& row : *rows) {
-    const auto found = batch_key_by_text.find(text_key(row));
-    if (found != batch_key_by_text.end()) source.batch->replace_current(found->second, std::move(row));
+  for (const auto& row : *rows) {
+    RowImage current = RowImage::of(row);
+    const auto found = batch_key_by_text.find(text_key(current));
+    if (found != batch_key_by_text.end()) source.batch->replace_current(found->second, std::move(current));
   }
   return Status::ok();
 }

@@ -2,18 +2,17 @@
 
 namespace cutover {
 
-using nlohmann::json;
-
-std::string SourceBatch::key_of(const json& row) const {
-  json key = json::array();
+std::string SourceBatch::key_of(const RowImage& row) const {
+  std::string key = "[";
   for (const auto& column : source_key_) {
-    const auto found = row.find(column);
-    key.push_back(found == row.end() ? json(nullptr) : *found);
+    if (key.size() > 1) key += ',';
+    const auto value = row.value(column);
+    key += value ? *value : "null";
   }
-  return key.dump();
+  return key + "]";
 }
 
-void SourceBatch::replace_current(const std::string& key, json row) {
+void SourceBatch::replace_current(const std::string& key, RowImage row) {
   auto found = rows_.find(key);
   if (found == rows_.end()) return;
   found->second.after = std::move(row);
@@ -32,17 +31,16 @@ void SourceBatch::add(const ChangeEvent& event) {
     unkeyed_.push_back(event);
     return;
   }
-  const bool has_before = event.before.is_object();
   if (event.op == 'd') {
-    PendingRow& pending = rows_[key_of(event.before)];
+    PendingRow& pending = rows_[key_of(*event.before)];
     if (!pending.first_before) pending.first_before = event.before;
     pending.after.reset();
     pending.unchanged_toast.clear();
     return;
   }
-  const std::string new_key = key_of(event.after);
-  if (event.op == 'u' && has_before) {
-    const std::string old_key = key_of(event.before);
+  const std::string new_key = key_of(*event.after);
+  if (event.op == 'u' && event.before) {
+    const std::string old_key = key_of(*event.before);
     if (old_key != new_key) {
       // The key changed: the old key's row is gone.
       PendingRow& old_row = rows_[old_key];
@@ -52,17 +50,17 @@ void SourceBatch::add(const ChangeEvent& event) {
     }
   }
   PendingRow& pending = rows_[new_key];
-  if (event.op == 'u' && has_before && !pending.first_before) {
+  if (event.op == 'u' && event.before && !pending.first_before) {
     pending.first_before = event.before;
   }
-  json row = event.after;
+  RowImage row = *event.after;
   std::set<std::string> unchanged(event.unchanged_toast.begin(), event.unchanged_toast.end());
   if (pending.after) {
     // An earlier change in this batch may hold the value this one left unchanged.
     for (auto name = unchanged.begin(); name != unchanged.end();) {
-      const auto earlier = pending.after->find(*name);
-      if (earlier != pending.after->end() && !pending.unchanged_toast.count(*name)) {
-        row[*name] = *earlier;
+      const auto earlier = pending.after->value(*name);
+      if (earlier && !pending.unchanged_toast.count(*name)) {
+        row = row.with(*name, *earlier);
         name = unchanged.erase(name);
       } else {
         ++name;

@@ -94,11 +94,16 @@ std::string upsert_sql(const TableTransform& target, const std::string& rows) {
   return sql;
 }
 
-std::string json_array(const std::vector<const json*>& rows) {
-  std::string text = "[";
-  for (const json* row : rows) {
+// The rows as one JSON array, their text as the change log carried it.
+std::string json_array(const std::vector<const RowImage*>& rows) {
+  std::size_t length = 2;
+  for (const RowImage* row : rows) length += row->text().size() + 1;
+  std::string text;
+  text.reserve(length);
+  text += '[';
+  for (const RowImage* row : rows) {
     if (text.size() > 1) text += ',';
-    text += row->dump();
+    text += row->text();
   }
   return text + "]";
 }
@@ -333,9 +338,9 @@ Status TargetWriter::write_keyed(const TableTransform& target,
                                 const SourceBatch& batch) {
   const std::string first_rows = rows_from(source_columns, target.source.name, 1);
   const std::string second_rows = rows_from(source_columns, target.source.name, 2);
-  std::vector<const json*> old_rows;
-  std::vector<const json*> current_rows;
-  std::map<std::set<std::string>, std::vector<const json*>> current_keeping;  // by unchanged set
+  std::vector<const RowImage*> old_rows;
+  std::vector<const RowImage*> current_rows;
+  std::map<std::set<std::string>, std::vector<const RowImage*>> current_keeping;  // by unchanged set
   for (const auto& [key, pending] : batch.rows()) {
     if (pending.first_before) old_rows.push_back(&*pending.first_before);
     if (!pending.after) continue;
@@ -348,7 +353,7 @@ Status TargetWriter::write_keyed(const TableTransform& target,
   pqxx::work& work = transaction();
   if (!target.key.empty()) {
     // Rows that left: old keys no current row keeps, and current rows the filter rejects.
-    std::vector<const json*> all_current = current_rows;
+    std::vector<const RowImage*> all_current = current_rows;
     for (const auto& [unchanged, rows] : current_keeping) {
       all_current.insert(all_current.end(), rows.begin(), rows.end());
     }
@@ -403,25 +408,25 @@ Status TargetWriter::write_unkeyed(const TableTransform& target,
       rows + " WHERE " + target.filter() + ") AS d WHERE " + matches + " LIMIT 1)";
   const std::string insert = upsert_sql(target, rows);
   // Inserts in a row go in one statement; an update or delete ends the run.
-  std::vector<const json*> inserts;
+  std::vector<const RowImage*> inserts;
   auto insert_run = [&] {
     if (!inserts.empty()) work.exec_params(insert, json_array(inserts));
     inserts.clear();
   };
   for (const auto& event : batch.unkeyed()) {
     if (event.op == 'c') {
-      inserts.push_back(&event.after);
+      inserts.push_back(&*event.after);
       continue;
     }
     insert_run();
-    if (!event.before.is_object()) {
+    if (!event.before) {
       return Status::error("green: " + target.source.text() +
                            " has no key, so its updates and deletes need REPLICA IDENTITY FULL "
                            "on blue (ALTER TABLE " + target.source.quoted() +
                            " REPLICA IDENTITY FULL)");
     }
-    work.exec_params(delete_one, json::array({event.before}).dump());
-    if (event.op == 'u') work.exec_params(insert, json::array({event.after}).dump());
+    work.exec_params(delete_one, json_array({&*event.before}));
+    if (event.op == 'u') work.exec_params(insert, json_array({&*event.after}));
   }
   insert_run();
   return Status::ok();

@@ -59,7 +59,7 @@ class TransactionalTarget : public ChangeWriter {
 
   Status write(const TableTransform&, const std::vector<SourceColumn>&, const SourceBatch& batch) override {
     for (const auto& [key, pending] : batch.rows()) {
-      pending_[key] = pending.after;
+      pending_[key] = pending.after ? std::optional<json>(pending.after->to_json()) : std::nullopt;
       ++pending_rows_;
     }
     return Status::ok();

@@ -14,8 +14,8 @@ ChangeEvent row_event(char op, json before, json after, std::vector<std::string>
   ChangeEvent event;
   event.kind = ChangeEvent::Kind::kRow;
   event.op = op;
-  event.before = std::move(before);
-  event.after = std::move(after);
+  if (!before.is_null()) event.before = RowImage::of(before);
+  if (!after.is_null()) event.after = RowImage::of(after);
   event.unchanged_toast = std::move(unchanged);
   event.bytes = 10;
   return event;
@@ -29,7 +29,7 @@ TEST(SourceBatch, ManyUpdatesOfOneRowBecomeOneUpsert) {
   ASSERT_EQ(batch.rows().size(), 1u);
   const PendingRow& row = batch.rows().begin()->second;
   EXPECT_FALSE(row.first_before.has_value());
-  EXPECT_EQ((*row.after)["v"], "c");
+  EXPECT_EQ(row.after->to_json()["v"], "c");
   EXPECT_EQ(batch.bytes(), 30u);
 }
 
@@ -39,9 +39,9 @@ TEST(SourceBatch, KeyChangeDeletesTheOldKeyAndWritesTheNew) {
   ASSERT_EQ(batch.rows().size(), 2u);
   const PendingRow& old_row = batch.rows().at(json::array({1}).dump());
   EXPECT_FALSE(old_row.after.has_value());
-  EXPECT_EQ((*old_row.first_before)["id"], 1);
+  EXPECT_EQ(old_row.first_before->to_json()["id"], 1);
   const PendingRow& new_row = batch.rows().at(json::array({2}).dump());
-  EXPECT_EQ((*new_row.after)["v"], "x");
+  EXPECT_EQ(new_row.after->to_json()["v"], "x");
 }
 
 TEST(SourceBatch, UpdateThenDeleteStillDeletesGreensRow) {
@@ -51,7 +51,7 @@ TEST(SourceBatch, UpdateThenDeleteStillDeletesGreensRow) {
   const PendingRow& row = batch.rows().begin()->second;
   EXPECT_FALSE(row.after.has_value());
   ASSERT_TRUE(row.first_before.has_value());
-  EXPECT_EQ((*row.first_before)["id"], 5);
+  EXPECT_EQ(row.first_before->to_json()["id"], 5);
 }
 
 TEST(SourceBatch, AnUnchangedToastValueIsTakenFromAnEarlierChangeInTheBatch) {
@@ -59,7 +59,7 @@ TEST(SourceBatch, AnUnchangedToastValueIsTakenFromAnEarlierChangeInTheBatch) {
   batch.add(row_event('c', nullptr, {{"id", 1}, {"title", "a"}, {"body", "big"}}));
   batch.add(row_event('u', nullptr, {{"id", 1}, {"title", "b"}}, {"body"}));
   const PendingRow& row = batch.rows().begin()->second;
-  EXPECT_EQ((*row.after)["body"], "big");
+  EXPECT_EQ(row.after->to_json()["body"], "big");
   EXPECT_TRUE(row.unchanged_toast.empty());
 
   SourceBatch alone({"id"});

@@ -1,13 +1,13 @@
 // ChangeEvent: one change-log message as the applier needs it (see docs/change-events.md).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cutover/apply/row_image.h"
 #include "cutover/common/lsn.h"
 #include "cutover/common/postgres_connection.h"
 #include "cutover/common/result.h"
@@ -24,8 +24,8 @@ struct ChangeEvent {
   std::int64_t commit_ts_ms = 0;
   QualifiedName table;      // kRow, kSchema, kTruncate
   char op = 0;              // kRow: 'c', 'u' or 'd'
-  nlohmann::json before;    // source row before (key columns only, or full), or null
-  nlohmann::json after;     // source row after, or null
+  std::optional<RowImage> before;  // source row before (key columns only, or full)
+  std::optional<RowImage> after;   // source row after
   std::vector<std::string> unchanged_toast;
   std::vector<SourceColumn> schema_columns;  // kSchema: the table's columns, as SQL types
   std::uint32_t relation_oid = 0;            // kSchema: the table's OID on the source; 0 unknown
@@ -34,6 +34,8 @@ struct ChangeEvent {
   std::size_t bytes = 0;
 };
 
+// Reads the envelope's fields without building a document (common/json_scan.h); the row
+// images stay text. Schema and message events, rare, are read as documents.
 Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offset);
 
 }  // namespace cutover

@@ -7,8 +7,6 @@
 // applier flushes when the batch holds enough rows or bytes.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <optional>
 #include <set>
@@ -20,8 +18,8 @@
 namespace cutover {
 
 struct PendingRow {
-  std::optional<nlohmann::json> first_before;  // before image of the first change, if sent
-  std::optional<nlohmann::json> after;         // nullopt: the row is gone
+  std::optional<RowImage> first_before;  // before image of the first change, if sent
+  std::optional<RowImage> after;         // nullopt: the row is gone
   std::set<std::string> unchanged_toast;       // columns of `after` that green keeps
 };
 
@@ -39,12 +37,14 @@ class SourceBatch {
 
   const std::map<std::string, PendingRow>& rows() const { return rows_; }
   // Replaces the current row under `key` (a key of rows()) with a complete one.
-  void replace_current(const std::string& key, nlohmann::json row);
+  void replace_current(const std::string& key, RowImage row);
   // Events of a table without a key, in order.
   const std::vector<ChangeEvent>& unkeyed() const { return unkeyed_; }
 
  private:
-  std::string key_of(const nlohmann::json& row) const;
+  // The key columns' values as JSON text, "[1,\"a\"]": capture writes a value the same way
+  // each time, so equal keys have equal text.
+  std::string key_of(const RowImage& row) const;
 
   std::vector<std::string> source_key_;
   std::map<std::string, PendingRow> rows_;
