@@ -310,12 +310,12 @@ Status Applier::flush() {
   for (auto& [name, source] : sources_) {
     if (source.batch->empty()) continue;
     if (auto completed = complete_unchanged_values(source); !completed) return completed;
+    // Handed over whole: the writer may still write it while the next batch fills.
+    std::shared_ptr<const SourceBatch> full = std::move(source.batch);
+    source.batch = std::make_unique<SourceBatch>(full->source_key());
     for (const TableTransform* target : source.targets) {
-      if (auto status = writer_.write(*target, source.columns, *source.batch); !status) {
-        return status;
-      }
+      if (auto status = writer_.write(*target, source.columns, full); !status) return status;
     }
-    source.batch->clear();
   }
   rows_in_green_transaction_ += rows_in_batches_;
   bytes_in_green_transaction_ += bytes_in_batches_;

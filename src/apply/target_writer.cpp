@@ -323,10 +323,10 @@ void TargetWriter::rollback() {
 
 Status TargetWriter::write(const TableTransform& target,
                           const std::vector<SourceColumn>& source_columns,
-                          const SourceBatch& batch) {
+                          std::shared_ptr<const SourceBatch> batch) {
   try {
-    if (batch.unkeyed().empty()) return write_keyed(target, source_columns, batch);
-    return write_unkeyed(target, source_columns, batch);
+    if (batch->unkeyed().empty()) return write_keyed(target, source_columns, *batch);
+    return write_unkeyed(target, source_columns, *batch);
   } catch (const std::exception& error) {
     rollback();
     return status_of(error, "green: applying changes of " + target.source.text() + " to " + target.target.text());

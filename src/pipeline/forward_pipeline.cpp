@@ -4,6 +4,7 @@
 #include <optional>
 #include <thread>
 
+#include "cutover/apply/pipelined_writer.h"
 #include "cutover/capture/preflight.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/backoff.h"
@@ -324,7 +325,9 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   spdlog::info("applying from change log offset={} applied_lsn={}", offset,
                position->source_lsn.to_string());
   CurrentSourceRows current_rows(plan.source().dsn);
-  Applier applier(plan.apply, transforms, **consumer, writer, *position, status.apply, discarded,
+  // Declared after the consumer and before the applier: it stops before they go.
+  PipelinedWriter pipelined(writer);
+  Applier applier(plan.apply, transforms, **consumer, pipelined, *position, status.apply, discarded,
                   stop, current_rows, status.apply_hold);
   return applier.run();
 }

@@ -57,8 +57,9 @@ class TransactionalTarget : public ChangeWriter {
     std::size_t rows_written;  // rows written in the transaction this commit ended
   };
 
-  Status write(const TableTransform&, const std::vector<SourceColumn>&, const SourceBatch& batch) override {
-    for (const auto& [key, pending] : batch.rows()) {
+  Status write(const TableTransform&, const std::vector<SourceColumn>&,
+               std::shared_ptr<const SourceBatch> batch) override {
+    for (const auto& [key, pending] : batch->rows()) {
       pending_[key] = pending.after ? std::optional<json>(pending.after->to_json()) : std::nullopt;
       ++pending_rows_;
     }

@@ -31,6 +31,7 @@ class SourceBatch {
 
   void add(const ChangeEvent& event);
   bool empty() const { return rows_.empty() && unkeyed_.empty(); }
+  const std::vector<std::string>& source_key() const { return source_key_; }
   std::size_t size() const { return rows_.size() + unkeyed_.size(); }
   std::size_t bytes() const { return bytes_; }
   void clear();

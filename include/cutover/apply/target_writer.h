@@ -64,9 +64,10 @@ Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Pla
 class ChangeWriter {
  public:
   virtual ~ChangeWriter() = default;
-  // Runs the batch's net changes on `target` inside the open target transaction.
+  // Runs the batch's net changes on `target` inside the open target transaction. The batch is
+  // shared: a writer may still hold it after returning (pipelined_writer.h).
   virtual Status write(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
-                       const SourceBatch& batch) = 0;
+                       std::shared_ptr<const SourceBatch> batch) = 0;
   virtual Status truncate(const TableTransform& target) = 0;
   // Commits everything written since the last commit, with the position.
   virtual Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) = 0;
@@ -83,7 +84,7 @@ class TargetWriter final : public ChangeWriter {
   Status open_session();
 
   Status write(const TableTransform& target, const std::vector<SourceColumn>& source_columns,
-               const SourceBatch& batch) override;
+               std::shared_ptr<const SourceBatch> batch) override;
   Status truncate(const TableTransform& target) override;
   Status commit(Lsn source_end, std::int64_t commit_ts_ms, std::int64_t next_offset) override;
   void rollback() override;
