@@ -14,6 +14,7 @@
 #include "cutover/pipeline/connected_validation.h"
 #include "cutover/pipeline/partition_watch.h"
 #include "cutover/pipeline/plan_ownership.h"
+#include "cutover/plan/reverse_plan.h"
 #include "cutover/transport/change_log_consumer.h"
 #include "cutover/transport/change_log_producer.h"
 #include "cutover/transport/embedded_broker.h"
@@ -364,6 +365,26 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
   return bootstrap;
 }
 
+namespace {
+
+// The reverse pipeline's topic on a team's own broker, made when the forward pipeline starts:
+// made only after a switch, it would stand between the switch and a rollback wanted at once,
+// and a broker that cannot answer CreateTopics (`cutover broker`) makes it wait out the whole
+// timeout. (The embedded broker inside `cutover run` starts anew with each direction.) A
+// failure here is only a warning: the reverse pipeline tries again when it starts.
+void prepare_way_back(const Plan& plan, const std::string& bootstrap) {
+  if (plan.kafka.is_embedded() || plan.direction != Direction::kForward) return;
+  auto reverse = derive_reverse_plan(plan);
+  if (!reverse) return;
+  if (auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, reverse->changes_topic(), kBrokerTimeout);
+      !topic) {
+    spdlog::warn("the reverse pipeline's topic is not made yet; it is tried again after a switch topic={} reason=\"{}\"",
+                 reverse->changes_topic(), topic.status().message());
+  }
+}
+
+}  // namespace
+
 Lag current_lag(const PipelineStatus& status) {
   const std::uint64_t applied = status.apply.applied_lsn.load();
   const std::uint64_t wal = status.source_wal_lsn.load();
@@ -562,6 +583,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   std::unique_ptr<EmbeddedBroker> embedded;
   auto bootstrap = prepare_broker(plan, embedded);
   if (!bootstrap) return bootstrap.status();
+  prepare_way_back(plan, *bootstrap);
   if (stop.requested()) return Status::ok();
   status.phase = Phase::kStreaming;
   StatusReporter reporter(plan, status);

@@ -43,9 +43,6 @@ std::optional<int> partition_count(const rd_kafka_metadata_t& metadata, const st
   return std::nullopt;
 }
 
-// The metadata was just read: a cluster that has a controller has named it already.
-constexpr int kControllerWaitMs = 1000;
-
 Status create_topic(rd_kafka_t* client, const std::string& topic,
                     std::chrono::milliseconds timeout) {
   char reason[512];
@@ -99,15 +96,10 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap,
   if (!metadata) return metadata.status();
   std::optional<int> partitions = partition_count(**metadata, topic);
   if (!partitions) {
-    // CreateTopics goes to the controller. The embedded broker, also when it runs as `cutover
-    // broker`, names none (and has no CreateTopics): asked anyway, the request would wait out
-    // the whole timeout. It creates topics on first use instead.
-    const Status created = rd_kafka_controllerid(client->get(), kControllerWaitMs) >= 0
-                               ? create_topic(client->get(), topic, timeout)
-                               : Status::error("the broker names no controller to send CreateTopics to");
-    if (created) {
+    if (auto created = create_topic(client->get(), topic, timeout); created) {
       spdlog::info("created Kafka topic topic={} partitions=1", topic);
     } else {
+      // The embedded broker has no CreateTopics; it creates topics on first use instead.
       spdlog::warn("CreateTopics failed, relying on the broker's auto-creation topic={} reason=\"{}\"",
                    topic, created.message());
       const rd_kafka_metadata_t* raw = nullptr;
