@@ -32,6 +32,9 @@ TEST(ReversePlan, PlainColumnsRenamesAndCastsTurnAround) {
   EXPECT_EQ(reverse->changes_topic(), "cutover.accounts-v2.reverse");
   EXPECT_EQ(reverse->slot_name(), "cutover_accounts_v2_reverse");
   EXPECT_NE(reverse->origin_name(), plan.origin_name());
+  // Each direction's capture leaves out what the other direction's applier writes.
+  EXPECT_EQ(plan.echo_origin_name(), reverse->origin_name());
+  EXPECT_EQ(reverse->echo_origin_name(), plan.origin_name());
   ASSERT_EQ(reverse->tables.size(), 2u);
   EXPECT_EQ(reverse->tables[0].source.text(), "public.accounts");
   EXPECT_EQ(reverse->tables[0].target.text(), "public.users");
