@@ -22,6 +22,7 @@ void PipelinedWriter::work() {
     Write next = std::move(queue_.front());
     queue_.pop_front();
     running_write_ = true;
+    changed_.notify_all();  // room in the queue
     lock.unlock();
     Status written = target_.write(*next.target, next.source_columns, std::move(next.batch));
     lock.lock();

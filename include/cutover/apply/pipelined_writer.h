@@ -1,7 +1,7 @@
 // PipelinedWriter: runs another ChangeWriter's batch writes on a thread of their own, so that
 // the applier reads and sorts the next batch while the target applies the current one.
 //
-// Writes are queued (at most kMaxQueued batches waiting, each bounded by apply.batch_rows
+// Writes are queued (at most kMaxQueued batch waiting, each bounded by apply.batch_rows
 // and batch_bytes) and run in order, in the open target transaction. A write that fails
 // rolls that transaction back; the failure is returned by the applier's next call, and every
 // write queued after it is dropped, so nothing after a failure reaches the target in another
@@ -22,7 +22,7 @@ namespace cutover {
 
 class PipelinedWriter final : public ChangeWriter {
  public:
-  static constexpr std::size_t kMaxQueued = 2;
+  static constexpr std::size_t kMaxQueued = 1;
 
   explicit PipelinedWriter(ChangeWriter& target);
   ~PipelinedWriter() override;
