@@ -43,9 +43,6 @@ std::string sql_type_name(const std::string& name) {
   const std::string schema = dot == 0 ? "pg_catalog" : name.substr(0, dot);
   return quote_identifier(schema) + "." + quote_identifier(name.substr(dot + 1));
 }
-}  // namespace
-
-namespace {
 
 // The envelope's members, as JSON text; empty when absent.
 struct Envelope {

@@ -39,23 +39,25 @@ std::optional<std::string> RowImage::value_text(std::string_view column) const {
 nlohmann::json RowImage::to_json() const { return nlohmann::json::parse(text_, nullptr, false); }
 
 RowImage RowImage::with(std::string_view column, std::string_view value) const {
-  std::string text;
-  JsonWriter out(text);
+  // Built field by field from values already checked: it cannot fail, so no value is lost to
+  // a fallback.
+  RowImage row;
+  JsonWriter out(row.text_);
   out.begin_object();
+  auto put = [&](std::string_view name, std::string_view json) {
+    out.key(name);
+    row.fields_.push_back({std::string(name), row.text_.size(), json.size()});
+    out.raw(json);
+  };
   bool replaced = false;
   for (const auto& field : fields_) {
-    out.key(field.name);
-    if (field.name == column) {
-      out.raw(value);
-      replaced = true;
-    } else {
-      out.raw(std::string_view(text_).substr(field.begin, field.length));
-    }
+    const bool is_column = field.name == column;
+    put(field.name, is_column ? value : std::string_view(text_).substr(field.begin, field.length));
+    replaced = replaced || is_column;
   }
-  if (!replaced) out.key(column).raw(value);
+  if (!replaced) put(column, value);
   out.end_object();
-  auto row = parse(std::move(text));
-  return row ? std::move(*row) : *this;
+  return row;
 }
 
 }  // namespace cutover

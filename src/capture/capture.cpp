@@ -22,7 +22,6 @@ CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStrea
                                Lsn confirmed, CaptureCounters& counters,
                                const std::atomic<bool>& stop)
     : settings_(settings),
-      echoes_before_(counters.echoes_left_out.load()),
       stream_(stream),
       sink_(sink),
       encoder_(encoder),
@@ -68,17 +67,16 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
     if (auto status = offer_drain_markers(commit->commit_lsn); !status) return status;
   }
   records_.clear();
+  const std::uint64_t echoes_before = encoder_.echoes_left_out();
   if (auto status = encoder_.encode(*message, frame.start_lsn, records_); !status) return status;
+  counters_.echoes_left_out += encoder_.echoes_left_out() - echoes_before;
   for (std::size_t index = 0; index < records_.size(); ++index) {
     const bool last = index + 1 == records_.size();
     std::optional<Lsn> commit_end;
     if (commit && last) commit_end = commit->end_lsn;
     if (auto status = offer(records_[index], commit_end); !status) return status;
   }
-  if (commit) {
-    counters_.transactions++;
-    counters_.echoes_left_out = echoes_before_ + encoder_.echoes_left_out();
-  }
+  if (commit) counters_.transactions++;
   return Status::ok();
 }
 

@@ -255,10 +255,6 @@ bool walk(std::string_view text, bool object,
 
 }  // namespace
 
-std::optional<std::size_t> value_end(std::string_view text, std::size_t at, int max_depth) {
-  return scan_value(text, at, max_depth);
-}
-
 bool is_value(std::string_view text) {
   auto end = scan_value(text, 0, 64);
   return end && skip_space(text, *end) == text.size();

@@ -97,6 +97,10 @@ TEST(RowImage, FindsValuesKeepsTheTextAndSetsAColumn) {
   EXPECT_FALSE(row->has("missing"));
   const RowImage changed = row->with("name", R"("new")").with("added", "[1]");
   EXPECT_EQ(changed.to_json(), json::parse(R"({"id":7,"name":"new","gone":null,"added":[1]})"));
+  EXPECT_EQ(changed.value("id"), "7");
+  EXPECT_EQ(changed.value("name"), R"("new")");
+  EXPECT_EQ(changed.value("added"), "[1]");
+  EXPECT_EQ(RowImage::parse(changed.text())->value("gone"), changed.value("gone"));
   EXPECT_FALSE(RowImage::parse("[1]"));
   EXPECT_FALSE(RowImage::parse(R"({"id":)"));
 }

@@ -63,7 +63,6 @@ class CaptureSession {
   Lsn safe_position();
 
   const CaptureSettings& settings_;
-  std::uint64_t echoes_before_;  // left out by earlier sessions
   ReplicationStream& stream_;
   ChangeLogSink& sink_;
   ChangeEncoder& encoder_;

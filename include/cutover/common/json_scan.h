@@ -12,11 +12,8 @@
 
 namespace cutover::json_scan {
 
-// The position just past the JSON value that starts at `at` (after any whitespace), or
-// nullopt when it is not a valid value. Objects and arrays nest at most `max_depth` deep.
-std::optional<std::size_t> value_end(std::string_view text, std::size_t at, int max_depth = 64);
-
-// `text` is exactly one JSON value, with whitespace around it at most.
+// `text` is exactly one JSON value, with whitespace around it at most; objects and arrays
+// nest at most 64 deep.
 bool is_value(std::string_view text);
 
 // Calls `member(name, value)` for each member of the object that is the whole of `text`
