@@ -222,6 +222,18 @@ HttpResponse ControlApi::status_answer() const {
       tables.push_back(std::move(table));
     }
   }
+  nlohmann::json slot = nullptr;
+  if (const auto reading = status_.slot.get()) {
+    const SlotHealth& health = reading->health;
+    slot = {{"name", health.name},
+            {"exists", health.exists},
+            {"active", health.active},
+            {"wal_status", health.wal_status},
+            {"retained_wal_bytes", health.retained_bytes},
+            {"safe_wal_bytes", health.safe_wal_bytes ? nlohmann::json(*health.safe_wal_bytes) : nlohmann::json()},
+            {"max_slot_wal_keep_size", health.max_slot_wal_keep_size},
+            {"warning", reading->warning.empty() ? nlohmann::json() : nlohmann::json(reading->warning)}};
+  }
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.shown_phase()},
@@ -232,6 +244,7 @@ HttpResponse ControlApi::status_answer() const {
                            {"lag_seconds", lag.seconds},
                            {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},
                            {"source_wal_lsn", Lsn(status_.source_wal_lsn.load()).to_string()},
+                           {"slot", std::move(slot)},
                            {"transactions_applied", status_.apply.transactions.load()},
                            {"rows_applied", status_.apply.rows.load()},
                            {"rows_per_second", status_.rows_per_second.load()},

@@ -35,7 +35,8 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <span>direction <b id="direction">-</b></span><span>lag <b id="lag">-</b></span>
   <span>applied <b id="applied">-</b></span><span id="rate"></span></header>
 <main>
-  <section id="schema" hidden><h2>Schema changes on the source</h2><div id="halted" class="bad"></div><ul id="notices"></ul></section>
+  <section id="schema" hidden><h2>Changes on the source</h2><div id="halted" class="bad"></div><ul id="notices"></ul></section>
+  <section><h2>Replication slot on the source</h2><div id="slot">-</div><div id="slot_warning" class="bad"></div></section>
   <section><h2>Lag (seconds and MiB, last 5 minutes)</h2><canvas id="chart" width="800" height="160"></canvas></section>
   <section><h2>Tables</h2><table><thead><tr><th>source</th><th>target</th><th>snapshot</th><th class="n">rows applied</th></tr></thead>
     <tbody id="tables"></tbody></table></section>
@@ -115,6 +116,14 @@ function renderCutover(c) {
     "<table>" + (c.steps || []).map((s) => "<tr><td>" + escapeHtml(s.at) + "</td><td>" + escapeHtml(s.step) + "</td><td>" +
     escapeHtml(s.status) + "</td><td>" + escapeHtml(s.detail) + "</td></tr>").join("") + "</table>";
 }
+function renderSlot(slot) {
+  if (!slot) return;
+  const mib = (bytes) => (bytes === null || bytes === undefined) ? "unlimited" : (Number(bytes) / 1048576).toFixed(1) + " MiB";
+  $("slot").textContent = slot.exists === false ? slot.name + ": dropped" :
+    slot.name + ": " + (slot.active ? "streaming" : "not streaming") + ", wal_status " + text(slot.wal_status) +
+    ", keeps " + mib(slot.retained_wal_bytes) + " of WAL, " + mib(slot.safe_wal_bytes) + " more before max_slot_wal_keep_size";
+  $("slot_warning").textContent = slot.warning || "";
+}
 async function refresh() {
   try {
     const answer = await fetch("/api/v1/status", {cache: "no-store"});
@@ -130,6 +139,7 @@ async function refresh() {
     $("schema").hidden = !s.halted && !(s.schema_notices || []).length;
     $("halted").textContent = s.halted ? "Halted: " + s.halted : "";
     $("notices").innerHTML = (s.schema_notices || []).map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
+    renderSlot(s.slot);
     drawChart(); renderTables(s.tables); renderVerification(s.last_verification); renderCutover(s.cutover);
   } catch (error) {
     $("phase").textContent = "unreachable"; $("phase").className = "stopped";

@@ -1,10 +1,14 @@
 #include "cutover/control/metrics.h"
 
+#include <charconv>
+#include <cmath>
 #include <sstream>
 
 namespace cutover {
 
 namespace {
+
+std::string number(double value);
 
 class Exposition {
  public:
@@ -12,7 +16,7 @@ class Exposition {
     text_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
   void sample(const std::string& name, double value, const std::string& labels = "") {
-    text_ << name << (labels.empty() ? "" : "{" + labels + "}") << " " << value << "\n";
+    text_ << name << (labels.empty() ? "" : "{" + labels + "}") << " " << number(value) << "\n";
   }
   void gauge(const std::string& name, const std::string& help, double value) {
     metric(name, "gauge", help);
@@ -38,6 +42,17 @@ class Exposition {
  private:
   std::ostringstream text_;
 };
+
+// Whole numbers as integers (a byte count of 1234567 must not become 1.23457e+06); others in
+// the shortest text that reads back as the same double.
+std::string number(double value) {
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  char text[32];
+  const auto written = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, written.ptr);
+}
 
 std::string escaped(const std::string& value) {
   std::string out;
@@ -66,6 +81,26 @@ std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
   out.gauge("cutover_lag_bytes", "WAL bytes between the source's position and what the target has applied",
             static_cast<double>(lag.bytes));
   out.gauge("cutover_lag_seconds", "Age of the last applied commit while more is waiting", lag.seconds);
+  if (const auto reading = status.slot.get()) {
+    const SlotHealth& slot = reading->health;
+    const std::string labels = "slot=\"" + escaped(slot.name) + "\"";
+    out.metric("cutover_slot_retained_wal_bytes", "gauge",
+               "WAL the source keeps for the plan's slot: its current position less the slot's restart_lsn");
+    out.sample("cutover_slot_retained_wal_bytes", static_cast<double>(slot.retained_bytes), labels);
+    if (slot.safe_wal_bytes) {
+      out.metric("cutover_slot_safe_wal_bytes", "gauge",
+                 "WAL the source may still write before max_slot_wal_keep_size invalidates the slot");
+      out.sample("cutover_slot_safe_wal_bytes", static_cast<double>(*slot.safe_wal_bytes), labels);
+    }
+    out.metric("cutover_slot_active", "gauge", "1 while a walsender streams from the plan's slot");
+    out.sample("cutover_slot_active", slot.active ? 1 : 0, labels);
+    out.metric("cutover_slot_wal_status", "gauge", "The slot's wal_status: 1 for the current one");
+    out.sample("cutover_slot_wal_status", 1,
+               labels + ",status=\"" + escaped(slot.exists ? slot.wal_status : "dropped") + "\"");
+    out.metric("cutover_slot_warning", "gauge",
+               "1 while the slot keeps more WAL than replication.retained_wal_warning, or is about to lose it");
+    out.sample("cutover_slot_warning", reading->warning.empty() ? 0 : 1, labels);
+  }
   out.counter("cutover_events_captured_total", "Change events capture wrote to the change log",
               static_cast<double>(status.capture.events.load()));
   out.counter("cutover_transactions_captured_total", "Source transactions capture wrote",

@@ -6,6 +6,7 @@
 
 #include "cutover/apply/pipelined_writer.h"
 #include "cutover/capture/preflight.h"
+#include "cutover/capture/slot_health.h"
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/backoff.h"
 #include "cutover/common/database_errors.h"
@@ -27,6 +28,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kSampleInterval = std::chrono::seconds(1);
+constexpr auto kSlotWarningInterval = std::chrono::minutes(1);
 // Between pipeline sessions; one that ran well for 30 s starts the series over.
 constexpr Backoff::Settings kRestartBackoff{std::chrono::milliseconds(500), std::chrono::seconds(10),
                                             std::chrono::seconds(30)};
@@ -168,6 +170,10 @@ class StatusReporter {
         pqxx::nontransaction query(*source_);
         status_.source_wal_lsn =
             Lsn::parse(query.exec("SELECT pg_current_wal_lsn()::text")[0][0].c_str())->value();
+        SlotHealth slot = read_slot_health(query, plan_.slot_name());
+        std::string warning = slot_warning(slot, plan_);
+        warn_about(slot, warning);
+        status_.slot.set({std::move(slot), std::move(warning)});
       }
     } catch (const std::exception&) {
       source_.reset();
@@ -180,6 +186,18 @@ class StatusReporter {
     if (Clock::now() - last_log_ < kStatusInterval) return;
     last_log_ = Clock::now();
     log();
+  }
+
+  // Logged when it first appears, and again every kSlotWarningInterval while it lasts.
+  void warn_about(const SlotHealth& slot, const std::string& warning) {
+    if (warning.empty()) {
+      last_slot_warning_.reset();
+      return;
+    }
+    if (last_slot_warning_ && Clock::now() - *last_slot_warning_ < kSlotWarningInterval) return;
+    last_slot_warning_ = Clock::now();
+    spdlog::warn("slot health slot={} retained_wal_bytes={} wal_status={} warning=\"{}\"", plan_.slot_name(),
+                 slot.retained_bytes, slot.wal_status, warning);
   }
 
   void log() const {
@@ -203,6 +221,7 @@ class StatusReporter {
   std::unique_ptr<pqxx::connection> source_;  // used by the periodic thread only
   Clock::time_point last_log_ = Clock::now();
   Clock::time_point last_sample_ = Clock::now();
+  std::optional<Clock::time_point> last_slot_warning_;
   std::uint64_t rows_at_last_sample_ = status_.apply.rows.load();
   Periodic periodic_;  // last: it starts calling sample() once everything else exists
 };
@@ -500,6 +519,27 @@ Status stay_halted(const std::string& reason, PipelineStatus& status, const Stop
   return Status::error("halted: " + reason);
 }
 
+// Why the plan's slot can no longer stream (dropped, or invalidated by the source), or empty:
+// also when the source cannot be reached now, which the pipeline retries as it does anyway.
+std::string slot_loss_now(const Plan& plan) {
+  auto source = open_postgres(plan.source().dsn, plan.source_side());
+  if (!source) return "";
+  try {
+    pqxx::read_transaction query(**source);
+    return slot_loss(read_slot_health(query, plan.slot_name()), plan);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+Status halt_for(const std::string& reason, PipelineStatus& status, const StopSignal& stop) {
+  {
+    std::lock_guard lock(status.apply.mutex);
+    status.apply.halted_by = reason;
+  }
+  return stay_halted(reason, status, stop);
+}
+
 }  // namespace
 
 Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
@@ -571,11 +611,8 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       }
       return copied;
     }
-  } else if (!blue_state->slot_exists) {
-    return Status::error("blue: replication slot " + plan.slot_name() +
-                         " is gone although green holds a finished snapshot; changes since "
-                         "then are lost to cutover. Empty green (or DROP TABLE "
-                         "cutover.apply_position) and run again to copy anew");
+  } else if (const std::string lost = slot_loss_now(plan); !lost.empty()) {
+    return Status::error(lost);
   }
   if (auto created = ensure_position_table(*databases->target); !created) return created;
   // The topic is made once the snapshot is done, so that a refused or failed first start
@@ -611,6 +648,10 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;
       continue;
     }
+    if (const std::string lost = slot_loss_now(plan); !lost.empty()) {
+      outcome = halt_for(lost, status, stop);
+      break;
+    }
     // Stops with the run, when capture ends, or when the publication watch finds it changed.
     StopSignal session_stop(stop);
     SinkWrapper limit_lead;
@@ -644,6 +685,11 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
     const Status ended = !apply_outcome ? apply_outcome : capture_outcome;
     if (stop.requested()) {
       if (!ended && !ended.is_retryable()) outcome = ended;
+      break;
+    }
+    // A slot the source dropped or invalidated ends capture for good, whatever its error said.
+    if (const std::string lost = slot_loss_now(plan); !lost.empty()) {
+      outcome = halt_for(lost, status, stop);
       break;
     }
     const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;

@@ -195,8 +195,12 @@ class PlanParser {
       const std::string key(setting.key);
       switch (setting.kind) {
         case SettingKind::kInteger:
-        case SettingKind::kBytes:
           if (auto value = reader_.integer_field(node, key, section, setting.minimum, setting.maximum)) {
+            setting.set(plan_, *value);
+          }
+          break;
+        case SettingKind::kBytes:
+          if (auto value = reader_.bytes_field(node, key, section, setting.minimum, setting.maximum)) {
             setting.set(plan_, *value);
           }
           break;

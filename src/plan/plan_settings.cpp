@@ -22,7 +22,8 @@ long ms(milliseconds value) { return static_cast<long>(value.count()); }
 std::string PlanSetting::format(long value) const {
   switch (kind) {
     case SettingKind::kBytes:
-      if (value % kMiB == 0) return std::to_string(value / kMiB) + " MiB";
+      if (value % (kMiB << 10) == 0) return std::to_string(value / (kMiB << 10)) + "GB";
+      if (value % kMiB == 0) return std::to_string(value / kMiB) + "MB";
       return std::to_string(value);
     case SettingKind::kDuration:
       return format_duration(milliseconds(value));
@@ -44,6 +45,10 @@ const std::vector<PlanSetting>& plan_settings() {
        "`on_apply`: blue's slot is confirmed only as far as green has durably applied",
        [](const Plan& p) { return static_cast<long>(p.replication.slot_advance); },
        [](Plan& p, long v) { p.replication.slot_advance = static_cast<SlotAdvance>(v); }},
+      {"replication", "retained_wal_warning", SettingKind::kBytes, kMiB, 1L << 50, {},
+       "warn (log, status, dashboard) when blue's slot keeps more WAL than this",
+       [](const Plan& p) { return p.replication.retained_wal_warning; },
+       [](Plan& p, long v) { p.replication.retained_wal_warning = v; }},
       {"snapshot", "parallelism", SettingKind::kInteger, 1, 64, {},
        "COPY workers, each importing the slot's exported snapshot",
        [](const Plan& p) { return static_cast<long>(p.snapshot.parallelism); },

@@ -1,3 +1,4 @@
+#include <regex>
 #include "cutover/plan/yaml_reader.h"
 
 #include <algorithm>
@@ -105,6 +106,28 @@ std::optional<long> YamlReader::integer_field(const YAML::Node& parent, const st
     return std::nullopt;
   }
   return value;
+}
+
+std::optional<long> YamlReader::bytes_field(const YAML::Node& parent, const std::string& key,
+                                           const std::string& path, long minimum, long maximum) {
+  const YAML::Node node = parent[key];
+  if (!node) return std::nullopt;
+  static const std::regex size(R"(\s*([0-9]{1,18})\s*(kB|MB|GB|TB)?\s*)");
+  std::smatch match;
+  const std::string text = node.IsScalar() ? node.Scalar() : "";
+  if (!node.IsScalar() || !std::regex_match(text, match, size)) {
+    error(node, join(path, key), "must be a size: whole bytes, or a whole number with kB, MB, GB or TB (e.g. 10GB)");
+    return std::nullopt;
+  }
+  const std::string unit = match[2];
+  const int shift = unit == "kB" ? 10 : unit == "MB" ? 20 : unit == "GB" ? 30 : unit == "TB" ? 40 : 0;
+  const long number = std::stol(match[1]);
+  if (number > (maximum >> shift) || (number << shift) < minimum) {
+    error(node, join(path, key),
+          "must be between " + std::to_string(minimum) + " and " + std::to_string(maximum) + " bytes");
+    return std::nullopt;
+  }
+  return number << shift;
 }
 
 std::optional<bool> YamlReader::boolean_field(const YAML::Node& parent, const std::string& key,

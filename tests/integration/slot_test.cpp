@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
 
 #include "fixtures/forward_harness.h"
@@ -91,6 +92,119 @@ INSTANTIATE_TEST_SUITE_P(Load, UnrelatedWrites,
                          [](const auto& load) {
                            return "PostgreSQL" + std::to_string(load.param.major) + "_" + load.param.database;
                          });
+
+// A plan of one table, `items`, streaming.
+void start_streaming_items(ForwardHarness& harness, const std::string& extra = "") {
+  ::setenv("CUTOVER_TOKEN", "slot-test-token", 1);
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  harness.write_plan("  - source: items\n", extra);
+  harness.start_run();
+}
+
+// The slot's stream ended for good: the pipeline halts (the run stays up to say so), names
+// the slot and what was lost, says that green must be copied anew, and makes no new slot.
+void expect_halted_for_the_slot(ForwardHarness& harness, const std::string& what_happened) {
+  const auto halted = harness.wait_until_halted();
+  const std::string reason = halted.value("halted", "");
+  EXPECT_NE(reason.find("cutover_t"), std::string::npos) << reason;
+  EXPECT_NE(reason.find(what_happened), std::string::npos) << reason;
+  EXPECT_NE(reason.find("new snapshot"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("cutover.apply_position"), std::string::npos) << reason;
+  EXPECT_NE(harness.run().standard_error().find(what_happened), std::string::npos);
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(harness.cli({"status"}).output.value("phase", ""), "halted");
+  EXPECT_NE(retained_wal(harness.blue()) >= 0 ? "a slot" : "", std::string("a slot")) << "cutover made a slot again";
+}
+
+// The first line of `metrics` that starts with `name` (labels included), or "".
+std::string metric_line(const std::string& metrics, const std::string& name) {
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name, 0) == 0) return line;
+  }
+  return "";
+}
+
+TEST(SlotLoss, SlotDroppedOnBlueHaltsThePipeline) {
+  ForwardHarness harness;
+  start_streaming_items(harness);
+  harness.blue().execute("INSERT INTO items VALUES (1, 'before')");
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  // Streaming, status and metrics show the slot as blue does.
+  std::this_thread::sleep_for(2s);
+  const auto slot = harness.cli({"status"}).output["slot"];
+  ASSERT_TRUE(slot.is_object()) << harness.cli({"status"}).output.dump(2);
+  EXPECT_EQ(slot.value("name", ""), "cutover_t");
+  EXPECT_EQ(slot.value("wal_status", ""), harness.blue().query_value(
+                                              "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'cutover_t'"));
+  EXPECT_TRUE(slot.value("active", false));
+  EXPECT_TRUE(slot["safe_wal_bytes"].is_null()) << "max_slot_wal_keep_size is unlimited here";
+  EXPECT_TRUE(slot["warning"].is_null());
+  ChildProcess curl({"curl", "-s", harness.control_url() + "/metrics"}, harness.work().path());
+  curl.wait(30s);
+  const std::string metrics = curl.standard_output();
+  EXPECT_EQ(metric_line(metrics, "cutover_slot_active{"), "cutover_slot_active{slot=\"cutover_t\"} 1") << metrics;
+  EXPECT_NE(metric_line(metrics, "cutover_slot_wal_status{slot=\"cutover_t\",status=\"reserved\"}"), "") << metrics;
+  const std::string retained = metric_line(metrics, "cutover_slot_retained_wal_bytes{");
+  ASSERT_NE(retained, "") << metrics;
+  // A whole number of bytes, written as one (not 1.23457e+06), within what blue shows now.
+  const std::string value = retained.substr(retained.rfind(' ') + 1);
+  EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << retained;
+  EXPECT_LE(std::stol(value), retained_wal(harness.blue()) + (1L << 20)) << retained;
+  // Someone ends the walsender and drops the slot before capture connects again.
+  bool dropped = false;
+  for (int attempt = 0; attempt < 50 && !dropped; ++attempt) {
+    harness.blue().execute(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'cutover_t' "
+        "AND active_pid IS NOT NULL");
+    dropped = harness.blue().query_value(
+                  "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots "
+                  "WHERE slot_name = 'cutover_t' AND NOT active") == "1";
+  }
+  ASSERT_TRUE(dropped);
+  harness.blue().execute("INSERT INTO items VALUES (2, 'lost to cutover')");
+  expect_halted_for_the_slot(harness, "was dropped");
+}
+
+TEST(SlotLoss, SlotInvalidatedByMaxSlotWalKeepSizeHaltsThePipeline) {
+  ForwardHarness harness(ClusterOptions{.settings = {"max_slot_wal_keep_size = 48MB", "max_wal_size = 96MB"}},
+                         ClusterOptions{});
+  start_streaming_items(harness, "replication:\n  retained_wal_warning: 8MB\n");
+  // Paused, the applier confirms nothing, so the slot keeps what blue writes until the
+  // server's limit takes it away.
+  ASSERT_EQ(harness.cli({"pause"}).exit_code, 0);
+  harness.blue().execute("INSERT INTO items VALUES (1, 'waiting')");
+  // Past the plan's threshold first: a warning in status and the log, with the room left.
+  harness.blue().execute("CREATE TABLE filler (v text); INSERT INTO filler SELECT repeat('x', 500) FROM generate_series(1, 40000)");
+  nlohmann::json slot;
+  for (int attempt = 0; attempt < 50 && !(slot.is_object() && slot["warning"].is_string()); ++attempt) {
+    std::this_thread::sleep_for(200ms);
+    slot = harness.cli({"status"}).output["slot"];
+  }
+  ASSERT_TRUE(slot.is_object() && slot["warning"].is_string()) << slot.dump(2);
+  EXPECT_NE(slot["warning"].get<std::string>().find("retained_wal_warning"), std::string::npos) << slot.dump(2);
+  EXPECT_TRUE(slot["safe_wal_bytes"].is_number()) << slot.dump(2);
+  EXPECT_TRUE(harness.run().wait_for_output("slot health", 10s)) << harness.run().standard_error();
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (harness.blue().query_value("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'cutover_t'") !=
+             "lost" &&
+         std::chrono::steady_clock::now() < deadline) {
+    harness.blue().execute("INSERT INTO filler SELECT repeat('x', 500) FROM generate_series(1, 40000)");
+    harness.blue().execute("SELECT pg_switch_wal()");
+    harness.blue().execute("CHECKPOINT");
+  }
+  ASSERT_EQ(harness.blue().query_value("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'cutover_t'"),
+            "lost");
+  expect_halted_for_the_slot(harness, "max_slot_wal_keep_size");
+  // Started again, the run refuses at once, with the same words.
+  harness.run().signal(SIGTERM);
+  harness.run().wait(30s);
+  auto& again = harness.start_run(false);
+  EXPECT_NE(again.wait(60s).value_or(-1), 0);
+  EXPECT_NE(again.standard_error().find("must be rebuilt from a new snapshot"), std::string::npos)
+      << again.standard_error();
+}
 
 }  // namespace
 }  // namespace cutover::testing

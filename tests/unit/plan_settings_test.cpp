@@ -97,5 +97,27 @@ TEST(PlanSettings, ThePlanParserReadsAndBoundsEveryDeclaredSetting) {
   }
 }
 
+// Sizes take PostgreSQL's units (1024-based), as max_slot_wal_keep_size does.
+TEST(PlanSettings, SizesTakeWholeBytesOrPostgresUnits) {
+  auto retained = [](const std::string& text) {
+    return parse_plan("name: t\nblue:\n  dsn: \"host=x\"\ntables:\n  - source: a\nreplication:\n  retained_wal_warning: " +
+                          text + "\n",
+                      "p.yaml");
+  };
+  EXPECT_EQ(retained("2097152")->replication.retained_wal_warning, 2L << 20);
+  EXPECT_EQ(retained("512MB")->replication.retained_wal_warning, 512L << 20);
+  EXPECT_EQ(retained("10 GB")->replication.retained_wal_warning, 10L << 30);
+  EXPECT_EQ(retained("2TB")->replication.retained_wal_warning, 2L << 40);
+  EXPECT_EQ(retained("4096kB")->replication.retained_wal_warning, 4L << 20);
+  for (const char* bad : {"10gb", "1.5GB", "-1", "GB", "10 XB"}) {
+    const auto refused = retained(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.status().message().find("p.yaml:7:"), std::string::npos) << refused.status().message();
+    EXPECT_NE(refused.status().message().find("replication.retained_wal_warning: must be a size"), std::string::npos)
+        << refused.status().message();
+  }
+  EXPECT_FALSE(retained("512kB")) << "below the 1MB minimum";
+}
+
 }  // namespace
 }  // namespace cutover

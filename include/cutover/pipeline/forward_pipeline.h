@@ -13,6 +13,7 @@
 
 #include "cutover/apply/applier.h"
 #include "cutover/capture/capture.h"
+#include "cutover/capture/slot_health.h"
 #include "cutover/common/result.h"
 #include "cutover/common/stop_signal.h"
 #include "cutover/plan/plan.h"
@@ -53,6 +54,7 @@ struct PipelineStatus {
   CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
+  SharedSlotHealth slot;                         // the plan's slot on the source, last read
   std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
   DrainMarkers drain_markers;  // the drain's markers, for a source that cannot send them

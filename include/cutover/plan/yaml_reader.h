@@ -29,6 +29,9 @@ class YamlReader {
                                           const std::string& path, bool required);
   std::optional<long> integer_field(const YAML::Node& parent, const std::string& key,
                                     const std::string& path, long minimum, long maximum);
+  // A size: whole bytes, or a whole number with PostgreSQL's units kB, MB, GB or TB (1024-based).
+  std::optional<long> bytes_field(const YAML::Node& parent, const std::string& key,
+                                  const std::string& path, long minimum, long maximum);
   std::optional<bool> boolean_field(const YAML::Node& parent, const std::string& key,
                                     const std::string& path);
   std::optional<std::vector<std::string>> string_list_field(const YAML::Node& parent,
