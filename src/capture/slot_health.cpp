@@ -59,6 +59,41 @@ std::string slot_loss(const SlotHealth& health, const Plan& plan) {
   return slot + " was invalidated by the server: " + why + rebuild;
 }
 
+WalKeepReport wal_keep_report(pqxx::connection& source, const Plan& plan) {
+  WalKeepReport report;
+  std::string keep;
+  std::string max_wal;
+  {
+    pqxx::read_transaction query(source);
+    const auto row = query.exec(
+        "SELECT current_setting('max_slot_wal_keep_size'), current_setting('max_wal_size')")[0];
+    keep = row[0].as<std::string>();
+    max_wal = row[1].as<std::string>();
+  }
+  std::string held;
+  try {
+    pqxx::read_transaction query(source);
+    held = "; its WAL directory holds " +
+           query.exec("SELECT pg_size_pretty(sum(size)) FROM pg_ls_waldir()")[0][0].as<std::string>() + " now";
+  } catch (const std::exception&) {
+    // pg_ls_waldir needs pg_monitor: the size is left out.
+  }
+  const std::string side = plan.source_side();
+  report.unlimited = keep == "-1";
+  if (report.unlimited) {
+    report.text = side + ": max_slot_wal_keep_size is -1 (unlimited): a cutover run that is stopped, paused or "
+                  "far behind makes " + side + " keep WAL for slot " + plan.slot_name() + " until its disk is "
+                  "full (max_wal_size " + max_wal + held + "). Set it to what the disk can spare "
+                  "(ALTER SYSTEM SET max_slot_wal_keep_size = '50GB'; SELECT pg_reload_conf()): past it the "
+                  "server drops the slot's WAL and cutover stops, asking for a new snapshot, instead of the disk filling";
+  } else {
+    report.text = side + ": max_slot_wal_keep_size is " + keep + ": slot " + plan.slot_name() + " may make " +
+                  side + " keep that much WAL beyond max_wal_size (" + max_wal + ") before the server "
+                  "invalidates it and green must be copied anew" + held;
+  }
+  return report;
+}
+
 std::string slot_warning(const SlotHealth& health, const Plan& plan) {
   if (!health.exists || !slot_loss(health, plan).empty()) return "";
   const std::string slot = plan.source_side() + ": replication slot " + plan.slot_name();

@@ -99,6 +99,7 @@ int validate(const std::string& plan_path, bool connect) {
     const auto checked = check_plan_against_databases(*plan);
     for (const auto& problem : checked.problems) std::cerr << "cutover: " << problem << "\n";
     for (const auto& warning : checked.warnings) std::cerr << "cutover: warning: " << warning << "\n";
+    for (const auto& note : checked.notes) std::cerr << "cutover: note: " << note << "\n";
     if (!checked.problems.empty()) return kBadInput;
   }
   std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()

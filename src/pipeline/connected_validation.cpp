@@ -10,6 +10,7 @@
 #include "cutover/apply/apply_privileges.h"
 #include "cutover/apply/target_writer.h"
 #include "cutover/capture/preflight.h"
+#include "cutover/capture/slot_health.h"
 #include "cutover/pipeline/plan_ownership.h"
 #include "cutover/pipeline/server_compatibility.h"
 #include "cutover/plan/reverse_plan.h"
@@ -703,6 +704,8 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     if (auto sees = check_sees_other_sessions(**blue, plan.source_side()); !sees) {
       check.warnings.push_back(sees.message());
     }
+    const WalKeepReport keep = wal_keep_report(**blue, plan);
+    (keep.unlimited ? check.warnings : check.notes).push_back(keep.text);
     // Only a plan that works forward is worth checking backward: its problems would repeat.
     if (problems.empty()) check_reverse(plan, **blue, **green, check);
   } catch (const std::exception& error) {

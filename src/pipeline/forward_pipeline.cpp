@@ -473,6 +473,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
 Status check_before_first_start(const Plan& plan) {
   const DatabaseCheck checked = check_plan_against_databases(plan);
   for (const auto& warning : checked.warnings) spdlog::warn("{}", warning);
+  for (const auto& note : checked.notes) spdlog::info("{}", note);
   if (checked.problems.empty()) return Status::ok();
   std::string message;
   for (const auto& problem : checked.problems) message += (message.empty() ? "" : "\n") + problem;

@@ -94,12 +94,22 @@ INSTANTIATE_TEST_SUITE_P(Load, UnrelatedWrites,
                          });
 
 // A plan of one table, `items`, streaming.
-void start_streaming_items(ForwardHarness& harness, const std::string& extra = "") {
+// `cutover validate --connect` of the plan written last: its standard error.
+std::string validate_connected(ForwardHarness& harness) {
+  ChildProcess validate({CUTOVER_BINARY, "validate", harness.plan_path(), "--connect"}, harness.work().path());
+  EXPECT_EQ(validate.wait(60s).value_or(-1), 0) << validate.standard_error();
+  return validate.standard_error();
+}
+
+// A plan of one table, `items`, streaming; what `validate --connect` said of it first.
+std::string start_streaming_items(ForwardHarness& harness, const std::string& extra = "") {
   ::setenv("CUTOVER_TOKEN", "slot-test-token", 1);
   harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
   harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
   harness.write_plan("  - source: items\n", extra);
+  std::string validated = validate_connected(harness);
   harness.start_run();
+  return validated;
 }
 
 // The slot's stream ended for good: the pipeline halts (the run stays up to say so), names
@@ -128,7 +138,8 @@ std::string metric_line(const std::string& metrics, const std::string& name) {
 
 TEST(SlotLoss, SlotDroppedOnBlueHaltsThePipeline) {
   ForwardHarness harness;
-  start_streaming_items(harness);
+  const std::string validated = start_streaming_items(harness);
+  EXPECT_NE(validated.find("warning: blue: max_slot_wal_keep_size is -1 (unlimited)"), std::string::npos) << validated;
   harness.blue().execute("INSERT INTO items VALUES (1, 'before')");
   ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
   // Streaming, status and metrics show the slot as blue does.
@@ -170,7 +181,9 @@ TEST(SlotLoss, SlotDroppedOnBlueHaltsThePipeline) {
 TEST(SlotLoss, SlotInvalidatedByMaxSlotWalKeepSizeHaltsThePipeline) {
   ForwardHarness harness(ClusterOptions{.settings = {"max_slot_wal_keep_size = 48MB", "max_wal_size = 96MB"}},
                          ClusterOptions{});
-  start_streaming_items(harness, "replication:\n  retained_wal_warning: 8MB\n");
+  const std::string validated = start_streaming_items(harness, "replication:\n  retained_wal_warning: 8MB\n");
+  EXPECT_NE(validated.find("note: blue: max_slot_wal_keep_size is 48MB"), std::string::npos) << validated;
+  EXPECT_NE(validated.find("its WAL directory holds"), std::string::npos) << validated;
   // Paused, the applier confirms nothing, so the slot keeps what blue writes until the
   // server's limit takes it away.
   ASSERT_EQ(harness.cli({"pause"}).exit_code, 0);

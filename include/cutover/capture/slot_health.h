@@ -44,6 +44,16 @@ std::string slot_loss(const SlotHealth& health, const Plan& plan);
 // (wal_status unreserved).
 std::string slot_warning(const SlotHealth& health, const Plan& plan);
 
+// What the source's settings let the plan's slot keep: max_slot_wal_keep_size (unlimited: a
+// stopped or lagging pipeline keeps WAL until the source's disk is full), max_wal_size, and
+// what the WAL directory holds now when the role may see it (pg_ls_waldir). For
+// `validate --connect`: a warning when unlimited, else a note. Throws what libpqxx throws.
+struct WalKeepReport {
+  bool unlimited = false;
+  std::string text;
+};
+WalKeepReport wal_keep_report(pqxx::connection& source, const Plan& plan);
+
 // The last health read while streaming, with its warning, for status, metrics and the
 // dashboard (of the direction streaming: after a switch, the reverse plan's slot on green).
 struct SlotReading {

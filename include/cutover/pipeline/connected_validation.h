@@ -19,6 +19,7 @@ namespace cutover {
 struct DatabaseCheck {
   std::vector<std::string> problems;
   std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // what the operator should know, nothing wrong
 };
 DatabaseCheck check_plan_against_databases(const Plan& plan);
 
