@@ -52,6 +52,10 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
   return *point;
 }
 
+std::string publication_comment(const Plan& plan) {
+  return "made by cutover for plan " + plan.name + "; cutover cleanup removes it";
+}
+
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const SourceState& state,
                                                   ExportedSnapshot* exported) {
   auto connection = open_postgres(plan.source().dsn, plan.source_side());
@@ -71,6 +75,13 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const Source
                                                 " WITH (publish_via_partition_root = true)");
         !status) {
       return status.with_context(plan.source_side() + ": creating publication " + plan.publication_name());
+    }
+    // Marked as cutover's, so that cleanup removes it (and no publication an operator made).
+    if (auto marked = run_sql(**connection, "COMMENT ON PUBLICATION " + publication + " IS " +
+                                                (*connection)->quote(publication_comment(plan)));
+        !marked) {
+      (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);
+      return marked.with_context(plan.source_side() + ": marking publication " + plan.publication_name());
     }
     spdlog::info("created publication publication={}", plan.publication_name());
   } else if (!state.tables_missing_from_publication.empty()) {

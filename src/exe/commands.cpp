@@ -18,6 +18,7 @@
 #include "cutover/control/control_api.h"
 #include "cutover/control/http_server.h"
 #include "cutover/pipeline/connected_validation.h"
+#include "cutover/pipeline/plan_cleanup.h"
 #include "cutover/pipeline/directed_pipeline.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/reverse_plan.h"
@@ -104,6 +105,34 @@ int validate(const std::string& plan_path, bool connect) {
   }
   std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()
             << " tables)" << (connect ? ", fits blue and green" : "") << "\n";
+  return kSuccess;
+}
+
+int cleanup(const std::string& plan_path, bool dry_run) {
+  auto plan = load_plan_for_sessions(plan_path);
+  if (!plan) return report(plan.status(), kBadInput);
+  const PlanHoldings found = find_plan_holdings(*plan);
+  for (const auto& left : found.left) std::cout << "left as it is: " << left << "\n";
+  for (const auto& unreachable : found.unreachable) std::cerr << "cutover: cannot look: " << unreachable << "\n";
+  for (const auto& reason : found.in_use) std::cerr << "cutover: in use: " << reason << "\n";
+  const bool refused = !found.in_use.empty() || !found.unreachable.empty();
+  for (const auto& holding : found.holdings) {
+    std::cout << (dry_run || refused ? "holds: " : "removing: ") << holding.side << ": " << holding.description << "\n";
+    if (dry_run || refused) continue;
+    if (auto removed = holding.remove(); !removed) {
+      std::cerr << "cutover: " << removed.message() << "\nwhat is left stays; run cutover cleanup again once it is fixed\n";
+      return kFailed;
+    }
+  }
+  if (refused) {
+    std::cerr << "cutover: nothing was removed\n";
+    return kFailed;
+  }
+  if (found.holdings.empty()) {
+    std::cout << "plan " << plan->name << " holds nothing on blue, green, the brokers or this machine\n";
+  } else if (!dry_run) {
+    std::cout << "plan " << plan->name << " holds nothing any more; green's tables are as they were\n";
+  }
   return kSuccess;
 }
 

@@ -28,6 +28,9 @@ struct BrokerOptions {
 
 int validate(const std::string& plan_path, bool connect);
 int capture(const std::string& plan_path, bool drop_slot);
+// Removes what the plan holds on both sides, the brokers and this machine (plan_cleanup.h);
+// with `dry_run`, lists it.
+int cleanup(const std::string& plan_path, bool dry_run);
 int run(const std::string& plan_path);
 int apply(const std::string& plan_path);
 int broker(const BrokerOptions& options);

@@ -28,6 +28,13 @@ int main(int argc, char** argv) {
   capture->add_flag("--drop-slot", drop_slot,
                     "Drop the plan's replication slot and publication on blue, then exit");
 
+  bool dry_run_cleanup = false;
+  auto* cleanup = app.add_subcommand(
+      "cleanup", "Remove what the plan made on blue, green, the brokers and this machine (slots, publications, "
+                 "origins, position records, fences, topics, journal); green's tables stay");
+  cleanup->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
+  cleanup->add_flag("--dry-run", dry_run_cleanup, "List what would be removed, and what stops it; remove nothing");
+
   auto* run = app.add_subcommand(
       "run", "Run the plan: snapshot when green is empty, then stream blue's changes to green");
   run->add_option("PLAN", plan_path, "The cutover plan (YAML)")->required();
@@ -101,6 +108,7 @@ int main(int argc, char** argv) {
   commands::install_stop_handlers();
   if (*validate) return commands::validate(plan_path, connect);
   if (*capture) return commands::capture(plan_path, drop_slot);
+  if (*cleanup) return commands::cleanup(plan_path, dry_run_cleanup);
   if (*run) return commands::run(plan_path);
   if (*apply) return commands::apply(plan_path);
   if (*broker) return commands::broker(broker_options);

@@ -43,6 +43,19 @@ std::optional<int> partition_count(const rd_kafka_metadata_t& metadata, const st
   return std::nullopt;
 }
 
+// The first error among an admin request's per-topic results, `expected` (the topic already
+// there, or already gone) counting as success.
+Status topic_results(const rd_kafka_topic_result_t** results, std::size_t count, rd_kafka_resp_err_t expected) {
+  for (std::size_t index = 0; index < count; ++index) {
+    const auto error = rd_kafka_topic_result_error(results[index]);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != expected) {
+      const char* text = rd_kafka_topic_result_error_string(results[index]);
+      return Status::error(text ? text : rd_kafka_err2str(error));
+    }
+  }
+  return Status::ok();
+}
+
 Status create_topic(rd_kafka_t* client, const std::string& topic,
                     std::chrono::milliseconds timeout) {
   char reason[512];
@@ -60,16 +73,10 @@ Status create_topic(rd_kafka_t* client, const std::string& topic,
   } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = Status::error(rd_kafka_event_error_string(event));
   } else {
-    const auto* created = rd_kafka_event_CreateTopics_result(event);
     std::size_t count = 0;
-    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(created, &count);
-    for (std::size_t index = 0; index < count; ++index) {
-      const auto error = rd_kafka_topic_result_error(results[index]);
-      if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        const char* text = rd_kafka_topic_result_error_string(results[index]);
-        status = Status::error(text ? text : rd_kafka_err2str(error));
-      }
-    }
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+    status = topic_results(results, count, RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
   }
   if (event) rd_kafka_event_destroy(event);
   rd_kafka_queue_destroy(queue);
@@ -125,6 +132,49 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap,
                  "topic={} partitions={}", topic, *partitions);
   }
   return *partitions;
+}
+
+Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, const KafkaProperties& properties,
+                                                 const std::vector<std::string>& topics,
+                                                 std::chrono::milliseconds timeout) {
+  auto client = admin_client(bootstrap, properties);
+  if (!client) return client.status();
+  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  if (!metadata) return metadata.status();
+  std::vector<std::string> found;
+  for (const auto& topic : topics) {
+    if (partition_count(**metadata, topic)) found.push_back(topic);
+  }
+  return found;
+}
+
+Status delete_topic(const std::string& bootstrap, const KafkaProperties& properties, const std::string& topic,
+                    std::chrono::milliseconds timeout) {
+  auto client = admin_client(bootstrap, properties);
+  if (!client) return client.status();
+  char reason[512];
+  rd_kafka_DeleteTopic_t* deleted = rd_kafka_DeleteTopic_new(topic.c_str());
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(client->get(), RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), reason, sizeof reason);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client->get());
+  rd_kafka_DeleteTopics(client->get(), &deleted, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  Status status = Status::ok();
+  if (!event) {
+    status = Status::retryable("DeleteTopics got no answer");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = Status::error(rd_kafka_event_error_string(event));
+  } else {
+    std::size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &count);
+    status = topic_results(results, count, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_DeleteTopic_destroy(deleted);
+  return status.with_context("Kafka: deleting topic " + topic);
 }
 
 }  // namespace cutover

@@ -40,6 +40,9 @@ enum class SlotLifetime { kPermanent, kTemporary };
 Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& name,
                                 SlotLifetime lifetime, ExportedSnapshot* exported);
 
+// The comment on a publication cutover made, by which `cutover cleanup` knows it for its own.
+std::string publication_comment(const Plan& plan);
+
 // With `exported`, a slot that must be created is created with EXPORT_SNAPSHOT and its
 // snapshot handed back there.
 Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const SourceState& state,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "cutover/common/result.h"
 #include "cutover/transport/kafka_config.h"
@@ -27,5 +28,14 @@ Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperti
 Result<int> ensure_change_log_topic(const std::string& bootstrap,
                                     const KafkaProperties& properties, const std::string& topic,
                                     std::chrono::milliseconds timeout);
+
+// Which of `topics` exist on the brokers.
+Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, const KafkaProperties& properties,
+                                                 const std::vector<std::string>& topics,
+                                                 std::chrono::milliseconds timeout);
+
+// Deletes `topic` (DeleteTopics); a topic already gone counts as deleted.
+Status delete_topic(const std::string& bootstrap, const KafkaProperties& properties, const std::string& topic,
+                    std::chrono::milliseconds timeout);
 
 }  // namespace cutover

@@ -1,0 +1,222 @@
+#include "cutover/pipeline/plan_cleanup.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+#include "cutover/apply/target_writer.h"
+#include "cutover/capture/slot_manager.h"
+#include "cutover/common/database_errors.h"
+#include "cutover/common/postgres_connection.h"
+#include "cutover/control/http_client.h"
+#include "cutover/orchestrator/journal.h"
+#include "cutover/orchestrator/write_fence.h"
+#include "cutover/transport/topic_admin.h"
+
+namespace cutover {
+
+namespace {
+
+// The plan as the reverse direction names its objects: its slot and publication on green,
+// its origin and position row on blue, its topic.
+Plan reverse_names(const Plan& plan) {
+  Plan reverse = plan;
+  reverse.name = plan.name + kReversePlanSuffix;
+  reverse.direction = Direction::kReverse;
+  return reverse;
+}
+
+// Runs `statement` in a session of `dsn` that may write on a fenced side.
+Status run_on(const std::string& dsn, const std::string& side, const std::string& what,
+              const std::function<void(pqxx::nontransaction&)>& statement) {
+  auto connection = open_postgres(dsn, side);
+  if (!connection) return connection.status();
+  try {
+    allow_writes(**connection);
+    pqxx::nontransaction query(**connection);
+    statement(query);
+    return Status::ok();
+  } catch (const std::exception& error) {
+    return status_of(error, side + ": " + what);
+  }
+}
+
+// The slot and publication of the direction whose source this side is.
+void look_at_capture_objects(pqxx::transaction_base& query, const std::string& side, const std::string& dsn,
+                             const Plan& captured, PlanHoldings& found) {
+  const std::string slot = captured.slot_name();
+  const auto slots = query.exec_params(
+      "SELECT active_pid, database = current_database() FROM pg_replication_slots WHERE slot_name = $1", slot);
+  if (!slots.empty() && !slots[0][1].as<bool>(false)) {
+    found.left.push_back(side + ": replication slot " + slot + " belongs to another database of the cluster: left as it is");
+  } else if (!slots.empty()) {
+    if (!slots[0][0].is_null()) {
+      found.in_use.push_back(side + ": replication slot " + slot + " is in use by process " +
+                             slots[0][0].as<std::string>() + " (a cutover run or capture of this plan): stop it first");
+    }
+    found.holdings.push_back({side, "replication slot " + slot, [dsn, side, slot] {
+                                return run_on(dsn, side, "dropping replication slot " + slot, [&](auto& session) {
+                                  session.exec_params("SELECT pg_drop_replication_slot($1)", slot);
+                                });
+                              }});
+  }
+  const std::string publication = captured.publication_name();
+  const auto publications = query.exec_params(
+      "SELECT coalesce(obj_description(oid, 'pg_publication'), '') FROM pg_publication WHERE pubname = $1",
+      publication);
+  if (publications.empty()) return;
+  if (publications[0][0].as<std::string>() != publication_comment(captured)) {
+    found.left.push_back(side + ": publication " + publication +
+                         " was not made by cutover (or by a cutover before 2026-12, which did not mark it): left as "
+                         "it is; DROP PUBLICATION " + quote_identifier(publication) + " once nothing uses it");
+    return;
+  }
+  found.holdings.push_back({side, "publication " + publication, [dsn, side, publication] {
+                              return run_on(dsn, side, "dropping publication " + publication, [&](auto& session) {
+                                session.exec("DROP PUBLICATION " + quote_identifier(publication));
+                              });
+                            }});
+}
+
+// The record of the direction whose target this side is: its origin and position row.
+void look_at_apply_record(pqxx::transaction_base& query, const std::string& side, const std::string& dsn,
+                          const Plan& applied, PlanHoldings& found) {
+  const std::string origin = applied.origin_name();
+  const bool origin_exists =
+      !query.exec_params("SELECT 1 FROM pg_replication_origin WHERE roname = $1", origin).empty();
+  bool row_exists = false;
+  if (query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL")[0][0].as<bool>()) {
+    for (const auto& row : query.exec("SELECT plan FROM cutover.apply_position")) {
+      const std::string recorded = row[0].as<std::string>();
+      if (recorded == applied.name) {
+        row_exists = true;
+      } else if (object_name_of_plan(recorded) == origin) {
+        found.in_use.push_back(side + ": replication origin " + origin + " is recorded for plan " + recorded +
+                               ", not " + applied.name + " (their objects share a name): clean up that plan instead");
+      }
+    }
+  }
+  if (!origin_exists && !row_exists) return;
+  std::string description = "the record of what was applied here:";
+  if (origin_exists) description += " replication origin " + origin;
+  if (row_exists) description += std::string(origin_exists ? "," : "") + " its row of cutover.apply_position";
+  description += " (and the cutover schema once nothing else is in it)";
+  found.holdings.push_back({side, description, [dsn, side, applied] {
+                              auto connection = open_postgres(dsn, side);
+                              if (!connection) return connection.status();
+                              try {
+                                allow_writes(**connection);
+                              } catch (const std::exception& error) {
+                                return status_of(error, side);
+                              }
+                              // An applier holding the origin makes this fail, and leaves all of it.
+                              return forget_plan(**connection, applied);
+                            }});
+}
+
+void look_at_fence(pqxx::transaction_base& query, const std::string& side, const std::string& dsn,
+                   PlanHoldings& found) {
+  const bool fenced = query.exec(
+      "SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+      "WHERE d.datname = current_database() AND s.setrole = 0 "
+      "AND 'default_transaction_read_only=on' = ANY(s.setconfig))")[0][0].as<bool>();
+  if (!fenced) return;
+  found.holdings.push_back({side, "write fence (default_transaction_read_only on the database): writes are allowed again",
+                            [dsn, side] { return lift_fence(dsn, side).status(); }});
+}
+
+void look_at_side(const std::string& side, const std::string& dsn, const Plan& captured, const Plan& applied,
+                  PlanHoldings& found, std::vector<Holding>& records, std::vector<Holding>& others) {
+  auto connection = open_postgres(dsn, side);
+  if (!connection) {
+    found.unreachable.push_back(connection.status().message());
+    return;
+  }
+  PlanHoldings side_found;
+  try {
+    pqxx::read_transaction query(**connection);
+    look_at_apply_record(query, side, dsn, applied, side_found);
+    records.insert(records.end(), side_found.holdings.begin(), side_found.holdings.end());
+    side_found.holdings.clear();
+    look_at_capture_objects(query, side, dsn, captured, side_found);
+    look_at_fence(query, side, dsn, side_found);
+    others.insert(others.end(), side_found.holdings.begin(), side_found.holdings.end());
+  } catch (const std::exception& error) {
+    found.unreachable.push_back(status_of(error, side + ": looking at what the plan holds").message());
+  }
+  found.in_use.insert(found.in_use.end(), side_found.in_use.begin(), side_found.in_use.end());
+  found.left.insert(found.left.end(), side_found.left.begin(), side_found.left.end());
+}
+
+void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) {
+  if (plan.kafka.is_embedded()) return;  // its log lived and died with cutover run
+  auto topics = existing_topics(plan.kafka.brokers, plan.kafka.properties,
+                                {plan.changes_topic(), reverse.changes_topic()}, kBrokerTimeout);
+  if (!topics) {
+    found.unreachable.push_back("kafka: " + topics.status().message());
+    return;
+  }
+  for (const auto& topic : *topics) {
+    found.holdings.push_back({"kafka", "topic " + topic, [plan, topic] {
+                                return delete_topic(plan.kafka.brokers, plan.kafka.properties, topic, kBrokerTimeout);
+                              }});
+  }
+}
+
+void look_at_control(const Plan& plan, PlanHoldings& found) {
+  const std::string url = "http://" + plan.control.listen;
+  auto answer = http_call(url, "GET", "/api/v1/status", "", "", std::chrono::seconds(2));
+  if (!answer || answer->status != 200) return;
+  const auto status = nlohmann::json::parse(answer->body, nullptr, false);
+  if (status.is_object() && status.value("plan", "") == plan.name) {
+    found.in_use.push_back("a cutover run of plan " + plan.name + " answers at " + url +
+                           ": stop it first (it holds the slot, the origin and the topics)");
+  }
+}
+
+void look_at_state_directory(const Plan& plan, PlanHoldings& found) {
+  FileJournalStore store(plan.state_dir);
+  if (!std::filesystem::exists(store.where())) return;
+  auto journal = store.load();
+  if (!journal) {
+    found.in_use.push_back(journal.status().message() + ": look at it before removing it");
+    return;
+  }
+  const MoveState state = journal->state;
+  if (state != MoveState::kStreaming && state != MoveState::kSwitched) {
+    found.in_use.push_back("the journal " + store.where() + " shows a move in the middle (" + name_of(state) +
+                           "): start cutover run, which finishes or undoes it, then clean up");
+  }
+  const std::string path = store.where();
+  const std::string directory = plan.state_dir;
+  found.holdings.push_back({"local", "the journal " + path + " (clients were last sent to " +
+                                         name_of(journal->side) + ")",
+                            [path, directory] {
+                              std::error_code error;
+                              std::filesystem::remove(path, error);
+                              if (error) return Status::error("removing " + path + ": " + error.message());
+                              std::filesystem::remove(directory, error);  // only when nothing else is in it
+                              return Status::ok();
+                            }});
+}
+
+}  // namespace
+
+PlanHoldings find_plan_holdings(const Plan& plan) {
+  PlanHoldings found;
+  const Plan reverse = reverse_names(plan);
+  look_at_control(plan, found);
+  std::vector<Holding> records;
+  std::vector<Holding> others;
+  look_at_side("blue", plan.blue.dsn, plan, reverse, found, records, others);
+  if (plan.green) look_at_side("green", plan.green->dsn, reverse, plan, found, records, others);
+  // Records first: an applier still holding its origin makes that removal fail before
+  // anything else is gone.
+  found.holdings.insert(found.holdings.begin(), others.begin(), others.end());
+  found.holdings.insert(found.holdings.begin(), records.begin(), records.end());
+  look_at_topics(plan, reverse, found);
+  look_at_state_directory(plan, found);
+  return found;
+}
+
+}  // namespace cutover
