@@ -39,9 +39,9 @@ std::string slot_loss(const SlotHealth& health, const Plan& plan) {
   const std::string slot = plan.source_side() + ": replication slot " + plan.slot_name();
   const std::string rebuild =
       ": the changes the source made since are lost to cutover, so " + plan.target_side() +
-      " cannot be brought up to date and must be rebuilt from a new snapshot. Stop cutover run, "
-      "delete the plan's record on " + plan.target_side() + " (DELETE FROM cutover.apply_position WHERE plan = '" +
-      plan.name + "'), empty its target tables, and start cutover run again: it copies anew";
+      " cannot be brought up to date and must be rebuilt from a new snapshot. Stop cutover run, run "
+      "`cutover cleanup PLAN` (it removes the plan's record on " + plan.target_side() + " and what is left of the "
+      "slot), empty " + plan.target_side() + "'s target tables, and start cutover run again: it copies anew";
   if (!health.exists) {
     return slot + " was dropped (it is no longer in pg_replication_slots; someone dropped it, or "
            "the source is a promoted standby that never had it)" + rebuild;

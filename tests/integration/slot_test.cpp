@@ -120,7 +120,7 @@ void expect_halted_for_the_slot(ForwardHarness& harness, const std::string& what
   EXPECT_NE(reason.find("cutover_t"), std::string::npos) << reason;
   EXPECT_NE(reason.find(what_happened), std::string::npos) << reason;
   EXPECT_NE(reason.find("new snapshot"), std::string::npos) << reason;
-  EXPECT_NE(reason.find("cutover.apply_position"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("cutover cleanup PLAN"), std::string::npos) << reason;
   EXPECT_NE(harness.run().standard_error().find(what_happened), std::string::npos);
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(harness.cli({"status"}).output.value("phase", ""), "halted");

@@ -37,7 +37,7 @@ TEST(SlotHealth, ADroppedSlotIsALossThatNamesTheSlotAndTheRebuild) {
   EXPECT_NE(loss.find("blue: replication slot cutover_t was dropped"), std::string::npos) << loss;
   EXPECT_NE(loss.find("green cannot be brought up to date and must be rebuilt from a new snapshot"), std::string::npos)
       << loss;
-  EXPECT_NE(loss.find("DELETE FROM cutover.apply_position WHERE plan = 't'"), std::string::npos) << loss;
+  EXPECT_NE(loss.find("`cutover cleanup PLAN`"), std::string::npos) << loss;
   EXPECT_EQ(slot_warning(dropped, plan_named_t()), "");
 }
 
