@@ -7,7 +7,7 @@
 #include <csignal>
 #include <thread>
 
-#include "fixtures/forward_harness.h"
+#include "fixtures/cutover_fixture.h"
 
 namespace cutover::testing {
 namespace {
@@ -160,6 +160,61 @@ TEST(Cleanup, LeavesAPublicationItDidNotMake) {
       << cleaned.output;
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication WHERE pubname = 'cutover_t'"), "1");
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
+// After moves, the plan holds the most: the reverse slot and publication on green, origins and
+// position rows on both sides, a fence on the side clients left, the journal.
+class CleanupAfterMoves : public CutoverTest {
+ protected:
+  void expect_cleanup_restores(const std::string& blue_before, const std::string& green_before,
+                               const std::vector<std::string>& listed_first) {
+    h_.run().signal(SIGTERM);
+    ASSERT_TRUE(h_.run().wait(60s).has_value());
+    const auto listed = cleanup(h_, true);
+    EXPECT_EQ(listed.exit_code, 0) << listed.output << listed.errors;
+    for (const auto& held : listed_first) {
+      EXPECT_NE(listed.output.find(held), std::string::npos) << held << " is not listed:\n" << listed.output;
+    }
+    const auto cleaned = cleanup(h_);
+    EXPECT_EQ(cleaned.exit_code, 0) << cleaned.output << cleaned.errors;
+    EXPECT_EQ(fingerprint(h_.blue()), blue_before) << cleaned.output << cleaned.errors;
+    EXPECT_EQ(fingerprint(h_.green()), green_before) << cleaned.output << cleaned.errors;
+  }
+};
+
+TEST_F(CleanupAfterMoves, ASwitchLeavesNothingAfterCleanup) {
+  const std::string blue_before = fingerprint(h_.blue());
+  const std::string green_before = fingerprint(h_.green());
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
+  through_pooler("INSERT INTO events (note) VALUES ('on green') RETURNING id");
+  EXPECT_NE(fingerprint(h_.green()), green_before);
+  expect_cleanup_restores(blue_before, green_before,
+                          {"green: replication slot cutover_t_reverse", "green: publication cutover_t_reverse",
+                           "blue: the record of what was applied here: replication origin cutover_t_reverse",
+                           "green: the record of what was applied here: replication origin cutover_t",
+                           "clients were last sent to green"});
+}
+
+TEST_F(CleanupAfterMoves, ASwitchAndARollbackLeaveNothingAfterCleanup) {
+  const std::string blue_before = fingerprint(h_.blue());
+  const std::string green_before = fingerprint(h_.green());
+  h_.write_plan(kPgbenchTables + "  - source: events\n",
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+  h_.start_run();
+  expect_verification_clean("the snapshot");
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
+  expect_verification_clean("the switch");
+  const auto rolled_back = h_.cli({"rollback"});
+  ASSERT_EQ(rolled_back.exit_code, 0) << rolled_back.errors << rolled_back.output.dump(2);
+  ASSERT_TRUE(wait_for_direction("forward")) << h_.run().standard_error();
+  expect_cleanup_restores(blue_before, green_before,
+                          {"blue: replication slot cutover_t", "blue: publication cutover_t",
+                           "blue: the record of what was applied here: replication origin cutover_t_reverse",
+                           "clients were last sent to blue"});
 }
 
 }  // namespace
