@@ -186,7 +186,7 @@ TEST_F(CleanupAfterMoves, ASwitchLeavesNothingAfterCleanup) {
   const std::string blue_before = fingerprint(h_.blue());
   const std::string green_before = fingerprint(h_.green());
   h_.write_plan(kPgbenchTables + "  - source: events\n",
-                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n", "none"));
+                plan_extra("  max_lag: 60s\n  freeze_timeout: 5s\n  drain_timeout: 10s\n  fence_blue: true\n", "none"));
   h_.start_run();
   expect_verification_clean("the snapshot");
   ASSERT_NO_FATAL_FAILURE(switch_to_green());
@@ -196,7 +196,7 @@ TEST_F(CleanupAfterMoves, ASwitchLeavesNothingAfterCleanup) {
                           {"green: replication slot cutover_t_reverse", "green: publication cutover_t_reverse",
                            "blue: the record of what was applied here: replication origin cutover_t_reverse",
                            "green: the record of what was applied here: replication origin cutover_t",
-                           "clients were last sent to green"});
+                           "blue: write fence", "clients were last sent to green"});
 }
 
 TEST_F(CleanupAfterMoves, ASwitchAndARollbackLeaveNothingAfterCleanup) {
