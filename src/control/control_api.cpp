@@ -234,6 +234,15 @@ HttpResponse ControlApi::status_answer() const {
             {"max_slot_wal_keep_size", health.max_slot_wal_keep_size},
             {"warning", reading->warning.empty() ? nlohmann::json() : nlohmann::json(reading->warning)}};
   }
+  nlohmann::json holds = nullptr;
+  {
+    std::lock_guard lock(status_.holdings.mutex);
+    if (status_.holdings.looked) {
+      holds = nlohmann::json::object();
+      for (const auto& [side, description] : status_.holdings.items) holds[side].push_back(description);
+      if (!status_.holdings.unreachable.empty()) holds["unreachable"] = status_.holdings.unreachable;
+    }
+  }
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.shown_phase()},
@@ -245,6 +254,7 @@ HttpResponse ControlApi::status_answer() const {
                            {"applied_lsn", Lsn(status_.apply.applied_lsn.load()).to_string()},
                            {"source_wal_lsn", Lsn(status_.source_wal_lsn.load()).to_string()},
                            {"slot", std::move(slot)},
+                           {"holds", std::move(holds)},
                            {"transactions_applied", status_.apply.transactions.load()},
                            {"rows_applied", status_.apply.rows.load()},
                            {"rows_per_second", status_.rows_per_second.load()},

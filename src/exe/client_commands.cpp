@@ -158,6 +158,20 @@ int status(const ControlOptions& options) {
   } else {
     std::printf("last verification %s: %s\n", text_of(last["id"]).c_str(), text_of(last["state"]).c_str());
   }
+  const auto& slot = (*answer)["slot"];
+  if (slot.is_object()) {
+    std::printf("slot %s: %s, wal_status %s, keeps %s bytes of WAL%s\n", text_of(slot["name"]).c_str(),
+                slot.value("active", false) ? "streaming" : "not streaming", text_of(slot["wal_status"]).c_str(),
+                text_of(slot["retained_wal_bytes"]).c_str(),
+                slot["warning"].is_string() ? ("; warning: " + slot["warning"].get<std::string>()).c_str() : "");
+  }
+  const auto& holds = (*answer)["holds"];
+  if (holds.is_object()) {
+    std::printf("the plan holds (cutover cleanup removes it):\n");
+    for (const auto& [side, items] : holds.items()) {
+      for (const auto& item : items) std::printf("  %s: %s\n", side.c_str(), text_of(item).c_str());
+    }
+  }
   const auto& cutover = (*answer)["cutover"];
   if (!cutover.is_null()) {
     std::printf("last cutover %s: %s, clients on %s; %s\n", text_of(cutover["cutover_id"]).c_str(),

@@ -18,6 +18,7 @@
 #include "cutover/control/control_api.h"
 #include "cutover/control/http_server.h"
 #include "cutover/pipeline/connected_validation.h"
+#include "cutover/common/periodic.h"
 #include "cutover/pipeline/plan_cleanup.h"
 #include "cutover/pipeline/directed_pipeline.h"
 #include "cutover/pipeline/forward_pipeline.h"
@@ -151,6 +152,9 @@ int capture(const std::string& plan_path, bool drop_slot) {
 }
 
 namespace {
+// How often `cutover run` looks at what the plan holds on both sides, for status.
+constexpr auto kHoldingsInterval = std::chrono::seconds(15);
+
 // `cutover run` and `cutover apply`: the plan, one pipeline function, its outcome.
 // `cutover run` also serves the control API for as long as it runs.
 using PipelineRunner = std::function<Status(const Plan& plan, const Result<Plan>& reverse,
@@ -176,7 +180,14 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
     spdlog::info("control listening url=http://{}", control->address());
   }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->changes_topic());
+  std::unique_ptr<Periodic> holdings_watch;
+  if (serve_control) {
+    holdings_watch = std::make_unique<Periodic>(kHoldingsInterval, [&plan, &status] {
+      status.holdings.set(find_plan_holdings(*plan, false));
+    });
+  }
   const Status outcome = pipeline(*plan, reverse, status, stop_requested());
+  holdings_watch.reset();
   if (!outcome) return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),

@@ -202,10 +202,10 @@ void look_at_state_directory(const Plan& plan, PlanHoldings& found) {
 
 }  // namespace
 
-PlanHoldings find_plan_holdings(const Plan& plan) {
+PlanHoldings find_plan_holdings(const Plan& plan, bool ask_control) {
   PlanHoldings found;
   const Plan reverse = reverse_names(plan);
-  look_at_control(plan, found);
+  if (ask_control) look_at_control(plan, found);
   std::vector<Holding> records;
   std::vector<Holding> others;
   look_at_side("blue", plan.blue.dsn, plan, reverse, found, records, others);

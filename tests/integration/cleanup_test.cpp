@@ -103,6 +103,15 @@ TEST_P(CleanupAfter, LeavesBothSidesAsTheyWereBeforeThePlan) {
       EXPECT_NE(refused.errors.find("nothing was removed"), std::string::npos) << refused.errors;
       EXPECT_EQ(fingerprint(harness.blue()), blue_running);
       EXPECT_EQ(fingerprint(harness.green()), green_running);
+      // `cutover status` lists what the plan holds on each side.
+      nlohmann::json holds;
+      for (int attempt = 0; attempt < 50 && !holds.is_object(); ++attempt) {
+        std::this_thread::sleep_for(500ms);
+        holds = harness.cli({"status"}).output["holds"];
+      }
+      ASSERT_TRUE(holds.is_object()) << harness.cli({"status"}).output.dump(2);
+      EXPECT_EQ(holds["blue"].dump(), R"(["replication slot cutover_t","publication cutover_t"])") << holds.dump(2);
+      EXPECT_NE(holds["green"].dump().find("replication origin cutover_t"), std::string::npos) << holds.dump(2);
       harness.kill_run();
       break;
     }

@@ -16,6 +16,7 @@
 #include "cutover/capture/slot_health.h"
 #include "cutover/common/result.h"
 #include "cutover/common/stop_signal.h"
+#include "cutover/pipeline/plan_cleanup.h"
 #include "cutover/plan/plan.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/snapshot/snapshot_copy.h"
@@ -55,6 +56,7 @@ struct PipelineStatus {
   ApplyCounters apply;
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
   SharedSlotHealth slot;                         // the plan's slot on the source, last read
+  HoldingsSeen holdings;                         // what the plan holds where, last looked at
   std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
   DrainMarkers drain_markers;  // the drain's markers, for a source that cannot send them

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,24 @@ struct PlanHoldings {
   std::vector<std::string> unreachable;  // what could not be looked at
 };
 
-// Looks at blue, green, the brokers, the control address and the state directory; changes
-// nothing.
-PlanHoldings find_plan_holdings(const Plan& plan);
+// Looks at blue, green, the brokers, the control address (unless `ask_control` is false: the
+// run asking about itself) and the state directory; changes nothing.
+PlanHoldings find_plan_holdings(const Plan& plan, bool ask_control = true);
+
+// What a running `cutover run` last found the plan holding, for `cutover status`.
+struct HoldingsSeen {
+  mutable std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> items;  // side, description; guarded by mutex
+  std::vector<std::string> unreachable;                    // guarded by mutex
+  bool looked = false;                                     // guarded by mutex
+
+  void set(const PlanHoldings& found) {
+    std::lock_guard lock(mutex);
+    items.clear();
+    for (const auto& holding : found.holdings) items.emplace_back(holding.side, holding.description);
+    unreachable = found.unreachable;
+    looked = true;
+  }
+};
 
 }  // namespace cutover
