@@ -90,9 +90,7 @@ class PooledRun:
         try:
             brokers = "embedded"
             if broker == "external":
-                self.broker = subprocess.Popen([CUTOVER, "broker"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                               text=True)
-                brokers = self.broker.stdout.readline().strip()
+                brokers = self.start_broker()
             subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(scale), self.blue.dsn], check=True,
                            capture_output=True)
             subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(scale), self.green.dsn], check=True,
@@ -109,11 +107,26 @@ class PooledRun:
                 f'      blue: "{Pooler.line(self.blue)}"\n      green: "{Pooler.line(self.green)}"\n'),
                              brokers=brokers)
             self.env = dict(os.environ, CUTOVER_TOKEN="bench")
-            self.run = start_run(self.work, plan_path, "run.log", self.env)
-            wait_for(lambda: log_has(self.work, "run.log", "applying from"), timeout=600)
+            self.plan_path = plan_path
+            self.brokers = brokers
+            self.runs = 0
+            self.start()
         except BaseException:
             self.close()
             raise
+
+    def start(self):
+        """Starts `cutover run` (its log run.log, then run-2.log, ...) and waits until it streams."""
+        self.runs += 1
+        log = "run.log" if self.runs == 1 else "run-%d.log" % self.runs
+        self.run = start_run(self.work, self.plan_path, log, self.env)
+        wait_for(lambda: log_has(self.work, log, "applying from"), timeout=600)
+
+    def start_broker(self, port=0):
+        """`cutover broker` on `port` (any when 0); its bootstrap address."""
+        self.broker = subprocess.Popen([CUTOVER, "broker", "--port", str(port)], stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, text=True)
+        return self.broker.stdout.readline().strip()
 
     def load(self, clients, seconds, *extra):
         """pgbench's TPC-B through the pooler, in the background."""

@@ -32,9 +32,9 @@ class Cluster:
         self.as_pg = as_pg
         subprocess.run(as_pg + [PG + "initdb", "-D", self.dir, "-U", "postgres", "-A", "trust", "-N"],
                        check=True, stdout=subprocess.DEVNULL)
-        opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={work} "
-                "-c wal_level=logical -c shared_buffers=512MB -c max_wal_size=8GB -c fsync=on")
-        subprocess.run(as_pg + [PG + "pg_ctl", "-D", self.dir, "-l", self.dir + ".log", "-w", "-o", opts, "start"],
+        self.opts = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={work} "
+                     "-c wal_level=logical -c shared_buffers=512MB -c max_wal_size=8GB -c fsync=on")
+        subprocess.run(as_pg + [PG + "pg_ctl", "-D", self.dir, "-l", self.dir + ".log", "-w", "-o", self.opts, "start"],
                        check=True, stdout=subprocess.DEVNULL)
         self.dsn = f"host=127.0.0.1 port={self.port} dbname=postgres user=postgres"
 
@@ -44,6 +44,11 @@ class Cluster:
         if out.returncode != 0:
             raise SystemExit("psql failed: %s\n%s" % (query[:200], out.stderr))
         return out.stdout.strip()
+
+    def restart(self):
+        """A fast shutdown and a start: every session ends, as at a server restart."""
+        subprocess.run(self.as_pg + [PG + "pg_ctl", "-D", self.dir, "-l", self.dir + ".log", "-w", "-m", "fast",
+                                     "-o", self.opts, "restart"], check=True, stdout=subprocess.DEVNULL)
 
     def stop(self):
         subprocess.run(self.as_pg + [PG + "pg_ctl", "-D", self.dir, "-m", "immediate", "stop"],
