@@ -35,10 +35,16 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
                                 SlotLifetime lifetime, ExportedSnapshot* exported) {
   auto replication = ReplicationConnection::open(blue_dsn);
   if (!replication) return replication.status();
-  auto rows = (*replication)->run_command(
-      "CREATE_REPLICATION_SLOT " + quote_identifier(name) +
-      (lifetime == SlotLifetime::kTemporary ? " TEMPORARY" : "") + " LOGICAL pgoutput " +
-      (exported ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT"));
+  // The options list (15 and later) is the only way to ask for a failover slot (17); the
+  // older keywords serve every other slot on every major.
+  const std::string command =
+      lifetime == SlotLifetime::kFailover
+          ? "CREATE_REPLICATION_SLOT " + quote_identifier(name) + " LOGICAL pgoutput (SNAPSHOT '" +
+                (exported ? "export" : "nothing") + "', FAILOVER true)"
+          : "CREATE_REPLICATION_SLOT " + quote_identifier(name) +
+                (lifetime == SlotLifetime::kTemporary ? " TEMPORARY" : "") + " LOGICAL pgoutput " +
+                (exported ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+  auto rows = (*replication)->run_command(command);
   if (!rows) return rows.status();
   if (rows->empty() || rows->front().size() < 3) {
     return Status::error("CREATE_REPLICATION_SLOT returned no consistent point");
@@ -51,6 +57,40 @@ Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& 
   }
   return *point;
 }
+
+bool wants_failover_slot(const Plan& plan) {
+  // Only blue's slot: green's reverse slot lives for the days after a switch, on whatever
+  // major green runs.
+  return plan.replication.failover && plan.direction == Direction::kForward;
+}
+
+namespace {
+
+// A slot made before the plan asked for failover becomes a failover slot (17 and later).
+Status make_failover_slot(const Plan& plan, pqxx::connection& source) {
+  try {
+    pqxx::nontransaction query(source);
+    const auto row = query.exec_params(
+        "SELECT coalesce((to_jsonb(s) ->> 'failover')::boolean, false) FROM pg_replication_slots s "
+        "WHERE slot_name = $1",
+        plan.slot_name());
+    if (row.empty() || row[0][0].as<bool>()) return Status::ok();
+  } catch (const std::exception& error) {
+    return status_of(error, plan.source_side() + ": reading replication slot " + plan.slot_name());
+  }
+  auto replication = ReplicationConnection::open(plan.source().dsn);
+  if (!replication) return replication.status();
+  if (auto altered = (*replication)->run_command("ALTER_REPLICATION_SLOT " + quote_identifier(plan.slot_name()) +
+                                                 " (FAILOVER true)");
+      !altered) {
+    return altered.status().with_context(plan.source_side() + ": making replication slot " + plan.slot_name() +
+                                         " a failover slot");
+  }
+  spdlog::info("replication slot is now a failover slot slot={}", plan.slot_name());
+  return Status::ok();
+}
+
+}  // namespace
 
 std::string publication_comment(const Plan& plan) {
   return "made by cutover for plan " + plan.name + "; cutover cleanup removes it";
@@ -91,9 +131,16 @@ Result<PreparedSlot> prepare_slot_and_publication(const Plan& plan, const Source
       return status.with_context(plan.source_side() + ": adding tables to publication " + plan.publication_name());
     }
   }
-  if (state.slot_exists) return PreparedSlot{state.slot_confirmed};
+  const bool failover = wants_failover_slot(plan);
+  if (state.slot_exists) {
+    if (failover) {
+      if (auto made = make_failover_slot(plan, **connection); !made) return made;
+    }
+    return PreparedSlot{state.slot_confirmed};
+  }
 
-  auto point = create_logical_slot(plan.source().dsn, plan.slot_name(), SlotLifetime::kPermanent, exported);
+  auto point = create_logical_slot(plan.source().dsn, plan.slot_name(),
+                                   failover ? SlotLifetime::kFailover : SlotLifetime::kPermanent, exported);
   if (!point) {
     if (!state.publication_exists) {
       (void)run_sql(**connection, "DROP PUBLICATION IF EXISTS " + publication);

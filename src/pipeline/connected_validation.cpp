@@ -640,6 +640,39 @@ Result<std::size_t> check_rollback_ready(const Plan& reverse, pqxx::connection& 
   return Status::error(message);
 }
 
+namespace {
+
+// replication.failover: a failover slot needs 17; it reaches a standby only if one streams with
+// sync_replication_slots, and green stays behind what a standby has only with
+// synchronized_standby_slots.
+void check_failover_slot(const Plan& plan, pqxx::connection& blue, DatabaseCheck& check) {
+  pqxx::read_transaction query(blue);
+  const auto row = query.exec(
+      "SELECT current_setting('server_version_num')::int, "
+      "coalesce(current_setting('synchronized_standby_slots', true), ''), "
+      "(SELECT count(*) FROM pg_stat_replication)")[0];
+  const int version = row[0].as<int>();
+  if (version < 170000) {
+    check.problems.push_back(plan.file + ": replication.failover: blue runs PostgreSQL " +
+                             std::to_string(version / 10000) +
+                             "; failover slots need 17 or later (set it to false, or upgrade blue first)");
+    return;
+  }
+  if (row[1].as<std::string>().empty()) {
+    check.warnings.push_back(
+        "blue: synchronized_standby_slots is empty: cutover may receive, and green apply, changes a standby has "
+        "not yet received, which a failover to that standby loses while green keeps them. Set it to the "
+        "standbys' physical slots");
+  }
+  if (row[2].as<long>() == 0) {
+    check.warnings.push_back("blue: no standby streams from blue now: the failover slot is synchronized only to "
+                             "standbys with sync_replication_slots = on, hot_standby_feedback = on and a "
+                             "primary_slot_name");
+  }
+}
+
+}  // namespace
+
 DatabaseCheck check_plan_against_databases(const Plan& plan) {
   DatabaseCheck check;
   auto& problems = check.problems;
@@ -706,6 +739,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     }
     const WalKeepReport keep = wal_keep_report(**blue, plan);
     (keep.unlimited ? check.warnings : check.notes).push_back(keep.text);
+    if (plan.replication.failover) check_failover_slot(plan, **blue, check);
     // Only a plan that works forward is worth checking backward: its problems would repeat.
     if (problems.empty()) check_reverse(plan, **blue, **green, check);
   } catch (const std::exception& error) {

@@ -49,6 +49,11 @@ const std::vector<PlanSetting>& plan_settings() {
        "warn (log, status, dashboard) when blue's slot keeps more WAL than this",
        [](const Plan& p) { return p.replication.retained_wal_warning; },
        [](Plan& p, long v) { p.replication.retained_wal_warning = v; }},
+      {"replication", "failover", SettingKind::kBoolean, 0, 1, {},
+       "blue's slot is a failover slot (PostgreSQL 17 and later), synchronized to the standbys that have "
+       "sync_replication_slots on",
+       [](const Plan& p) { return p.replication.failover ? 1L : 0L; },
+       [](Plan& p, long v) { p.replication.failover = v != 0; }},
       {"snapshot", "parallelism", SettingKind::kInteger, 1, 64, {},
        "COPY workers, each importing the slot's exported snapshot",
        [](const Plan& p) { return static_cast<long>(p.snapshot.parallelism); },

@@ -219,5 +219,90 @@ TEST(SlotLoss, SlotInvalidatedByMaxSlotWalKeepSizeHaltsThePipeline) {
       << again.standard_error();
 }
 
+// Waits until `query` gives the same rows on `source` and green; the last digests otherwise.
+::testing::AssertionResult wait_until_green_equals(ForwardHarness& harness, PostgresCluster& source,
+                                                   const std::string& query) {
+  std::string expected;
+  std::string actual;
+  for (int attempt = 0; attempt < 240; ++attempt) {
+    expected = ForwardHarness::digest(source, query);
+    actual = ForwardHarness::digest(harness.green(), query);
+    if (expected == actual) return ::testing::AssertionSuccess();
+    std::this_thread::sleep_for(500ms);
+  }
+  return ::testing::AssertionFailure() << "source " << expected << ", green " << actual << "\n"
+                                       << harness.run().standard_error();
+}
+
+// Blue's primary is replaced by its physical standby, which never had the logical slot (before
+// 17, slots are not copied to standbys): pointed at it, cutover says the slot is gone and that
+// green must be rebuilt, instead of streaming from somewhere else.
+TEST(BlueFailover, APromotedStandbyWithoutTheSlotIsRefusedWithTheRebuild) {
+  ForwardHarness harness;
+  auto standby = PostgresCluster::standby_of(harness.blue());
+  start_streaming_items(harness);
+  harness.blue().execute("INSERT INTO items SELECT g, 'before' FROM generate_series(1, 100) g");
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  harness.blue().kill9();
+  standby->promote();
+  harness.run().signal(SIGTERM);
+  ASSERT_TRUE(harness.run().wait(60s).has_value());
+  harness.replace_in_plan(harness.blue().dsn(), standby->dsn());
+  auto& again = harness.start_run(false);
+  EXPECT_NE(again.wait(60s).value_or(0), 0) << again.standard_error();
+  EXPECT_NE(again.standard_error().find("replication slot cutover_t was dropped"), std::string::npos)
+      << again.standard_error();
+  EXPECT_NE(again.standard_error().find("promoted standby"), std::string::npos) << again.standard_error();
+  EXPECT_NE(again.standard_error().find("must be rebuilt from a new snapshot"), std::string::npos);
+  EXPECT_EQ(standby->query_value("SELECT count(*) FROM pg_replication_slots"), "0") << "cutover made a slot";
+}
+
+// On 17, with replication.failover, blue's slot is synchronized to the standby
+// (sync_replication_slots), and synchronized_standby_slots keeps cutover from receiving what the
+// standby has not: after the primary dies and the standby is promoted, cutover goes on from the
+// standby's copy of the slot, with nothing lost or doubled.
+TEST(BlueFailover, OnSeventeenAFailoverSlotGoesOnFromThePromotedStandby) {
+  ForwardHarness harness(ClusterOptions{.major = 17}, ClusterOptions{});
+  ::setenv("CUTOVER_TOKEN", "slot-test-token", 1);
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  auto standby = PostgresCluster::standby_of(
+      harness.blue(),
+      {"sync_replication_slots = on", "hot_standby_feedback = on",
+       "primary_conninfo = 'host=127.0.0.1 port=" + std::to_string(harness.blue().port()) +
+           " user=postgres dbname=postgres'"},
+      "standby1");
+  harness.blue().execute("ALTER SYSTEM SET synchronized_standby_slots = 'standby1'");
+  harness.blue().execute("SELECT pg_reload_conf()");
+  harness.write_plan("  - source: items\n", "replication:\n  failover: true\n");
+  const std::string validated = validate_connected(harness);
+  EXPECT_EQ(validated.find("synchronized_standby_slots is empty"), std::string::npos) << validated;
+  EXPECT_EQ(validated.find("no standby streams"), std::string::npos) << validated;
+  harness.start_run();
+  EXPECT_EQ(harness.blue().query_value("SELECT failover FROM pg_replication_slots WHERE slot_name = 'cutover_t'"), "t");
+  harness.blue().execute("INSERT INTO items SELECT g, 'on the first primary' FROM generate_series(1, 200) g");
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  // The standby's copy of the slot catches up with the primary's (the sync worker's pace).
+  const std::string confirmed =
+      harness.blue().query_value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'cutover_t'");
+  bool synced = false;
+  for (int attempt = 0; attempt < 180 && !synced; ++attempt) {
+    synced = standby->query_value("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cutover_t' "
+                                  "AND synced AND confirmed_flush_lsn >= '" + confirmed + "'") == "1";
+    if (!synced) std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_TRUE(synced) << standby->query_value("SELECT string_agg(slot_name || ' ' || synced || ' ' || "
+                                              "coalesce(confirmed_flush_lsn::text, '-'), ', ') FROM pg_replication_slots");
+  harness.blue().kill9();
+  standby->promote();
+  harness.run().signal(SIGTERM);
+  ASSERT_TRUE(harness.run().wait(60s).has_value());
+  harness.replace_in_plan(harness.blue().dsn(), standby->dsn());
+  harness.start_run();
+  standby->execute("INSERT INTO items SELECT g, 'on the promoted standby' FROM generate_series(201, 300) g; "
+                   "UPDATE items SET note = 'changed after the failover' WHERE id <= 50");
+  EXPECT_TRUE(wait_until_green_equals(harness, *standby, "SELECT * FROM items"));
+}
+
 }  // namespace
 }  // namespace cutover::testing

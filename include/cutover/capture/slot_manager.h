@@ -31,7 +31,9 @@ struct ExportedSnapshot {
   std::string name;
 };
 
-enum class SlotLifetime { kPermanent, kTemporary };
+// kFailover: permanent, and synchronized to standbys that have sync_replication_slots on
+// (PostgreSQL 17 and later), so that a promoted standby has it.
+enum class SlotLifetime { kPermanent, kFailover, kTemporary };
 
 // Creates a pgoutput slot named `name` on blue and returns its consistent point. With
 // `exported`, the slot's snapshot is exported and handed back there (capture alone needs
@@ -39,6 +41,10 @@ enum class SlotLifetime { kPermanent, kTemporary };
 // `exported->connection`.
 Result<Lsn> create_logical_slot(const std::string& blue_dsn, const std::string& name,
                                 SlotLifetime lifetime, ExportedSnapshot* exported);
+
+// Whether the plan's slot on its source is made a failover slot (replication.failover, blue's
+// slot only).
+bool wants_failover_slot(const Plan& plan);
 
 // The comment on a publication cutover made, by which `cutover cleanup` knows it for its own.
 std::string publication_comment(const Plan& plan);

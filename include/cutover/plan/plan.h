@@ -37,6 +37,7 @@ enum class SlotAdvance { kOnApply, kOnKafkaAck };
 struct ReplicationSettings {
   SlotAdvance slot_advance = SlotAdvance::kOnApply;
   long retained_wal_warning = 10L << 30;  // bytes of WAL blue's slot may keep before a warning
+  bool failover = false;  // blue's slot synchronized to its standbys (PostgreSQL 17 and later)
 };
 
 struct SnapshotSettings {
