@@ -744,13 +744,29 @@ Status run_capture_only(const Plan& plan, StopSignal& stop) {
   std::unique_ptr<EmbeddedBroker> embedded;
   auto bootstrap = prepare_broker(plan, embedded);
   if (!bootstrap) return bootstrap.status();
+  if (!source->slot_exists && !plan.kafka.is_embedded()) {
+    // An earlier capture wrote the change log from a slot that is gone: a new slot would start
+    // after the changes made meanwhile, and nothing would show they are missing.
+    auto written = change_log_end_offset(*bootstrap, plan.changes_topic(), plan.kafka.properties);
+    if (!written) return written.status();
+    if (*written > 0) {
+      SlotHealth gone;
+      gone.name = plan.slot_name();
+      return Status::error(slot_loss(gone, plan) + " (the change log " + plan.changes_topic() + " already holds " +
+                           std::to_string(*written) + " records of an earlier capture from it)");
+    }
+  }
   auto slot = prepare_slot_and_publication(plan, *source);
   if (!slot) return slot.status();
   spdlog::info("capture starting plan={} slot={} topic={} slot_advance={}", plan.name,
                plan.slot_name(), plan.changes_topic(),
                plan.replication.slot_advance == SlotAdvance::kOnApply ? "on_apply" : "on_kafka_ack");
   auto capture = make_capture(plan, *bootstrap, slot->confirmed, stop.flag());
-  if (auto outcome = capture->run(); !outcome) return outcome;
+  if (auto outcome = capture->run(); !outcome) {
+    // The source's own error for a dropped or invalidated slot does not say what to do.
+    if (const std::string lost = slot_loss_now(plan); !lost.empty()) return Status::error(lost);
+    return outcome;
+  }
   spdlog::info("capture stopped events={} bytes={} transactions={} confirmed_lsn={}",
                capture->counters().events.load(), capture->counters().bytes.load(),
                capture->counters().transactions.load(),

@@ -248,5 +248,26 @@ TEST(CaptureFaults, OnApplyConfirmsOnlyWhatGreenApplied) {
   }
   EXPECT_EQ(slot_confirmed(harness.blue()), applied);
 }
+// Capture alone, its slot dropped between two runs: a new slot would begin after the changes
+// made meanwhile, and the change log would show no gap. The second run refuses, and makes no slot.
+TEST(CaptureFaults, ASlotDroppedBetweenRunsIsNotMadeAgainOverAWrittenLog) {
+  CaptureHarness harness;
+  harness.blue().execute("CREATE TABLE load (id bigint PRIMARY KEY, v text)");
+  harness.write_plan("  - source: load\n");
+  harness.start_capture();
+  auto writer = write_load(harness.blue(), 1, 20);
+  writer.join();
+  ASSERT_TRUE(harness.wait_for_transactions(20, 60s));
+  harness.stop_capture();
+  harness.blue().execute("SELECT pg_drop_replication_slot('cutover_t')");
+  harness.blue().execute("INSERT INTO load VALUES (1000, 'made while no slot kept it')");
+  ChildProcess again({CUTOVER_BINARY, "capture", harness.write_plan("  - source: load\n")}, "/tmp");
+  EXPECT_EQ(again.wait(60s).value_or(-1), 1) << again.standard_error();
+  EXPECT_NE(again.standard_error().find("replication slot cutover_t was dropped"), std::string::npos)
+      << again.standard_error();
+  EXPECT_NE(again.standard_error().find("already holds"), std::string::npos) << again.standard_error();
+  EXPECT_EQ(harness.slot_count(), 0);
+}
+
 }  // namespace
 }  // namespace cutover::testing
