@@ -36,7 +36,8 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <span>applied <b id="applied">-</b></span><span id="rate"></span></header>
 <main>
   <section id="schema" hidden><h2>Changes on the source</h2><div id="halted" class="bad"></div><ul id="notices"></ul></section>
-  <section><h2>Replication slot on the source</h2><div id="slot">-</div><div id="slot_warning" class="bad"></div></section>
+  <section><h2>Replication slot on the source</h2><div id="slot">-</div><div id="slot_warning" class="bad"></div>
+    <details><summary>What the plan holds (cutover cleanup removes it)</summary><ul id="holds"></ul></details></section>
   <section><h2>Lag (seconds and MiB, last 5 minutes)</h2><canvas id="chart" width="800" height="160"></canvas></section>
   <section><h2>Tables</h2><table><thead><tr><th>source</th><th>target</th><th>snapshot</th><th class="n">rows applied</th></tr></thead>
     <tbody id="tables"></tbody></table></section>
@@ -124,6 +125,11 @@ function renderSlot(slot) {
     ", keeps " + mib(slot.retained_wal_bytes) + " of WAL, " + mib(slot.safe_wal_bytes) + " more before max_slot_wal_keep_size";
   $("slot_warning").textContent = slot.warning || "";
 }
+function renderHolds(holds) {
+  if (!holds) return;
+  $("holds").innerHTML = Object.keys(holds).map((side) => (holds[side] || []).map((item) =>
+    "<li>" + escapeHtml(side) + ": " + escapeHtml(item) + "</li>").join("")).join("");
+}
 async function refresh() {
   try {
     const answer = await fetch("/api/v1/status", {cache: "no-store"});
@@ -139,7 +145,7 @@ async function refresh() {
     $("schema").hidden = !s.halted && !(s.schema_notices || []).length;
     $("halted").textContent = s.halted ? "Halted: " + s.halted : "";
     $("notices").innerHTML = (s.schema_notices || []).map((n) => "<li>" + escapeHtml(n) + "</li>").join("");
-    renderSlot(s.slot);
+    renderSlot(s.slot); renderHolds(s.holds);
     drawChart(); renderTables(s.tables); renderVerification(s.last_verification); renderCutover(s.cutover);
   } catch (error) {
     $("phase").textContent = "unreachable"; $("phase").className = "stopped";

@@ -236,8 +236,8 @@ TEST_F(ControlTest, CliPauseAndResumeExitZeroAndShowInStatus) {
   EXPECT_NE(refused.errors.find("wrong bearer token"), std::string::npos) << refused.errors;
 }
 
-// What headless Chromium shows as the phase after the page's script ran.
-std::string phase_shown(const std::string& url, const std::string& profile) {
+// The page as headless Chromium shows it after its script ran.
+std::string rendered(const std::string& url, const std::string& profile) {
   ChildProcess chromium({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
                          "--disable-sync", "--user-data-dir=" + profile, "--virtual-time-budget=5000",
@@ -247,9 +247,14 @@ std::string phase_shown(const std::string& url, const std::string& profile) {
     ADD_FAILURE() << "chromium failed: " << chromium.standard_error();
     return "";
   }
+  return chromium.standard_output();
+}
+
+// What headless Chromium shows as the phase after the page's script ran.
+std::string phase_shown(const std::string& url, const std::string& profile) {
   const std::regex phase(R"(<span id="phase"[^>]*>([^<]*)</span>)");
   std::smatch match;
-  const std::string dom = chromium.standard_output();
+  const std::string dom = rendered(url, profile);
   if (!std::regex_search(dom, match, phase)) {
     ADD_FAILURE() << "no phase in the rendered page: " << dom.substr(0, 2000);
     return "";
@@ -266,6 +271,10 @@ TEST_F(ControlTest, TheDashboardShowsThePhaseAsItChanges) {
   EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "paused");
   ASSERT_EQ(h_.cli({"resume"}).exit_code, 0);
   EXPECT_EQ(phase_shown(h_.control_url() + "/", profile), "streaming");
+  // The slot panel shows blue's slot as blue does.
+  const std::string page = rendered(h_.control_url() + "/", profile);
+  EXPECT_NE(page.find("cutover_t: streaming, wal_status reserved, keeps "), std::string::npos)
+      << page.substr(page.find("id=\"slot\""), 400);
 }
 
 // A reverse mapping that leaves a NOT NULL column of blue without a default unwritten would
