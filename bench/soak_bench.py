@@ -10,7 +10,9 @@ start to end (at most --rate transactions a second when given). The run is cut i
 With --fault-every, every that many seconds one fault, in turn: `cutover run` killed with -9
 (and started again), blue restarted, green restarted, and (with --broker external) the broker
 restarted on its port. A fault waits for the end of any move, and the next move for the
-recovery; pgbench is started again when a restart of blue ended its clients. Every 10 s the
+recovery, which is timed from the end of the fault (a restart's own time, its shutdown
+checkpoint included, is reported apart); pgbench is started again when a restart of blue ended
+its clients. Every 10 s the
 status (lag, direction, the slot's retained WAL) and the run's resident memory are sampled. At
 the end the load stops, green catches up, and a verification runs. Prints a Markdown report:
 every move's pause, every fault's recovery time, lag, retained WAL and memory over time,
@@ -147,13 +149,14 @@ def main():
                     run.start_broker(broker_port)
                 # Under load, new transactions keep coming: the target applying past where the
                 # source's WAL was once the fault was over proves the whole pipeline streams again.
+                over = time.time()
                 source = run.green if (run.cli("status") or {}).get("direction") == "reverse" else run.blue
                 written = lsn(source.sql("SELECT pg_current_wal_lsn()"))
                 wait_for(lambda: caught_up_past(max(before, written)), timeout=600, interval=0.2)
-                recovered = time.time() - now
-                recoveries.append((fault, round(now - started), recovered))
-                print("%s at %d s: caught up again after %.1f s" % (fault, now - started, recovered),
-                      file=sys.stderr, flush=True)
+                recovered = time.time() - over
+                recoveries.append((fault, round(now - started), over - now, recovered))
+                print("%s at %d s (%.1f s): caught up again %.1f s later" % (fault, now - started, over - now,
+                                                                             recovered), file=sys.stderr, flush=True)
                 fault_at = time.time() + args.fault_every
             if now >= next_sample:
                 s = run.cli("status") or {}
@@ -173,8 +176,9 @@ def main():
         for command, at, t in moves:
             print("| %s at %d s: freeze, drain, switch, client pause | %d, %d, %d, **%d ms** |"
                   % (command, at, t["freeze_ms"], t["drain_ms"], t["switch_ms"], t["pause_ms"]))
-        for fault, at, recovered in recoveries:
-            print("| %s at %d s: streaming and within 2 s of blue again after | %.1f s |" % (fault, at, recovered))
+        for fault, at, lasted, recovered in recoveries:
+            print("| %s at %d s (the fault itself took %.1f s): caught up again after | %.1f s |"
+                  % (fault, at, lasted, recovered))
         lags = [s[2] for s in samples]
         lag_bytes = [s[1] for s in samples]
         memory = [s[4] for s in samples]
