@@ -31,20 +31,24 @@ Status fence_writes(const std::string& dsn, const std::string& side, const std::
   }
 }
 
+bool is_fenced(pqxx::transaction_base& query) {
+  return query
+      .exec("SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+            "WHERE d.datname = current_database() AND s.setrole = 0 "
+            "AND 'default_transaction_read_only=on' = ANY(s.setconfig))")[0][0]
+      .as<bool>();
+}
+
 Result<bool> lift_fence(const std::string& dsn, const std::string& side) {
   auto connection = open_postgres(dsn, side);
   if (!connection) return connection.status();
   try {
     allow_writes(**connection);
     pqxx::nontransaction query(**connection);
-    const auto row = query.exec(
-        "SELECT current_database(), EXISTS (SELECT 1 FROM pg_db_role_setting s "
-        "JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() "
-        "AND s.setrole = 0 AND 'default_transaction_read_only=on' = ANY(s.setconfig))")[0];
-    if (!row[1].as<bool>()) return false;
-    query.exec("ALTER DATABASE " + quote_identifier(row[0].c_str()) +
-               " RESET default_transaction_read_only");
-    spdlog::info("fence lifted side={} database={}", side, row[0].c_str());
+    if (!is_fenced(query)) return false;
+    const std::string database = query.exec("SELECT current_database()")[0][0].c_str();
+    query.exec("ALTER DATABASE " + quote_identifier(database) + " RESET default_transaction_read_only");
+    spdlog::info("fence lifted side={} database={}", side, database);
     return true;
   } catch (const std::exception& error) {
     return status_of(error, side + ": lifting the write fence");

@@ -116,11 +116,7 @@ void look_at_apply_record(pqxx::transaction_base& query, const std::string& side
 
 void look_at_fence(pqxx::transaction_base& query, const std::string& side, const std::string& dsn,
                    PlanHoldings& found) {
-  const bool fenced = query.exec(
-      "SELECT EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
-      "WHERE d.datname = current_database() AND s.setrole = 0 "
-      "AND 'default_transaction_read_only=on' = ANY(s.setconfig))")[0][0].as<bool>();
-  if (!fenced) return;
+  if (!is_fenced(query)) return;
   found.holdings.push_back({side, "write fence (default_transaction_read_only on the database): writes are allowed again",
                             [dsn, side] { return lift_fence(dsn, side).status(); }});
 }

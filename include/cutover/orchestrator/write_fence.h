@@ -9,6 +9,8 @@
 // explicitly (`allow_writes`), so the applier and the drain marker pass the fence.
 #pragma once
 
+#include <pqxx/pqxx>
+
 #include <string>
 #include <vector>
 
@@ -18,6 +20,8 @@ namespace cutover {
 
 // Fences the database `dsn` names; `spared_pids` are the pooler's server processes.
 Status fence_writes(const std::string& dsn, const std::string& side, const std::vector<int>& spared_pids);
+// Whether the database `query` is connected to is fenced. Throws what libpqxx throws.
+bool is_fenced(pqxx::transaction_base& query);
 // Lifts the fence; whether there was one.
 Result<bool> lift_fence(const std::string& dsn, const std::string& side);
 
