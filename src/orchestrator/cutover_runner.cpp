@@ -155,12 +155,19 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
     MoveStep fence(StepName::kFence, [this, &router, &databases, route]() -> Result<StepOutcome> {
       auto pooled = router.held_server_pids();
       if (!pooled) return pooled.status();
+      // Noted before it takes effect: a fence this plan may have set is one cleanup lifts.
+      journal_.amend([route](CutoverJournal& journal) { journal.note_fence(route.from, true); });
       if (auto fenced = databases.fence(route.from, *pooled); !fenced) return fenced;
       const auto took = elapsed_ms(pause_started_);
       journal_.amend([took](CutoverJournal& journal) { journal.timings.freeze_ms = took; });
       return StepOutcome{name_of(route.from)};
     });
-    fence.undo = [&databases, route] { return databases.lift_fence(route.from).status(); };
+    fence.undo = [this, &databases, route]() -> Status {
+      auto lifted = databases.lift_fence(route.from);
+      if (!lifted) return lifted.status();
+      journal_.amend([route](CutoverJournal& journal) { journal.note_fence(route.from, false); });
+      return Status::ok();
+    };
     fence.crash_after = "after_pause";
     steps.push_back(std::move(fence));
   }
@@ -186,13 +193,15 @@ std::vector<MoveStep> CutoverRunner::steps_of(const Route& route, const std::str
 
   if (fencing) {
     // The side reached takes writes again (a rollback fenced it).
-    MoveStep unfence(StepName::kUnfence, [&databases, route]() -> Result<StepOutcome> {
+    MoveStep unfence(StepName::kUnfence, [this, &databases, route]() -> Result<StepOutcome> {
       auto lifted = databases.lift_fence(route.to);
       if (!lifted) return lifted.status();
+      journal_.amend([route](CutoverJournal& journal) { journal.note_fence(route.to, false); });
       return StepOutcome{name_of(route.to), !*lifted};
     });
-    unfence.undo = [&router, &databases, route]() -> Status {
+    unfence.undo = [this, &router, &databases, route]() -> Status {
       auto pooled = router.held_server_pids();
+      journal_.amend([route](CutoverJournal& journal) { journal.note_fence(route.to, true); });
       return databases.fence(route.to, pooled ? *pooled : std::vector<int>());
     };
     steps.push_back(std::move(unfence));

@@ -86,7 +86,7 @@ nlohmann::json CutoverJournal::to_json() const {
     step_list.push_back(
         {{"step", name_of(step.name)}, {"status", name_of(step.status)}, {"at", step.at}, {"detail", step.detail}});
   }
-  return {{"state", name_of(state)},
+  nlohmann::json json = {{"state", name_of(state)},
           {"side", name_of(side)},
           {"pipeline", direction_name(pipeline)},
           {"operation", name_of(operation)},
@@ -100,6 +100,23 @@ nlohmann::json CutoverJournal::to_json() const {
             {"switch_ms", timings.switch_ms},
             {"pause_ms", timings.pause_ms},
             {"paused_at_ms", timings.paused_at_ms}}}};
+  if (fenced) {
+    auto sides = nlohmann::json::array();
+    for (const Side fenced_side : *fenced) sides.push_back(name_of(fenced_side));
+    json["fenced"] = sides;
+  }
+  return json;
+}
+
+void CutoverJournal::note_fence(Side fenced_side, bool in_place) {
+  if (!fenced) fenced.emplace();
+  std::erase(*fenced, fenced_side);
+  if (in_place) fenced->push_back(fenced_side);
+}
+
+std::optional<bool> CutoverJournal::fenced_by_plan(Side asked) const {
+  if (!fenced) return std::nullopt;
+  return std::find(fenced->begin(), fenced->end(), asked) != fenced->end();
 }
 
 Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
@@ -125,6 +142,13 @@ Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
     journal.timings = {timings.value("freeze_ms", 0L), timings.value("drain_ms", 0L),
                        timings.value("switch_ms", 0L), timings.value("pause_ms", 0L),
                        timings.value("paused_at_ms", 0L)};
+    if (json.contains("fenced")) {
+      for (const auto& side : json.at("fenced")) {
+        journal.note_fence(parse<Side>("fenced", side.get<std::string>(), kSideNames), true);
+      }
+    } else {
+      journal.fenced.reset();
+    }
     return journal;
   } catch (const std::exception& error) {
     return Status::error(std::string("the journal does not read as cutover's: ") + error.what());

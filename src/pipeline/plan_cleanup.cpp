@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include "cutover/apply/target_writer.h"
 #include "cutover/capture/slot_manager.h"
@@ -114,34 +116,53 @@ void look_at_apply_record(pqxx::transaction_base& query, const std::string& side
                             }});
 }
 
+// Lifts a fence only where the journal shows this plan set it: a database made read-only by
+// its DBA (or by another plan) is theirs to open.
 void look_at_fence(pqxx::transaction_base& query, const std::string& side, const std::string& dsn,
-                   PlanHoldings& found) {
+                   const std::optional<bool>& fenced_by_plan, PlanHoldings& found) {
   if (!is_fenced(query)) return;
-  found.holdings.push_back({side, "write fence (default_transaction_read_only on the database): writes are allowed again",
-                            [dsn, side] { return lift_fence(dsn, side).status(); }});
+  if (fenced_by_plan.value_or(false)) {
+    found.holdings.push_back({side, "write fence (default_transaction_read_only on the database): writes are allowed again",
+                              [dsn, side] { return lift_fence(dsn, side).status(); }});
+    return;
+  }
+  const std::string database = query.exec("SELECT current_database()")[0][0].c_str();
+  found.left.push_back(side + ": database " + database + " is read-only (default_transaction_read_only = on), " +
+                       (fenced_by_plan ? "and this plan's journal does not show that it set it"
+                                       : "and no journal of this plan says who set it") +
+                       ": left as it is; ALTER DATABASE " + quote_identifier(database) +
+                       " RESET default_transaction_read_only once you know why it is there");
 }
 
-void look_at_side(const std::string& side, const std::string& dsn, const Plan& captured, const Plan& applied,
-                  PlanHoldings& found, std::vector<Holding>& records, std::vector<Holding>& others) {
+// What the plan holds on one side, in the order cleanup removes it.
+struct SideHoldings {
+  std::vector<Holding> records;  // what was applied here: removed first
+  std::vector<Holding> others;
+};
+
+SideHoldings look_at_side(const std::string& side, const std::string& dsn, const Plan& captured,
+                          const Plan& applied, const std::optional<bool>& fenced_by_plan, PlanHoldings& found) {
+  SideHoldings side_holdings;
   auto connection = open_postgres(dsn, side);
   if (!connection) {
     found.unreachable.push_back(connection.status().message());
-    return;
+    return side_holdings;
   }
   PlanHoldings side_found;
   try {
     pqxx::read_transaction query(**connection);
     look_at_apply_record(query, side, dsn, applied, side_found);
-    records.insert(records.end(), side_found.holdings.begin(), side_found.holdings.end());
-    side_found.holdings.clear();
+    side_holdings.records = std::exchange(side_found.holdings, {});
     look_at_capture_objects(query, side, dsn, captured, side_found);
-    look_at_fence(query, side, dsn, side_found);
-    others.insert(others.end(), side_found.holdings.begin(), side_found.holdings.end());
+    look_at_fence(query, side, dsn, fenced_by_plan, side_found);
+    side_holdings.others = std::move(side_found.holdings);
   } catch (const std::exception& error) {
     found.unreachable.push_back(status_of(error, side + ": looking at what the plan holds").message());
+    return {};
   }
   found.in_use.insert(found.in_use.end(), side_found.in_use.begin(), side_found.in_use.end());
   found.left.insert(found.left.end(), side_found.left.begin(), side_found.left.end());
+  return side_holdings;
 }
 
 void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) {
@@ -170,13 +191,14 @@ void look_at_control(const Plan& plan, PlanHoldings& found) {
   }
 }
 
-void look_at_state_directory(const Plan& plan, PlanHoldings& found) {
+// The journal, when there is one that reads; a problem with it goes into `found`.
+std::optional<CutoverJournal> look_at_state_directory(const Plan& plan, PlanHoldings& found) {
   FileJournalStore store(plan.state_dir);
-  if (!std::filesystem::exists(store.where())) return;
+  if (!std::filesystem::exists(store.where())) return std::nullopt;
   auto journal = store.load();
   if (!journal) {
     found.in_use.push_back(journal.status().message() + ": look at it before removing it");
-    return;
+    return std::nullopt;
   }
   const MoveState state = journal->state;
   if (state != MoveState::kStreaming && state != MoveState::kSwitched) {
@@ -194,6 +216,7 @@ void look_at_state_directory(const Plan& plan, PlanHoldings& found) {
                               std::filesystem::remove(directory, error);  // only when nothing else is in it
                               return Status::ok();
                             }});
+  return std::move(journal.value());
 }
 
 }  // namespace
@@ -202,16 +225,23 @@ PlanHoldings find_plan_holdings(const Plan& plan, bool ask_control) {
   PlanHoldings found;
   const Plan reverse = reverse_names(plan);
   if (ask_control) look_at_control(plan, found);
-  std::vector<Holding> records;
-  std::vector<Holding> others;
-  look_at_side("blue", plan.blue.dsn, plan, reverse, found, records, others);
-  if (plan.green) look_at_side("green", plan.green->dsn, reverse, plan, found, records, others);
+  // The journal is removed last, but read first: it says which fences are the plan's.
+  PlanHoldings journal_found;
+  const auto journal = look_at_state_directory(plan, journal_found);
+  const auto fenced_by_plan = [&journal](Side side) {
+    return journal ? journal->fenced_by_plan(side) : std::nullopt;
+  };
+  SideHoldings blue = look_at_side("blue", plan.blue.dsn, plan, reverse, fenced_by_plan(Side::kBlue), found);
+  SideHoldings green;
+  if (plan.green) green = look_at_side("green", plan.green->dsn, reverse, plan, fenced_by_plan(Side::kGreen), found);
   // Records first: an applier still holding its origin makes that removal fail before
   // anything else is gone.
-  found.holdings.insert(found.holdings.begin(), others.begin(), others.end());
-  found.holdings.insert(found.holdings.begin(), records.begin(), records.end());
+  for (auto* holdings : {&blue.records, &green.records, &blue.others, &green.others}) {
+    found.holdings.insert(found.holdings.end(), holdings->begin(), holdings->end());
+  }
   look_at_topics(plan, reverse, found);
-  look_at_state_directory(plan, found);
+  found.in_use.insert(found.in_use.end(), journal_found.in_use.begin(), journal_found.in_use.end());
+  found.holdings.insert(found.holdings.end(), journal_found.holdings.begin(), journal_found.holdings.end());
   return found;
 }
 

@@ -171,6 +171,28 @@ TEST(Cleanup, LeavesAPublicationItDidNotMake) {
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
 }
 
+// A database its DBA made read-only is theirs: cleanup opens only a fence its journal shows
+// the plan set.
+TEST(Cleanup, LeavesAReadOnlyDatabaseItDidNotFence) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, note text)");
+  harness.write_plan("  - source: items\n");
+  harness.start_run();
+  harness.kill_run();
+  const std::string database = harness.blue().query_value("SELECT current_database()");
+  harness.blue().execute("ALTER DATABASE " + database + " SET default_transaction_read_only = on");
+  const auto cleaned = cleanup(harness);
+  EXPECT_EQ(cleaned.exit_code, 0) << cleaned.output << cleaned.errors;
+  EXPECT_NE(cleaned.output.find("left as it is: blue: database " + database + " is read-only"), std::string::npos)
+      << cleaned.output;
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+                                       "s.setdatabase WHERE d.datname = current_database() AND "
+                                       "'default_transaction_read_only=on' = ANY(s.setconfig)"),
+            "1");
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+}
+
 // After moves, the plan holds the most: the reverse slot and publication on green, origins and
 // position rows on both sides, a fence on the side clients left, the journal.
 class CleanupAfterMoves : public CutoverTest {

@@ -42,6 +42,34 @@ TEST(Journal, AnOlderJournalWithoutDirectionOrOperationGetsTheirDefaults) {
   EXPECT_EQ(read->operation, Move::kSwitch);
 }
 
+// Cleanup lifts only a fence the journal shows this plan set; a journal from before cutover
+// kept that record cannot tell, and says so rather than guessing.
+TEST(Journal, KeepsWhichSidesThePlanFenced) {
+  CutoverJournal journal = a_switch_under_way();
+  EXPECT_EQ(journal.fenced_by_plan(Side::kBlue), std::optional<bool>(false));
+  journal.note_fence(Side::kBlue, true);
+  journal.note_fence(Side::kBlue, true);
+  const auto read = CutoverJournal::from_json(journal.to_json());
+  ASSERT_TRUE(read) << read.status().message();
+  EXPECT_EQ(read->fenced_by_plan(Side::kBlue), std::optional<bool>(true));
+  EXPECT_EQ(read->fenced_by_plan(Side::kGreen), std::optional<bool>(false));
+  EXPECT_EQ(read->to_json()["fenced"], nlohmann::json::array({"blue"}));
+  journal.note_fence(Side::kBlue, false);
+  EXPECT_EQ(journal.fenced_by_plan(Side::kBlue), std::optional<bool>(false));
+
+  auto older = a_switch_under_way().to_json();
+  older.erase("fenced");
+  const auto read_older = CutoverJournal::from_json(older);
+  ASSERT_TRUE(read_older) << read_older.status().message();
+  EXPECT_EQ(read_older->fenced_by_plan(Side::kBlue), std::nullopt);
+
+  auto wrong = a_switch_under_way().to_json();
+  wrong["fenced"] = {"purple"};
+  const auto refused = CutoverJournal::from_json(wrong);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("fenced"), std::string::npos) << refused.status().message();
+}
+
 TEST(Journal, AValueCutoverNeverWritesIsRefusedByField) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"state", "state 'Switching' is not one of streaming, verifying"},

@@ -70,6 +70,15 @@ struct CutoverJournal {
   std::string reason;                         // why it aborted
   std::vector<JournalStep> steps;
   CutoverTimings timings;
+  // The sides whose database this plan fenced (default_transaction_read_only) and has not
+  // lifted since, so that cleanup lifts only its own fence. Unknown (empty optional) in a
+  // journal written before cutover kept it.
+  std::optional<std::vector<Side>> fenced = std::vector<Side>{};
+
+  // Records that this plan fenced, or lifted its fence from, `side`.
+  void note_fence(Side fenced_side, bool in_place);
+  // Whether the journal shows this plan's fence on `side`; empty when it cannot tell.
+  std::optional<bool> fenced_by_plan(Side asked) const;
 
   // The last entry for `step`, if any.
   const JournalStep* last(StepName step) const;
