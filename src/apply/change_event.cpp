@@ -46,12 +46,12 @@ std::string sql_type_name(const std::string& name) {
 
 // The envelope's members, as JSON text; empty when absent.
 struct Envelope {
-  std::string_view status, op, source, before, after, unchanged_toast, schema, message;
+  std::string_view status, op, source, before, after, unchanged_toast, schema, message, event_count;
 };
 
 // The members of "source" the applier reads.
 struct SourceFields {
-  std::string_view commit_lsn, ts_ms, end_lsn, schema, table;
+  std::string_view commit_lsn, ts_ms, end_lsn, schema, table, sequence;
 };
 
 bool is_null(std::string_view value) { return value.empty() || value == "null"; }
@@ -73,6 +73,7 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
     else if (name == "unchanged_toast") envelope.unchanged_toast = member;
     else if (name == "schema") envelope.schema = member;
     else if (name == "message") envelope.message = member;
+    else if (name == "event_count") envelope.event_count = member;
     return true;
   });
   if (!object) return malformed("not a JSON object");
@@ -84,6 +85,7 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
         else if (name == "end_lsn") source.end_lsn = member;
         else if (name == "schema") source.schema = member;
         else if (name == "table") source.table = member;
+        else if (name == "sequence") source.sequence = member;
         return true;
       })) {
     return malformed("source is not an object");
@@ -111,6 +113,10 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
       auto end_lsn = json_scan::unsigned_value(source.end_lsn);
       if (!end_lsn) return malformed("an END without source.end_lsn");
       event.end_lsn = Lsn(*end_lsn);
+      if (!envelope.event_count.empty()) {
+        event.event_count = json_scan::unsigned_value(envelope.event_count);
+        if (!event.event_count) return malformed("event_count is not an unsigned number");
+      }
     } else {
       return malformed("unknown status " + std::string(envelope.status));
     }
@@ -135,6 +141,10 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
   auto table = json_scan::string_value(source.table);
   if (!schema || !table) return malformed("no source.schema and source.table");
   event.table = {std::move(*schema), std::move(*table)};
+  if (!source.sequence.empty()) {
+    event.sequence = json_scan::unsigned_value(source.sequence);
+    if (!event.sequence) return malformed("source.sequence is not an unsigned number");
+  }
   if (*op == "schema") {
     event.kind = ChangeEvent::Kind::kSchema;
     const nlohmann::json document = nlohmann::json::parse(envelope.schema, nullptr, false);

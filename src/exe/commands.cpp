@@ -232,7 +232,9 @@ int demo(const std::string& script, int seconds) {
 }
 
 int broker(const BrokerOptions& options) {
-  auto started = EmbeddedBroker::start();
+  // Three brokers, so that its topics have the three replicas slot_advance: on_kafka_ack asks
+  // of a cluster (it is a test double: they are all in this process's memory).
+  auto started = EmbeddedBroker::start(3);
   if (!started) return report(started.status(), kFailed);
   auto& embedded = **started;
   for (const auto& topic : options.topics) {
@@ -243,7 +245,9 @@ int broker(const BrokerOptions& options) {
   std::unique_ptr<TcpForwarder> forwarder;
   std::string address = embedded.bootstrap();
   if (options.port != 0) {
-    auto forwarding = TcpForwarder::start(options.port, embedded.bootstrap());
+    // To the first broker: clients learn the others' addresses from its metadata.
+    const std::string first = embedded.bootstrap().substr(0, embedded.bootstrap().find(','));
+    auto forwarding = TcpForwarder::start(options.port, first);
     if (!forwarding) return report(forwarding.status(), kFailed);
     forwarder = std::move(forwarding.value());
     address = "127.0.0.1:" + std::to_string(forwarder->port());

@@ -13,6 +13,7 @@
 #include "cutover/capture/slot_health.h"
 #include "cutover/pipeline/plan_ownership.h"
 #include "cutover/pipeline/server_compatibility.h"
+#include "cutover/pipeline/topic_check.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/transform/table_transform.h"
 #include "cutover/transform/type_conversion.h"
@@ -680,6 +681,10 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     if (auto reachable = check_brokers_reachable(plan.kafka.brokers, plan.kafka.properties, kBrokerTimeout);
         !reachable) {
       problems.push_back(plan.file + ": kafka.brokers: " + reachable.message());
+    } else {
+      auto topics = check_change_log_topics(plan);
+      problems.insert(problems.end(), topics.problems.begin(), topics.problems.end());
+      check.warnings.insert(check.warnings.end(), topics.warnings.begin(), topics.warnings.end());
     }
   }
   if (!plan.green) {

@@ -15,6 +15,7 @@
 #include "cutover/pipeline/connected_validation.h"
 #include "cutover/pipeline/partition_watch.h"
 #include "cutover/pipeline/plan_ownership.h"
+#include "cutover/pipeline/topic_check.h"
 #include "cutover/plan/reverse_plan.h"
 #include "cutover/transport/change_log_consumer.h"
 #include "cutover/transport/change_log_producer.h"
@@ -378,8 +379,16 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
       !reachable) {
     return reachable;
   }
-  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties,
-                                       plan.changes_topic(), kBrokerTimeout);
+  // A topic made elsewhere, or changed since, with settings that would lose changes.
+  const TopicFindings topics = check_change_log_topics(plan);
+  for (const auto& warning : topics.warnings) spdlog::warn("{}", warning);
+  if (!topics.problems.empty()) {
+    std::string message;
+    for (const auto& problem : topics.problems) message += (message.empty() ? "" : "\n") + problem;
+    return Status::invalid(message);
+  }
+  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, plan.changes_topic(),
+                                       topic_settings_of(plan), kBrokerTimeout);
   if (!topic) return topic.status();
   return bootstrap;
 }
@@ -395,7 +404,8 @@ void prepare_way_back(const Plan& plan, const std::string& bootstrap) {
   if (plan.kafka.is_embedded() || plan.direction != Direction::kForward) return;
   auto reverse = derive_reverse_plan(plan);
   if (!reverse) return;
-  if (auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, reverse->changes_topic(), kBrokerTimeout);
+  if (auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, reverse->changes_topic(),
+                                           topic_settings_of(*reverse), kBrokerTimeout);
       !topic) {
     spdlog::warn("the reverse pipeline's topic is not made yet; it is tried again after a switch topic={} reason=\"{}\"",
                  reverse->changes_topic(), topic.status().message());
@@ -531,6 +541,18 @@ std::string slot_loss_now(const Plan& plan) {
   } catch (const std::exception&) {
     return "";
   }
+}
+
+// What a change log that lost unread records means when nothing can send them again.
+std::string log_gap_halt(const Status& gap, const Plan& plan) {
+  const bool confirmed = plan.replication.slot_advance == SlotAdvance::kOnKafkaAck;
+  return gap.message() + ". " +
+         (confirmed ? "Blue's slot was confirmed past those changes (slot_advance: on_kafka_ack), so nothing can "
+                      "send them again"
+                    : "cutover apply reads the log from " + plan.target_side() + "'s position and cannot ask blue "
+                      "for them again") +
+         ": " + plan.target_side() + " must be rebuilt from a new snapshot (cutover cleanup, "
+         "empty the target tables, cutover run). Keep kafka.retention longer than the applier is ever stopped";
 }
 
 Status halt_for(const std::string& reason, PipelineStatus& status, const StopSignal& stop) {
@@ -693,7 +715,16 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       outcome = halt_for(lost, status, stop);
       break;
     }
-    const Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
+    Status reason = ended ? Status::retryable("capture stopped unexpectedly") : ended;
+    if (reason.kind() == ErrorKind::kLogGap) {
+      // With on_apply, blue's slot still holds everything after green's position, and the next
+      // session sends it again; with on_kafka_ack it was confirmed, and is gone.
+      if (plan.replication.slot_advance != SlotAdvance::kOnApply) {
+        outcome = halt_for(log_gap_halt(reason, plan), status, stop);
+        break;
+      }
+      reason = Status::retryable(reason.message() + "; capture sends it again from blue's slot");
+    }
     backoff.attempt_ran(Clock::now() - session_started);
     if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
   }
@@ -725,6 +756,10 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, StopSignal& stop
     const Status ended =
         apply_session(plan, bootstrap, databases->transforms, -1, status, discarded, stop.flag());
     if (ended) break;
+    if (ended.kind() == ErrorKind::kLogGap) {
+      outcome = Status::error(log_gap_halt(ended, plan));
+      break;
+    }
     backoff.attempt_ran(Clock::now() - session_started);
     if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
   }

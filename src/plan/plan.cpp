@@ -148,7 +148,10 @@ class PlanParser {
     plan_.kafka.brokers = "embedded";
     plan_.kafka.topic_prefix = "cutover." + plan_.name;
     if (!node) return;
-    if (!reader_.expect_mapping(node, "kafka", {"brokers", "topic_prefix", "properties"})) return;
+    std::vector<std::string> keys = {"brokers", "topic_prefix", "properties"};
+    for (const auto& key : setting_keys("kafka")) keys.push_back(key);
+    if (!reader_.expect_mapping(node, "kafka", keys)) return;
+    read_settings(node, "kafka");
     if (auto brokers = reader_.string_field(node, "brokers", "kafka", false)) {
       if (brokers->empty()) reader_.error(node["brokers"], "kafka.brokers", "must not be empty");
       plan_.kafka.brokers = *brokers;
@@ -177,9 +180,9 @@ class PlanParser {
       return std::string("is set by cutover from kafka.brokers; name the brokers there");
     }
     if (key == "acks" || key == "request.required.acks" || key == "enable.idempotence" ||
-        key == "message.timeout.ms" || key == "delivery.timeout.ms") {
-      return std::string("is set by cutover (acks=all, idempotence on, no delivery timeout) so that the "
-                         "change log neither loses nor reorders a change; remove it");
+        key == "enable.gapless.guarantee" || key == "message.timeout.ms" || key == "delivery.timeout.ms") {
+      return std::string("is set by cutover (acks=all, idempotence and the gapless guarantee on, no delivery "
+                         "timeout) so that the change log neither loses nor reorders a change; remove it");
     }
     if (key == "auto.offset.reset" || key == "enable.auto.commit" || key == "enable.auto.offset.store") {
       return std::string("is set by cutover, whose applier keeps its offset in green and must never skip "
@@ -236,8 +239,37 @@ class PlanParser {
     read_settings(node, section);
   }
 
+  // The topic settings need brokers that make topics: the embedded one has no CreateTopics and
+  // one replica, so a plan asking for more would get less without a word.
+  void check_topic_settings(const YAML::Node& root) {
+    const YAML::Node node = root["kafka"];
+    if (!node || !node.IsMap()) return;
+    for (const char* key : {"replication_factor", "min_insync_replicas", "retention"}) {
+      if (node[key] && plan_.kafka.is_embedded()) {
+        reader_.error(node[key], std::string("kafka.") + key,
+                      "applies to topics on your own brokers; the embedded broker keeps one replica in memory");
+      }
+    }
+    if (plan_.kafka.replication_factor > 0 && plan_.kafka.min_insync_replicas > plan_.kafka.replication_factor) {
+      reader_.error(node["min_insync_replicas"], "kafka.min_insync_replicas",
+                    "is more than kafka.replication_factor: no write could ever be acknowledged");
+    }
+    if (plan_.replication.slot_advance != SlotAdvance::kOnKafkaAck) return;
+    if (node["replication_factor"] && plan_.kafka.replication_factor == 1) {
+      reader_.error(node["replication_factor"], "kafka.replication_factor",
+                    "1 with slot_advance: on_kafka_ack would confirm blue's slot for changes one broker holds: "
+                    "losing its disk loses them; use 3 (with min_insync_replicas: 2), or slot_advance: on_apply");
+    }
+    if (node["min_insync_replicas"] && plan_.kafka.min_insync_replicas == 1) {
+      reader_.error(node["min_insync_replicas"], "kafka.min_insync_replicas",
+                    "1 with slot_advance: on_kafka_ack lets one broker acknowledge alone: losing its disk loses "
+                    "changes blue no longer keeps; use 2, or slot_advance: on_apply");
+    }
+  }
+
   void parse_replication(const YAML::Node& root) {
     parse_settings_section(root, "replication");
+    check_topic_settings(root);
     if (plan_.replication.slot_advance == SlotAdvance::kOnKafkaAck && plan_.kafka.is_embedded()) {
       reader_.error(root["replication"]["slot_advance"], "replication.slot_advance",
                     "on_kafka_ack is refused with kafka.brokers: embedded, whose log lives in "

@@ -41,6 +41,18 @@ std::string PlanSetting::default_text() const { return format(get(Plan{})); }
 
 const std::vector<PlanSetting>& plan_settings() {
   static const std::vector<PlanSetting> settings = {
+      {"kafka", "replication_factor", SettingKind::kInteger, 0, 32, {},
+       "replicas of each topic cutover creates on your brokers, 0 leaving it to their `default.replication.factor`",
+       [](const Plan& p) { return static_cast<long>(p.kafka.replication_factor); },
+       [](Plan& p, long v) { p.kafka.replication_factor = static_cast<int>(v); }},
+      {"kafka", "min_insync_replicas", SettingKind::kInteger, 0, 32, {},
+       "the `min.insync.replicas` of each topic cutover creates, 0 leaving it to the brokers' default",
+       [](const Plan& p) { return static_cast<long>(p.kafka.min_insync_replicas); },
+       [](Plan& p, long v) { p.kafka.min_insync_replicas = static_cast<int>(v); }},
+      {"kafka", "retention", SettingKind::kDuration, kHour, 365 * 24 * kHour, {},
+       "the `retention.ms` of each topic cutover creates",
+       [](const Plan& p) { return p.kafka.retention_ms; },
+       [](Plan& p, long v) { p.kafka.retention_ms = v; }},
       {"replication", "slot_advance", SettingKind::kChoice, 0, 0, {"on_apply", "on_kafka_ack"},
        "`on_apply`: blue's slot is confirmed only as far as green has durably applied",
        [](const Plan& p) { return static_cast<long>(p.replication.slot_advance); },

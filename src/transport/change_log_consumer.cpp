@@ -10,8 +10,8 @@ const KafkaProperties kConsumerDefaults = {
     {"enable.auto.offset.store", "false"},
     // A start offset the broker no longer holds is an error, never a silent jump.
     {"auto.offset.reset", "error"},
-    {"fetch.max.bytes", "67108864"},
-    {"message.max.bytes", "67108864"},
+    {"fetch.max.bytes", std::to_string(kMaxChangeEventBytes)},
+    {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
     // Bounded read-ahead: the applier's memory does not grow with the log.
     {"queued.max.messages.kbytes", "65536"},
     {"fetch.wait.max.ms", "10"},
@@ -65,7 +65,7 @@ Result<std::optional<ChangeLogMessage>> ChangeLogConsumer::next(std::chrono::mil
 
   if (error == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::optional<ChangeLogMessage>();
   if (error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || error == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-    return Status::retryable("the change log no longer holds offset " +
+    return Status::of(ErrorKind::kLogGap, "the change log no longer holds offset " +
                              std::to_string(expected_.value_or(-1)) + " of " + topic_ +
                              " (retention dropped it before it was applied): " + reason);
   }
@@ -73,7 +73,7 @@ Result<std::optional<ChangeLogMessage>> ChangeLogConsumer::next(std::chrono::mil
     return Status::retryable("reading " + topic_ + ": " + reason);
   }
   if (expected_ && result.offset != *expected_) {
-    return Status::retryable("the change log skips from offset " + std::to_string(*expected_) +
+    return Status::of(ErrorKind::kLogGap, "the change log skips from offset " + std::to_string(*expected_) +
                              " to " + std::to_string(result.offset) + " in " + topic_ +
                              " (retention dropped changes before they were applied)");
   }

@@ -7,16 +7,19 @@ namespace cutover {
 namespace {
 // Defaults for a change log that must neither reorder nor lose nor give up: idempotence
 // keeps order across retries, acks=all waits for every in-sync replica, and an infinite
-// message timeout means a broker outage stalls capture instead of dropping changes.
+// message timeout means a broker outage stalls capture instead of dropping changes. The
+// gapless guarantee makes a record the brokers refuse for good (too large, say) stop the
+// producer: without it, the records after it are still written, and the log has a hole.
 const KafkaProperties kProducerDefaults = {
     {"enable.idempotence", "true"},
+    {"enable.gapless.guarantee", "true"},
     {"acks", "all"},
     {"message.timeout.ms", "0"},
     {"linger.ms", "5"},
     {"batch.size", "1000000"},
     {"queue.buffering.max.messages", "100000"},
     {"queue.buffering.max.kbytes", "65536"},
-    {"message.max.bytes", "67108864"},
+    {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
     {"compression.codec", "none"},
 };
 }  // namespace

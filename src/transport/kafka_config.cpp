@@ -1,5 +1,7 @@
 #include "cutover/transport/kafka_config.h"
 
+#include <string_view>
+
 #include "cutover/common/logging.h"
 
 namespace cutover {
@@ -10,6 +12,12 @@ void log_from_librdkafka(const rd_kafka_t*, int level, const char* facility, con
   if (level <= 3) {
     spdlog::error("kafka client: {} facility={}", text, facility);
   } else if (level == 4) {
+    // librdkafka warns that a property cutover chose on purpose is experimental
+    // (enable.gapless.guarantee): said once per client, it says nothing to the operator.
+    if (std::string_view(text).find("property enable.gapless.guarantee is experimental") != std::string_view::npos) {
+      spdlog::debug("kafka client: {} facility={}", text, facility);
+      return;
+    }
     spdlog::warn("kafka client: {} facility={}", text, facility);
   } else {
     spdlog::debug("kafka client: {} facility={}", text, facility);

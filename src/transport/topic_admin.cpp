@@ -56,11 +56,23 @@ Status topic_results(const rd_kafka_topic_result_t** results, std::size_t count,
   return Status::ok();
 }
 
-Status create_topic(rd_kafka_t* client, const std::string& topic,
+Status create_topic(rd_kafka_t* client, const std::string& topic, const TopicSettings& settings,
                     std::chrono::milliseconds timeout) {
   char reason[512];
-  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), 1, -1, reason, sizeof reason);
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(
+      topic.c_str(), 1, settings.replication_factor > 0 ? settings.replication_factor : -1, reason, sizeof reason);
   if (!new_topic) return Status::error(std::string("topic ") + topic + ": " + reason);
+  // Never compacted: the applier needs every change, not the last one per key.
+  std::map<std::string, std::string> config = {{"cleanup.policy", "delete"},
+                                               {"max.message.bytes", std::to_string(kMaxChangeEventBytes)}};
+  if (settings.min_insync_replicas > 0) config["min.insync.replicas"] = std::to_string(settings.min_insync_replicas);
+  if (settings.retention_ms > 0) config["retention.ms"] = std::to_string(settings.retention_ms);
+  for (const auto& [name, value] : config) {
+    if (rd_kafka_NewTopic_set_config(new_topic, name.c_str(), value.c_str()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_NewTopic_destroy(new_topic);
+      return Status::error("topic " + topic + ": cannot set " + name);
+    }
+  }
   rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(client, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), reason,
                                             sizeof reason);
@@ -94,8 +106,8 @@ Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperti
   return all_topics(client->get(), bootstrap, timeout).status();
 }
 
-Result<int> ensure_change_log_topic(const std::string& bootstrap,
-                                    const KafkaProperties& properties, const std::string& topic,
+Result<int> ensure_change_log_topic(const std::string& bootstrap, const KafkaProperties& properties,
+                                    const std::string& topic, const TopicSettings& settings,
                                     std::chrono::milliseconds timeout) {
   auto client = admin_client(bootstrap, properties);
   if (!client) return client.status();
@@ -103,8 +115,12 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap,
   if (!metadata) return metadata.status();
   std::optional<int> partitions = partition_count(**metadata, topic);
   if (!partitions) {
-    if (auto created = create_topic(client->get(), topic, timeout); created) {
-      spdlog::info("created Kafka topic topic={} partitions=1", topic);
+    if (auto created = create_topic(client->get(), topic, settings, timeout); created) {
+      spdlog::info("created Kafka topic topic={} partitions=1 replication_factor={} min_insync_replicas={} "
+                   "retention_ms={} max_message_bytes={}",
+                   topic, settings.replication_factor > 0 ? std::to_string(settings.replication_factor) : "default",
+                   settings.min_insync_replicas > 0 ? std::to_string(settings.min_insync_replicas) : "default",
+                   settings.retention_ms > 0 ? std::to_string(settings.retention_ms) : "default", kMaxChangeEventBytes);
     } else {
       // The embedded broker has no CreateTopics; it creates topics on first use instead.
       spdlog::warn("CreateTopics failed, relying on the broker's auto-creation topic={} reason=\"{}\"",
@@ -132,6 +148,73 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap,
                  "topic={} partitions={}", topic, *partitions);
   }
   return *partitions;
+}
+
+namespace {
+
+// The topic's settings (DescribeConfigs); an error when the brokers do not describe them.
+Result<std::map<std::string, std::string>> topic_config(rd_kafka_t* client, const std::string& topic,
+                                                        std::chrono::milliseconds timeout) {
+  rd_kafka_ConfigResource_t* resource = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(client);
+  rd_kafka_DescribeConfigs(client, &resource, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  std::map<std::string, std::string> config;
+  Status status = Status::ok();
+  if (!event) {
+    status = Status::retryable("DescribeConfigs got no answer");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = Status::error(rd_kafka_event_error_string(event));
+  } else {
+    std::size_t count = 0;
+    const rd_kafka_ConfigResource_t** described =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(event), &count);
+    if (count != 1) {
+      status = Status::error("DescribeConfigs answered for " + std::to_string(count) + " resources");
+    } else if (rd_kafka_ConfigResource_error(described[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = Status::error(rd_kafka_ConfigResource_error_string(described[0]));
+    } else {
+      std::size_t entries = 0;
+      const rd_kafka_ConfigEntry_t** list = rd_kafka_ConfigResource_configs(described[0], &entries);
+      for (std::size_t index = 0; index < entries; ++index) {
+        const char* value = rd_kafka_ConfigEntry_value(list[index]);
+        config[rd_kafka_ConfigEntry_name(list[index])] = value ? value : "";
+      }
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_ConfigResource_destroy(resource);
+  if (!status) return status;
+  return config;
+}
+
+}  // namespace
+
+Result<std::optional<TopicDescription>> describe_topic(const std::string& bootstrap, const KafkaProperties& properties,
+                                                       const std::string& topic, std::chrono::milliseconds timeout) {
+  auto client = admin_client(bootstrap, properties);
+  if (!client) return client.status();
+  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  if (!metadata) return metadata.status();
+  std::optional<TopicDescription> described;
+  for (int index = 0; index < (*metadata)->topic_cnt; ++index) {
+    const auto& entry = (*metadata)->topics[index];
+    if (topic != entry.topic || entry.err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    described.emplace();
+    described->partitions = entry.partition_cnt;
+    for (int partition = 0; partition < entry.partition_cnt; ++partition) {
+      if (entry.partitions[partition].id == 0) described->replication_factor = entry.partitions[partition].replica_cnt;
+    }
+  }
+  if (!described) return described;
+  auto config = topic_config(client->get(), topic, timeout);
+  if (config) {
+    described->config = std::move(config.value());
+  } else {
+    described->config_error = config.status().message();
+  }
+  return described;
 }
 
 Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, const KafkaProperties& properties,

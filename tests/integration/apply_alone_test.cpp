@@ -67,7 +67,8 @@ TEST(ApplyAlone, ResumesAfterKillNineWithoutLossOrDuplicates) {
 // acknowledgement: after a kill -9 the slot may be ahead of green, so the applier must resume
 // from the offset green recorded rather than from what capture sends again.
 TEST(ApplyAlone, RunOnKafkaAckResumesFromGreensOffsetAfterKillNine) {
-  auto broker = EmbeddedBroker::start();
+  // Three brokers: on_kafka_ack is refused on a topic with fewer than two replicas.
+  auto broker = EmbeddedBroker::start(3);
   ASSERT_TRUE(broker) << broker.status().message();
   ASSERT_TRUE((*broker)->create_topic("cutover.t.changes", 1));
   ForwardHarness harness;

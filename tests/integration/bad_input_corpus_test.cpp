@@ -457,7 +457,7 @@ class BadInputCorpus : public ::testing::TestWithParam<BadInputCase> {
  protected:
   static void SetUpTestSuite() {
     world = new World();
-    auto broker = EmbeddedBroker::start();
+    auto broker = EmbeddedBroker::start(3);  // three replicas, as on_kafka_ack asks of a topic
     ASSERT_TRUE(broker) << broker.status().message();
     world->broker = std::move(broker.value());
     world->pooler = std::make_unique<Pgbouncer>(world->blue);

@@ -158,7 +158,7 @@ TEST(CaptureFaults, BrokerDownTenSecondsHoldsTheSlotThenRecovers) {
   first.join();
   ASSERT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 200); }, 60s));
 
-  harness.broker().set_broker_down(1);
+  for (int id = 1; id <= 3; ++id) harness.broker().set_broker_down(id);  // the whole cluster
   auto during = write_load(harness.blue(), 201, 300);
   during.join();
   const std::string written = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
@@ -166,7 +166,7 @@ TEST(CaptureFaults, BrokerDownTenSecondsHoldsTheSlotThenRecovers) {
   // Nothing of the outage reached Kafka, so the slot must still be below it.
   EXPECT_FALSE(lsn_at_least(harness.blue(), slot_confirmed(harness.blue()), written))
       << "slot confirmed past changes Kafka never acknowledged";
-  harness.broker().set_broker_up(1);
+  for (int id = 1; id <= 3; ++id) harness.broker().set_broker_up(id);
 
   EXPECT_TRUE(reader.wait_until([](const auto& events) { return all_ids_arrived(events, 500); }, 120s))
       << harness.capture().standard_error();

@@ -126,7 +126,7 @@ class FaultMatrixTest : public CutoverTest {
   // fail it and it outlives a killed run; returns the plan's kafka section for it. One request in flight, as the
   // embedded broker's producers keep (see EmbeddedBroker).
   std::string start_broker_outside_the_run() {
-    auto started = EmbeddedBroker::start();
+    auto started = EmbeddedBroker::start(3);  // three replicas, as on_kafka_ack asks of a topic
     if (!started) throw std::runtime_error(started.status().message());
     broker_ = std::move(*started);
     // One partition, as cutover's Admin API request makes it on a real cluster: the 2.0 mock
@@ -220,7 +220,7 @@ TEST_F(FaultMatrixTest, BrokerDownForTenSecondsUnderWrites) {
   h_.start_run();
   start_application(20, pooler_->app_dsn());
   std::this_thread::sleep_for(3s);
-  broker_->set_broker_down(1);
+  for (int id = 1; id <= 3; ++id) broker_->set_broker_down(id);  // the whole cluster
   std::this_thread::sleep_for(2s);
   const std::string written = h_.blue().query_value("SELECT pg_current_wal_lsn()::text");
   std::this_thread::sleep_for(8s);
@@ -228,7 +228,7 @@ TEST_F(FaultMatrixTest, BrokerDownForTenSecondsUnderWrites) {
                                   "'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cutover_t'"),
             "t")
       << "blue's slot was confirmed past changes the broker never took";
-  broker_->set_broker_up(1);
+  for (int id = 1; id <= 3; ++id) broker_->set_broker_up(id);
   stop_application();
   expect_nothing_lost_or_doubled();
   expect_run_rode_it_out();

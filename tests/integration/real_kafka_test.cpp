@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <thread>
 
 #include "fixtures/forward_harness.h"
 #include "fixtures/kafka_cluster.h"
+#include "cutover/transport/change_log_consumer.h"
 
 namespace cutover::testing {
 namespace {
@@ -35,12 +37,18 @@ CommandOutcome run_cutover(ForwardHarness& harness, const std::vector<std::strin
 const std::string kItems = "CREATE TABLE items (id int PRIMARY KEY, note text, amount numeric)";
 const std::string kItemsQuery = "SELECT id, note, amount FROM items";
 
+// `items` on both sides (blue's filled by `blue_rows`), and a plan that moves it through `kafka`.
+void plan_items(ForwardHarness& harness, const KafkaCluster& kafka, const std::string& extra = "",
+                const std::string& kafka_more = "", const std::string& blue_rows = "") {
+  harness.blue().execute(kItems + (blue_rows.empty() ? "" : "; " + blue_rows));
+  harness.green().execute(kItems);
+  harness.write_plan("  - source: items\n", extra, kafka_section(kafka, kafka_more));
+}
+
 TEST(RealKafka, StreamsIntoGreenAndCleanupDeletesItsTopic) {
   KafkaCluster kafka;
   ForwardHarness harness;
-  harness.blue().execute(kItems + "; INSERT INTO items SELECT g, 'row ' || g, g * 1.5 FROM generate_series(1, 2000) g");
-  harness.green().execute(kItems);
-  harness.write_plan("  - source: items\n", "", kafka_section(kafka));
+  plan_items(harness, kafka, "", "", "INSERT INTO items SELECT g, 'row ' || g, g * 1.5 FROM generate_series(1, 2000) g");
   harness.start_run();
   ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery));
   harness.blue().execute("INSERT INTO items SELECT g, 'late ' || g, g FROM generate_series(2001, 3000) g;"
@@ -68,6 +76,103 @@ TEST(RealKafka, StreamsIntoGreenAndCleanupDeletesItsTopic) {
   // Green keeps its rows.
   EXPECT_EQ(harness.green().query_value("SELECT count(*) FROM items"),
             harness.blue().query_value("SELECT count(*) FROM items"));
+}
+
+// A row bigger than the broker's message.max.bytes (1 MB by default): cutover makes its topic
+// with a limit that fits what its producer sends, so a 5 MB TOAST value arrives whole, and the
+// rows after it too.
+TEST(RealKafka, AFiveMegabyteValueArrivesThroughABrokerWithDefaultLimits) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  plan_items(harness, kafka);
+  harness.start_run();
+  harness.blue().execute("INSERT INTO items VALUES (1, 'small', 1);"
+                         "INSERT INTO items SELECT 2, string_agg(md5(g::text), ''), 2 FROM generate_series(1, 160000) g;"
+                         "INSERT INTO items VALUES (3, 'after', 3)");
+  ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery, 120s));
+  EXPECT_EQ(harness.green().query_value("SELECT length(note) FROM items WHERE id = 2"), "5120000");
+  // The topic as cutover made it, described by the brokers.
+  const auto config = kafka.topic_config("cutover.t.changes");
+  EXPECT_EQ(config.at("cleanup.policy"), "delete");
+  EXPECT_EQ(config.at("max.message.bytes"), "67108864");
+  EXPECT_EQ(config.at("retention.ms"), "604800000");
+}
+
+// A row bigger than any message cutover sends (64 MiB of change event) stops capture with an
+// error naming its size, and nothing of its transaction reaches green, not even the rows before
+// it: the rows after it are never sent.
+TEST(RealKafka, ARowTooBigForAnyMessageStopsCaptureAndNothingOfItsTransactionIsApplied) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  plan_items(harness, kafka);
+  harness.start_run();
+  harness.blue().execute("INSERT INTO items VALUES (1, 'before', 1)");
+  ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery));
+  harness.blue().execute("BEGIN; INSERT INTO items VALUES (2, 'small', 2);"
+                         "INSERT INTO items SELECT 3, string_agg(md5(g::text), ''), 3 FROM generate_series(1, 2200000) g;"
+                         "INSERT INTO items VALUES (4, 'after', 4); COMMIT");
+  ASSERT_TRUE(harness.run().wait_for_output("exceeds message.max.bytes", 120s)) << harness.run().standard_error();
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(harness.green().query_value("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"), "1");
+}
+
+// Topics made before cutover saw them, with settings that would lose changes, are refused by
+// validate --connect and by a first run before anything is made on blue.
+TEST(RealKafka, ATopicThatWouldLoseChangesIsRefusedBeforeAnythingIsMade) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  kafka.create_topic("cutover.t.changes", 1, 1, {{"cleanup.policy", "compact"}, {"max.message.bytes", "1048588"}});
+  plan_items(harness, kafka, "replication:\n  slot_advance: on_kafka_ack\n");
+  const auto validated = run_cutover(harness, {"validate", "--connect", harness.plan_path()});
+  EXPECT_NE(validated.exit_code, 0);
+  const std::string said = validated.output + validated.errors;
+  EXPECT_NE(said.find("kafka: topic cutover.t.changes has cleanup.policy=compact"), std::string::npos) << said;
+  EXPECT_NE(said.find("kafka: topic cutover.t.changes has 1 replica: with slot_advance: on_kafka_ack"),
+            std::string::npos)
+      << said;
+  EXPECT_NE(said.find("takes messages of at most 1048588 bytes"), std::string::npos) << said;
+
+  ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
+  EXPECT_NE(run.wait(120s).value_or(0), 0);
+  EXPECT_NE(run.standard_error().find("cleanup.policy=compact"), std::string::npos) << run.standard_error();
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication"), "0");
+  EXPECT_EQ(kafka.topic_layout("cutover.t.reverse"), std::make_pair(0, 0)) << "a topic was made";
+}
+
+// Retention that deletes changes the applier has not read, with blue's slot confirmed on the
+// brokers' acknowledgement (three brokers, two in sync): nothing can send those changes again,
+// so the run halts and says green must be rebuilt, instead of restarting forever.
+TEST(RealKafka, RetentionAheadOfTheApplierHaltsTheRunAndAsksForARebuild) {
+  KafkaCluster kafka(3);
+  ForwardHarness harness;
+  plan_items(harness, kafka, "replication:\n  slot_advance: on_kafka_ack\n",
+             "  replication_factor: 3\n  min_insync_replicas: 2\n");
+  harness.start_run();
+  harness.blue().execute("INSERT INTO items SELECT g, 'n', g FROM generate_series(1, 100) g");
+  ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery));
+  EXPECT_EQ(kafka.topic_layout("cutover.t.changes"), std::make_pair(1, 3));
+  EXPECT_EQ(kafka.topic_config("cutover.t.changes").at("min.insync.replicas"), "2");
+
+  // Green stalls behind a lock while capture goes on and the brokers acknowledge; then the run
+  // dies, and retention (DeleteRecords here) takes what green never applied.
+  std::thread stall([&] { harness.green().execute("BEGIN; LOCK TABLE items; SELECT pg_sleep(6); COMMIT"); });
+  std::this_thread::sleep_for(1s);
+  harness.blue().execute("INSERT INTO items SELECT g, 'unread', g FROM generate_series(101, 200) g");
+  std::this_thread::sleep_for(3s);
+  harness.kill_run();
+  stall.join();
+  EXPECT_EQ(harness.green().query_value("SELECT count(*) FROM items"), "100");
+  auto end = change_log_end_offset(kafka.bootstrap(), "cutover.t.changes", {});
+  ASSERT_TRUE(end) << end.status().message();
+  kafka.delete_records_before("cutover.t.changes", *end);
+
+  harness.start_run(false);
+  const auto halted = harness.wait_until_halted();
+  const std::string reason = halted.value("halted", "");
+  EXPECT_NE(reason.find("the change log no longer holds offset"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("green must be rebuilt from a new snapshot"), std::string::npos) << reason;
+  EXPECT_EQ(harness.green().query_value("SELECT count(*) FROM items"), "100");
 }
 
 }  // namespace

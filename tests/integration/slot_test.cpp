@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -31,7 +32,7 @@ void PrintTo(const UnrelatedLoad& load, std::ostream* out) { *out << load.major 
 
 class UnrelatedWrites : public ::testing::TestWithParam<UnrelatedLoad> {};
 
-// Blue writes all the time, but nothing the plan copies: pgbench at full rate for a minute (more
+// Blue writes all the time, but nothing the plan copies: pgbench at full rate for a minute or more (more
 // WAL than an hour of a quiet application) on tables outside the plan, or in another database
 // of the same cluster (whose WAL the slot holds just the same). The slot must follow: the
 // server moves restart_lsn at the running-xacts records it logs every 15 s, so a slot confirmed
@@ -54,16 +55,27 @@ TEST_P(UnrelatedWrites, LeaveTheSlotHoldingNoMoreThanTheServerMust) {
   harness.write_plan("  - source: items\n");
   harness.start_run();
   const std::string wal_before = harness.blue().query_value("SELECT pg_current_wal_lsn()");
-  std::thread writes([&] { EXPECT_EQ(pgbench({"-c", "2", "-j", "2", "-T", "60", "-n"}), 0); });
+  auto written_since_start = [&] {
+    return harness.blue().query_number("SELECT (pg_current_wal_lsn() - '" + wal_before + "')::bigint");
+  };
+  // Full rate for a minute, and on until 128 MiB are written (a busy machine writes less in a
+  // minute), for at most three minutes.
+  std::atomic<bool> writing{true};
+  std::thread writes([&] {
+    const auto started = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - started < 60s ||
+           (written_since_start() < (128L << 20) && std::chrono::steady_clock::now() - started < 180s)) {
+      EXPECT_EQ(pgbench({"-c", "2", "-j", "2", "-T", "10", "-n"}), 0);
+    }
+    writing = false;
+  });
   std::vector<long> during;
-  const auto until = std::chrono::steady_clock::now() + 58s;
-  while (std::chrono::steady_clock::now() < until) {
+  while (writing) {
     std::this_thread::sleep_for(2s);
-    during.push_back(retained_wal(harness.blue()));
+    if (writing) during.push_back(retained_wal(harness.blue()));
   }
   writes.join();
-  const long written =
-      harness.blue().query_number("SELECT (pg_current_wal_lsn() - '" + wal_before + "')::bigint");
+  const long written = written_since_start();
   std::vector<long> after;
   for (int sample = 0; sample < 25 && (after.empty() || after.back() >= (1L << 20)); ++sample) {
     std::this_thread::sleep_for(2s);

@@ -240,6 +240,56 @@ TEST(Applier, StoppingCommitsNothingOfAnOpenTransactionEvenWhatItFlushed) {
   EXPECT_FALSE(committed_row(run.target, 2));
 }
 
+// Capture numbers a transaction's row events and counts them at its END: a record missing from
+// the log (one the brokers refused while later ones were taken) stops the applier before the
+// transaction commits, instead of committing the rest of it.
+std::string numbered(std::string event, std::uint64_t sequence) {
+  json parsed = json::parse(event);
+  parsed["source"]["sequence"] = sequence;
+  return parsed.dump();
+}
+std::string counted_end(std::uint64_t commit_lsn, std::uint64_t events) {
+  json parsed = json::parse(end(commit_lsn));
+  parsed["event_count"] = events;
+  return parsed.dump();
+}
+
+TEST(Applier, ARowMissingFromTheLogStopsTheApplierBeforeItsTransactionCommits) {
+  const std::vector<std::string> whole = {begin(100), numbered(row('c', 1, "a", 100), 0), counted_end(100, 1)};
+  std::vector<std::string> log = whole;
+  for (const auto& event : {begin(200), numbered(row('c', 2, "b", 200), 0), numbered(row('c', 4, "d", 200), 2),
+                            counted_end(200, 3)}) {
+    log.push_back(event);
+  }
+  const Applied run = apply_log(log, 1000);
+  ASSERT_FALSE(run.outcome);
+  EXPECT_NE(run.outcome.message().find("change log offset 5: source transaction 0/C8 (from offset 3) has event 2 "
+                                       "where event 1 belongs"),
+            std::string::npos)
+      << run.outcome.message();
+  EXPECT_FALSE(committed_row(run.target, 2));
+  EXPECT_FALSE(committed_row(run.target, 4));
+
+  // The last row missing: only the END's count shows it.
+  log = whole;
+  for (const auto& event : {begin(200), numbered(row('c', 2, "b", 200), 0), counted_end(200, 2)}) log.push_back(event);
+  const Applied short_end = apply_log(log, 1000);
+  ASSERT_FALSE(short_end.outcome);
+  EXPECT_NE(short_end.outcome.message().find("ends after 1 events of its 2"), std::string::npos)
+      << short_end.outcome.message();
+  EXPECT_FALSE(committed_row(short_end.target, 2));
+
+  // Whole transactions, numbered, apply; so does a log from before capture numbered events.
+  log = whole;
+  for (const auto& event : {begin(200), numbered(row('c', 2, "b", 200), 0), numbered(row('c', 3, "c", 200), 1),
+                            counted_end(200, 2), begin(300), row('c', 4, "d", 300), end(300)}) {
+    log.push_back(event);
+  }
+  const Applied complete = apply_log(log, 1000);
+  ASSERT_TRUE(complete.outcome) << complete.outcome.message();
+  EXPECT_EQ(complete.target.committed.size(), 4U);
+}
+
 TEST(Applier, AGreenTransactionOpenLongerThanTheBatchIntervalCommitsAtTheNextEnd) {
   // A busy log (never quiet) of small transactions: without time passing they share one green
   // transaction until the log goes quiet; with each message taking 400 ms of the test's clock,

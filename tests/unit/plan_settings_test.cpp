@@ -83,9 +83,11 @@ TEST(PlanSettings, ThePlanParserReadsAndBoundsEveryDeclaredSetting) {
     auto written = [&](long value) {
       return setting.kind == SettingKind::kDuration ? setting.format(value) : std::to_string(value);
     };
+    // The topic settings apply to a team's own brokers only.
+    const std::string brokers = setting.section == "kafka" ? "  brokers: \"k1:9092\"\n" : "";
     auto plan_with = [&](long value) {
       return parse_plan("name: t\nblue:\n  dsn: \"host=x\"\ntables:\n  - source: a\n" + std::string(setting.section) +
-                            ":\n  " + std::string(setting.key) + ": " + written(value) + "\n",
+                            ":\n" + brokers + "  " + std::string(setting.key) + ": " + written(value) + "\n",
                         "p.yaml");
     };
     const auto within = plan_with(setting.maximum);

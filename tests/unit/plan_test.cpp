@@ -156,3 +156,40 @@ TEST(Plan, SwitchIsPgbouncerOrACommandThatPgbouncerMayPause) {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+// The topic settings: for a team's own brokers, and never weaker than on_kafka_ack needs.
+TEST(Plan, TopicSettingsForOwnBrokersAndNeverTooWeakForOnKafkaAck) {
+  auto plan = parse_plan(std::string(kMinimal) +
+                             "kafka:\n  brokers: \"k1:9092\"\n  replication_factor: 3\n  min_insync_replicas: 2\n"
+                             "  retention: 3d\nreplication:\n  slot_advance: on_kafka_ack\n",
+                         "plan.yaml");
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->kafka.replication_factor, 3);
+  EXPECT_EQ(plan->kafka.min_insync_replicas, 2);
+  EXPECT_EQ(plan->kafka.retention_ms, 3L * 24 * 3600 * 1000);
+  EXPECT_EQ(parse_plan(kMinimal, "plan.yaml")->kafka.retention_ms, 7L * 24 * 3600 * 1000);
+
+  std::string message = errors_of(std::string(kMinimal) + "kafka:\n  replication_factor: 3\n");
+  EXPECT_NE(message.find("plan.yaml:13:23: kafka.replication_factor: applies to topics on your own brokers"),
+            std::string::npos)
+      << message;
+  message = errors_of(std::string(kMinimal) +
+                      "kafka:\n  brokers: \"k1:9092\"\n  replication_factor: 2\n  min_insync_replicas: 3\n");
+  EXPECT_NE(message.find("kafka.min_insync_replicas: is more than kafka.replication_factor"), std::string::npos)
+      << message;
+  message = errors_of(std::string(kMinimal) +
+                      "kafka:\n  brokers: \"k1:9092\"\n  replication_factor: 1\n  min_insync_replicas: 1\n"
+                      "replication:\n  slot_advance: on_kafka_ack\n");
+  EXPECT_NE(message.find("kafka.replication_factor: 1 with slot_advance: on_kafka_ack"), std::string::npos) << message;
+  EXPECT_NE(message.find("kafka.min_insync_replicas: 1 with slot_advance: on_kafka_ack"), std::string::npos)
+      << message;
+  // With on_apply, one replica loses nothing: blue keeps every change until green has it.
+  EXPECT_TRUE(parse_plan(std::string(kMinimal) + "kafka:\n  brokers: \"k1:9092\"\n  replication_factor: 1\n",
+                         "plan.yaml"));
+}
+
+}  // namespace
+}  // namespace cutover

@@ -85,6 +85,9 @@ class Applier {
   Status on_row(const ChangeEvent& event);
   Status on_truncate(const ChangeEvent& event);
   Status on_schema(const ChangeEvent& event);
+  // A row or truncate event numbered other than the next of its transaction, or an END whose
+  // count differs from the events read: the log lost events, and the transaction must not commit.
+  Status check_numbering(const ChangeEvent& event);
   // What in a schema event the plan cannot map ("" when it maps all of it); notes the rest.
   std::string unmappable_schema_change(const ChangeEvent& event, SourceTable* source);
   // Stops at the transaction being read: what is complete before it commits (read again from
@@ -117,6 +120,7 @@ class Applier {
   bool in_transaction_ = false;
   bool skipping_ = false;
   std::int64_t transaction_begin_offset_ = 0;
+  std::uint64_t events_in_transaction_ = 0;  // row and truncate events read of the open one
   // Complete source transactions written to the open green transaction, not yet committed.
   std::size_t completed_ = 0;
   Lsn completed_end_;

@@ -27,6 +27,11 @@ struct ChangeEvent {
   std::optional<RowImage> before;  // source row before (key columns only, or full)
   std::optional<RowImage> after;   // source row after
   std::vector<std::string> unchanged_toast;
+  // kRow and kTruncate: the event's number in its source transaction (source.sequence), and
+  // kEnd: how many such events the transaction has (event_count). Absent from a log written
+  // before capture numbered them. The applier checks them to find a gap in the log.
+  std::optional<std::uint64_t> sequence;
+  std::optional<std::uint64_t> event_count;
   std::vector<SourceColumn> schema_columns;  // kSchema: the table's columns, as SQL types
   std::uint32_t relation_oid = 0;            // kSchema: the table's OID on the source; 0 unknown
   std::string message_prefix;     // kMessage

@@ -22,6 +22,8 @@ enum class ErrorKind {
   kRefused,         // the server refused what cutover asked: a privilege, a missing object, a
                     // value that does not fit; asking again gets the same answer
   kBadInput,        // the plan or the command line: the operator must change it
+  kLogGap,          // the change log no longer holds records the applier has not read (retention,
+                    // a deleted topic): only blue's slot can send them again, if it still has them
   kBug,             // cutover broke its own rule
 };
 

@@ -25,6 +25,10 @@ struct KafkaSettings {
   std::string brokers;      // "embedded" or a bootstrap list "k1:9092,k2:9092"
   std::string topic_prefix; // default cutover.<name>
   std::map<std::string, std::string> properties;  // passed to librdkafka as they are
+  // How cutover makes its topics on a team's own brokers; 0: the brokers' default.
+  int replication_factor = 0;
+  int min_insync_replicas = 0;
+  long retention_ms = 7L * 24 * 3600 * 1000;
   bool is_embedded() const { return brokers == "embedded"; }
 };
 

@@ -23,6 +23,11 @@ using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaHandleDeleter>;
 
 using KafkaProperties = std::map<std::string, std::string>;
 
+// The largest change event cutover sends (one row, its JSON): the producer's
+// message.max.bytes, the consumer's fetch limits and the max.message.bytes of the topics it
+// makes. A bigger row stops capture with an error naming it, before anything after it is sent.
+inline constexpr long kMaxChangeEventBytes = 64L << 20;
+
 // Creates a client of `type` for `bootstrap`; `defaults` first, then `overrides`.
 // librdkafka's own log lines go to cutover's logger.
 Result<KafkaHandle> create_kafka_client(rd_kafka_type_t type, const std::string& bootstrap,
