@@ -259,7 +259,7 @@ std::vector<BadInputCase> corpus() {
         "250ms, 2s, 1m), or is too long to be one"}},
       {"DurationOutOfRange", "validate",
        raw("name: t\nblue:\n  dsn: x\ncutover:\n  max_lag: 0s\ntables:\n  - source: t\n"), 2,
-       {"plan.yaml:5:12: cutover.max_lag: '0s' is out of range: give 1ms to 60m"}},
+       {"plan.yaml:5:12: cutover.max_lag: '0s' is out of range: give 1ms to 1h"}},
       {"StateDirectoryIsAFile", "validate",
        raw("name: t\nblue:\n  dsn: x\nstate_dir: /etc/hostname\ntables:\n  - source: t\n"), 2,
        {"plan.yaml: state_dir: /etc/hostname is not a directory"}},
@@ -272,7 +272,7 @@ std::vector<BadInputCase> corpus() {
       {"KafkaPropertyWeakensAcknowledgement", "validate",
        raw("name: t\nblue:\n  dsn: x\nkafka:\n  brokers: k:9092\n  properties:\n    acks: \"1\"\n"
            "    bootstrap.servers: other:9092\ntables:\n  - source: t\n"), 2,
-       {"plan.yaml:7:11: kafka.properties.acks: is set by cutover (acks=all, idempotence on",
+       {"plan.yaml:7:11: kafka.properties.acks: is set by cutover (acks=all, idempotence and the gapless guarantee on",
         "kafka.properties.bootstrap.servers: is set by cutover from kafka.brokers"}},
       {"NotATableName", "validate", on_world("  - source: a.b.c\n"), 2,
        {"tables[0].source: 'a.b.c' is not a table name (schema.table or table)"}},
