@@ -268,5 +268,41 @@ TEST(RealKafka, OnKafkaAckLosesNothingThroughARollingRestartAnOutageAndACutNetwo
   expect_green_holds_blues_pgbench_rows(harness);
 }
 
+// Production settings: the brokers take clients over TLS only (a certificate from a test CA),
+// with a SASL PLAIN user and password given in kafka.properties. A wrong password is refused by
+// validate --connect, saying why, before anything is made; the right one streams into green and
+// cleanup deletes the topic through the same listener. The password shows in no output.
+TEST(RealKafka, StreamsThroughTlsAndSaslAndNeverShowsThePassword) {
+  KafkaCluster kafka(1, {}, KafkaCluster::Clients::kSaslSsl);
+  ForwardHarness harness;
+  std::string properties = "  properties:\n";
+  for (const auto& [key, value] : kafka.client_properties()) properties += "    " + key + ": \"" + value + "\"\n";
+  plan_items(harness, kafka, "", properties, "INSERT INTO items SELECT g, 'n', g FROM generate_series(1, 500) g");
+  const std::string password = KafkaCluster::kSaslPassword;
+
+  harness.replace_in_plan(password, "not-" + password);
+  const auto refused = run_cutover(harness, {"validate", "--connect", harness.plan_path()});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.output + refused.errors).find("kafka.brokers"), std::string::npos) << refused.errors;
+  EXPECT_NE((refused.output + refused.errors).find("uthentication"), std::string::npos) << refused.errors;
+  EXPECT_EQ((refused.output + refused.errors).find(password), std::string::npos) << refused.errors;
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+
+  harness.replace_in_plan("not-" + password, password);
+  harness.start_run();
+  harness.blue().execute("UPDATE items SET note = 'changed' WHERE id % 3 = 0");
+  ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery));
+  const auto status = harness.cli({"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.errors;
+  EXPECT_EQ(status.output.dump().find(password), std::string::npos);
+  harness.run().signal(SIGTERM);
+  ASSERT_TRUE(harness.run().wait(60s).has_value());
+  EXPECT_EQ(harness.run().standard_error().find(password), std::string::npos);
+  const auto cleaned = run_cutover(harness, {"cleanup", harness.plan_path()});
+  EXPECT_EQ(cleaned.exit_code, 0) << cleaned.output << cleaned.errors;
+  EXPECT_NE(cleaned.output.find("topic cutover.t.changes"), std::string::npos) << cleaned.output;
+  EXPECT_EQ((cleaned.output + cleaned.errors).find(password), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cutover::testing

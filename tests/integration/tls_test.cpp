@@ -5,36 +5,12 @@
 #include <sys/stat.h>
 
 #include "fixtures/forward_harness.h"
+#include "fixtures/test_certificates.h"
 
 namespace cutover::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl.
-struct TestCertificates {
-  std::string ca;
-  std::string certificate;
-  std::string key;
-};
-
-TestCertificates make_certificates(const TemporaryDirectory& directory, const std::string& name) {
-  const std::string base = directory.path() + "/" + name;
-  TestCertificates made{base + "-ca.crt", base + "-server.crt", base + "-server.key"};
-  std::string log;
-  const auto openssl = [&log](std::vector<std::string> argv) {
-    argv.insert(argv.begin(), "openssl");
-    EXPECT_EQ(run_command(argv, false, &log), 0) << log;
-  };
-  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + name + " CA",
-           "-keyout", base + "-ca.key", "-out", made.ca});
-  openssl({"req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", made.key,
-           "-out", base + "-server.csr"});
-  const std::string extensions = directory.write_file(name + "-san.cnf", "subjectAltName=IP:127.0.0.1\n");
-  openssl({"x509", "-req", "-in", base + "-server.csr", "-CA", made.ca, "-CAkey", base + "-ca.key",
-           "-CAcreateserial", "-days", "2", "-extfile", extensions, "-out", made.certificate});
-  return made;
-}
 
 // Blue serves TLS with `certificates` and refuses every connection without it.
 void require_tls(PostgresCluster& cluster, const TestCertificates& certificates) {
