@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cutover benchmark: the write pause clients see, under pgbench at full rate through PgBouncer.
 
-  python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--cycles 10] [--broker embedded|external]
+  python3 bench/cutover_bench.py [--scale 10] [--clients 8] [--cycles 10] [--broker embedded|external|kafka]
 
 One run, one pool: pgbench (TPC-B, transaction pooling) writes through PgBouncer for the
 whole run, logging every transaction's latency (-l). First a bare `PAUSE app; RELOAD;
@@ -11,14 +11,15 @@ sequences, include file, RELOAD, RESUME) and then `cutover rollback`, each asked
 its guardrails refuse it. For each move: the client pause (the journal's, PAUSE sent to RESUME
 answered), the worst pgbench latency of a transaction that ended in its window, and the
 journal's freeze, drain and switch timings; and the time from the end of the move before it
-until it was accepted (each is asked for as soon as the one before it ends). `--broker external` runs `cutover broker` as its own process (what a
-team's own Kafka looks like to cutover) instead of the broker inside `cutover run`. Prints
+until it was accepted (each is asked for as soon as the one before it ends). `--broker external` runs `cutover broker` as its own process instead of the broker inside
+`cutover run`; `--broker kafka` a real Apache Kafka broker (bench/kafka_broker.py). Prints
 Markdown tables.
 """
 import argparse, glob, json, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forward_bench import CUTOVER, PG, Cluster, free_port, log_has, plan, start_run, stop, wait_for  # noqa: E402
+from kafka_broker import KafkaBroker  # noqa: E402
 
 
 class Pooler:
@@ -86,11 +87,14 @@ class PooledRun:
         self.work = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.work, 0o777)
         self.blue, self.green = Cluster(self.work, "blue"), Cluster(self.work, "green")
-        self.pooler = self.run = self.broker = None
+        self.pooler = self.run = self.broker = self.kafka = None
         try:
             brokers = "embedded"
             if broker == "external":
                 brokers = self.start_broker()
+            elif broker == "kafka":
+                self.kafka = KafkaBroker(self.work)
+                brokers = '"%s"' % self.kafka.bootstrap
             subprocess.run([PG + "pgbench", "-i", "-q", "-s", str(scale), self.blue.dsn], check=True,
                            capture_output=True)
             subprocess.run([PG + "pgbench", "-i", "-I", "dtp", "-s", str(scale), self.green.dsn], check=True,
@@ -175,6 +179,8 @@ class PooledRun:
         if self.broker:
             self.broker.terminate()
             self.broker.wait(30)
+        if self.kafka:
+            self.kafka.kill()
         self.blue.stop()
         self.green.stop()
         shutil.rmtree(self.work, ignore_errors=True)
@@ -190,7 +196,7 @@ def main():
     parser.add_argument("--scale", type=int, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--cycles", type=int, default=10)
-    parser.add_argument("--broker", choices=("embedded", "external"), default="embedded")
+    parser.add_argument("--broker", choices=("embedded", "external", "kafka"), default="embedded")
     parser.add_argument("--seconds", type=int, default=0, help="pgbench's run; default 20 + 12 per cycle")
     args = parser.parse_args()
     seconds = args.seconds or 20 + 12 * args.cycles

@@ -2,6 +2,7 @@
 """Forward-pipeline benchmarks, side by side in one run on the same two clusters.
 
   python3 bench/forward_bench.py [--rows 1000000] [--pgbench-transactions 20000] [--only-snapshot]
+                                 [--broker embedded|kafka]
 
 1. Snapshot: cutover run's snapshot (transform included) of ROWS rows against a plain
    `psql COPY ... TO STDOUT | psql COPY ... FROM STDIN` pipe of the same rows.
@@ -12,6 +13,8 @@
    apply it, cutover against native logical replication.
 4. Lag (p50, p99) of cutover while pgbench runs at its full rate, sampled every 250 ms as
    blue's clock minus the newest pgbench_history.mtime green holds.
+`--broker kafka` sends cutover's changes through a real Apache Kafka broker (bench/kafka_broker.py,
+one KRaft node on loopback) instead of the one inside `cutover run`.
 Prints a Markdown table for docs/benchmarks.md.
 """
 import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -70,12 +73,22 @@ def drop_native_subscription(blue, green):
     blue.sql("SELECT pg_drop_replication_slot('native')")
 
 
-def plan(work, blue, green, tables, name="bench", extra="", brokers="embedded"):
-    """Writes a plan on the embedded broker (or `brokers`); `extra` adds top-level YAML sections."""
+BROKERS = "embedded"  # or the bootstrap address of --broker kafka
+PLANS_WRITTEN = [0]
+
+
+def plan(work, blue, green, tables, name="bench", extra="", brokers=None):
+    """Writes a plan on BROKERS (or `brokers`); `extra` adds top-level YAML sections. On a real
+    broker, whose topics outlive a run, each plan gets topics of its own."""
+    brokers = brokers or BROKERS
+    kafka = f"kafka:\n  brokers: {brokers}\n"
+    if brokers != "embedded":
+        PLANS_WRITTEN[0] += 1
+        kafka += "  topic_prefix: cutover.%s.%d\n" % (name, PLANS_WRITTEN[0])
     path = os.path.join(work, name + ".yaml")
     with open(path, "w") as f:
         f.write(f'name: {name}\nblue:\n  dsn: "{blue.dsn}"\ngreen:\n  dsn: "{green.dsn}"\n'
-                f'kafka:\n  brokers: {brokers}\nsnapshot:\n  parallelism: 2\n  chunk_rows: 100000\n'
+                f'{kafka}snapshot:\n  parallelism: 2\n  chunk_rows: 100000\n'
                 f'{extra}tables:\n{tables}')
     return path
 
@@ -104,6 +117,7 @@ def main():
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--pgbench-transactions", type=int, default=20000)
     parser.add_argument("--only-snapshot", action="store_true", help="run the snapshot benchmark alone")
+    parser.add_argument("--broker", choices=("embedded", "kafka"), default="embedded")
     args = parser.parse_args()
     rows = args.rows
     work = tempfile.mkdtemp(prefix="cutover-bench.")
@@ -111,6 +125,12 @@ def main():
     if os.geteuid() == 0:
         shutil.chown(work, "postgres")
     blue, green = Cluster(work, "blue"), Cluster(work, "green")
+    broker = None
+    if args.broker == "kafka":
+        from kafka_broker import KafkaBroker
+        broker = KafkaBroker(work)
+        global BROKERS
+        BROKERS = '"%s"' % broker.bootstrap
     print("| benchmark | cutover | baseline | ratio |\n|---|---|---|---|", flush=True)
     try:
         # 1. Snapshot against a COPY pipe.
@@ -230,6 +250,8 @@ def main():
         stop(run)
     finally:
         blue.stop(); green.stop()
+        if broker:
+            broker.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -2,13 +2,13 @@
 """Soak: pgbench through PgBouncer for a long run, with switch/rollback cycles and faults.
 
   python3 bench/soak_bench.py [--minutes 30] [--cycles 3] [--scale 10] [--clients 8]
-                              [--rate TPS] [--fault-every SECONDS] [--broker embedded|external]
+                              [--rate TPS] [--fault-every SECONDS] [--broker embedded|external|kafka]
 
 One plan for the whole run. pgbench (TPC-B, transaction pooling) writes through PgBouncer from
 start to end (at most --rate transactions a second when given). The run is cut into
 2 * cycles + 1 equal parts; at each part's end comes a switch, then a rollback, alternately.
 With --fault-every, every that many seconds one fault, in turn: `cutover run` killed with -9
-(and started again), blue restarted, green restarted, and (with --broker external) the broker
+(and started again), blue restarted, green restarted, and (with --broker external or kafka) the broker
 restarted on its port. A fault waits for the end of any move, and the next move for the
 recovery, which is timed from the end of the fault (a restart's own time, its shutdown
 checkpoint included, is reported apart); pgbench is started again when a restart of blue ended
@@ -83,7 +83,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rate", type=int, default=0, help="pgbench -R: transactions a second (0: full rate)")
     parser.add_argument("--fault-every", type=int, default=0, help="seconds between faults (0: none)")
-    parser.add_argument("--broker", choices=("embedded", "external"), default="embedded")
+    parser.add_argument("--broker", choices=("embedded", "external", "kafka"), default="embedded")
     args = parser.parse_args()
     seconds = int(args.minutes * 60)
     run = PooledRun("cutover-soak-", args.scale, "soak", "none",
@@ -91,7 +91,7 @@ def main():
                     args.broker)
     broker_port = int(run.brokers.rsplit(":", 1)[1]) if args.broker == "external" else 0
     faults = ["cutover run killed (-9)", "blue restarted", "green restarted"]
-    if args.broker == "external":
+    if args.broker != "embedded":
         faults.append("broker restarted")
 
     def lsn(text):
@@ -143,6 +143,9 @@ def main():
                     run.blue.restart()
                 elif fault == "green restarted":
                     run.green.restart()
+                elif run.kafka:
+                    run.kafka.kill()
+                    run.kafka.start()
                 else:
                     run.broker.kill()
                     run.broker.wait(30)
