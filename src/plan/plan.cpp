@@ -148,7 +148,7 @@ class PlanParser {
     plan_.kafka.brokers = "embedded";
     plan_.kafka.topic_prefix = "cutover." + plan_.name;
     if (!node) return;
-    std::vector<std::string> keys = {"brokers", "topic_prefix", "properties"};
+    std::vector<std::string> keys = {"brokers", "topic_prefix", "properties", "properties_env"};
     for (const auto& key : setting_keys("kafka")) keys.push_back(key);
     if (!reader_.expect_mapping(node, "kafka", keys)) return;
     read_settings(node, "kafka");
@@ -170,6 +170,21 @@ class PlanParser {
           continue;
         }
         plan_.kafka.properties[key] = value;
+      }
+    }
+    // Secrets (sasl.password, ssl.key.password) from the environment, kept out of the file.
+    if (auto from_environment = reader_.string_map_field(node, "properties_env", "kafka")) {
+      for (auto& [key, variable] : *from_environment) {
+        const std::string path = "kafka.properties_env." + shortened(key);
+        if (auto why = owned_kafka_property(key)) {
+          reader_.error(node["properties_env"][key], path, *why);
+        } else if (plan_.kafka.properties.count(key) != 0) {
+          reader_.error(node["properties_env"][key], path, "is given in kafka.properties too: give it once");
+        } else if (const char* value = std::getenv(variable.c_str())) {
+          plan_.kafka.properties[key] = value;
+        } else {
+          reader_.error(node["properties_env"][key], path, "environment variable " + variable + " is not set");
+        }
       }
     }
   }

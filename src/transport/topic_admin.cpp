@@ -25,6 +25,15 @@ Result<Metadata> all_topics(rd_kafka_t* client, const std::string& bootstrap,
   const rd_kafka_metadata_t* metadata = nullptr;
   const auto result =
       rd_kafka_metadata(client, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
+  if (result == RD_KAFKA_RESP_ERR__AUTHENTICATION || result == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
+    return Status::error("the Kafka brokers at " + bootstrap + " refused cutover's credentials: " +
+                         rd_kafka_err2str(result) + " (check sasl.mechanisms, sasl.username and sasl.password in "
+                         "kafka.properties, or the environment they come from)");
+  }
+  if (result == RD_KAFKA_RESP_ERR__SSL) {
+    return Status::error("TLS with the Kafka brokers at " + bootstrap + " failed: " + rd_kafka_err2str(result) +
+                         " (check security.protocol and ssl.ca.location in kafka.properties)");
+  }
   if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::retryable("cannot reach Kafka brokers at " + bootstrap + ": " +
                              rd_kafka_err2str(result) +

@@ -269,26 +269,31 @@ TEST(RealKafka, OnKafkaAckLosesNothingThroughARollingRestartAnOutageAndACutNetwo
 }
 
 // Production settings: the brokers take clients over TLS only (a certificate from a test CA),
-// with a SASL PLAIN user and password given in kafka.properties. A wrong password is refused by
+// with a SASL PLAIN user and password (from the environment, kafka.properties_env). A wrong password is refused by
 // validate --connect, saying why, before anything is made; the right one streams into green and
 // cleanup deletes the topic through the same listener. The password shows in no output.
 TEST(RealKafka, StreamsThroughTlsAndSaslAndNeverShowsThePassword) {
   KafkaCluster kafka(1, {}, KafkaCluster::Clients::kSaslSsl);
   ForwardHarness harness;
+  // The password from the environment (kafka.properties_env), the rest in the plan.
   std::string properties = "  properties:\n";
-  for (const auto& [key, value] : kafka.client_properties()) properties += "    " + key + ": \"" + value + "\"\n";
+  for (const auto& [key, value] : kafka.client_properties()) {
+    if (key != "sasl.password") properties += "    " + key + ": \"" + value + "\"\n";
+  }
+  properties += "  properties_env:\n    sasl.password: CUTOVER_TEST_KAFKA_PASSWORD\n";
   plan_items(harness, kafka, "", properties, "INSERT INTO items SELECT g, 'n', g FROM generate_series(1, 500) g");
   const std::string password = KafkaCluster::kSaslPassword;
 
-  harness.replace_in_plan(password, "not-" + password);
+  ::setenv("CUTOVER_TEST_KAFKA_PASSWORD", ("not-" + password).c_str(), 1);
   const auto refused = run_cutover(harness, {"validate", "--connect", harness.plan_path()});
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE((refused.output + refused.errors).find("kafka.brokers"), std::string::npos) << refused.errors;
-  EXPECT_NE((refused.output + refused.errors).find("uthentication"), std::string::npos) << refused.errors;
+  EXPECT_NE((refused.output + refused.errors).find("refused cutover's credentials"), std::string::npos)
+      << refused.errors;
   EXPECT_EQ((refused.output + refused.errors).find(password), std::string::npos) << refused.errors;
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
 
-  harness.replace_in_plan("not-" + password, password);
+  ::setenv("CUTOVER_TEST_KAFKA_PASSWORD", password.c_str(), 1);
   harness.start_run();
   harness.blue().execute("UPDATE items SET note = 'changed' WHERE id % 3 = 0");
   ASSERT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery));
@@ -302,6 +307,42 @@ TEST(RealKafka, StreamsThroughTlsAndSaslAndNeverShowsThePassword) {
   EXPECT_EQ(cleaned.exit_code, 0) << cleaned.output << cleaned.errors;
   EXPECT_NE(cleaned.output.find("topic cutover.t.changes"), std::string::npos) << cleaned.output;
   EXPECT_EQ((cleaned.output + cleaned.errors).find(password), std::string::npos);
+}
+
+// Capture and apply as separate processes (as on a host near blue and one near green), through
+// a real broker: `cutover apply` killed (-9) under writes and started again, then `cutover
+// capture` too. Green ends with blue's rows, none lost and none applied twice.
+TEST(RealKafka, CaptureAndApplyAsSeparateProcessesSurviveKillNine) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  plan_items(harness, kafka);
+  auto start = [&](const char* command, const char* streaming) {
+    auto process = std::make_unique<ChildProcess>(
+        std::vector<std::string>{CUTOVER_BINARY, command, harness.plan_path()}, harness.work().path());
+    EXPECT_TRUE(process->wait_for_output(streaming, 60s)) << process->standard_error();
+    return process;
+  };
+  auto capture = start("capture", "streaming from blue");
+  auto apply = start("apply", "applying from");
+  std::thread writer([&] {
+    for (int batch = 0; batch < 40; ++batch) {
+      harness.blue().execute("INSERT INTO items SELECT g, 'n', g FROM generate_series(" + std::to_string(batch * 100 + 1) +
+                             ", " + std::to_string(batch * 100 + 100) + ") g; UPDATE items SET amount = amount + 1 "
+                             "WHERE id % 9 = " + std::to_string(batch % 9));
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  std::this_thread::sleep_for(1500ms);
+  apply->signal(SIGKILL);
+  apply->wait(10s);
+  apply = start("apply", "applying from");
+  std::this_thread::sleep_for(1500ms);
+  capture->signal(SIGKILL);
+  capture->wait(10s);
+  capture = start("capture", "streaming from blue");
+  writer.join();
+  EXPECT_TRUE(harness.wait_until_equal(kItemsQuery, kItemsQuery)) << apply->standard_error();
+  EXPECT_EQ(harness.green().query_value("SELECT count(*) FROM items"), "4000");
 }
 
 }  // namespace

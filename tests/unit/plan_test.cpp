@@ -193,3 +193,34 @@ TEST(Plan, TopicSettingsForOwnBrokersAndNeverTooWeakForOnKafkaAck) {
 
 }  // namespace
 }  // namespace cutover
+
+namespace cutover {
+namespace {
+
+// Kafka secrets from the environment, as dsn_env keeps database passwords out of the file.
+TEST(Plan, KafkaPropertiesFromTheEnvironment) {
+  ::setenv("CUTOVER_TEST_KAFKA_PASSWORD", "s3cret", 1);
+  ::unsetenv("CUTOVER_TEST_UNSET");
+  auto plan = parse_plan(std::string(kMinimal) +
+                             "kafka:\n  brokers: \"k1:9092\"\n  properties:\n    sasl.username: cutover\n"
+                             "  properties_env:\n    sasl.password: CUTOVER_TEST_KAFKA_PASSWORD\n",
+                         "plan.yaml");
+  ASSERT_TRUE(plan) << plan.status().message();
+  EXPECT_EQ(plan->kafka.properties.at("sasl.password"), "s3cret");
+  EXPECT_EQ(plan->kafka.properties.at("sasl.username"), "cutover");
+
+  const std::string message = errors_of(std::string(kMinimal) +
+                                        "kafka:\n  brokers: \"k1:9092\"\n  properties:\n    sasl.username: x\n"
+                                        "  properties_env:\n    sasl.password: CUTOVER_TEST_UNSET\n"
+                                        "    sasl.username: CUTOVER_TEST_KAFKA_PASSWORD\n    acks: CUTOVER_TEST_KAFKA_PASSWORD\n");
+  EXPECT_NE(message.find("kafka.properties_env.sasl.password: environment variable CUTOVER_TEST_UNSET is not set"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("kafka.properties_env.sasl.username: is given in kafka.properties too"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("kafka.properties_env.acks: is set by cutover"), std::string::npos) << message;
+  EXPECT_EQ(message.find("s3cret"), std::string::npos) << message;
+}
+
+}  // namespace
+}  // namespace cutover
