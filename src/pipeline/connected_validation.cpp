@@ -682,9 +682,12 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
         !reachable) {
       problems.push_back(plan.file + ": kafka.brokers: " + reachable.message());
     } else {
-      auto topics = check_change_log_topics(plan);
-      problems.insert(problems.end(), topics.problems.begin(), topics.problems.end());
-      check.warnings.insert(check.warnings.end(), topics.warnings.begin(), topics.warnings.end());
+      if (auto topics = check_change_log_topics(plan); !topics) {
+        problems.push_back(plan.file + ": kafka.brokers: " + topics.status().message());
+      } else {
+        problems.insert(problems.end(), topics->problems.begin(), topics->problems.end());
+        check.warnings.insert(check.warnings.end(), topics->warnings.begin(), topics->warnings.end());
+      }
     }
   }
   if (!plan.green) {

@@ -380,11 +380,12 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
     return reachable;
   }
   // A topic made elsewhere, or changed since, with settings that would lose changes.
-  const TopicFindings topics = check_change_log_topics(plan);
-  for (const auto& warning : topics.warnings) spdlog::warn("{}", warning);
-  if (!topics.problems.empty()) {
+  const auto topics = check_change_log_topics(plan);
+  if (!topics) return topics.status();
+  for (const auto& warning : topics->warnings) spdlog::warn("{}", warning);
+  if (!topics->problems.empty()) {
     std::string message;
-    for (const auto& problem : topics.problems) message += (message.empty() ? "" : "\n") + problem;
+    for (const auto& problem : topics->problems) message += (message.empty() ? "" : "\n") + problem;
     return Status::invalid(message);
   }
   auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, plan.changes_topic(),

@@ -65,7 +65,7 @@ TopicFindings judge_topic(const Plan& plan, const std::string& topic, const Topi
   return found;
 }
 
-TopicFindings check_change_log_topics(const Plan& plan) {
+Result<TopicFindings> check_change_log_topics(const Plan& plan) {
   TopicFindings found;
   if (plan.kafka.is_embedded()) return found;
   std::vector<std::string> topics = {plan.changes_topic()};
@@ -74,10 +74,7 @@ TopicFindings check_change_log_topics(const Plan& plan) {
   }
   for (const auto& topic : topics) {
     auto described = describe_topic(plan.kafka.brokers, plan.kafka.properties, topic, kBrokerTimeout);
-    if (!described) {
-      found.problems.push_back(plan.file + ": kafka.brokers: " + described.status().message());
-      return found;
-    }
+    if (!described) return described.status();
     if (!described->has_value()) continue;
     auto judged = judge_topic(plan, topic, **described);
     found.problems.insert(found.problems.end(), judged.problems.begin(), judged.problems.end());

@@ -23,7 +23,8 @@ TopicSettings topic_settings_of(const Plan& plan);
 // What the settings of `topic`, as the brokers describe it, mean for the plan.
 TopicFindings judge_topic(const Plan& plan, const std::string& topic, const TopicDescription& described);
 
-// Describes the plan's topics (forward and reverse) on its brokers and judges those that exist.
-TopicFindings check_change_log_topics(const Plan& plan);
+// Describes the plan's topics (forward and reverse) on its brokers and judges those that exist;
+// the brokers' error (retryable when they did not answer) when they cannot be described.
+Result<TopicFindings> check_change_log_topics(const Plan& plan);
 
 }  // namespace cutover
