@@ -34,8 +34,8 @@ class KafkaBroker:
                 "transaction.state.log.min.isr=1", "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1", "group.initial.rebalance.delay.ms=0", ""]))
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        subprocess.run(["java", "-cp", LIBS + "/*", "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                        "-c", self.config], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(["java", "-cp", LIBS + "/*", "kafka.tools.StorageTool", "format",
+                        "--cluster-id=" + cluster_id, "-c", self.config], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.process = None
         self.start()
 
