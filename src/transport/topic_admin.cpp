@@ -1,5 +1,6 @@
 #include "cutover/transport/topic_admin.h"
 
+#include <mutex>
 #include <optional>
 
 #include "cutover/common/logging.h"
@@ -13,33 +14,75 @@ struct MetadataDeleter {
 };
 using Metadata = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 
-Result<KafkaHandle> admin_client(const std::string& bootstrap, const KafkaProperties& properties) {
-  // Metadata for all topics must not create any, so auto-creation stays off here.
-  return create_kafka_client(RD_KAFKA_PRODUCER, bootstrap,
-                             {{"allow.auto.create.topics", "false"}, {"log_level", "3"}},
-                             properties);
+// An admin client that keeps what librdkafka reported of its connections being refused:
+// credentials or a TLS handshake show only there (the request itself fails as a "transport
+// failure").
+class AdminClient {
+ public:
+  static Result<AdminClient> open(const std::string& bootstrap, const KafkaProperties& properties) {
+    AdminClient client;
+    Refusal* last = client.refusal_.get();
+    // Metadata for all topics must not create any, so auto-creation stays off here.
+    auto handle = create_kafka_client(RD_KAFKA_PRODUCER, bootstrap,
+                                      {{"allow.auto.create.topics", "false"}, {"log_level", "3"}}, properties,
+                                      [last](rd_kafka_conf_t* config) {
+                                        rd_kafka_conf_set_opaque(config, last);
+                                        rd_kafka_conf_set_error_cb(config, record_error);
+                                      });
+    if (!handle) return handle.status();
+    client.handle_ = std::move(handle.value());
+    return client;
+  }
+  rd_kafka_t* get() const { return handle_.get(); }
+  // Why the brokers could not be asked, when a connection said so; empty otherwise.
+  std::string refusal() const {
+    std::lock_guard lock(refusal_->mutex);
+    return refusal_->text;
+  }
+
+ private:
+  struct Refusal {
+    std::mutex mutex;
+    std::string text;
+  };
+  // Keeps refusals only: "all brokers down" follows a refused login, and says less.
+  static void record_error(rd_kafka_t*, int code, const char* reason, void* opaque) {
+    const std::string said = reason ? reason : "";
+    std::string refusal;
+    if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+        said.find("SASL authentication error") != std::string::npos) {
+      refusal = "refused cutover's credentials (" + said +
+                "): check sasl.mechanisms, sasl.username and sasl.password in kafka.properties or kafka.properties_env";
+    } else if (code == RD_KAFKA_RESP_ERR__SSL || said.find("SSL handshake failed") != std::string::npos) {
+      refusal = "did not complete TLS (" + said + "): check security.protocol and ssl.ca.location in kafka.properties";
+    }
+    if (refusal.empty()) return;
+    auto* kept = static_cast<Refusal*>(opaque);
+    std::lock_guard lock(kept->mutex);
+    kept->text = std::move(refusal);
+  }
+
+  std::unique_ptr<Refusal> refusal_ = std::make_unique<Refusal>();
+  KafkaHandle handle_;
+};
+
+Result<AdminClient> admin_client(const std::string& bootstrap, const KafkaProperties& properties) {
+  return AdminClient::open(bootstrap, properties);
 }
 
-Result<Metadata> all_topics(rd_kafka_t* client, const std::string& bootstrap,
+Result<Metadata> all_topics(const AdminClient& client, const std::string& bootstrap,
                             std::chrono::milliseconds timeout) {
   const rd_kafka_metadata_t* metadata = nullptr;
   const auto result =
-      rd_kafka_metadata(client, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
-  if (result == RD_KAFKA_RESP_ERR__AUTHENTICATION || result == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED) {
-    return Status::error("the Kafka brokers at " + bootstrap + " refused cutover's credentials: " +
-                         rd_kafka_err2str(result) + " (check sasl.mechanisms, sasl.username and sasl.password in "
-                         "kafka.properties, or the environment they come from)");
+      rd_kafka_metadata(client.get(), 1, nullptr, &metadata, static_cast<int>(timeout.count()));
+  if (result == RD_KAFKA_RESP_ERR_NO_ERROR) return Metadata(metadata);
+  rd_kafka_poll(client.get(), 0);  // serves the error callbacks the connections queued
+  // Asking again gets the same answer: the plan (or the brokers' settings) must change.
+  if (const std::string refused = client.refusal(); !refused.empty()) {
+    return Status::error("the Kafka brokers at " + bootstrap + " " + refused);
   }
-  if (result == RD_KAFKA_RESP_ERR__SSL) {
-    return Status::error("TLS with the Kafka brokers at " + bootstrap + " failed: " + rd_kafka_err2str(result) +
-                         " (check security.protocol and ssl.ca.location in kafka.properties)");
-  }
-  if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::retryable("cannot reach Kafka brokers at " + bootstrap + ": " +
-                             rd_kafka_err2str(result) +
-                             " (check kafka.brokers and that the brokers are running)");
-  }
-  return Metadata(metadata);
+  return Status::retryable("cannot reach Kafka brokers at " + bootstrap + ": " + rd_kafka_err2str(result) +
+                           " (check kafka.brokers and that the brokers are running)");
 }
 
 std::optional<int> partition_count(const rd_kafka_metadata_t& metadata, const std::string& topic) {
@@ -112,7 +155,7 @@ Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperti
                                std::chrono::milliseconds timeout) {
   auto client = admin_client(bootstrap, properties);
   if (!client) return client.status();
-  return all_topics(client->get(), bootstrap, timeout).status();
+  return all_topics(*client, bootstrap, timeout).status();
 }
 
 Result<int> ensure_change_log_topic(const std::string& bootstrap, const KafkaProperties& properties,
@@ -120,7 +163,7 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap, const KafkaPro
                                     std::chrono::milliseconds timeout) {
   auto client = admin_client(bootstrap, properties);
   if (!client) return client.status();
-  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
   std::optional<int> partitions = partition_count(**metadata, topic);
   if (!partitions) {
@@ -143,7 +186,7 @@ Result<int> ensure_change_log_topic(const std::string& bootstrap, const KafkaPro
       rd_kafka_metadata(producer->get(), 0, creating, &raw, static_cast<int>(timeout.count()));
       if (raw) rd_kafka_metadata_destroy(raw);
       rd_kafka_topic_destroy(creating);
-      metadata = all_topics(client->get(), bootstrap, timeout);
+      metadata = all_topics(*client, bootstrap, timeout);
       if (!metadata) return metadata.status();
       partitions = partition_count(**metadata, topic);
       if (!partitions) {
@@ -204,7 +247,7 @@ Result<std::optional<TopicDescription>> describe_topic(const std::string& bootst
                                                        const std::string& topic, std::chrono::milliseconds timeout) {
   auto client = admin_client(bootstrap, properties);
   if (!client) return client.status();
-  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
   std::optional<TopicDescription> described;
   for (int index = 0; index < (*metadata)->topic_cnt; ++index) {
@@ -231,7 +274,7 @@ Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, c
                                                  std::chrono::milliseconds timeout) {
   auto client = admin_client(bootstrap, properties);
   if (!client) return client.status();
-  auto metadata = all_topics(client->get(), bootstrap, timeout);
+  auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
   std::vector<std::string> found;
   for (const auto& topic : topics) {
