@@ -42,6 +42,7 @@ void stream_pgbench_on_kafka_ack(ForwardHarness& harness, const KafkaCluster& ka
   harness.create_pgbench_schema_on_green();
   harness.write_plan(kPgbenchTables, "replication:\n  slot_advance: on_kafka_ack\n",
                      kafka_section(kafka, "  replication_factor: 3\n  min_insync_replicas: 2\n"));
+  ::setenv("CUTOVER_TOKEN", "real-kafka-test-token", 1);  // the run's and `cutover verify`'s
   harness.start_run();
 }
 
@@ -52,7 +53,8 @@ std::thread paced_pgbench(ForwardHarness& harness, int seconds) {
   });
 }
 
-// Green holds blue's pgbench rows, none lost and none doubled, and the run rode it out.
+// Green holds blue's pgbench rows, none lost and none doubled, and the run rode it out and
+// verifies clean.
 void expect_green_holds_blues_pgbench_rows(ForwardHarness& harness) {
   EXPECT_GT(harness.blue().query_number("SELECT count(*) FROM pgbench_history"), 1000);
   for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"}) {
@@ -63,6 +65,9 @@ void expect_green_holds_blues_pgbench_rows(ForwardHarness& harness) {
             harness.green().query_value("SELECT sum(delta) FROM pgbench_history"));
   EXPECT_TRUE(harness.run().running()) << "the run did not ride out the broker faults:\n"
                                        << harness.run().standard_error();
+  // And cutover's own verification agrees.
+  const auto verified = harness.cli({"verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.output.dump(2) << verified.errors;
 }
 
 const std::string kItems = "CREATE TABLE items (id int PRIMARY KEY, note text, amount numeric)";
