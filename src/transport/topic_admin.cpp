@@ -21,12 +21,12 @@ class AdminClient {
  public:
   static Result<AdminClient> open(const std::string& bootstrap, const KafkaProperties& properties) {
     AdminClient client;
-    Refusal* last = client.refusal_.get();
+    Refusal* kept = client.refusal_.get();
     // Metadata for all topics must not create any, so auto-creation stays off here.
     auto handle = create_kafka_client(RD_KAFKA_PRODUCER, bootstrap,
                                       {{"allow.auto.create.topics", "false"}, {"log_level", "3"}}, properties,
-                                      [last](rd_kafka_conf_t* config) {
-                                        rd_kafka_conf_set_opaque(config, last);
+                                      [kept](rd_kafka_conf_t* config) {
+                                        rd_kafka_conf_set_opaque(config, kept);
                                         rd_kafka_conf_set_error_cb(config, record_error);
                                       });
     if (!handle) return handle.status();
@@ -65,10 +65,6 @@ class AdminClient {
   std::unique_ptr<Refusal> refusal_ = std::make_unique<Refusal>();
   KafkaHandle handle_;
 };
-
-Result<AdminClient> admin_client(const std::string& bootstrap, const KafkaProperties& properties) {
-  return AdminClient::open(bootstrap, properties);
-}
 
 Result<Metadata> all_topics(const AdminClient& client, const std::string& bootstrap,
                             std::chrono::milliseconds timeout) {
@@ -153,7 +149,7 @@ Status create_topic(rd_kafka_t* client, const std::string& topic, const TopicSet
 
 Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperties& properties,
                                std::chrono::milliseconds timeout) {
-  auto client = admin_client(bootstrap, properties);
+  auto client = AdminClient::open(bootstrap, properties);
   if (!client) return client.status();
   return all_topics(*client, bootstrap, timeout).status();
 }
@@ -161,7 +157,7 @@ Status check_brokers_reachable(const std::string& bootstrap, const KafkaProperti
 Result<int> ensure_change_log_topic(const std::string& bootstrap, const KafkaProperties& properties,
                                     const std::string& topic, const TopicSettings& settings,
                                     std::chrono::milliseconds timeout) {
-  auto client = admin_client(bootstrap, properties);
+  auto client = AdminClient::open(bootstrap, properties);
   if (!client) return client.status();
   auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
@@ -245,7 +241,7 @@ Result<std::map<std::string, std::string>> topic_config(rd_kafka_t* client, cons
 
 Result<std::optional<TopicDescription>> describe_topic(const std::string& bootstrap, const KafkaProperties& properties,
                                                        const std::string& topic, std::chrono::milliseconds timeout) {
-  auto client = admin_client(bootstrap, properties);
+  auto client = AdminClient::open(bootstrap, properties);
   if (!client) return client.status();
   auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
@@ -272,7 +268,7 @@ Result<std::optional<TopicDescription>> describe_topic(const std::string& bootst
 Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, const KafkaProperties& properties,
                                                  const std::vector<std::string>& topics,
                                                  std::chrono::milliseconds timeout) {
-  auto client = admin_client(bootstrap, properties);
+  auto client = AdminClient::open(bootstrap, properties);
   if (!client) return client.status();
   auto metadata = all_topics(*client, bootstrap, timeout);
   if (!metadata) return metadata.status();
@@ -285,7 +281,7 @@ Result<std::vector<std::string>> existing_topics(const std::string& bootstrap, c
 
 Status delete_topic(const std::string& bootstrap, const KafkaProperties& properties, const std::string& topic,
                     std::chrono::milliseconds timeout) {
-  auto client = admin_client(bootstrap, properties);
+  auto client = AdminClient::open(bootstrap, properties);
   if (!client) return client.status();
   char reason[512];
   rd_kafka_DeleteTopic_t* deleted = rd_kafka_DeleteTopic_new(topic.c_str());
