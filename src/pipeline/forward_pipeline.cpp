@@ -379,7 +379,12 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
       !reachable) {
     return reachable;
   }
-  // A topic made elsewhere, or changed since, with settings that would lose changes.
+  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, plan.changes_topic(),
+                                       topic_settings_of(plan), kBrokerTimeout);
+  if (!topic) return topic.status();
+  // Judged once it exists: a topic made elsewhere or changed since, and one just made with the
+  // brokers' defaults (one replica, min.insync.replicas 1), must not carry changes that
+  // on_kafka_ack would confirm on blue.
   const auto topics = check_change_log_topics(plan);
   if (!topics) return topics.status();
   for (const auto& warning : topics->warnings) spdlog::warn("{}", warning);
@@ -388,9 +393,6 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
     for (const auto& problem : topics->problems) message += (message.empty() ? "" : "\n") + problem;
     return Status::invalid(message);
   }
-  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, plan.changes_topic(),
-                                       topic_settings_of(plan), kBrokerTimeout);
-  if (!topic) return topic.status();
   return bootstrap;
 }
 

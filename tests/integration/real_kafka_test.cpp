@@ -176,6 +176,20 @@ TEST(RealKafka, ATopicThatWouldLoseChangesIsRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(kafka.topic_layout("cutover.t.reverse"), std::make_pair(0, 0)) << "a topic was made";
 }
 
+// on_kafka_ack with the topic's replicas left to the brokers' defaults, on a broker whose default
+// is one replica: the topic cutover just made is judged like one it found, and the run stops
+// before it streams a change that one broker alone would hold.
+TEST(RealKafka, OnKafkaAckRefusesATopicMadeWithOneReplicaByDefault) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  plan_items(harness, kafka, "replication:\n  slot_advance: on_kafka_ack\n");
+  ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
+  EXPECT_NE(run.wait(120s).value_or(0), 0);
+  EXPECT_NE(run.standard_error().find("kafka: topic cutover.t.changes has 1 replica"), std::string::npos)
+      << run.standard_error();
+  EXPECT_EQ(run.standard_error().find("streaming from blue"), std::string::npos) << run.standard_error();
+}
+
 // Retention that deletes changes the applier has not read, with blue's slot confirmed on the
 // brokers' acknowledgement (three brokers, two in sync): nothing can send those changes again,
 // so the run halts and says green must be rebuilt, instead of restarting forever.
