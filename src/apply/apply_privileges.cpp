@@ -61,6 +61,12 @@ void check_session(pqxx::transaction_base& query, const std::string& side, const
                         quote_identifier(role) + ")");
     }
   }
+  if (!query.exec("SELECT has_database_privilege(current_database(), 'TEMPORARY')")[0][0].as<bool>()) {
+    missing.push_back(side + ": role " + role +
+                      " may not create temporary tables, where the snapshot stages source rows before "
+                      "the transform (GRANT TEMPORARY ON DATABASE " +
+                      quote_identifier(query.conn().dbname()) + " TO " + quote_identifier(role) + ")");
+  }
   if (!allowed(query, kAskTable, "pg_catalog.pg_replication_origin_status",
                "SELECT")) {
     missing.push_back(side + ": role " + role +

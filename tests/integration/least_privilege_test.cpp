@@ -134,12 +134,17 @@ TEST_F(LeastPrivilegeMoveTest, ARoleShortOfAGrantIsNamedBeforeAnythingMoves) {
                       "REVOKE EXECUTE ON FUNCTION pg_replication_origin_advance(text, pg_lsn) FROM mover;"
                       "REVOKE SELECT ON SEQUENCE events_id_seq FROM mover;" + publication("cutover_t"),
                       "REVOKE SET ON PARAMETER session_replication_role FROM applier;"
-                      "REVOKE pg_read_all_stats FROM applier");
+                      "REVOKE pg_read_all_stats FROM applier; REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC");
   const auto [exit_code, said] = validate();
   EXPECT_EQ(exit_code, 2) << said;
   EXPECT_NE(said.find("cutover: green: role applier may not SET session_replication_role"), std::string::npos)
       << said;
   EXPECT_NE(said.find("(GRANT SET ON PARAMETER session_replication_role TO \"applier\")"), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("cutover: green: role applier may not create temporary tables, where the snapshot "
+                      "stages source rows before the transform (GRANT TEMPORARY ON DATABASE "
+                      "\"postgres\" TO \"applier\")"),
+            std::string::npos)
       << said;
   EXPECT_NE(said.find("sequences[0].source: blue's role may not read public.events_id_seq (GRANT SELECT ON "
                       "SEQUENCE \"public\".\"events_id_seq\""),
@@ -149,7 +154,8 @@ TEST_F(LeastPrivilegeMoveTest, ARoleShortOfAGrantIsNamedBeforeAnythingMoves) {
 
   // The roles given what forward lacked: the forward plan works, and validation warns that the
   // way back does not.
-  h_.green().execute("GRANT SET ON PARAMETER session_replication_role TO applier");
+  h_.green().execute("GRANT SET ON PARAMETER session_replication_role TO applier; "
+                     "GRANT TEMPORARY ON DATABASE postgres TO applier");
   h_.blue().execute("GRANT SELECT ON SEQUENCE events_id_seq TO mover");
   const auto [second_exit_code, second] = validate();
   EXPECT_EQ(second_exit_code, 0) << second;
