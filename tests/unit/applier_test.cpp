@@ -210,6 +210,56 @@ TEST(Applier, TransactionsAtOrBelowTheAppliedPositionChangeNothing) {
   EXPECT_TRUE(committed_row(run.target, 2));
 }
 
+// A table described under `table` with relation OID `oid`, columns id and v.
+std::string schema_event(const std::string& table, std::uint32_t oid, std::uint64_t commit_lsn) {
+  return json{{"op", "schema"},
+              {"schema",
+               {{"columns",
+                 {{{"name", "id"}, {"type", "int4"}, {"type_oid", 23}, {"type_modifier", -1}, {"key", true}},
+                  {{"name", "v"}, {"type", "text"}, {"type_oid", 25}, {"type_modifier", -1}, {"key", false}}}},
+                {"replica_identity", "d"},
+                {"relation_oid", oid}}},
+              {"source", {{"schema", "public"}, {"table", table}, {"commit_lsn", commit_lsn}}}}
+      .dump();
+}
+
+TEST(Applier, ATableDescribedUnderItsOldNameInATransactionGreenHoldsIsNotARename) {
+  // The plan names public.t (OID 7001), which was public.old_t: a restart reads again a
+  // transaction from before the rename, green has it, and its description names old_t.
+  std::vector<std::string> log = {begin(100), schema_event("old_t", 7001, 100), end(100),
+                                  begin(300), schema_event("t", 7001, 300), row('c', 2, "new", 300), end(300)};
+  auto transform = table_t();
+  transform.source_oid = 7001;
+  Applied run;
+  std::atomic<bool> stop{false};
+  std::chrono::steady_clock::time_point clock{};
+  MemoryLog memory(log, stop, clock, std::chrono::milliseconds(0));
+  ApplySettings settings;
+  ApplyCounters counters;
+  ApplyHold hold;
+  NoCurrentRows rows;
+  AppliedPosition start;
+  start.source_lsn = Lsn(150);
+  const std::vector<TableTransform> transforms = {transform};
+  Applier applier(settings, transforms, memory, run.target, start, counters, run.discarded, stop, rows, hold,
+                  [&clock] { return clock; });
+  const Status outcome = applier.run();
+  ASSERT_TRUE(outcome) << outcome.message();
+  EXPECT_TRUE(committed_row(run.target, 2));
+
+  // The same description in a transaction green does not hold yet is a rename, and halts.
+  std::atomic<bool> stop_again{false};
+  MemoryLog again({begin(200), schema_event("old_t", 7001, 200), row('c', 3, "x", 200), end(200)}, stop_again, clock,
+                  std::chrono::milliseconds(0));
+  Applied halted;
+  Applier second(settings, transforms, again, halted.target, start, counters, halted.discarded, stop_again, rows,
+                 hold, [&clock] { return clock; });
+  const Status refused = second.run();
+  EXPECT_FALSE(refused);
+  EXPECT_NE(refused.message().find("renamed"), std::string::npos) << refused.message();
+  EXPECT_TRUE(halted.target.committed.empty());
+}
+
 TEST(Applier, ATransactionCutOffByACaptureRestartIsDiscardedAndTheRestReadAgain) {
   // T1 complete but not yet committed; T2 cut off after one row; then T2 sent whole again.
   const std::vector<std::string> log = {
