@@ -8,14 +8,36 @@
 
 namespace cutover {
 
-void configure_logging(std::string_view level) {
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "warn") lower = "warning";
+  for (const auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn,
+                           spdlog::level::err, spdlog::level::critical, spdlog::level::off}) {
+    // spdlog names them trace, debug, info, warning, error, critical, off.
+    if (lower == std::string_view(spdlog::level::to_string_view(level).data(),
+                                  spdlog::level::to_string_view(level).size())) {
+      return level;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string configure_logging(std::string_view level) {
+  const char* from_environment = std::getenv("CUTOVER_LOG_LEVEL");
+  const std::string_view wanted = from_environment && *from_environment ? from_environment : level;
+  const auto parsed = parse_log_level(wanted);
+  if (!parsed) {
+    return "CUTOVER_LOG_LEVEL is \"" + std::string(wanted) +
+           "\": use one of trace, debug, info, warning, error, critical, off";
+  }
   auto logger = spdlog::stderr_color_mt("cutover");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  const char* from_environment = std::getenv("CUTOVER_LOG_LEVEL");
-  logger->set_level(spdlog::level::from_str(from_environment ? from_environment
-                                                             : std::string(level)));
+  logger->set_level(*parsed);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  return "";
 }
 
 namespace {

@@ -104,7 +104,10 @@ int main(int argc, char** argv) {
     return commands::kBadInput;
   }
 
-  configure_logging();
+  if (const std::string wrong = configure_logging(); !wrong.empty()) {
+    std::cerr << "cutover: " << wrong << "\n";
+    return commands::kBadInput;
+  }
   commands::install_stop_handlers();
   if (*validate) return commands::validate(plan_path, connect);
   if (*capture) return commands::capture(plan_path, drop_slot);

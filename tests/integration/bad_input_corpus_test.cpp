@@ -498,6 +498,27 @@ TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
   EXPECT_EQ(world_fingerprint(), *baseline_) << "something was created or changed";
 }
 
+// A misspelt CUTOVER_LOG_LEVEL turned logging off without a word; any case of a real name is
+// taken.
+TEST(LogLevel, AnUnknownCutoverLogLevelIsRefusedBeforeAnythingRuns) {
+  TemporaryDirectory work{"cutover-log-level"};
+  const std::string plan = work.path() + "/absent.yaml";
+  ::setenv("CUTOVER_LOG_LEVEL", "verbose", 1);
+  ChildProcess refused({CUTOVER_BINARY, "validate", plan}, work.path());
+  EXPECT_EQ(refused.wait(30s).value_or(-1), 2);
+  EXPECT_NE(refused.standard_error().find(
+                "cutover: CUTOVER_LOG_LEVEL is \"verbose\": use one of trace, debug, info, warning, error"),
+            std::string::npos)
+      << refused.standard_error();
+  EXPECT_EQ(refused.standard_error().find("absent.yaml"), std::string::npos) << "the plan was read";
+  ::setenv("CUTOVER_LOG_LEVEL", "INFO", 1);
+  ChildProcess accepted({CUTOVER_BINARY, "validate", plan}, work.path());
+  EXPECT_EQ(accepted.wait(30s).value_or(-1), 2);
+  EXPECT_EQ(accepted.standard_error().find("CUTOVER_LOG_LEVEL"), std::string::npos) << accepted.standard_error();
+  EXPECT_NE(accepted.standard_error().find("absent.yaml"), std::string::npos) << accepted.standard_error();
+  ::unsetenv("CUTOVER_LOG_LEVEL");
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(with_run_variants(corpus())),
                          [](const auto& instance) { return instance.param.name; });
 

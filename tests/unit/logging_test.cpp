@@ -5,6 +5,18 @@
 namespace cutover {
 namespace {
 
+TEST(LogLevel, NamesAreReadInAnyCaseAndAnUnknownOneIsRefused) {
+  EXPECT_EQ(parse_log_level("INFO"), spdlog::level::info);
+  EXPECT_EQ(parse_log_level("Debug"), spdlog::level::debug);
+  EXPECT_EQ(parse_log_level("warn"), spdlog::level::warn);
+  EXPECT_EQ(parse_log_level("WARNING"), spdlog::level::warn);
+  EXPECT_EQ(parse_log_level("error"), spdlog::level::err);
+  EXPECT_EQ(parse_log_level("off"), spdlog::level::off);
+  EXPECT_FALSE(parse_log_level("verbose"));
+  EXPECT_FALSE(parse_log_level(""));
+  EXPECT_FALSE(parse_log_level("err"));
+}
+
 TEST(RedactDsn, HidesKeywordPasswordsInEveryForm) {
   EXPECT_EQ(redact_dsn("host=a password=hunter2 user=b"), "host=a password=*** user=b");
   EXPECT_EQ(redact_dsn("host=a password = 'it\\'s secret' user=b"), "host=a password = *** user=b");

@@ -6,13 +6,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace cutover {
 
+// A level's name, in any case: trace, debug, info, warning (or warn), error, critical, off.
+std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
+
 // Sets the global logger: human lines on stderr, level from CUTOVER_LOG_LEVEL or `level`.
-void configure_logging(std::string_view level = "info");
+// An empty string when done; otherwise what is wrong with CUTOVER_LOG_LEVEL, and nothing set
+// (a misspelt level must not silence the log).
+std::string configure_logging(std::string_view level = "info");
 
 // Replaces the value of password=... in a libpq keyword/value DSN, and the password part of
 // a postgres:// URI, by "***".
