@@ -100,6 +100,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& version) {
     return app.exit(version);
   } catch (const CLI::ParseError& error) {
+    // CLI11 says "A subcommand is required" of a command it does not know: name it instead.
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands([&](const CLI::App* command) {
+                                            return command->get_name() == argv[1];
+                                          }).empty()) {
+      std::string known;
+      for (const CLI::App* command : app.get_subcommands({})) known += (known.empty() ? "" : ", ") + command->get_name();
+      std::cerr << "cutover: unknown command \"" << argv[1] << "\"; the commands are " << known
+                << " (cutover --help says what each does)\n";
+      return commands::kBadInput;
+    }
     app.exit(error);
     return commands::kBadInput;
   }

@@ -519,6 +519,19 @@ TEST(LogLevel, AnUnknownCutoverLogLevelIsRefusedBeforeAnythingRuns) {
   ::unsetenv("CUTOVER_LOG_LEVEL");
 }
 
+TEST(Cli, AnUnknownCommandIsNamedWithTheCommandsThereAre) {
+  TemporaryDirectory work{"cutover-cli"};
+  ChildProcess unknown({CUTOVER_BINARY, "swtich", "plan.yaml"}, work.path());
+  EXPECT_EQ(unknown.wait(30s).value_or(-1), 2);
+  EXPECT_NE(unknown.standard_error().find("cutover: unknown command \"swtich\"; the commands are validate, "),
+            std::string::npos)
+      << unknown.standard_error();
+  EXPECT_NE(unknown.standard_error().find(" switch, rollback,"), std::string::npos) << unknown.standard_error();
+  ChildProcess none({CUTOVER_BINARY}, work.path());
+  EXPECT_EQ(none.wait(30s).value_or(-1), 2);
+  EXPECT_NE(none.standard_error().find("A subcommand is required"), std::string::npos) << none.standard_error();
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(with_run_variants(corpus())),
                          [](const auto& instance) { return instance.param.name; });
 
