@@ -24,6 +24,10 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name) 
   return std::nullopt;
 }
 
+spdlog::color_mode color_mode_for(const char* no_color) {
+  return no_color != nullptr && *no_color != '\0' ? spdlog::color_mode::never : spdlog::color_mode::automatic;
+}
+
 std::string configure_logging(std::string_view level) {
   const char* from_environment = std::getenv("CUTOVER_LOG_LEVEL");
   const std::string_view wanted = from_environment && *from_environment ? from_environment : level;
@@ -32,7 +36,7 @@ std::string configure_logging(std::string_view level) {
     return "CUTOVER_LOG_LEVEL is \"" + std::string(wanted) +
            "\": use one of trace, debug, info, warning, error, critical, off";
   }
-  auto logger = spdlog::stderr_color_mt("cutover");
+  auto logger = spdlog::stderr_color_mt("cutover", color_mode_for(std::getenv("NO_COLOR")));
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   logger->set_level(*parsed);
   logger->flush_on(spdlog::level::info);

@@ -17,6 +17,13 @@ TEST(LogLevel, NamesAreReadInAnyCaseAndAnUnknownOneIsRefused) {
   EXPECT_FALSE(parse_log_level("err"));
 }
 
+TEST(LogColours, NoColorSetToAnythingButEmptyTurnsThemOff) {
+  EXPECT_EQ(color_mode_for(nullptr), spdlog::color_mode::automatic);
+  EXPECT_EQ(color_mode_for(""), spdlog::color_mode::automatic);
+  EXPECT_EQ(color_mode_for("1"), spdlog::color_mode::never);
+  EXPECT_EQ(color_mode_for("0"), spdlog::color_mode::never);
+}
+
 TEST(RedactDsn, HidesKeywordPasswordsInEveryForm) {
   EXPECT_EQ(redact_dsn("host=a password=hunter2 user=b"), "host=a password=*** user=b");
   EXPECT_EQ(redact_dsn("host=a password = 'it\\'s secret' user=b"), "host=a password = *** user=b");

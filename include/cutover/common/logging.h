@@ -15,6 +15,10 @@ namespace cutover {
 // A level's name, in any case: trace, debug, info, warning (or warn), error, critical, off.
 std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
 
+// Colours of the level names when stderr is a terminal; none when NO_COLOR is set to anything
+// but the empty string (https://no-color.org).
+spdlog::color_mode color_mode_for(const char* no_color);
+
 // Sets the global logger: human lines on stderr, level from CUTOVER_LOG_LEVEL or `level`.
 // An empty string when done; otherwise what is wrong with CUTOVER_LOG_LEVEL, and nothing set
 // (a misspelt level must not silence the log).
