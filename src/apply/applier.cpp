@@ -175,6 +175,7 @@ Status Applier::on_row(const ChangeEvent& event) {
   }
   if (auto numbered = check_numbering(event); !numbered) return numbered;
   if (skipping_) return Status::ok();
+  if (auto described = apply_deferred_schema(event.table); !described || !in_transaction_) return described;
   auto found = sources_.find(event.table.text());
   if (found == sources_.end()) return Status::ok();  // not a table of this plan
   // A row without a column the plan reads would be written with NULL there: a schema change
@@ -209,6 +210,7 @@ Status Applier::on_truncate(const ChangeEvent& event) {
   if (!in_transaction_) return Status::ok();
   if (auto numbered = check_numbering(event); !numbered) return numbered;
   if (skipping_) return Status::ok();
+  if (auto described = apply_deferred_schema(event.table); !described || !in_transaction_) return described;
   auto found = sources_.find(event.table.text());
   if (found == sources_.end()) return Status::ok();
   if (auto status = flush(); !status) return status;
@@ -226,12 +228,29 @@ Status Applier::on_truncate(const ChangeEvent& event) {
   return Status::ok();
 }
 
+Status Applier::apply_deferred_schema(const QualifiedName& table) {
+  const auto deferred = deferred_schemas_.find(table.text());
+  if (deferred == deferred_schemas_.end()) return Status::ok();
+  const ChangeEvent schema = std::move(deferred->second);
+  deferred_schemas_.erase(deferred);
+  return on_schema(schema);
+}
+
 Status Applier::on_schema(const ChangeEvent& event) {
   // A transaction green already holds describes its tables as they were then: after a restart
-  // that reads the log again from blue's slot, that is the old name of a table renamed since,
-  // which the plan no longer names. What the plan must follow comes with the next transaction
-  // (pgoutput describes a table again after every DDL on it).
-  if (in_transaction_ && skipping_) return Status::ok();
+  // that reads the log again from blue's slot, that may be the old name of a table renamed
+  // since, which the plan no longer names. It is judged only if a change green does not hold
+  // follows under it (pgoutput describes a table once per session, and again after every DDL
+  // on it): then its rows are in that shape, and a shape the plan cannot map still halts.
+  if (in_transaction_ && skipping_) {
+    deferred_schemas_.insert_or_assign(event.table.text(), event);
+    return Status::ok();
+  }
+  for (auto deferred = deferred_schemas_.begin(); deferred != deferred_schemas_.end();) {
+    const bool superseded = deferred->first == event.table.text() ||
+                            (event.relation_oid != 0 && deferred->second.relation_oid == event.relation_oid);
+    deferred = superseded ? deferred_schemas_.erase(deferred) : std::next(deferred);
+  }
   auto found = sources_.find(event.table.text());
   SourceTable* source = found == sources_.end() ? nullptr : &found->second;
   if (const std::string unmappable = unmappable_schema_change(event, source); !unmappable.empty()) {

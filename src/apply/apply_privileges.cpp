@@ -61,12 +61,6 @@ void check_session(pqxx::transaction_base& query, const std::string& side, const
                         quote_identifier(role) + ")");
     }
   }
-  if (!query.exec("SELECT has_database_privilege(current_database(), 'TEMPORARY')")[0][0].as<bool>()) {
-    missing.push_back(side + ": role " + role +
-                      " may not create temporary tables, where the snapshot stages source rows before "
-                      "the transform (GRANT TEMPORARY ON DATABASE " +
-                      quote_identifier(query.conn().dbname()) + " TO " + quote_identifier(role) + ")");
-  }
   if (!allowed(query, kAskTable, "pg_catalog.pg_replication_origin_status",
                "SELECT")) {
     missing.push_back(side + ": role " + role +
@@ -160,6 +154,15 @@ std::vector<std::string> missing_apply_privileges(pqxx::connection& target, cons
   std::vector<QualifiedName> sequences;
   for (const auto& sequence : plan.sequences) sequences.push_back(sequence.target);
   check_session(query, side, name, missing);
+  // The snapshot's staging tables; the reverse direction has no snapshot.
+  const std::string database = query.conn().dbname();
+  if (plan.direction == Direction::kForward &&
+      !allowed(query, "SELECT has_database_privilege($1, $2)", database, "TEMPORARY")) {
+    missing.push_back(side + ": role " + name +
+                      " may not create temporary tables, where the snapshot stages source rows before "
+                      "the transform (GRANT TEMPORARY ON DATABASE " + quote_identifier(database) + " TO " +
+                      quote_identifier(name) + ")");
+  }
   check_position_table(query, side, name, missing);
   check_tables(query, side, name, tables, missing);
   check_sequences(query, side, name, sequences, missing);

@@ -18,7 +18,8 @@ std::string tid(std::int64_t page) { return "'(" + std::to_string(page) + ",0)':
 
 // Built-in types whose binary form is the same on every supported major version and carries
 // no type OID or setting: their values cross in it exactly, without blue formatting them as
-// text and green parsing the text again (issue 18: about 7 % of a 1M-row copy's time).
+// text and green parsing the text again (issue 18: 1.32 to 1.27 times the COPY pipe's time
+// for 1M rows).
 // Any other type (arrays and composites name their element OIDs, which differ between
 // databases for user types; money and the rest are rare) crosses as text.
 bool binary_copy_is_exact(const std::vector<SourceColumn>& columns) {

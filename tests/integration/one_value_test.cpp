@@ -283,7 +283,8 @@ TEST_F(OneValueTest, AFunctionSlippedIntoPublicIsNotCalledByATransform) {
 }
 
 // The snapshot copies tables of plain built-in types in their binary form. From a PostgreSQL
-// 13 blue to an 18 green in other locales, with every text-form setting different, edge
+// 13 blue to an 18 green in other locales, with every text-form setting different (blue's
+// sessions in LATIN1 unless they say otherwise), edge
 // values of each such type (NaN, infinities, -0, microseconds, BC dates, 24:00, escapes,
 // repeated json keys, NULLs) arrive equal to blue's, and equal to their streamed twins, which
 // cross as text.
@@ -296,7 +297,8 @@ TEST_F(BinarySnapshotTest, EdgeValuesOfPlainTypesAreTheSameFromTheBinarySnapshot
   ForwardHarness h(ClusterOptions{.major = 13, .locale = "de_DE.UTF-8"},
                    ClusterOptions{.major = 18, .locale = "en_IN.UTF-8"});
   h.blue().execute("ALTER DATABASE postgres SET DateStyle = 'SQL, DMY'; ALTER DATABASE postgres SET TimeZone = 'Asia/Kathmandu';"
-                   "ALTER DATABASE postgres SET IntervalStyle = 'sql_standard'; ALTER DATABASE postgres SET extra_float_digits = -3");
+                   "ALTER DATABASE postgres SET IntervalStyle = 'sql_standard'; ALTER DATABASE postgres SET extra_float_digits = -3;"
+                   "ALTER DATABASE postgres SET client_encoding = 'LATIN1'");
   h.green().execute("ALTER DATABASE postgres SET DateStyle = 'German, MDY'; ALTER DATABASE postgres SET TimeZone = 'Pacific/Chatham';"
                     "ALTER DATABASE postgres SET IntervalStyle = 'iso_8601'; ALTER DATABASE postgres SET extra_float_digits = 0");
   const std::string columns =

@@ -146,12 +146,12 @@ struct Applied {
 // Applies `messages` from `applied` on, with green transactions bounded at `batch_rows` and
 // at one second, while each message read takes `tick` of the test's clock.
 Applied apply_log(const std::vector<std::string>& messages, long batch_rows, Lsn applied = Lsn(),
-                  std::chrono::milliseconds tick = std::chrono::milliseconds(0)) {
+                  std::chrono::milliseconds tick = std::chrono::milliseconds(0),
+                  const std::vector<TableTransform>& transforms = {table_t()}) {
   Applied run;
   std::atomic<bool> stop{false};
   std::chrono::steady_clock::time_point clock{};
   MemoryLog log(messages, stop, clock, tick);
-  const std::vector<TableTransform> transforms = {table_t()};
   ApplySettings settings;
   settings.batch_rows = batch_rows;
   settings.batch_interval = std::chrono::seconds(1);
@@ -210,54 +210,58 @@ TEST(Applier, TransactionsAtOrBelowTheAppliedPositionChangeNothing) {
   EXPECT_TRUE(committed_row(run.target, 2));
 }
 
-// A table described under `table` with relation OID `oid`, columns id and v.
-std::string schema_event(const std::string& table, std::uint32_t oid, std::uint64_t commit_lsn) {
+// A table described under `table` with relation OID `oid`: columns id and v, v of type `v_oid`.
+std::string schema_event(const std::string& table, std::uint32_t oid, std::uint64_t commit_lsn,
+                         std::uint32_t v_oid = 25) {
   return json{{"op", "schema"},
               {"schema",
                {{"columns",
                  {{{"name", "id"}, {"type", "int4"}, {"type_oid", 23}, {"type_modifier", -1}, {"key", true}},
-                  {{"name", "v"}, {"type", "text"}, {"type_oid", 25}, {"type_modifier", -1}, {"key", false}}}},
+                  {{"name", "v"}, {"type", v_oid == 25 ? "text" : "int8"}, {"type_oid", v_oid},
+                   {"type_modifier", -1}, {"key", false}}}},
                 {"replica_identity", "d"},
                 {"relation_oid", oid}}},
               {"source", {{"schema", "public"}, {"table", table}, {"commit_lsn", commit_lsn}}}}
       .dump();
 }
 
-TEST(Applier, ATableDescribedUnderItsOldNameInATransactionGreenHoldsIsNotARename) {
-  // The plan names public.t (OID 7001), which was public.old_t: a restart reads again a
-  // transaction from before the rename, green has it, and its description names old_t.
-  std::vector<std::string> log = {begin(100), schema_event("old_t", 7001, 100), end(100),
-                                  begin(300), schema_event("t", 7001, 300), row('c', 2, "new", 300), end(300)};
+// public.t as the plan resolved it, OID 7001.
+std::vector<TableTransform> table_t_with_oid() {
   auto transform = table_t();
   transform.source_oid = 7001;
-  Applied run;
-  std::atomic<bool> stop{false};
-  std::chrono::steady_clock::time_point clock{};
-  MemoryLog memory(log, stop, clock, std::chrono::milliseconds(0));
-  ApplySettings settings;
-  ApplyCounters counters;
-  ApplyHold hold;
-  NoCurrentRows rows;
-  AppliedPosition start;
-  start.source_lsn = Lsn(150);
-  const std::vector<TableTransform> transforms = {transform};
-  Applier applier(settings, transforms, memory, run.target, start, counters, run.discarded, stop, rows, hold,
-                  [&clock] { return clock; });
-  const Status outcome = applier.run();
-  ASSERT_TRUE(outcome) << outcome.message();
+  return {transform};
+}
+
+TEST(Applier, ATableDescribedUnderItsOldNameInATransactionGreenHoldsIsNotARename) {
+  // The plan names public.t, which was public.old_t: a restart reads again a transaction from
+  // before the rename, which green has, and its description names old_t; the next transaction
+  // describes the table under its new name.
+  const Applied run = apply_log({begin(100), schema_event("old_t", 7001, 100), end(100), begin(300),
+                                 schema_event("t", 7001, 300), row('c', 2, "new", 300), end(300)},
+                                1000, Lsn(150), std::chrono::milliseconds(0), table_t_with_oid());
+  ASSERT_TRUE(run.outcome) << run.outcome.message();
   EXPECT_TRUE(committed_row(run.target, 2));
 
   // The same description in a transaction green does not hold yet is a rename, and halts.
-  std::atomic<bool> stop_again{false};
-  MemoryLog again({begin(200), schema_event("old_t", 7001, 200), row('c', 3, "x", 200), end(200)}, stop_again, clock,
-                  std::chrono::milliseconds(0));
-  Applied halted;
-  Applier second(settings, transforms, again, halted.target, start, counters, halted.discarded, stop_again, rows,
-                 hold, [&clock] { return clock; });
-  const Status refused = second.run();
-  EXPECT_FALSE(refused);
-  EXPECT_NE(refused.message().find("renamed"), std::string::npos) << refused.message();
+  const Applied halted = apply_log({begin(200), schema_event("old_t", 7001, 200), row('c', 3, "x", 200), end(200)},
+                                   1000, Lsn(150), std::chrono::milliseconds(0), table_t_with_oid());
+  EXPECT_FALSE(halted.outcome);
+  EXPECT_NE(halted.outcome.message().find("renamed"), std::string::npos) << halted.outcome.message();
   EXPECT_TRUE(halted.target.committed.empty());
+}
+
+TEST(Applier, ADescriptionFromATransactionGreenHoldsStillJudgesTheRowsThatFollowUnderIt) {
+  // pgoutput describes a table once per session: here in a transaction green holds, with v of
+  // another type than the plan resolved (ALTER COLUMN TYPE while cutover was stopped). The next
+  // transaction's rows come in that shape without a description of their own: they must halt,
+  // not be cast to the plan's type.
+  const Applied run = apply_log({begin(100), schema_event("t", 7001, 100, 20), end(100), begin(300),
+                                 row('c', 2, "5", 300), end(300)},
+                                1000, Lsn(150), std::chrono::milliseconds(0), table_t_with_oid());
+  EXPECT_FALSE(run.outcome);
+  EXPECT_NE(run.outcome.message().find("column public.t.v, which the plan reads, changed type"), std::string::npos)
+      << run.outcome.message();
+  EXPECT_TRUE(run.target.committed.empty());
 }
 
 TEST(Applier, ATransactionCutOffByACaptureRestartIsDiscardedAndTheRestReadAgain) {

@@ -85,6 +85,9 @@ class Applier {
   Status on_row(const ChangeEvent& event);
   Status on_truncate(const ChangeEvent& event);
   Status on_schema(const ChangeEvent& event);
+  // Runs a table's description that arrived in a transaction green already held (kept in
+  // deferred_schemas_) before the first change of that table green does not hold yet.
+  Status apply_deferred_schema(const QualifiedName& table);
   // A row or truncate event numbered other than the next of its transaction, or an END whose
   // count differs from the events read: the log lost events, and the transaction must not commit.
   Status check_numbering(const ChangeEvent& event);
@@ -119,6 +122,9 @@ class Applier {
   std::int64_t uncommitted_from_ = -1;   // first offset read since the last commit
   bool in_transaction_ = false;
   bool skipping_ = false;
+  // Descriptions read in skipped transactions, by "schema.table", until a change of the table
+  // in a transaction green does not hold, or a newer description of it.
+  std::map<std::string, ChangeEvent> deferred_schemas_;
   std::int64_t transaction_begin_offset_ = 0;
   std::uint64_t events_in_transaction_ = 0;  // row and truncate events read of the open one
   // Complete source transactions written to the open green transaction, not yet committed.
