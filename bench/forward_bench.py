@@ -21,7 +21,9 @@ import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfi
 
 PG = "/usr/lib/postgresql/15/bin/"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CUTOVER = os.path.join(ROOT, "build", "cutover")
+# CUTOVER_BENCH_BINARY runs another build (a copy, so that rebuilding during a long run does not
+# change the binary under it).
+CUTOVER = os.environ.get("CUTOVER_BENCH_BINARY") or os.path.join(ROOT, "build", "cutover")
 
 
 def process_cpu(pid, reaped=False):
@@ -114,8 +116,11 @@ def plan(work, blue, green, tables, name="bench", extra="", brokers=None):
 
 
 def start_run(work, plan_path, log_name, env=None):
+    """Starts `cutover run`; CUTOVER_BENCH_WRAP (for example "heaptrack -o /tmp/run") is put
+    before the command to profile the run."""
     log = open(os.path.join(work, log_name), "w")
-    return subprocess.Popen([CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
+    wrapper = os.environ.get("CUTOVER_BENCH_WRAP", "").split()
+    return subprocess.Popen(wrapper + [CUTOVER, "run", plan_path], stderr=log, stdout=log, env=env)
 
 
 def log_has(work, log_name, text):

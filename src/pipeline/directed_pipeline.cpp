@@ -2,6 +2,7 @@
 
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/logging.h"
+#include "cutover/common/process_memory.h"
 
 namespace cutover {
 
@@ -54,6 +55,12 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
                  plan.changes_topic());
     const Status outcome = run_forward(plan, status, direction_stop);
     status.direction.serve(direction, nullptr);
+    // The stopped direction's threads are gone, their arenas' memory free but still resident
+    // (common/process_memory.h); without this the run grew with every move.
+    const std::uint64_t resident_before = resident_bytes();
+    release_freed_memory();
+    spdlog::info("pipeline stopped direction={} resident_mib={} after_release_mib={}", direction_name(direction),
+                 resident_before >> 20, resident_bytes() >> 20);
     if (!outcome) return outcome;
   }
   return Status::ok();
