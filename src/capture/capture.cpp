@@ -18,13 +18,14 @@ constexpr auto kHealthySession = std::chrono::seconds(30);
 
 CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStream& stream,
                                ChangeLogSink& sink, ChangeEncoder& encoder,
-                               PositionTracker& tracker, AppliedPositionSource* applied,
-                               Lsn confirmed, CaptureCounters& counters,
-                               const std::atomic<bool>& stop)
+                               debezium::EventEncoder* debezium_encoder, PositionTracker& tracker,
+                               AppliedPositionSource* applied, Lsn confirmed,
+                               CaptureCounters& counters, const std::atomic<bool>& stop)
     : settings_(settings),
       stream_(stream),
       sink_(sink),
       encoder_(encoder),
+      debezium_encoder_(debezium_encoder),
       tracker_(tracker),
       applied_(applied),
       counters_(counters),
@@ -70,6 +71,18 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
   const std::uint64_t echoes_before = encoder_.echoes_left_out();
   if (auto status = encoder_.encode(*message, frame.start_lsn, records_); !status) return status;
   counters_.echoes_left_out += encoder_.echoes_left_out() - echoes_before;
+  if (debezium_encoder_) {
+    // Offered before the change log's records, so that a transaction's END is its last
+    // record: blue's slot moves past the transaction only once all of them are in Kafka.
+    debezium_records_.clear();
+    if (auto status = debezium_encoder_->encode(*message, frame.start_lsn, debezium_records_); !status) {
+      return status;
+    }
+    for (const auto& record : debezium_records_) {
+      if (auto status = offer(record, std::nullopt); !status) return status;
+      counters_.debezium_records++;
+    }
+  }
   for (std::size_t index = 0; index < records_.size(); ++index) {
     const bool last = index + 1 == records_.size();
     std::optional<Lsn> commit_end;
@@ -117,6 +130,13 @@ Status CaptureSession::offer_drain_markers(Lsn commit_lsn) {
 
 Lsn CaptureSession::safe_position() {
   if (settings_.slot_advance == SlotAdvance::kOnKafkaAck) return tracker_.kafka_safe();
+  // The Debezium-form records are applied nowhere: with them, green having applied a change
+  // is not enough, Kafka must hold its Debezium records too.
+  if (debezium_encoder_) return std::min(applied_position(), tracker_.kafka_safe());
+  return applied_position();
+}
+
+Lsn CaptureSession::applied_position() {
   if (applied_ && Clock::now() - last_applied_read_ >= kAppliedReadInterval) {
     last_applied_read_ = Clock::now();
     if (auto applied = applied_->applied_position(); applied) {
@@ -160,6 +180,7 @@ Capture::Capture(CaptureSettings settings, StreamFactory open_stream, SinkFactor
       open_stream_(std::move(open_stream)),
       open_sink_(std::move(open_sink)),
       applied_(std::move(applied)),
+      catalog_(settings_.debezium.enabled && settings_.open_catalog ? settings_.open_catalog() : nullptr),
       confirmed_(slot_confirmed),
       stop_(stop),
       counters_(shared_counters ? *shared_counters : own_counters_) {}
@@ -210,8 +231,10 @@ Status Capture::run() {
     }
     spdlog::info("streaming from blue confirmed_lsn={}", confirmed_.to_string());
     ChangeEncoder encoder((*stream)->database_name(), settings_.echo_origin);
-    CaptureSession session(settings_, **stream, *sink, encoder, tracker, applied_.get(),
-                           confirmed_, counters_, stop_);
+    std::optional<debezium::EventEncoder> debezium_encoder;
+    if (catalog_) debezium_encoder.emplace(settings_.debezium, (*stream)->database_name(), *catalog_, settings_.echo_origin);
+    CaptureSession session(settings_, **stream, *sink, encoder, debezium_encoder ? &*debezium_encoder : nullptr,
+                           tracker, applied_.get(), confirmed_, counters_, stop_);
     const auto started_at = Clock::now();
     const Status ended = session.run();
     confirmed_ = session.confirmed();

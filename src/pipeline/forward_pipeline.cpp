@@ -363,6 +363,17 @@ Status wait_before_retry(const Status& reason, Backoff& backoff, const StopSigna
 
 }  // namespace
 
+std::vector<std::string> topics_of(const Plan& plan) {
+  std::vector<std::string> topics = {plan.changes_topic()};
+  const auto& stream = plan.kafka.debezium;
+  if (!stream.enabled || plan.direction != Direction::kForward) return topics;
+  for (const auto& table : plan.source_tables()) {
+    topics.push_back(debezium::table_topic(stream.topic_prefix, table.schema, table.name));
+  }
+  if (stream.transactions) topics.push_back(debezium::transaction_topic(stream.topic_prefix));
+  return topics;
+}
+
 Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded) {
   std::string bootstrap = plan.kafka.brokers;
   if (plan.kafka.is_embedded()) {
@@ -370,8 +381,8 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
     if (!started) return started.status();
     embedded = std::move(started.value());
     bootstrap = embedded->bootstrap();
-    if (auto created = embedded->create_topic(plan.changes_topic(), 1); !created) {
-      return created;
+    for (const auto& topic : topics_of(plan)) {
+      if (auto created = embedded->create_topic(topic, 1); !created) return created;
     }
     spdlog::info("embedded broker started bootstrap={}", bootstrap);
   }
@@ -379,9 +390,11 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
       !reachable) {
     return reachable;
   }
-  auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, plan.changes_topic(),
-                                       topic_settings_of(plan), kBrokerTimeout);
-  if (!topic) return topic.status();
+  for (const auto& name : topics_of(plan)) {
+    auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, name, topic_settings_of(plan),
+                                         kBrokerTimeout);
+    if (!topic) return topic.status();
+  }
   // Judged once it exists: a topic made elsewhere or changed since, and one just made with the
   // brokers' defaults (one replica, min.insync.replicas 1), must not carry changes that
   // on_kafka_ack would confirm on blue.
@@ -456,6 +469,13 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   settings.slot_advance = plan.replication.slot_advance;
   settings.drain_markers = drain_markers;
   settings.echo_origin = plan.echo_origin_name();
+  // The Debezium-form stream describes blue's tables: the forward direction's source.
+  if (plan.kafka.debezium.enabled && plan.direction == Direction::kForward) {
+    settings.debezium = plan.kafka.debezium;
+    settings.open_catalog = [&plan]() -> std::unique_ptr<debezium::TableCatalog> {
+      return std::make_unique<debezium::PostgresTableCatalog>(plan.source().dsn, plan.source_side());
+    };
+  }
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {
     applied = std::make_unique<TargetAppliedPosition>(plan.target().dsn, plan.target_side(),

@@ -13,6 +13,7 @@
 #include "cutover/control/http_client.h"
 #include "cutover/orchestrator/journal.h"
 #include "cutover/orchestrator/write_fence.h"
+#include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/transport/topic_admin.h"
 
 namespace cutover {
@@ -177,6 +178,17 @@ void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) 
     found.holdings.push_back({"kafka", "topic " + topic, [plan, topic] {
                                 return delete_topic(plan.kafka.brokers, plan.kafka.properties, topic, kBrokerTimeout);
                               }});
+  }
+  // The Debezium-form topics are for consumers cutover does not know of, which may read them
+  // after the move, and may be a team's own topics it continued: listed, never deleted.
+  std::vector<std::string> stream_topics = topics_of(plan);
+  stream_topics.erase(stream_topics.begin());  // the change log, above
+  if (stream_topics.empty()) return;
+  auto streamed = existing_topics(plan.kafka.brokers, plan.kafka.properties, stream_topics, kBrokerTimeout);
+  if (!streamed) return;
+  for (const auto& topic : *streamed) {
+    found.left.push_back("kafka: topic " + topic + " of the Debezium-form stream: left for its consumers; "
+                         "delete it with your Kafka tools once none reads it");
   }
 }
 

@@ -148,7 +148,7 @@ class PlanParser {
     plan_.kafka.brokers = "embedded";
     plan_.kafka.topic_prefix = "cutover." + plan_.name;
     if (!node) return;
-    std::vector<std::string> keys = {"brokers", "topic_prefix", "properties", "properties_env"};
+    std::vector<std::string> keys = {"brokers", "topic_prefix", "properties", "properties_env", "debezium"};
     for (const auto& key : setting_keys("kafka")) keys.push_back(key);
     if (!reader_.expect_mapping(node, "kafka", keys)) return;
     read_settings(node, "kafka");
@@ -172,6 +172,7 @@ class PlanParser {
         plan_.kafka.properties[key] = value;
       }
     }
+    parse_debezium(node);
     // Secrets (sasl.password, ssl.key.password) from the environment, kept out of the file.
     if (auto from_environment = reader_.string_map_field(node, "properties_env", "kafka")) {
       for (auto& [key, variable] : *from_environment) {
@@ -186,6 +187,26 @@ class PlanParser {
           reader_.error(node["properties_env"][key], path, "environment variable " + variable + " is not set");
         }
       }
+    }
+  }
+
+  // kafka.debezium: present (even as `{}`) turns the Debezium-form stream on.
+  void parse_debezium(const YAML::Node& kafka) {
+    const YAML::Node node = kafka["debezium"];
+    auto& debezium = plan_.kafka.debezium;
+    debezium.topic_prefix = plan_.kafka.topic_prefix;
+    if (!node) return;
+    std::vector<std::string> keys = {"topic_prefix"};
+    for (const auto& key : setting_keys("kafka.debezium")) keys.push_back(key);
+    if (!reader_.expect_mapping(node, "kafka.debezium", keys)) return;
+    debezium.enabled = true;
+    read_settings(node, "kafka.debezium");
+    if (auto prefix = reader_.string_field(node, "topic_prefix", "kafka.debezium", false)) {
+      if (prefix->empty() || prefix->size() > 200 || !made_of(*prefix, is_topic_character)) {
+        reader_.error(node["topic_prefix"], "kafka.debezium.topic_prefix",
+                      "'" + *prefix + "' is not a valid Kafka topic name prefix");
+      }
+      debezium.topic_prefix = *prefix;
     }
   }
 

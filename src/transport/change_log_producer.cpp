@@ -21,6 +21,10 @@ const KafkaProperties kProducerDefaults = {
     {"queue.buffering.max.kbytes", "65536"},
     {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
     {"compression.codec", "none"},
+    // Debezium-form topics are partitioned by key as Kafka's Java clients do it, so a key
+    // lands where a consumer of Debezium's own topics expects it (the change log names
+    // partition 0 itself).
+    {"partitioner", "murmur2_random"},
 };
 }  // namespace
 
@@ -46,6 +50,7 @@ Result<std::unique_ptr<ChangeLogProducer>> ChangeLogProducer::create(
 
 ChangeLogProducer::~ChangeLogProducer() {
   if (topic_) rd_kafka_topic_destroy(topic_);
+  for (auto& [name, topic] : other_topics_) rd_kafka_topic_destroy(topic);
   if (handle_) {
     // Whatever was not acknowledged is sent again from blue's slot on the next start.
     rd_kafka_purge(handle_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -69,7 +74,7 @@ void ChangeLogProducer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* messa
       message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
     self->record_failure(Status::error("Kafka refused a change event of " +
                                        std::to_string(message->len) + " bytes for topic " +
-                                       self->topic_name_ + ": " + reason));
+                                       rd_kafka_topic_name(message->rkt) + ": " + reason));
   } else {
     self->record_failure(Status::retryable("Kafka delivery failed: " + reason));
   }
@@ -109,17 +114,31 @@ Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record
       acknowledged_ = sequence - 1;
     }
   }
+  rd_kafka_topic_t* topic = topic_;
+  std::int32_t partition = 0;
+  if (!record.topic.empty()) {
+    topic = other_topic(record.topic);
+    if (!topic) {
+      const Status status = Status::error("cannot open Kafka topic " + record.topic + ": " +
+                                          rd_kafka_err2str(rd_kafka_last_error()));
+      record_failure(status);
+      return status;
+    }
+    partition = RD_KAFKA_PARTITION_UA;
+  }
   // rd_kafka_produce rather than the producev macros, which are C casts underneath.
   const bool accepted =
-      rd_kafka_produce(topic_, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(record.value.data()),
-                       record.value.size(), record.key.data(), record.key.size(),
+      rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY,
+                       record.value_null ? nullptr : const_cast<char*>(record.value.data()),
+                       record.value_null ? 0 : record.value.size(), record.key_null ? nullptr : record.key.data(),
+                       record.key_null ? 0 : record.key.size(),
                        reinterpret_cast<void*>(static_cast<std::uintptr_t>(sequence))) == 0;
   const rd_kafka_resp_err_t produced =
       accepted ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error();
   if (produced == RD_KAFKA_RESP_ERR_NO_ERROR) return Offer::kQueued;
   if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL) return Offer::kQueueFull;
   const std::string reason = rd_kafka_err2str(produced);
-  Status status = Status::retryable("cannot produce to " + topic_name_ + ": " + reason);
+  Status status = Status::retryable("cannot produce to " + (record.topic.empty() ? topic_name_ : record.topic) + ": " + reason);
   if (produced == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
     status = Status::error("a change event of " + std::to_string(record.value.size()) +
                            " bytes exceeds message.max.bytes: " + reason +
@@ -134,6 +153,14 @@ Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record
   // producer is done: capture replaces it and resumes from blue's slot.
   record_failure(status);
   return status;
+}
+
+rd_kafka_topic_t* ChangeLogProducer::other_topic(const std::string& name) {
+  auto found = other_topics_.find(name);
+  if (found != other_topics_.end()) return found->second;
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(handle_.get(), name.c_str(), nullptr);
+  if (topic) other_topics_.emplace(name, topic);
+  return topic;
 }
 
 void ChangeLogProducer::serve(std::chrono::milliseconds wait) {

@@ -20,6 +20,7 @@
 #include "cutover/capture/replication_stream.h"
 #include "cutover/capture/safe_position.h"
 #include "cutover/common/result.h"
+#include "cutover/debezium/event_encoder.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transport/change_log_producer.h"
 
@@ -30,6 +31,7 @@ struct CaptureCounters {
   std::atomic<std::uint64_t> bytes{0};
   std::atomic<std::uint64_t> transactions{0};
   std::atomic<std::uint64_t> echoes_left_out{0};
+  std::atomic<std::uint64_t> debezium_records{0};  // of the Debezium-form stream, tombstones too
   std::atomic<std::uint64_t> confirmed_lsn{0};
   std::atomic<std::uint64_t> received_lsn{0};
 };
@@ -43,14 +45,18 @@ struct CaptureSettings {
   DrainMarkers* drain_markers = nullptr;
   // The other direction's applier origin, whose transactions are left out (change_encoder.h).
   std::string echo_origin;
+  // The Debezium-form stream next to the change log (debezium/event_encoder.h), when
+  // `debezium.enabled`; its catalog reads the source's tables.
+  debezium::StreamSettings debezium;
+  std::function<std::unique_ptr<debezium::TableCatalog>()> open_catalog;
 };
 
 class CaptureSession {
  public:
   CaptureSession(const CaptureSettings& settings, ReplicationStream& stream, ChangeLogSink& sink,
-                 ChangeEncoder& encoder, PositionTracker& tracker,
-                 AppliedPositionSource* applied, Lsn confirmed, CaptureCounters& counters,
-                 const std::atomic<bool>& stop);
+                 ChangeEncoder& encoder, debezium::EventEncoder* debezium_encoder,
+                 PositionTracker& tracker, AppliedPositionSource* applied, Lsn confirmed,
+                 CaptureCounters& counters, const std::atomic<bool>& stop);
   // Streams until stop (ok) or an error; retryable errors mean "reconnect".
   Status run();
   Lsn confirmed() const { return confirmed_; }
@@ -61,11 +67,13 @@ class CaptureSession {
   Status offer_drain_markers(Lsn commit_lsn);
   Status keep_up(bool force_status);
   Lsn safe_position();
+  Lsn applied_position();
 
   const CaptureSettings& settings_;
   ReplicationStream& stream_;
   ChangeLogSink& sink_;
   ChangeEncoder& encoder_;
+  debezium::EventEncoder* debezium_encoder_;  // null without the Debezium-form stream
   PositionTracker& tracker_;
   AppliedPositionSource* applied_;
   CaptureCounters& counters_;
@@ -79,6 +87,7 @@ class CaptureSession {
   std::chrono::steady_clock::time_point last_status_{};
   std::chrono::steady_clock::time_point last_applied_read_{};
   std::vector<ChangeRecord> records_;
+  std::vector<ChangeRecord> debezium_records_;
 };
 
 class Capture {
@@ -103,6 +112,7 @@ class Capture {
   StreamFactory open_stream_;
   SinkFactory open_sink_;
   std::unique_ptr<AppliedPositionSource> applied_;
+  std::unique_ptr<debezium::TableCatalog> catalog_;
   Lsn confirmed_;
   const std::atomic<bool>& stop_;
   CaptureCounters own_counters_;

@@ -72,6 +72,9 @@ Lag current_lag(const PipelineStatus& status);
 
 // The plan's broker: the embedded one, started into `embedded` with the change-log topic, or
 // the plan's list, checked to be reachable, with the topic ensured. Returns the bootstrap.
+// The topics the plan's capture writes: the change log, and with kafka.debezium (forward
+// direction) a topic per source table and the transaction topic.
+std::vector<std::string> topics_of(const Plan& plan);
 Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded);
 
 // The capture of the plan: builds the stream and producer factories from the plan.

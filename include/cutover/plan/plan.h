@@ -13,6 +13,7 @@
 
 #include "cutover/common/postgres_connection.h"
 #include "cutover/common/result.h"
+#include "cutover/debezium/stream_settings.h"
 
 namespace cutover {
 
@@ -29,6 +30,8 @@ struct KafkaSettings {
   int replication_factor = 0;
   int min_insync_replicas = 0;
   long retention_ms = 7L * 24 * 3600 * 1000;
+  // kafka.debezium: the Debezium-form stream next to the change log (docs/debezium.md).
+  debezium::StreamSettings debezium;
   bool is_embedded() const { return brokers == "embedded"; }
 };
 

@@ -1,4 +1,5 @@
-// ChangeLogProducer: writes change records to partition 0 of the change-log topic.
+// ChangeLogProducer: writes change records to partition 0 of the change-log topic, and the
+// Debezium-form stream's records to their own topics, all numbered in one sequence.
 //
 // Capture offers records in source order, each with the next sequence number, and learns
 // from acknowledged_through() which of them Kafka holds durably (idempotent producer,
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 
@@ -57,10 +59,13 @@ class ChangeLogProducer final : public ChangeLogSink {
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
   void record_failure(Status status);
   void acknowledge(std::uint64_t sequence);
+  // The handle of a Debezium-form topic, opened at its first record.
+  rd_kafka_topic_t* other_topic(const std::string& name);
 
   KafkaHandle handle_;
   rd_kafka_topic_t* topic_ = nullptr;
   std::string topic_name_;
+  std::map<std::string, rd_kafka_topic_t*> other_topics_;
   mutable std::mutex mutex_;  // delivery reports come from librdkafka's thread
   bool offered_any_ = false;
   std::uint64_t acknowledged_ = 0;             // every sequence up to here is acknowledged

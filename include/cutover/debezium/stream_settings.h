@@ -1,0 +1,31 @@
+// The plan's `kafka.debezium` section: the Debezium-form stream that capture publishes next to
+// cutover's own change log (docs/debezium.md). Plain values, parsed once by the plan loader.
+#pragma once
+
+#include <string>
+
+namespace cutover::debezium {
+
+// Debezium's decimal.handling.mode, binary.handling.mode and time.precision.mode.
+enum class DecimalHandling { kPrecise, kString, kDouble };
+enum class BinaryHandling { kBytes, kBase64, kHex };
+enum class TimePrecision { kAdaptive, kAdaptiveTimeMicroseconds, kConnect };
+
+struct ValueModes {
+  DecimalHandling decimal = DecimalHandling::kPrecise;
+  BinaryHandling binary = BinaryHandling::kBytes;
+  TimePrecision time = TimePrecision::kAdaptive;
+};
+
+struct StreamSettings {
+  bool enabled = false;      // the plan has a kafka.debezium section
+  std::string topic_prefix;  // Debezium's topic.prefix; default: kafka.topic_prefix
+  bool schemas = true;       // JsonConverter's schemas.enable: {"schema", "payload"} records
+  bool transactions = true;  // provide.transaction.metadata: the <prefix>.transaction topic
+  bool tombstones = true;    // tombstones.on.delete
+  ValueModes modes;
+  // The text Debezium's unavailable.value.placeholder gives an unchanged TOAST value.
+  std::string unavailable_placeholder = "__debezium_unavailable_value";
+};
+
+}  // namespace cutover::debezium

@@ -1,0 +1,216 @@
+// The Debezium-form stream (kafka.debezium) held to Debezium itself: Debezium 3.6's own
+// PostgreSQL connector, in Kafka Connect (scripts/install-kafka-connect), and `cutover run`
+// read the same changes from the same blue into the same real Kafka broker, and every
+// record's key and value must be equal field by field, but for what docs/debezium.md lists
+// as different (the processing times ts_ms/ts_us/ts_ns, source.version, and the prefix in
+// topic and schema names). Green must still equal blue: the change log goes on beside it.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include "fixtures/change_log_reader.h"
+#include "fixtures/child_process.h"
+#include "fixtures/forward_harness.h"
+#include "fixtures/kafka_cluster.h"
+#include "fixtures/kafka_connect.h"
+
+namespace cutover::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Tables of many types, one with REPLICA IDENTITY FULL, a composite key in another order than
+// the columns, defaults of every kind Debezium reads, and TOAST-able values.
+const std::string kSchema = R"(
+  CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+  CREATE TABLE public.kinds (
+    id int PRIMARY KEY, small smallint, big bigint NOT NULL DEFAULT 7, flag boolean, real_v real,
+    double_v double precision, exact numeric(12,3), loose numeric, name text NOT NULL DEFAULT 'x',
+    code varchar(10), fixed char(4), day date, clock time, clock3 time(3), clock0 time(0), clocktz timetz,
+    stamp timestamp, stamp3 timestamp(3), stamp0 timestamp(0), stamptz timestamptz, stamptz3 timestamptz(3),
+    span interval, raw bytea, doc jsonb, doc_json json, ident uuid, bits bit(10), bit1 bit(1), varbits varbit,
+    ints int[], texts text[], money_v money, address inet, mac macaddr, feeling mood, range_v int4range,
+    xml_v xml, big_text text, oid_v oid, cidr_v cidr, numarr numeric[]);
+  ALTER TABLE public.kinds ALTER big_text SET STORAGE EXTERNAL;
+  CREATE TABLE public.edge (
+    a int, b text, loose numeric, exact numeric(6,2), tz timestamptz, tz0 timestamptz(0), ttz timetz,
+    bits bit(8), bits0 bit(4), day date, stamp timestamp, stamp3 timestamp(3), big_raw bytea, big_doc jsonb,
+    big_arr text[], note text, d_date date DEFAULT '2024-01-01', d_num numeric(5,1) NOT NULL DEFAULT 1.5,
+    d_bool boolean NOT NULL DEFAULT true, d_neg int NOT NULL DEFAULT -3,
+    d_now timestamptz NOT NULL DEFAULT '2020-01-01 00:00:00+00', d_serial bigint NOT NULL DEFAULT 0,
+    d_vc varchar(10) NOT NULL DEFAULT 'abc', d_raw bytea NOT NULL DEFAULT '\x0102', PRIMARY KEY (b, a));
+  ALTER TABLE public.edge REPLICA IDENTITY FULL;
+  ALTER TABLE public.edge ALTER big_raw SET STORAGE EXTERNAL, ALTER big_doc SET STORAGE EXTERNAL,
+    ALTER big_arr SET STORAGE EXTERNAL;
+)";
+
+// Inserts, updates (TOAST left unchanged), key changes and deletes, in one- and
+// several-statement transactions, and a change of replica identity in between.
+const std::vector<std::string> kChanges = {
+    R"(INSERT INTO public.kinds VALUES (1, -32768, 9223372036854775807, true, 1.5, -2.25e-300, 123456789.125,
+       -0.000000000000000000012345678901234567890, 'tab	and "quote" é', 'v', 'ab', '2024-02-29', '23:59:59.999999',
+       '12:00:00.123', '01:02:03', '10:11:12.5+05:30', '2024-03-04 05:06:07.891234', '2024-03-04 05:06:07.891',
+       '2024-03-04 05:06:07', '2024-03-04 08:00:00.5+00', '2024-03-04 08:00:00.5+02', '1 year 2 mons 3 days 04:05:06.789',
+       '\x00ff10', '{"b": 1, "a": [1, 2.50]}', '{"b":1,  "a":2}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', B'1011000001',
+       B'1', B'101', '{1,NULL,3}', '{"a b","c"}', 12.34, '192.168.0.1/24', '08:00:2b:01:02:03', 'happy', '[1,5)',
+       '<a>1</a>', repeat('z', 5000), 4000000000, '10.0.0.0/8', '{1.5,NULL}'))",
+    R"(INSERT INTO public.kinds (id, real_v, double_v, loose, day, stamp, stamptz, span, exact)
+       VALUES (2, 'NaN', '-Infinity', 'NaN', '0044-03-15 BC', 'infinity', '-infinity', '-3 days -00:00:01', -0.5))",
+    "UPDATE public.kinds SET small = 5 WHERE id = 1",
+    "UPDATE public.kinds SET id = 3 WHERE id = 2",
+    "DELETE FROM public.kinds WHERE id = 3",
+    "BEGIN; INSERT INTO public.kinds (id) VALUES (4); INSERT INTO public.kinds (id) VALUES (5); COMMIT",
+    R"(INSERT INTO public.edge (a, b, loose, exact, tz, tz0, ttz, bits, bits0, day, stamp, stamp3, big_raw, big_doc,
+       big_arr, note) VALUES
+       (1, 'k', 2.50, 'NaN', '2024-03-04 08:00:00+00', '2024-03-04 08:00:00.7+00', '10:11:12-08', B'11111111', B'0000',
+        'infinity', '-infinity', 'infinity', decode(repeat('ab', 5000), 'hex'), ('{"k": "' || repeat('q', 5000) || '"}')::jsonb,
+        ARRAY[repeat('w', 5000)], 'n1'),
+       (2, 'k', 100, 12.5, 'infinity', '1999-12-31 23:59:59+01', '00:00:00+00', B'00000001', B'1000', '-infinity',
+        '1970-01-01 00:00:00.000001', '1969-12-31 23:59:59.999', NULL, NULL, NULL, 'n2'),
+       (3, 'k', 0, -0.01, '0001-01-01 00:00:00+00', NULL, '23:59:59.999999+14', NULL, NULL, '1970-01-01', '0001-01-01 BC',
+        NULL, NULL, NULL, NULL, 'n3'),
+       (4, 'k', -1.000, 9999.99, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'n4'),
+       (5, 'k', 123456789012345678901234567890.123456789, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL, NULL, 'n5'))",
+    "UPDATE public.edge SET note = 'changed' WHERE a = 1",
+    "UPDATE public.edge SET a = 6 WHERE a = 2",
+    "DELETE FROM public.edge WHERE a = 3",
+    "BEGIN; UPDATE public.kinds SET small = 9 WHERE id = 4; UPDATE public.edge SET note = 'both' WHERE a = 4; COMMIT",
+    "ALTER TABLE public.kinds REPLICA IDENTITY FULL",
+    "UPDATE public.kinds SET small = 6 WHERE id = 1",
+    "DELETE FROM public.kinds WHERE id = 4",
+};
+
+// Debezium's connector on `blue` with topic prefix "dbz", its slot and publication its own.
+std::vector<KafkaConnect::Properties> debezium_connector(const PostgresCluster& blue) {
+  return {{{"name", "dbz"},
+           {"connector.class", "io.debezium.connector.postgresql.PostgresConnector"},
+           {"plugin.name", "pgoutput"},
+           {"database.hostname", "127.0.0.1"},
+           {"database.port", std::to_string(blue.port())},
+           {"database.user", "postgres"},
+           {"database.password", "unused"},
+           {"database.dbname", "postgres"},
+           {"topic.prefix", "dbz"},
+           {"slot.name", "dbz_slot"},
+           {"publication.name", "dbz_publication"},
+           {"publication.autocreate.mode", "filtered"},
+           {"table.include.list", "public.kinds,public.edge"},
+           {"provide.transaction.metadata", "true"}}};
+}
+
+// A record with what may differ taken out, and cutover's prefix written as Debezium's.
+nlohmann::json comparable(const nlohmann::json& record) {
+  if (record.is_null() || record.is_discarded()) return record;
+  std::string text = std::regex_replace(record.dump(), std::regex("\"cz\\."), "\"dbz.");
+  nlohmann::json value = nlohmann::json::parse(text);
+  nlohmann::json* payload = value.contains("payload") ? &value["payload"] : &value;
+  if (payload->is_object()) {
+    for (const char* processing_time : {"ts_ms", "ts_us", "ts_ns"}) {
+      if (payload->contains("op")) payload->erase(processing_time);
+    }
+    if (payload->contains("source")) {
+      (*payload)["source"].erase("version");
+      (*payload)["source"]["name"] = "dbz";
+    }
+  }
+  return value;
+}
+
+void expect_same_records(const std::vector<ChangeLogEvent>& debezium, const std::vector<ChangeLogEvent>& cutover,
+                         const std::string& topic) {
+  ASSERT_EQ(cutover.size(), debezium.size()) << topic;
+  for (std::size_t index = 0; index < debezium.size(); ++index) {
+    const auto expected_key = comparable(debezium[index].key);
+    const auto actual_key = comparable(cutover[index].key);
+    EXPECT_EQ(actual_key, expected_key) << topic << " record " << index << " key";
+    const auto expected = comparable(debezium[index].value);
+    const auto actual = comparable(cutover[index].value);
+    if (expected == actual) continue;
+    ASSERT_EQ(actual.is_object(), expected.is_object()) << topic << " record " << index << ": "
+                                                        << actual.dump().substr(0, 300);
+    // Say which part differs: a whole schema in a message buries it.
+    for (const auto& [part, expected_part] : expected.items()) {
+      if (actual.value(part, nlohmann::json()) == expected_part) continue;
+      if (expected_part.is_object()) {
+        for (const auto& [field, expected_field] : expected_part.items()) {
+          const auto actual_field = actual[part].value(field, nlohmann::json());
+          EXPECT_EQ(actual_field, expected_field) << topic << " record " << index << " " << part << "." << field;
+        }
+      } else {
+        EXPECT_EQ(actual.value(part, nlohmann::json()), expected_part) << topic << " record " << index << " " << part;
+      }
+    }
+  }
+}
+
+TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameChanges) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  harness.blue().execute(kSchema);
+  harness.green().execute(kSchema);
+  KafkaConnect connect(kafka.bootstrap(), debezium_connector(harness.blue()));
+  harness.write_plan("  - source: public.kinds\n  - source: public.edge\n", "",
+                     "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
+  harness.start_run();
+  // Both slots stream before the first change: Debezium's is in use once its snapshot is done.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (harness.blue().query_value("SELECT active FROM pg_replication_slots WHERE slot_name = 'dbz_slot'") != "t") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "Debezium did not start streaming\n" << connect.log();
+    std::this_thread::sleep_for(200ms);
+  }
+  for (const auto& change : kChanges) harness.blue().execute(change);
+
+  // kinds: 2 + 1 + 3 (a key change: delete, tombstone, create) + 2 (delete, tombstone) + 2 + 1 + 1 + 2;
+  // edge: 5 + 1 + 3 + 2 + 1; 13 transactions, each a BEGIN and an END.
+  const std::vector<std::pair<std::string, std::size_t>> topics = {
+      {"public.kinds", 14}, {"public.edge", 12}, {"transaction", 26}};
+  for (const auto& [name, count] : topics) {
+    ChangeLogReader theirs(kafka.bootstrap(), "dbz." + name);
+    ChangeLogReader ours(kafka.bootstrap(), "cz." + name);
+    const auto enough = [count = count](const auto& events) { return events.size() >= count; };
+    ASSERT_TRUE(theirs.wait_until(enough, 90s)) << name << ": Debezium wrote " << theirs.events().size() << "\n"
+                                                << connect.log();
+    ASSERT_TRUE(ours.wait_until(enough, 30s)) << name << ": cutover wrote " << ours.events().size() << "\n"
+                                              << harness.run().standard_error();
+    std::this_thread::sleep_for(2s);  // nothing more comes
+    expect_same_records(theirs.events(), ours.events(), name);
+  }
+  for (const char* table : {"kinds", "edge"}) {
+    const std::string query = std::string("SELECT * FROM public.") + table;
+    EXPECT_TRUE(harness.wait_until_equal(query, query)) << table;
+  }
+  // Cleanup leaves the stream's topics to their consumers, and says so.
+  harness.run().signal(SIGTERM);
+  ASSERT_TRUE(harness.run().wait(60s).has_value());
+  ChildProcess cleanup({CUTOVER_BINARY, "cleanup", harness.plan_path()}, harness.work().path());
+  EXPECT_EQ(cleanup.wait(120s).value_or(-1), 0) << cleanup.standard_error();
+  const std::string said = cleanup.standard_output() + cleanup.standard_error();
+  EXPECT_NE(said.find("topic cz.public.kinds of the Debezium-form stream: left"), std::string::npos) << said;
+  EXPECT_EQ(kafka.topic_layout("cz.public.edge"), std::make_pair(1, 1)) << said;
+}
+
+// A column Debezium's mapping has no form for is refused before anything is made, named with
+// its table, instead of stopping capture at that table's first change.
+TEST(DebeziumStream, AColumnWithoutADebeziumFormIsRefusedBeforeAnythingIsMade) {
+  ForwardHarness harness;
+  for (auto* side : {&harness.blue(), &harness.green()}) {
+    side->execute("CREATE TABLE public.places (id int PRIMARY KEY, spot point, label text)");
+  }
+  harness.write_plan("  - source: public.places\n", "", "kafka:\n  brokers: embedded\n  debezium: {}\n");
+  ChildProcess validate({CUTOVER_BINARY, "validate", "--connect", harness.plan_path()}, harness.work().path());
+  EXPECT_EQ(validate.wait(120s).value_or(-1), 2);
+  const std::string said = validate.standard_output() + validate.standard_error();
+  EXPECT_NE(said.find("kafka.debezium: blue's public.places.spot: type point has no Debezium mapping"),
+            std::string::npos) << said;
+  ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
+  EXPECT_NE(run.wait(120s).value_or(-1), 0);
+  EXPECT_NE(run.standard_error().find("public.places.spot"), std::string::npos) << run.standard_error();
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication"), "0");
+}
+
+}  // namespace
+}  // namespace cutover::testing
