@@ -192,6 +192,64 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
   EXPECT_EQ(kafka.topic_layout("cz.public.edge"), std::make_pair(1, 1)) << said;
 }
 
+// pgbench's initial tables on `cluster` (the same rows every time: pgbench -i is deterministic).
+void pgbench_init(const PostgresCluster& cluster, const TemporaryDirectory& work) {
+  ChildProcess child({kPostgresBin + "pgbench", "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
+                      std::to_string(cluster.port()), "-U", "postgres", "postgres"},
+                     work.path());
+  ASSERT_EQ(child.wait(120s).value_or(-1), 0) << child.standard_error();
+}
+
+// A consumer nobody here wrote: Debezium's JDBC sink, in Kafka Connect, reads the stream of a
+// run under pgbench (with key changes and deletes added) into a third database, which must end
+// equal to blue table by table.
+TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlue) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  PostgresCluster warehouse;
+  pgbench_init(harness.blue(), harness.work());
+  pgbench_init(warehouse, harness.work());  // the rows the stream starts after, as blue has them
+  harness.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
+  harness.create_pgbench_schema_on_green();
+  harness.write_plan(kPgbenchTables, "",
+                     "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
+  harness.start_run();
+  KafkaConnect connect(kafka.bootstrap(),
+                       {{{"name", "sink"},
+                         {"connector.class", "io.debezium.connector.jdbc.JdbcSinkConnector"},
+                         {"tasks.max", "1"},
+                         {"topics", "cz.public.pgbench_accounts,cz.public.pgbench_branches,cz.public.pgbench_tellers"},
+                         {"connection.url", "jdbc:postgresql://127.0.0.1:" + std::to_string(warehouse.port()) + "/postgres"},
+                         {"connection.username", "postgres"},
+                         {"connection.password", "unused"},
+                         {"insert.mode", "upsert"},
+                         {"delete.enabled", "true"},
+                         {"primary.key.mode", "record_key"},
+                         {"schema.evolution", "none"},
+                         {"collection.name.format", "${source.table}"}}});
+  ASSERT_EQ(harness.pgbench({"-c", "4", "-j", "2", "-T", "15", "-n"}), 0);
+  harness.blue().execute("UPDATE pgbench_tellers SET tid = tid + 1000 WHERE tid <= 3;"
+                         "UPDATE pgbench_accounts SET aid = aid + 1000000, abalance = abalance + 1 WHERE aid % 250 = 0;"
+                         "DELETE FROM pgbench_accounts WHERE aid % 97 = 0;"
+                         "DELETE FROM pgbench_branches WHERE bid = 1");
+  for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers"}) {
+    const std::string query = std::string("SELECT * FROM ") + table;
+    std::string expected;
+    std::string actual;
+    const auto deadline = std::chrono::steady_clock::now() + 180s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      expected = ForwardHarness::digest(harness.blue(), query);
+      actual = ForwardHarness::digest(warehouse, query);
+      if (expected == actual) break;
+      std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_EQ(actual, expected) << table << ": the sink's database differs from blue\n"
+                                << connect.state("sink") << "\n" << connect.log();
+  }
+  EXPECT_GT(harness.blue().query_number("SELECT count(*) FROM pgbench_history"), 100);
+  EXPECT_EQ(connect.state("sink"), "RUNNING/RUNNING");
+}
+
 // A column Debezium's mapping has no form for is refused before anything is made, named with
 // its table, instead of stopping capture at that table's first change.
 TEST(DebeziumStream, AColumnWithoutADebeziumFormIsRefusedBeforeAnythingIsMade) {
