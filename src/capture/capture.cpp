@@ -266,9 +266,10 @@ void Capture::report_progress(const std::atomic<bool>& finished) {
     const double seconds = std::chrono::duration<double>(Clock::now() - last).count();
     const std::uint64_t events = counters_.events.load();
     spdlog::info("capture progress events={} events_per_second={:.0f} transactions={} "
-                 "echoes_left_out={} received_lsn={} confirmed_lsn={}",
+                 "echoes_left_out={} debezium_records={} received_lsn={} confirmed_lsn={}",
                  events, static_cast<double>(events - events_before) / seconds,
-                 counters_.transactions.load(), counters_.echoes_left_out.load(), Lsn(counters_.received_lsn).to_string(),
+                 counters_.transactions.load(), counters_.echoes_left_out.load(), counters_.debezium_records.load(),
+                 Lsn(counters_.received_lsn).to_string(),
                  Lsn(counters_.confirmed_lsn).to_string());
     events_before = events;
     last = Clock::now();

@@ -182,6 +182,15 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
     const std::string query = std::string("SELECT * FROM public.") + table;
     EXPECT_TRUE(harness.wait_until_equal(query, query)) << table;
   }
+  // A second consumer, in Python and apart from cutover's code, decodes every value by its
+  // schema and finds blue's row in it.
+  for (const auto& [table, key] : {std::pair{"kinds", "id"}, std::pair{"edge", "a"}}) {
+    ChildProcess check({"python3", CUTOVER_SOURCE_DIR "/tests/integration/debezium_types_check.py", kafka.bootstrap(),
+                        std::string("cz.public.") + table, harness.blue().dsn(), std::string("public.") + table, key},
+                       harness.work().path());
+    EXPECT_EQ(check.wait(120s).value_or(-1), 0) << table << ":\n" << check.standard_output() << check.standard_error();
+    EXPECT_NE(check.standard_output().find(" passed, 0 failed"), std::string::npos) << check.standard_output();
+  }
   // Cleanup leaves the stream's topics to their consumers, and says so.
   harness.run().signal(SIGTERM);
   ASSERT_TRUE(harness.run().wait(60s).has_value());
