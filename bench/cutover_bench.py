@@ -183,7 +183,9 @@ class PooledRun:
             self.kafka.kill()
         self.blue.stop()
         self.green.stop()
-        shutil.rmtree(self.work, ignore_errors=True)
+        # CUTOVER_BENCH_KEEP keeps the logs of a run that went wrong.
+        if not os.environ.get("CUTOVER_BENCH_KEEP"):
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 def percentile(values, fraction):
