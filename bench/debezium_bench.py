@@ -19,21 +19,11 @@ import argparse, json, os, statistics, subprocess, sys, tempfile, threading, tim
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from forward_bench import CUTOVER, PG, Cluster, free_port, wait_for  # noqa: E402
 from kafka_broker import KafkaBroker  # noqa: E402
+from soak_bench import resident_mib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONNECT_LIBS = os.path.join(ROOT, ".cache", "kafka-connect", "libs")
 TABLE = "CREATE TABLE bench_items (id bigint PRIMARY KEY, note text, amount numeric(12,2), at timestamptz, flag boolean)"
-
-
-def resident_mib(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
 
 
 class PeakMemory:
