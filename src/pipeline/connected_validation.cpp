@@ -696,6 +696,22 @@ void check_debezium_stream(const Plan& plan, pqxx::connection& blue, std::vector
       problems.push_back(field + ": " + described.status().message());
       continue;
     }
+    // A replica identity index other than the primary key hides a change of the key: pgoutput
+    // sends the old row only when the identity's columns change, so a new key would be
+    // published as an update and consumers would keep the old key's row.
+    std::vector<std::string> key = described->primary_key;
+    std::sort(key.begin(), key.end());
+    const auto other_identity = query.exec_params(
+        "SELECT c.relreplident = 'i' AND coalesce((SELECT array_agg(a.attname::text ORDER BY a.attname) "
+        "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = c.oid AND i.indisreplident) IS DISTINCT FROM $2::text[], true) "
+        "FROM pg_class c WHERE c.oid = $1::int8::oid",
+        oid[0][0].as<std::int64_t>(), text_array_literal(key));
+    if (!other_identity.empty() && other_identity[0][0].as<bool>()) {
+      problems.push_back(field + ": blue's " + table.text() + " has a replica identity index other than its primary "
+                         "key, so a change of the primary key would reach the stream as an update; use REPLICA "
+                         "IDENTITY DEFAULT or FULL");
+    }
     for (const auto& column : described->columns) {
       if (std::string why; !debezium::is_supported(column.type, &why)) {
         problems.push_back(field + ": blue's " + table.text() + "." + column.name + ": " + why +

@@ -265,12 +265,19 @@ TEST(DebeziumStream, AColumnWithoutADebeziumFormIsRefusedBeforeAnythingIsMade) {
   ForwardHarness harness;
   for (auto* side : {&harness.blue(), &harness.green()}) {
     side->execute("CREATE TABLE public.places (id int PRIMARY KEY, spot point, label text)");
+    side->execute("CREATE TABLE public.tagged (id int PRIMARY KEY, code int NOT NULL);"
+                  "CREATE UNIQUE INDEX tagged_code ON public.tagged (code)");
   }
-  harness.write_plan("  - source: public.places\n", "", "kafka:\n  brokers: embedded\n  debezium: {}\n");
+  // A change of id would reach pgoutput with no old row: published as an update of the new key.
+  harness.blue().execute("ALTER TABLE public.tagged REPLICA IDENTITY USING INDEX tagged_code");
+  harness.write_plan("  - source: public.places\n  - source: public.tagged\n", "",
+                     "kafka:\n  brokers: embedded\n  debezium: {}\n");
   ChildProcess validate({CUTOVER_BINARY, "validate", "--connect", harness.plan_path()}, harness.work().path());
   EXPECT_EQ(validate.wait(120s).value_or(-1), 2);
   const std::string said = validate.standard_output() + validate.standard_error();
   EXPECT_NE(said.find("kafka.debezium: blue's public.places.spot: type point has no Debezium mapping"),
+            std::string::npos) << said;
+  EXPECT_NE(said.find("kafka.debezium: blue's public.tagged has a replica identity index other than its primary key"),
             std::string::npos) << said;
   ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
   EXPECT_NE(run.wait(120s).value_or(-1), 0);
