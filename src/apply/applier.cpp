@@ -98,6 +98,7 @@ Status Applier::handle(const ChangeEvent& event) {
 
 Status Applier::on_begin(const ChangeEvent& event) {
   if (in_transaction_) return discard_cut_off_transaction(event.offset);
+  if (auto chained = check_chain(event); !chained) return chained;
   if (halt_offset_ >= 0 && event.offset >= halt_offset_) {
     if (completed_ > 0) {
       if (auto status = commit(); !status) return status;
@@ -129,6 +130,7 @@ Status Applier::on_end(const ChangeEvent& event) {
   }
   if (auto numbered = check_numbering(event); !numbered) return numbered;
   in_transaction_ = false;
+  last_end_read_ = event.end_lsn;
   if (skipping_) {
     skipping_ = false;
     pending_message_.clear();
@@ -160,6 +162,21 @@ Status Applier::check_numbering(const ChangeEvent& event) {
       ": the log lost changes between capture and the applier (a record the brokers refused?). Nothing of this "
       "transaction was committed to green. Find the cause in capture's log and fix it; with slot_advance: "
       "on_apply, cutover run sends the transaction again from blue's slot when it starts again");
+}
+
+Status Applier::check_chain(const ChangeEvent& event) const {
+  // Before any END of this session, the predecessor must be what green holds already.
+  const Lsn last = last_end_read_.value_or(applied_);
+  if (!event.previous_end_lsn || *event.previous_end_lsn <= last) return Status::ok();
+  return Status::of(
+      ErrorKind::kLogGap,
+      "change log offset " + std::to_string(event.offset) + ": source transaction " +
+          event.commit_lsn.to_string() + " follows one that ended at " + event.previous_end_lsn->to_string() +
+          ", but the last transaction read ended at " + last.to_string() +
+          ": the log does not hold the transactions between, although its offsets run on without a hole "
+          "(the brokers lost part of the log: restarted without their data, the topic deleted and made "
+          "again, or another cluster). Nothing after " + last.to_string() + " was committed to " +
+          "the target");
 }
 
 bool Applier::bounds_reached() const {

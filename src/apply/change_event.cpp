@@ -51,7 +51,7 @@ struct Envelope {
 
 // The members of "source" the applier reads.
 struct SourceFields {
-  std::string_view commit_lsn, ts_ms, end_lsn, schema, table, sequence;
+  std::string_view commit_lsn, ts_ms, end_lsn, previous_end_lsn, schema, table, sequence;
 };
 
 bool is_null(std::string_view value) { return value.empty() || value == "null"; }
@@ -83,6 +83,7 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
         if (name == "commit_lsn") source.commit_lsn = member;
         else if (name == "ts_ms") source.ts_ms = member;
         else if (name == "end_lsn") source.end_lsn = member;
+        else if (name == "previous_end_lsn") source.previous_end_lsn = member;
         else if (name == "schema") source.schema = member;
         else if (name == "table") source.table = member;
         else if (name == "sequence") source.sequence = member;
@@ -108,6 +109,11 @@ Result<ChangeEvent> parse_change_event(std::string_view value, std::int64_t offs
     const auto status = json_scan::string_value(envelope.status);
     if (status == "BEGIN") {
       event.kind = ChangeEvent::Kind::kBegin;
+      if (!source.previous_end_lsn.empty()) {
+        auto previous = json_scan::unsigned_value(source.previous_end_lsn);
+        if (!previous) return malformed("source.previous_end_lsn is not an unsigned number");
+        event.previous_end_lsn = Lsn(*previous);
+      }
     } else if (status == "END") {
       event.kind = ChangeEvent::Kind::kEnd;
       auto end_lsn = json_scan::unsigned_value(source.end_lsn);

@@ -229,7 +229,7 @@ Status Capture::run() {
       wait_before_retry(stream.status());
       continue;
     }
-    spdlog::info("streaming from blue confirmed_lsn={}", confirmed_.to_string());
+    spdlog::info("streaming from {} confirmed_lsn={}", settings_.source_side, confirmed_.to_string());
     ChangeEncoder encoder((*stream)->database_name(), settings_.echo_origin);
     std::optional<debezium::EventEncoder> debezium_encoder;
     if (catalog_) debezium_encoder.emplace(settings_.debezium, (*stream)->database_name(), *catalog_, settings_.echo_origin);

@@ -125,6 +125,7 @@ class ChangeEncoder::Visitor {
     } else {
       write_begin();
       records_.push_back({transaction_key(), transaction_event("END", &commit)});
+      encoder_.last_end_written_ = commit.end_lsn;
     }
     encoder_.transaction_.reset();
     return Status::ok();
@@ -340,6 +341,9 @@ class ChangeEncoder::Visitor {
         .key("lsn").unsigned_number(commit ? message_lsn_.value() : encoder_.transaction_->begin_lsn.value())
         .key("ts_ms").number(pgoutput::to_unix_milliseconds(begin.commit_time));
     if (commit) out.key("end_lsn").unsigned_number(commit->end_lsn.value());
+    if (!commit && encoder_.last_end_written_) {
+      out.key("previous_end_lsn").unsigned_number(encoder_.last_end_written_->value());
+    }
     out.end_object().key("ts_ms").number(now_milliseconds()).end_object();
     return value;
   }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cutover/common/inherited_descriptors.h"
 #include "cutover/common/logging.h"
 
 namespace cutover {
@@ -55,6 +56,7 @@ Status run_switch_command(const std::vector<std::string>& command, const std::st
     ::setpgid(0, 0);
     ::dup2(output_pipe[1], STDOUT_FILENO);
     ::dup2(output_pipe[1], STDERR_FILENO);
+    close_inherited_descriptors();
     ::execvp(argv[0], argv.data());
     const std::string reason = std::string("cannot run ") + argv[0] + ": " + std::strerror(errno) + "\n";
     (void)!::write(STDERR_FILENO, reason.data(), reason.size());

@@ -469,6 +469,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   settings.slot_advance = plan.replication.slot_advance;
   settings.drain_markers = drain_markers;
   settings.echo_origin = plan.echo_origin_name();
+  settings.source_side = plan.source_side();
   // The Debezium-form stream describes blue's tables: the forward direction's source.
   if (plan.kafka.debezium.enabled && plan.direction == Direction::kForward) {
     settings.debezium = plan.kafka.debezium;
@@ -575,7 +576,8 @@ std::string log_gap_halt(const Status& gap, const Plan& plan) {
                     : "cutover apply reads the log from " + plan.target_side() + "'s position and cannot ask blue "
                       "for them again") +
          ": " + plan.target_side() + " must be rebuilt from a new snapshot (cutover cleanup, "
-         "empty the target tables, cutover run). Keep kafka.retention longer than the applier is ever stopped";
+         "empty the target tables, cutover run). Keep kafka.retention longer than the applier is ever stopped, "
+         "and brokers that keep their log across restarts";
 }
 
 Status halt_for(const std::string& reason, PipelineStatus& status, const StopSignal& stop) {
@@ -674,7 +676,17 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   std::optional<PartitionSets> partitions;  // what the publication watch started from
   Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
-  while (!stop.requested()) {
+  for (bool first_session = true; !stop.requested(); first_session = false) {
+    // Brokers that came back without their log (or a topic deleted meanwhile) no longer have
+    // the topic; capture's producer must not wait on a topic nobody makes again.
+    if (!first_session) {
+      if (auto topic = ensure_change_log_topic(*bootstrap, plan.kafka.properties, plan.changes_topic(),
+                                               topic_settings_of(plan), kBrokerTimeout);
+          !topic) {
+        if (outcome = wait_before_retry(topic.status(), backoff, stop); !outcome) break;
+        continue;
+      }
+    }
     // With on_apply, capture sends everything after green's applied position again (its
     // slot is confirmed no further), so the applier starts where capture's first record will
     // land. With on_kafka_ack the slot may be ahead of green: the applier resumes from the

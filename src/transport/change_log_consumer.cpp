@@ -66,8 +66,8 @@ Result<std::optional<ChangeLogMessage>> ChangeLogConsumer::next(std::chrono::mil
   if (error == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::optional<ChangeLogMessage>();
   if (error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || error == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
     return Status::of(ErrorKind::kLogGap, "the change log no longer holds offset " +
-                             std::to_string(expected_.value_or(-1)) + " of " + topic_ +
-                             " (retention dropped it before it was applied): " + reason);
+                             std::to_string(expected_.value_or(-1)) + " of " + topic_ + " (" +
+                             why_out_of_range() + "): " + reason);
   }
   if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::retryable("reading " + topic_ + ": " + reason);
@@ -79,6 +79,22 @@ Result<std::optional<ChangeLogMessage>> ChangeLogConsumer::next(std::chrono::mil
   }
   expected_ = result.offset + 1;
   return std::optional<ChangeLogMessage>(std::move(result));
+}
+
+std::string ChangeLogConsumer::why_out_of_range() {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  if (!expected_ ||
+      rd_kafka_query_watermark_offsets(handle_.get(), topic_.c_str(), 0, &low, &high, 5000) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "retention dropped it before it was applied, or the brokers lost the log";
+  }
+  if (high < *expected_) {
+    return "the log now ends at offset " + std::to_string(high) +
+           ", before what was read already: the brokers lost it (restarted without their data, the "
+           "topic deleted and made again, or another cluster)";
+  }
+  return "the log now starts at offset " + std::to_string(low) + ": retention dropped it before it was applied";
 }
 
 Result<std::int64_t> change_log_end_offset(const std::string& bootstrap, const std::string& topic,

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cutover/transport/embedded_broker.h"
+#include "cutover/transport/tcp_forwarder.h"
 #include "fixtures/cutover_fixture.h"
 
 namespace cutover::testing {
@@ -66,6 +67,35 @@ class ConfirmedWriter {
   std::thread thread_;
 };
 
+// A broker that comes back without its log, as `cutover broker` restarted does, or a cluster
+// rebuilt, or the topic deleted and made again: the mock cluster of `cutover broker --port`,
+// in this process, behind a port that stays the same. It comes back with no topics at all.
+class ForgetfulBroker {
+ public:
+  ForgetfulBroker() { start(0); }
+  void restart() {
+    const int port = forwarder_->port();
+    forwarder_.reset();
+    cluster_.reset();
+    start(port);
+  }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(forwarder_->port()); }
+
+ private:
+  void start(int port) {
+    auto started = EmbeddedBroker::start(3);
+    if (!started) throw std::runtime_error(started.status().message());
+    cluster_ = std::move(*started);
+    const std::string all = cluster_->bootstrap();
+    auto forwarding = TcpForwarder::start(port, all.substr(0, all.find(',')));
+    if (!forwarding) throw std::runtime_error(forwarding.status().message());
+    forwarder_ = std::move(*forwarding);
+  }
+
+  std::unique_ptr<EmbeddedBroker> cluster_;
+  std::unique_ptr<TcpForwarder> forwarder_;
+};
+
 class FaultMatrixTest : public CutoverTest {
  protected:
   // The application during a fault: pgbench's TPC-B through the pooler for `seconds`, and the
@@ -75,7 +105,7 @@ class FaultMatrixTest : public CutoverTest {
   // cover a backlog), so there pgbench runs at 50 transactions a second and the writer
   // pauses 10 ms after each insert.
   void start_application(int seconds, const std::string& writer_dsn) {
-    const bool paced = broker_ != nullptr;
+    const bool paced = broker_ != nullptr || forgetful_ != nullptr;
     pgbench_ = start_load(seconds, paced ? 50 : 0);
     writer_ = std::make_unique<ConfirmedWriter>(writer_dsn, std::chrono::milliseconds(paced ? 10 : 0));
   }
@@ -122,6 +152,20 @@ class FaultMatrixTest : public CutoverTest {
 
   std::string streaming_plan_extra() { return plan_extra("  max_lag: 60s\n", "none"); }
 
+  // Whether the target applies, within two minutes, past where `source`'s WAL is now: the
+  // whole pipeline streams again (under load, new transactions keep coming).
+  bool applies_past_now(PostgresCluster& source) {
+    const std::string written = source.query_value("SELECT pg_current_wal_lsn()::text");
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto status = h_.cli({"status"});
+      const std::string applied = status.output.is_object() ? status.output.value("applied_lsn", "0/0") : "0/0";
+      if (source.query_value("SELECT '" + applied + "'::pg_lsn > '" + written + "'::pg_lsn") == "t") return true;
+      std::this_thread::sleep_for(500ms);
+    }
+    return false;
+  }
+
   // Starts a broker in this process instead of the run's embedded one, so that the test can
   // fail it and it outlives a killed run; returns the plan's kafka section for it. One request in flight, as the
   // embedded broker's producers keep (see EmbeddedBroker).
@@ -138,11 +182,19 @@ class FaultMatrixTest : public CutoverTest {
            "\"\n  properties:\n    max.in.flight.requests.per.connection: 1\n";
   }
 
+  // The plan's kafka section for a ForgetfulBroker this test restarts.
+  std::string start_forgetful_broker() {
+    forgetful_ = std::make_unique<ForgetfulBroker>();
+    return "kafka:\n  brokers: \"" + forgetful_->bootstrap() +
+           "\"\n  properties:\n    max.in.flight.requests.per.connection: 1\n";
+  }
+
   static inline const std::string kEvents = kPgbenchTables + "  - source: events\n";
   // Blue's slot confirmed on Kafka's acknowledgement, the mode where a broker fault matters.
   static inline const std::string kOnKafkaAck = "replication:\n  slot_advance: on_kafka_ack\n";
 
   std::unique_ptr<EmbeddedBroker> broker_;
+  std::unique_ptr<ForgetfulBroker> forgetful_;
   std::unique_ptr<ChildProcess> pgbench_;
   std::unique_ptr<ConfirmedWriter> writer_;
 };
@@ -232,6 +284,65 @@ TEST_F(FaultMatrixTest, BrokerDownForTenSecondsUnderWrites) {
   stop_application();
   expect_nothing_lost_or_doubled();
   expect_run_rode_it_out();
+}
+
+// The broker restarted without its log under writes, streaming forward and again after the
+// switch: blue's slot (green's after the switch) is confirmed only as far as the target
+// applied (on_apply), so capture sends the rest again and the target ends up with every row.
+TEST_F(FaultMatrixTest, ABrokerBackWithoutItsLogIsFilledAgainFromTheSlotInBothDirections) {
+  h_.write_plan(kEvents, streaming_plan_extra(), start_forgetful_broker());
+  h_.start_run();
+  ASSERT_EQ(h_.cli({"verify"}).exit_code, 0);
+  start_application(30, pooler_->app_dsn());
+  std::this_thread::sleep_for(4s);
+  forgetful_->restart();
+  ASSERT_TRUE(applies_past_now(h_.blue())) << h_.run().standard_error();
+  ASSERT_NO_FATAL_FAILURE(switch_to_green());
+  std::this_thread::sleep_for(3s);
+  forgetful_->restart();
+  ASSERT_TRUE(applies_past_now(h_.green())) << h_.run().standard_error();
+  stop_application();
+  expect_nothing_lost_or_doubled();
+  EXPECT_TRUE(h_.run().running()) << h_.run().standard_error();
+  const auto status = h_.cli({"status"});
+  EXPECT_EQ(status.output.value("direction", std::string()), "reverse") << status.output.dump(2);
+  EXPECT_EQ(status.output.value("phase", std::string()), "switched") << status.output.dump(2);
+}
+
+// The broker back without its log, with blue's slot confirmed on Kafka's acknowledgement and
+// green held behind it: what Kafka had acknowledged (so blue let go of it) and green had not
+// applied is gone. The run halts and stays up, says that the brokers lost the log and that
+// green must be rebuilt, and green holds no row blue does not.
+TEST_F(FaultMatrixTest, ABrokerBackWithoutItsLogHaltsWhereTheSlotWasConfirmedPastGreen) {
+  h_.write_plan(kEvents, streaming_plan_extra() + kOnKafkaAck, start_forgetful_broker());
+  h_.start_run();
+  start_application(12, h_.blue().dsn());
+  std::this_thread::sleep_for(2s);
+  {
+    pqxx::connection green(h_.green().dsn());
+    pqxx::work lock(green);
+    lock.exec("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
+    std::this_thread::sleep_for(3s);
+    const std::string slot = "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'cutover_t'";
+    ASSERT_EQ(h_.blue().query_value("SELECT (" + slot + ") > '" +
+                                    h_.green().query_value("SELECT source_lsn::text FROM cutover.apply_position") +
+                                    "'::pg_lsn"),
+              "t")
+        << "the slot should be confirmed past green";
+    forgetful_->restart();
+    std::this_thread::sleep_for(2s);
+  }
+  const auto halted = h_.wait_until_halted();
+  const std::string reason = halted.value("halted", "");
+  EXPECT_NE(reason.find("the brokers lost"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("green must be rebuilt from a new snapshot"), std::string::npos) << reason;
+  stop_application();
+  EXPECT_TRUE(h_.run().running()) << h_.run().standard_error();
+  EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM events WHERE id > " +
+                                    h_.blue().query_value("SELECT coalesce(max(id), 0) FROM events")),
+            0);
+  EXPECT_EQ(h_.blue().query_number("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cutover_t'"), 1)
+      << "the slot is kept for whoever rebuilds green";
 }
 
 // Produce and fetch requests refused by the broker under writes: the producer retries, and

@@ -344,6 +344,46 @@ TEST(Applier, ARowMissingFromTheLogStopsTheApplierBeforeItsTransactionCommits) {
   EXPECT_EQ(complete.target.committed.size(), 4U);
 }
 
+// Each BEGIN names where the transaction before it in the log ended: a log whose offsets run
+// on without a hole can still have lost transactions (brokers that came back without their
+// log and were filled again), and the applier must stop there, not commit past them.
+std::string chained_begin(std::uint64_t commit_lsn, std::uint64_t previous_end) {
+  json parsed = json::parse(begin(commit_lsn));
+  parsed["source"]["previous_end_lsn"] = previous_end;
+  return parsed.dump();
+}
+
+TEST(Applier, ATransactionMissingFromAnUnbrokenRunOfOffsetsStopsTheApplier) {
+  // T1 ends at 101; T2 (ended at 201) is not in the log; T3 names it as its predecessor.
+  const std::vector<std::string> log = {begin(100), row('c', 1, "a", 100), end(100),
+                                        chained_begin(300, 201), row('c', 3, "c", 300), end(300)};
+  const Applied run = apply_log(log, 1000);
+  ASSERT_FALSE(run.outcome);
+  EXPECT_EQ(run.outcome.kind(), ErrorKind::kLogGap);
+  EXPECT_NE(run.outcome.message().find("change log offset 3: source transaction 0/12C follows one that ended at "
+                                       "0/C9, but the last transaction read ended at 0/65"),
+            std::string::npos)
+      << run.outcome.message();
+  EXPECT_FALSE(committed_row(run.target, 3));
+
+  // The first transaction read must follow what green holds: green at 101, T3 after 201.
+  const Applied first = apply_log({chained_begin(300, 201), row('c', 3, "c", 300), end(300)}, 1000, Lsn(101));
+  ASSERT_FALSE(first.outcome);
+  EXPECT_EQ(first.outcome.kind(), ErrorKind::kLogGap);
+  EXPECT_TRUE(first.target.committed.empty());
+
+  // Unbroken: each follows the last one read, a transaction sent again after a capture restart
+  // follows an older one (and is skipped), and the first of a capture session names none.
+  const Applied whole = apply_log({begin(100), row('c', 1, "a", 100), end(100), chained_begin(200, 101),
+                                   row('c', 2, "b", 200), end(200), chained_begin(200, 101), row('c', 2, "b", 200),
+                                   end(200), begin(300), row('c', 3, "c", 300), end(300),
+                                   chained_begin(400, 301), row('c', 4, "d", 400), end(400)},
+                                  1000);
+  ASSERT_TRUE(whole.outcome) << whole.outcome.message();
+  EXPECT_EQ(whole.target.committed.size(), 4U);
+  EXPECT_EQ(whole.target.commits.back().source_end, Lsn(401));
+}
+
 TEST(Applier, AGreenTransactionOpenLongerThanTheBatchIntervalCommitsAtTheNextEnd) {
   // A busy log (never quiet) of small transactions: without time passing they share one green
   // transaction until the log goes quiet; with each message taking 400 ms of the test's clock,

@@ -155,6 +155,34 @@ TEST(ChangeEncoder, TransactionsOfTheEchoOriginAreLeftOut) {
   EXPECT_FALSE(json::parse(records[1].value)["source"].contains("origin"));
 }
 
+// Each BEGIN names the end of the transaction this encoder wrote before it, so that the
+// applier finds a transaction missing even where the offsets have no hole; the first of a
+// session names none, and a transaction left out (an echo) is no link of the chain.
+TEST(ChangeEncoder, EachBeginNamesTheEndOfTheTransactionWrittenBeforeIt) {
+  ChangeEncoder encoder("app", "cutover_shop");
+  std::vector<ChangeRecord> records;
+  Insert insert{1, {{ValueKind::kText, "1"}, {ValueKind::kText, "t"}, {ValueKind::kNull, {}}}};
+  auto transaction = [&](std::uint64_t commit, const std::string& origin) {
+    records.clear();
+    EXPECT_TRUE(encoder.encode(Begin{Lsn(commit), 0, 9}, Lsn(commit - 0x100), records));
+    if (!origin.empty()) {
+      EXPECT_TRUE(encoder.encode(Origin{Lsn(0x50), origin}, Lsn(commit - 0x100), records));
+    }
+    if (commit == 0x200) {  // described once
+      EXPECT_TRUE(encoder.encode(users(), Lsn(commit - 0x90), records));
+    }
+    EXPECT_TRUE(encoder.encode(insert, Lsn(commit - 0x80), records));
+    EXPECT_TRUE(encoder.encode(Commit{0, Lsn(commit), Lsn(commit + 0x30), 0}, Lsn(commit + 0x30), records));
+    return records.empty() ? json() : json::parse(records.front().value);
+  };
+  EXPECT_FALSE(transaction(0x200, "")["source"].contains("previous_end_lsn"));
+  EXPECT_EQ(transaction(0x400, "")["source"]["previous_end_lsn"], 0x230);
+  EXPECT_TRUE(transaction(0x600, "cutover_shop").is_null()) << "an echo is left out";
+  const json after_echo = transaction(0x800, "");
+  EXPECT_EQ(after_echo["status"], "BEGIN");
+  EXPECT_EQ(after_echo["source"]["previous_end_lsn"], 0x430);
+}
+
 // Without an echo origin (cutover capture alone), nothing is left out.
 TEST(ChangeEncoder, WithoutAnEchoOriginEveryTransactionIsKept) {
   ChangeEncoder encoder("app");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -33,6 +34,19 @@ TEST(SwitchCommand, AFailureCarriesTheExitStatusAndTheOutput) {
   ASSERT_FALSE(failed);
   EXPECT_NE(failed.message().find("switch command to blue exited with 7"), std::string::npos) << failed.message();
   EXPECT_NE(failed.message().find("pooler unreachable"), std::string::npos) << failed.message();
+}
+
+// The command inherits nothing of cutover's but its standard streams: a pooler or daemon it
+// starts must not keep cutover's control port or its database connections open.
+TEST(SwitchCommand, TheCommandInheritsNoOtherDescriptor) {
+  const int inheritable = ::open("/dev/null", O_RDONLY);  // no O_CLOEXEC, as a library's socket may be
+  ASSERT_GE(inheritable, 3);
+  const Status ran = run_switch_command(
+      {"/bin/sh", "-c", "if [ -e /proc/$$/fd/" + std::to_string(inheritable) + " ]; then echo inherited; exit 9; fi",
+       "{to}"},
+      "green", std::chrono::seconds(5));
+  ::close(inheritable);
+  EXPECT_TRUE(ran) << ran.message();
 }
 
 TEST(SwitchCommand, AMissingProgramIsNamed) {

@@ -91,6 +91,9 @@ class Applier {
   // A row or truncate event numbered other than the next of its transaction, or an END whose
   // count differs from the events read: the log lost events, and the transaction must not commit.
   Status check_numbering(const ChangeEvent& event);
+  // A BEGIN whose predecessor (previous_end_lsn) ended after the last transaction read:
+  // transactions are missing from the log even though its offsets have no hole.
+  Status check_chain(const ChangeEvent& event) const;
   // What in a schema event the plan cannot map ("" when it maps all of it); notes the rest.
   std::string unmappable_schema_change(const ChangeEvent& event, SourceTable* source);
   // Stops at the transaction being read: what is complete before it commits (read again from
@@ -119,6 +122,7 @@ class Applier {
   std::map<std::string, SourceTable> sources_;  // by "schema.table"
 
   Lsn applied_;                          // end of the last committed source transaction
+  std::optional<Lsn> last_end_read_;     // end of the last transaction read, applied or skipped
   std::int64_t uncommitted_from_ = -1;   // first offset read since the last commit
   bool in_transaction_ = false;
   bool skipping_ = false;

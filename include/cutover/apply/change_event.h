@@ -21,6 +21,9 @@ struct ChangeEvent {
   std::int64_t offset = 0;
   Lsn commit_lsn;
   Lsn end_lsn;              // kEnd only
+  // kBegin: where the transaction before it in the log ended (source.previous_end_lsn);
+  // absent from the first transaction a capture session writes, and from older logs.
+  std::optional<Lsn> previous_end_lsn;
   std::int64_t commit_ts_ms = 0;
   QualifiedName table;      // kRow, kSchema, kTruncate
   char op = 0;              // kRow: 'c', 'u' or 'd'

@@ -37,6 +37,7 @@ struct CaptureCounters {
 };
 
 struct CaptureSettings {
+  std::string source_side = "blue";  // in messages: blue, or green in the reverse direction
   SlotAdvance slot_advance = SlotAdvance::kOnApply;
   std::chrono::milliseconds status_interval{1000};
   std::chrono::milliseconds initial_backoff{200};

@@ -40,8 +40,6 @@ class ChangeEncoder {
                 std::vector<ChangeRecord>& records);
 
   bool in_transaction() const { return transaction_.has_value(); }
-  // Forgets a transaction cut off by a lost connection; the server sends it again whole.
-  void reset_transaction() { transaction_.reset(); }
   // Transactions of `echo_origin` left out so far.
   std::uint64_t echoes_left_out() const { return echoes_left_out_; }
 
@@ -63,6 +61,10 @@ class ChangeEncoder {
   std::uint64_t echoes_left_out_ = 0;
   RelationCache relations_;
   std::optional<Transaction> transaction_;
+  // The end of the last transaction this encoder wrote: each BEGIN after the first names it
+  // (source.previous_end_lsn), so that a reader finds a transaction missing from the log even
+  // where the offsets run on without a hole (a broker that lost its log and filled it again).
+  std::optional<Lsn> last_end_written_;
 };
 
 }  // namespace cutover

@@ -50,6 +50,9 @@ class ChangeLogConsumer final : public ChangeLogSource {
  private:
   ChangeLogConsumer() = default;
   Status assign(std::int64_t offset);
+  // Why the broker refused the expected offset, from the partition's watermarks: retention
+  // (the log starts after it) or a log the brokers lost (it ends before it).
+  std::string why_out_of_range();
 
   KafkaHandle handle_;
   std::string topic_;
