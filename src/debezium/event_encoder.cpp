@@ -300,8 +300,10 @@ Status EventEncoder::write_image(JsonWriter& out, const Table& table, const Imag
     switch (value->kind) {
       case pgoutput::ValueKind::kNull:
         // A key-only old row knows only its key: Debezium shows the other columns as their
-        // defaults, or null.
-        if (image.key_only && !column.in_key && !column.default_json.empty()) {
+        // defaults, or null. A real NULL becomes the default too, as JsonConverter writes it
+        // unless told otherwise.
+        if (!column.default_json.empty() &&
+            (settings_.replace_null_with_default || (image.key_only && !column.in_key))) {
           out.raw(column.default_json);
         } else {
           out.null();

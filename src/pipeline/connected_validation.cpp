@@ -673,22 +673,25 @@ void check_failover_slot(const Plan& plan, pqxx::connection& blue, DatabaseCheck
   }
 }
 
-// kafka.debezium: every column of every source table is of a type the Debezium-form stream
-// writes as Debezium does, and no Debezium topic is one of the change logs. Refused here, a
-// column Debezium's mapping lacks would otherwise stop capture at its table's first change.
-void check_debezium_stream(const Plan& plan, pqxx::connection& blue, std::vector<std::string>& problems) {
-  const auto& stream = plan.kafka.debezium;
+// kafka.debezium: every column of every table of `directed`'s source (blue's, or for the
+// reverse plan green's, which publishes the stream after a switch) is of a type the
+// Debezium-form stream writes as Debezium does, and no Debezium topic is one of the change
+// logs. Refused here, a column Debezium's mapping lacks would otherwise stop capture at its
+// table's first change, and after a switch the way back with it.
+void check_debezium_stream(const Plan& directed, pqxx::connection& source, std::vector<std::string>& problems) {
+  const auto& stream = directed.kafka.debezium;
   if (!stream.enabled) return;
-  const std::string field = plan.file + ": kafka.debezium";
-  debezium::PostgresTableCatalog catalog(plan.blue.dsn, "blue");
-  const std::string reverse_topic = plan.kafka.topic_prefix + ".reverse";
-  for (const auto& table : plan.source_tables()) {
+  const std::string field = directed.file + ": kafka.debezium";
+  const std::string side = directed.source_side();
+  debezium::PostgresTableCatalog catalog(directed.source().dsn, side);
+  const std::string prefix = directed.kafka.topic_prefix;
+  for (const auto& table : directed.source_tables()) {
     const std::string topic = debezium::table_topic(stream.topic_prefix, table.schema, table.name);
-    if (topic == plan.changes_topic() || topic == reverse_topic) {
+    if (topic == prefix + ".changes" || topic == prefix + ".reverse") {
       problems.push_back(field + ".topic_prefix: " + table.text() + "'s topic " + topic +
                          " is a change log of the plan; choose another prefix");
     }
-    pqxx::read_transaction query(blue);
+    pqxx::read_transaction query(source);
     const auto oid = query.exec_params("SELECT to_regclass($1)::oid::int8", table.quoted());
     if (oid.empty() || oid[0][0].is_null()) continue;  // capture's own checks name a missing table
     auto described = catalog.describe(static_cast<std::uint32_t>(oid[0][0].as<std::int64_t>()));
@@ -708,13 +711,14 @@ void check_debezium_stream(const Plan& plan, pqxx::connection& blue, std::vector
         "FROM pg_class c WHERE c.oid = $1::int8::oid",
         oid[0][0].as<std::int64_t>(), text_array_literal(key));
     if (!other_identity.empty() && other_identity[0][0].as<bool>()) {
-      problems.push_back(field + ": blue's " + table.text() + " has a replica identity index other than its primary "
+      problems.push_back(field + ": " + side + "'s " + table.text() + " has a replica identity index other than its primary "
                          "key, so a change of the primary key would reach the stream as an update; use REPLICA "
                          "IDENTITY DEFAULT or FULL");
     }
     for (const auto& column : described->columns) {
       if (std::string why; !debezium::is_supported(column.type, &why)) {
-        problems.push_back(field + ": blue's " + table.text() + "." + column.name + ": " + why +
+        problems.push_back(field + ": " + side + "'s " + table.text() + "." + column.name + ": " + why +
+                           (directed.direction == Direction::kReverse ? " (green publishes the stream after a switch)" : "") +
                            "; take kafka.debezium out of the plan, or change the column's type");
       }
     }
@@ -792,6 +796,15 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     check_privileges(plan, *transforms, **blue, **green, problems);
     check_green_empty(plan, *transforms, **green, problems);
     check_debezium_stream(plan, **blue, problems);
+    if (plan.kafka.debezium.enabled) {
+      if (auto reverse = derive_reverse_plan(plan); reverse) {
+        check_debezium_stream(*reverse, **green, problems);
+      } else {
+        check.warnings.push_back(plan.file + ": kafka.debezium: the plan has no way back, so no pipeline reads "
+                                 "green after a switch and nothing publishes the Debezium-form stream then: start "
+                                 "a Debezium connector on green before switching");
+      }
+    }
     if (auto sees = check_sees_other_sessions(**blue, plan.source_side()); !sees) {
       check.warnings.push_back(sees.message());
     }

@@ -366,7 +366,7 @@ Status wait_before_retry(const Status& reason, Backoff& backoff, const StopSigna
 std::vector<std::string> topics_of(const Plan& plan) {
   std::vector<std::string> topics = {plan.changes_topic()};
   const auto& stream = plan.kafka.debezium;
-  if (!stream.enabled || plan.direction != Direction::kForward) return topics;
+  if (!stream.enabled) return topics;
   for (const auto& table : plan.source_tables()) {
     topics.push_back(debezium::table_topic(stream.topic_prefix, table.schema, table.name));
   }
@@ -420,11 +420,13 @@ void prepare_way_back(const Plan& plan, const std::string& bootstrap) {
   if (plan.kafka.is_embedded() || plan.direction != Direction::kForward) return;
   auto reverse = derive_reverse_plan(plan);
   if (!reverse) return;
-  if (auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, reverse->changes_topic(),
-                                           topic_settings_of(*reverse), kBrokerTimeout);
-      !topic) {
-    spdlog::warn("the reverse pipeline's topic is not made yet; it is tried again after a switch topic={} reason=\"{}\"",
-                 reverse->changes_topic(), topic.status().message());
+  for (const auto& name : topics_of(*reverse)) {
+    if (auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, name, topic_settings_of(*reverse),
+                                             kBrokerTimeout);
+        !topic) {
+      spdlog::warn("the reverse pipeline's topic is not made yet; it is tried again after a switch topic={} "
+                   "reason=\"{}\"", name, topic.status().message());
+    }
   }
 }
 
@@ -470,8 +472,9 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
   settings.drain_markers = drain_markers;
   settings.echo_origin = plan.echo_origin_name();
   settings.source_side = plan.source_side();
-  // The Debezium-form stream describes blue's tables: the forward direction's source.
-  if (plan.kafka.debezium.enabled && plan.direction == Direction::kForward) {
+  // The Debezium-form stream describes the source's tables: blue's, and after a switch
+  // green's, as Debezium's connector pointed at green would publish them.
+  if (plan.kafka.debezium.enabled) {
     settings.debezium = plan.kafka.debezium;
     settings.open_catalog = [&plan]() -> std::unique_ptr<debezium::TableCatalog> {
       return std::make_unique<debezium::PostgresTableCatalog>(plan.source().dsn, plan.source_side());
@@ -609,6 +612,17 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
     return status_of(error, "reading the databases' identities");
   }
   if (auto ours = check_state_is_ours(plan, *found, owner); !ours) return ours;
+  if (plan.direction == Direction::kReverse && !position.snapshot_complete) {
+    // A switch records the reverse pipeline's start on blue before clients move; without that
+    // record the journal that asked for this direction is not of these databases, and a
+    // snapshot would copy green over blue.
+    return Status::invalid(
+        "blue holds no start of the reverse pipeline (plan " + plan.name + " in cutover.apply_position), yet the "
+        "journal in " + plan.state_dir + " says clients were switched to green: that journal is of another blue "
+        "or green (a state_dir shared with another move, or databases made again), or blue was restored since. "
+        "cutover never copies green over blue; nothing was changed. Point state_dir at this move's own "
+        "directory, or remove its journal if these databases begin a new move");
+  }
   if (position.owner && (position.owner->tables != owner.tables || position.owner->relations.empty())) {
     // The same source tables (by OID) under new names, the plan amended after a rename; or a
     // row recorded before OIDs were, which gets them now.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <utility>
@@ -181,8 +182,15 @@ void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) 
   }
   // The Debezium-form topics are for consumers cutover does not know of, which may read them
   // after the move, and may be a team's own topics it continued: listed, never deleted.
-  std::vector<std::string> stream_topics = topics_of(plan);
-  stream_topics.erase(stream_topics.begin());  // the change log, above
+  std::vector<std::string> stream_topics;
+  for (const Plan* directed : {&plan, &reverse}) {
+    const auto of_direction = topics_of(*directed);
+    for (auto topic = of_direction.begin() + 1; topic != of_direction.end(); ++topic) {  // past the change log
+      if (std::find(stream_topics.begin(), stream_topics.end(), *topic) == stream_topics.end()) {
+        stream_topics.push_back(*topic);
+      }
+    }
+  }
   if (stream_topics.empty()) return;
   auto streamed = existing_topics(plan.kafka.brokers, plan.kafka.properties, stream_topics, kBrokerTimeout);
   if (!streamed) return;

@@ -65,6 +65,11 @@ const std::vector<PlanSetting>& plan_settings() {
        "Debezium's `tombstones.on.delete`: a record without a value after each delete",
        [](const Plan& p) { return p.kafka.debezium.tombstones ? 1L : 0L; },
        [](Plan& p, long v) { p.kafka.debezium.tombstones = v != 0; }},
+      {"kafka.debezium", "replace_null_with_default", SettingKind::kBoolean, 0, 1, {},
+       "Kafka Connect JsonConverter's `replace.null.with.default`: a NULL in a column that has a default is "
+       "written as the default",
+       [](const Plan& p) { return p.kafka.debezium.replace_null_with_default ? 1L : 0L; },
+       [](Plan& p, long v) { p.kafka.debezium.replace_null_with_default = v != 0; }},
       {"kafka.debezium", "decimal_handling_mode", SettingKind::kChoice, 0, 0, {"precise", "string", "double"},
        "Debezium's `decimal.handling.mode`",
        [](const Plan& p) { return static_cast<long>(p.kafka.debezium.modes.decimal); },

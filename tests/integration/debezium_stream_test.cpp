@@ -77,6 +77,8 @@ const std::vector<std::string> kChanges = {
     "UPDATE public.edge SET note = 'changed' WHERE a = 1",
     "UPDATE public.edge SET a = 6 WHERE a = 2",
     "DELETE FROM public.edge WHERE a = 3",
+    // A real NULL in a nullable column with a default: JsonConverter may write the default.
+    "INSERT INTO public.edge (a, b, note, d_date) VALUES (7, 'k', 'n7', NULL)",
     "BEGIN; UPDATE public.kinds SET small = 9 WHERE id = 4; UPDATE public.edge SET note = 'both' WHERE a = 4; COMMIT",
     "ALTER TABLE public.kinds REPLICA IDENTITY FULL",
     "UPDATE public.kinds SET small = 6 WHERE id = 1",
@@ -164,9 +166,9 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
   for (const auto& change : kChanges) harness.blue().execute(change);
 
   // kinds: 2 + 1 + 3 (a key change: delete, tombstone, create) + 2 (delete, tombstone) + 2 + 1 + 1 + 2;
-  // edge: 5 + 1 + 3 + 2 + 1; 13 transactions, each a BEGIN and an END.
+  // edge: 5 + 1 + 3 + 2 + 1 + 1; 14 transactions, each a BEGIN and an END.
   const std::vector<std::pair<std::string, std::size_t>> topics = {
-      {"public.kinds", 14}, {"public.edge", 12}, {"transaction", 26}};
+      {"public.kinds", 14}, {"public.edge", 13}, {"transaction", 28}};
   for (const auto& [name, count] : topics) {
     ChangeLogReader theirs(kafka.bootstrap(), "dbz." + name);
     ChangeLogReader ours(kafka.bootstrap(), "cz." + name);
@@ -209,10 +211,43 @@ void pgbench_init(const PostgresCluster& cluster, const TemporaryDirectory& work
   ASSERT_EQ(child.wait(120s).value_or(-1), 0) << child.standard_error();
 }
 
+// pgbench's TPC-B on `cluster`, to its end.
+int pgbench_on(const PostgresCluster& cluster, const TemporaryDirectory& work, const std::vector<std::string>& options) {
+  std::vector<std::string> argv = {kPostgresBin + "pgbench", "-h", "127.0.0.1", "-p", std::to_string(cluster.port()),
+                                   "-U", "postgres"};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.push_back("postgres");
+  ChildProcess child(argv, work.path());
+  const int exit_code = child.wait(600s).value_or(-1);
+  EXPECT_EQ(exit_code, 0) << child.standard_error();
+  return exit_code;
+}
+
+// Waits until `cluster` and the sink's database hold the same rows of pgbench's keyed tables.
+void expect_sink_equal_to(PostgresCluster& cluster, const char* side, PostgresCluster& warehouse,
+                          KafkaConnect& connect) {
+  for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers"}) {
+    const std::string query = std::string("SELECT * FROM ") + table;
+    std::string expected;
+    std::string actual;
+    const auto deadline = std::chrono::steady_clock::now() + 180s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      expected = ForwardHarness::digest(cluster, query);
+      actual = ForwardHarness::digest(warehouse, query);
+      if (expected == actual) break;
+      std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_EQ(actual, expected) << table << ": the sink's database differs from " << side << "\n"
+                                << connect.state("sink") << "\n" << connect.log();
+  }
+}
+
 // A consumer nobody here wrote: Debezium's JDBC sink, in Kafka Connect, reads the stream of a
 // run under pgbench (with key changes and deletes added) into a third database, which must end
-// equal to blue table by table.
-TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlue) {
+// equal to blue table by table; and after the switch, when green publishes the stream, equal
+// to green after pgbench and key changes there.
+TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenAfterTheSwitch) {
+  ::setenv("CUTOVER_TOKEN", "debezium-token", 1);  // for the switch, in the run and the CLI
   KafkaCluster kafka;
   ForwardHarness harness;
   PostgresCluster warehouse;
@@ -220,7 +255,11 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlue) {
   pgbench_init(warehouse, harness.work());  // the rows the stream starts after, as blue has them
   harness.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
   harness.create_pgbench_schema_on_green();
-  harness.write_plan(kPgbenchTables, "",
+  harness.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");  // for the way back
+  harness.write_plan(kPgbenchTables,
+                     "state_dir: " + harness.work().path() + "/state\n"
+                     "verify:\n  before_switch: none\ncutover:\n  max_lag: 60s\n  fence_blue: true\n  switch:\n"
+                     "    command: [\"/bin/true\", \"{to}\"]\n",
                      "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
   harness.start_run();
   KafkaConnect connect(kafka.bootstrap(),
@@ -236,27 +275,36 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlue) {
                          {"primary.key.mode", "record_key"},
                          {"schema.evolution", "none"},
                          {"collection.name.format", "${source.table}"}}});
-  ASSERT_EQ(harness.pgbench({"-c", "4", "-j", "2", "-T", "15", "-n"}), 0);
+  ASSERT_EQ(pgbench_on(harness.blue(), harness.work(), {"-c", "4", "-j", "2", "-T", "15", "-n"}), 0);
   harness.blue().execute("UPDATE pgbench_tellers SET tid = tid + 1000 WHERE tid <= 3;"
                          "UPDATE pgbench_accounts SET aid = aid + 1000000, abalance = abalance + 1 WHERE aid % 250 = 0;"
                          "DELETE FROM pgbench_accounts WHERE aid % 97 = 0;"
                          "DELETE FROM pgbench_branches WHERE bid = 1");
-  for (const char* table : {"pgbench_accounts", "pgbench_branches", "pgbench_tellers"}) {
-    const std::string query = std::string("SELECT * FROM ") + table;
-    std::string expected;
-    std::string actual;
-    const auto deadline = std::chrono::steady_clock::now() + 180s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      expected = ForwardHarness::digest(harness.blue(), query);
-      actual = ForwardHarness::digest(warehouse, query);
-      if (expected == actual) break;
-      std::this_thread::sleep_for(500ms);
-    }
-    EXPECT_EQ(actual, expected) << table << ": the sink's database differs from blue\n"
-                                << connect.state("sink") << "\n" << connect.log();
-  }
+  expect_sink_equal_to(harness.blue(), "blue", warehouse, connect);
   EXPECT_GT(harness.blue().query_number("SELECT count(*) FROM pgbench_history"), 100);
   EXPECT_EQ(connect.state("sink"), "RUNNING/RUNNING");
+
+  // The application moves to green; the stream goes on from green's changes.
+  const auto verified = harness.cli({"verify"});
+  ASSERT_EQ(verified.exit_code, 0) << verified.errors << verified.output.dump(2) << harness.run().standard_error();
+  const auto switched = harness.cli({"switch"});
+  ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << harness.run().standard_error();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (harness.cli({"status"}).output.value("direction", std::string()) != "reverse") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << harness.run().standard_error();
+    std::this_thread::sleep_for(300ms);
+  }
+  const long history_before = harness.green().query_number("SELECT count(*) FROM pgbench_history");
+  harness.green().execute("INSERT INTO pgbench_branches VALUES (1, 42)");  // pgbench counts branches for its scale
+  ASSERT_EQ(pgbench_on(harness.green(), harness.work(), {"-c", "4", "-j", "2", "-T", "10", "-n"}), 0);
+  harness.green().execute("UPDATE pgbench_tellers SET tid = tid + 2000 WHERE tid > 1000;"
+                          "UPDATE pgbench_accounts SET aid = aid + 3000000 WHERE aid % 333 = 0;"
+                          "DELETE FROM pgbench_accounts WHERE aid % 101 = 0");
+  EXPECT_GT(harness.green().query_number("SELECT count(*) FROM pgbench_history"), history_before + 100);
+  expect_sink_equal_to(harness.green(), "green after the switch", warehouse, connect);
+  EXPECT_EQ(connect.state("sink"), "RUNNING/RUNNING");
+  // Blue, kept current for a rollback, holds the same.
+  EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM pgbench_accounts", "SELECT * FROM pgbench_accounts"));
 }
 
 // A column Debezium's mapping has no form for is refused before anything is made, named with

@@ -91,7 +91,8 @@ def same(field, value, text, row, name):
     """Whether the decoded `value` is blue's `text`; None when the comparison does not apply."""
     kind, ftype = field.get("name", ""), field["type"]
     if text is None:
-        return value is None
+        # JsonConverter's replace.null.with.default: a NULL in a column with a default reads as it.
+        return value == field["default"] if "default" in field else value is None
     if value == PLACEHOLDER or value == [PLACEHOLDER] or value == base64.b64encode(PLACEHOLDER.encode()).decode():
         return None
     if kind == "org.apache.kafka.connect.data.Decimal":

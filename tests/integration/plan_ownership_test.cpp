@@ -138,6 +138,35 @@ TEST_F(PlanOwnershipTest, ALeftoverSlotWithoutARecordIsNotTakenOverAndGreenKeeps
   EXPECT_EQ(blue_objects(), "slot cutover_items");
 }
 
+// A state directory whose journal says clients were switched to green, met by the databases
+// of another move (a state_dir shared, or blue and green made again): the run would start the
+// reverse pipeline, whose target is blue, and its snapshot would copy green over blue. It
+// refuses, and blue keeps its rows.
+TEST_F(PlanOwnershipTest, AJournalOfAnotherMovesSwitchNeverCopiesGreenOverBlue) {
+  const std::string state = h_.work().path() + "/state-t";
+  {
+    ForwardHarness earlier;  // another blue and green, of a plan of the same name, switched
+    earlier.blue().execute("CREATE TABLE items (id bigint PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'a')");
+    earlier.green().execute("CREATE TABLE items (id bigint PRIMARY KEY, v text)");
+    ::setenv("CUTOVER_TOKEN", "ownership-token", 1);
+    earlier.write_plan("  - source: items\n",
+                       "state_dir: " + state + "\nverify:\n  before_switch: none\ncutover:\n  fence_blue: true\n"
+                       "  switch:\n    command: [\"/bin/true\", \"{to}\"]\n");
+    earlier.start_run();
+    ASSERT_EQ(earlier.cli({"verify"}).exit_code, 0);
+    const auto switched = earlier.cli({"switch"});
+    ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2);
+    earlier.run().signal(SIGTERM);
+    ASSERT_TRUE(earlier.run().wait(60s).has_value());
+  }
+  const auto outcome = cutover({"run", plan_named("t")});
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("cutover never copies green over blue; nothing was changed"), std::string::npos)
+      << outcome.output;
+  EXPECT_EQ(h_.blue().query_value("SELECT count(*) || ':' || sum(id) FROM items"), "20:210");
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "0");
+}
+
 TEST_F(PlanOwnershipTest, AnUnfinishedSnapshotOfAnotherSourceIsNotResumed) {
   // What a run against another blue left: its record names another system and database.
   h_.green().execute(

@@ -114,6 +114,24 @@ TEST_F(DebeziumEncoderTest, WithoutSchemasAndTombstonesOnlyThePayloadsAreWritten
   EXPECT_EQ(value["source"]["sequence"], "[null,\"103\"]");
 }
 
+// A real NULL in a column that has a default: Kafka Connect's JsonConverter, with its
+// replace.null.with.default on (its default), writes the default, which is what the golden test
+// found in Debezium's records; turned off, null.
+TEST_F(DebeziumEncoderTest, ARealNullInAColumnWithADefaultIsWrittenAsTheDefaultUnlessTurnedOff) {
+  catalog_.tables[1].columns[1].default_expression = "'none'::text";
+  for (bool replace : {true, false}) {
+    auto stream = settings();
+    stream.replace_null_with_default = replace;
+    EventEncoder encoder(stream, "db", catalog_);
+    const pgoutput::Tuple with_null = {{pgoutput::ValueKind::kText, "3"}, {pgoutput::ValueKind::kNull, ""}};
+    const auto encoded = transaction(encoder, {pgoutput::Insert{1, with_null}});
+    ASSERT_TRUE(encoded.status) << encoded.status.message();
+    ASSERT_EQ(encoded.records.size(), 3u);
+    const auto after = nlohmann::json::parse(encoded.records[1].value)["payload"]["after"];
+    EXPECT_EQ(after["note"], replace ? nlohmann::json("none") : nlohmann::json()) << after.dump();
+  }
+}
+
 TEST_F(DebeziumEncoderTest, ATransactionsEndListsItsTablesAsJavasHashMapDoes) {
   // "public.kinds" and "public.edge" fall in buckets 8 and 4 of a HashMap of 16.
   EXPECT_EQ(in_java_hash_map_order({{"public.kinds", 1}, {"public.edge", 2}}),
