@@ -34,20 +34,24 @@ constexpr auto kSlotWarningInterval = std::chrono::minutes(1);
 constexpr Backoff::Settings kRestartBackoff{std::chrono::milliseconds(500), std::chrono::seconds(10),
                                             std::chrono::seconds(30)};
 constexpr auto kPublicationInterval = std::chrono::seconds(5);
-// The embedded broker keeps about 5 MiB per partition; capture stays this far ahead of the
-// applier at most, so nothing is dropped before it is applied.
-constexpr std::uint64_t kEmbeddedLeadBytes = 2u << 20;
+// The embedded broker, and `cutover broker`, keep about 5 MiB per partition; capture stays this
+// far ahead of the applier at most, so nothing is dropped before it is applied.
+constexpr std::uint64_t kLeadBytes = 2u << 20;
 
-// Holds capture back while the applier has not read what it wrote (embedded broker only).
+// Holds capture back while the applier has not read what it wrote: with the embedded broker,
+// and whenever blue's slot is confirmed only as far as the target applied (on_apply), where
+// running ahead gains blue nothing and a broker that keeps little log (`cutover broker`)
+// would drop a catch-up's backlog before it is read, again at each restart.
 class LeadLimitedSink final : public ChangeLogSink {
  public:
   LeadLimitedSink(std::unique_ptr<ChangeLogSink> inner, const std::atomic<std::uint64_t>& consumed)
       : inner_(std::move(inner)), consumed_(consumed), consumed_at_start_(consumed.load()) {}
   Result<Offer> offer(const ChangeRecord& record, std::uint64_t sequence) override {
-    if (offered_ > consumed_.load() - consumed_at_start_ + kEmbeddedLeadBytes) return Offer::kQueueFull;
+    const bool change_log = record.topic.empty();  // the Debezium-form topics have no reader here
+    if (change_log && offered_ > consumed_.load() - consumed_at_start_ + kLeadBytes) return Offer::kQueueFull;
     auto offered = inner_->offer(record, sequence);
     // Values only: that is what the applier counts as it reads.
-    if (offered && *offered == Offer::kQueued) offered_ += record.value.size();
+    if (change_log && offered && *offered == Offer::kQueued) offered_ += record.value.size();
     return offered;
   }
   void serve(std::chrono::milliseconds wait) override { inner_->serve(wait); }
@@ -727,7 +731,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
     // Stops with the run, when capture ends, or when the publication watch finds it changed.
     StopSignal session_stop(stop);
     SinkWrapper limit_lead;
-    if (plan.kafka.is_embedded()) {
+    if (plan.kafka.is_embedded() || plan.replication.slot_advance == SlotAdvance::kOnApply) {
       limit_lead = [&status](std::unique_ptr<ChangeLogSink> producer) -> std::unique_ptr<ChangeLogSink> {
         return std::make_unique<LeadLimitedSink>(std::move(producer), status.apply.consumed_bytes);
       };
