@@ -725,6 +725,21 @@ void check_debezium_stream(const Plan& directed, pqxx::connection& source, std::
   }
 }
 
+// After a switch the stream comes from green's tables: a table the plan renames (or moves to
+// another schema) is published on another topic from then on, and a consumer that reads only
+// blue's topic would stop seeing its changes without an error.
+void warn_of_topics_changing_at_the_switch(const Plan& plan, DatabaseCheck& check) {
+  const auto& stream = plan.kafka.debezium;
+  for (const auto& mapping : plan.tables) {
+    const std::string before = debezium::table_topic(stream.topic_prefix, mapping.source.schema, mapping.source.name);
+    const std::string after = debezium::table_topic(stream.topic_prefix, mapping.target.schema, mapping.target.name);
+    if (before == after) continue;
+    check.warnings.push_back(plan.file + ": kafka.debezium: " + mapping.source.text() + "'s changes are published on " +
+                             before + " until the switch and on " + after + " (green's " + mapping.target.text() +
+                             ") after it: have its consumers read both topics");
+  }
+}
+
 }  // namespace
 
 DatabaseCheck check_plan_against_databases(const Plan& plan) {
@@ -799,6 +814,7 @@ DatabaseCheck check_plan_against_databases(const Plan& plan) {
     if (plan.kafka.debezium.enabled) {
       if (auto reverse = derive_reverse_plan(plan); reverse) {
         check_debezium_stream(*reverse, **green, problems);
+        warn_of_topics_changing_at_the_switch(plan, check);
       } else {
         check.warnings.push_back(plan.file + ": kafka.debezium: the plan has no way back, so no pipeline reads "
                                  "green after a switch and nothing publishes the Debezium-form stream then: start "

@@ -378,6 +378,18 @@ std::vector<std::string> topics_of(const Plan& plan) {
   return topics;
 }
 
+// Every topic the direction writes, made where missing: at the start, and again before each
+// restarted session, since brokers that came back without their log (or a topic deleted
+// meanwhile) no longer have them and capture's producer must not wait on a topic nobody makes.
+Status ensure_topics(const Plan& plan, const std::string& bootstrap) {
+  for (const auto& name : topics_of(plan)) {
+    auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, name, topic_settings_of(plan),
+                                         kBrokerTimeout);
+    if (!topic) return topic.status();
+  }
+  return Status::ok();
+}
+
 Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBroker>& embedded) {
   std::string bootstrap = plan.kafka.brokers;
   if (plan.kafka.is_embedded()) {
@@ -394,11 +406,7 @@ Result<std::string> prepare_broker(const Plan& plan, std::unique_ptr<EmbeddedBro
       !reachable) {
     return reachable;
   }
-  for (const auto& name : topics_of(plan)) {
-    auto topic = ensure_change_log_topic(bootstrap, plan.kafka.properties, name, topic_settings_of(plan),
-                                         kBrokerTimeout);
-    if (!topic) return topic.status();
-  }
+  if (auto made = ensure_topics(plan, bootstrap); !made) return made;
   // Judged once it exists: a topic made elsewhere or changed since, and one just made with the
   // brokers' defaults (one replica, min.insync.replicas 1), must not carry changes that
   // on_kafka_ack would confirm on blue.
@@ -695,13 +703,9 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   Backoff backoff(kRestartBackoff);
   Status outcome = Status::ok();
   for (bool first_session = true; !stop.requested(); first_session = false) {
-    // Brokers that came back without their log (or a topic deleted meanwhile) no longer have
-    // the topic; capture's producer must not wait on a topic nobody makes again.
     if (!first_session) {
-      if (auto topic = ensure_change_log_topic(*bootstrap, plan.kafka.properties, plan.changes_topic(),
-                                               topic_settings_of(plan), kBrokerTimeout);
-          !topic) {
-        if (outcome = wait_before_retry(topic.status(), backoff, stop); !outcome) break;
+      if (auto made = ensure_topics(plan, *bootstrap); !made) {
+        if (outcome = wait_before_retry(made, backoff, stop); !outcome) break;
         continue;
       }
     }

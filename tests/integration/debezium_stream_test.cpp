@@ -334,5 +334,22 @@ TEST(DebeziumStream, AColumnWithoutADebeziumFormIsRefusedBeforeAnythingIsMade) {
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication"), "0");
 }
 
+// A table the plan renames is published on another topic once green publishes the stream:
+// validate says so, naming both topics, instead of its consumers going quiet at the switch.
+TEST(DebeziumStream, ATableRenamedByThePlanIsNamedWithBothOfItsTopics) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE public.users (id int PRIMARY KEY, name text)");
+  harness.green().execute("CREATE TABLE public.accounts (id int PRIMARY KEY, name text)");
+  harness.write_plan("  - source: public.users\n    target: public.accounts\n", "",
+                     "kafka:\n  brokers: embedded\n  debezium: {topic_prefix: cz}\n");
+  ChildProcess validate({CUTOVER_BINARY, "validate", "--connect", harness.plan_path()}, harness.work().path());
+  EXPECT_EQ(validate.wait(120s).value_or(-1), 0) << validate.standard_output() << validate.standard_error();
+  const std::string said = validate.standard_output() + validate.standard_error();
+  EXPECT_NE(said.find("public.users's changes are published on cz.public.users until the switch and on "
+                      "cz.public.accounts (green's public.accounts) after it"),
+            std::string::npos)
+      << said;
+}
+
 }  // namespace
 }  // namespace cutover::testing
