@@ -346,37 +346,31 @@ Status EventEncoder::write_key(std::string& key, const Table& table, const pgout
   return Status::ok();
 }
 
-void EventEncoder::write_source(JsonWriter& out, const Table& table, Lsn lsn) const {
-  const auto& transaction = *transaction_;
-  const std::int64_t commit_micros = unix_microseconds(transaction.begin.commit_time);
-  const std::string lsn_text = std::to_string(lsn.value());
-  const std::string sequence =
-      "[" + (last_commit_lsn_ ? "\"" + std::to_string(last_commit_lsn_->value()) + "\"" : std::string("null")) +
-      ",\"" + lsn_text + "\"]";
+void EventEncoder::write_source(JsonWriter& out, const Table& table, const SourcePoint& source) const {
   out.begin_object()
       .key("version").string(kVersion)
       .key("connector").string("postgresql")
       .key("name").string(settings_.topic_prefix)
-      .key("ts_ms").number(commit_micros / 1000)
-      .key("snapshot").string("false")
+      .key("ts_ms").number(source.unix_microseconds / 1000)
+      .key("snapshot").string(source.snapshot)
       .key("db").string(database_name_)
-      .key("sequence").string(sequence)
-      .key("ts_us").number(commit_micros)
-      .key("ts_ns").number(commit_micros * 1000)
+      .key("sequence").string(source.sequence)
+      .key("ts_us").number(source.unix_microseconds)
+      .key("ts_ns").number(source.unix_microseconds * 1000)
       .key("schema").string(table.schema)
       .key("table").string(table.name)
-      .key("txId").number(transaction.begin.xid)
-      .key("lsn").unsigned_number(lsn.value())
+      .key("txId").unsigned_number(source.xid)
+      .key("lsn").unsigned_number(source.lsn.value())
       .key("xmin").null()
       .key("origin");
-  if (transaction.origin.empty()) {
+  if (source.origin == nullptr || source.origin->empty()) {
     out.null();
   } else {
-    out.string(transaction.origin);
+    out.string(*source.origin);
   }
   out.key("origin_lsn");
-  if (transaction.origin_lsn) {
-    out.unsigned_number(transaction.origin_lsn->value());
+  if (source.origin_lsn) {
+    out.unsigned_number(source.origin_lsn->value());
   } else {
     out.null();
   }
@@ -396,6 +390,48 @@ Status EventEncoder::row_event(const Table& table, Op op, const Image& before, c
   ++transaction.total_order;
   ++*collection_count;
 
+  SourcePoint source;
+  source.unix_microseconds = unix_microseconds(transaction.begin.commit_time);
+  source.sequence = "[" +
+                    (last_commit_lsn_ ? "\"" + std::to_string(last_commit_lsn_->value()) + "\"" : std::string("null")) +
+                    ",\"" + std::to_string(lsn.value()) + "\"]";
+  source.xid = transaction.begin.xid;
+  source.lsn = lsn;
+  source.origin = &transaction.origin;
+  source.origin_lsn = transaction.origin_lsn;
+  std::string block;
+  if (settings_.transactions) {
+    JsonWriter(block).begin_object()
+        // Debezium's block names the transaction by the event's own position, not its first.
+        .key("id").string(std::to_string(transaction.begin.xid) + ":" + std::to_string(lsn.value()))
+        .key("total_order").unsigned_number(transaction.total_order)
+        .key("data_collection_order").unsigned_number(*collection_count)
+        .end_object();
+  }
+  return append_event(table, op, before, after, source, block, records);
+}
+
+Status EventEncoder::encode_snapshot_row(std::uint32_t relation_oid, const pgoutput::Tuple& row, SnapshotMark mark,
+                                         const SnapshotPoint& point, std::vector<ChangeRecord>& records) {
+  const auto found = tables_.find(relation_oid);
+  if (found == tables_.end()) {
+    return Status::error("debezium snapshot: a row of relation " + std::to_string(relation_oid) +
+                         " before its description");
+  }
+  static constexpr const char* kMarks[] = {"first", "first_in_data_collection", "true", "last_in_data_collection",
+                                           "last"};
+  SourcePoint source;
+  source.unix_microseconds = point.unix_microseconds;
+  source.snapshot = kMarks[static_cast<int>(mark)];
+  source.sequence = "[null,\"" + std::to_string(point.lsn.value()) + "\"]";
+  source.xid = point.xid;
+  source.lsn = point.lsn;
+  return append_event(found->second, Op::kRead, {}, {&row}, source, "", records);
+}
+
+Status EventEncoder::append_event(const Table& table, Op op, const Image& before, const Image& after,
+                                  const SourcePoint& source, const std::string& transaction_block,
+                                  std::vector<ChangeRecord>& records) const {
   ChangeRecord record;
   record.topic = table.topic;
   if (table.key.empty()) {
@@ -411,17 +447,12 @@ Status EventEncoder::row_event(const Table& table, Op op, const Image& before, c
   out.key("after");
   if (auto written = write_image(out, table, after); !written) return written;
   out.key("source");
-  write_source(out, table, lsn);
+  write_source(out, table, source);
   out.key("transaction");
-  if (settings_.transactions) {
-    out.begin_object()
-        // Debezium's block names the transaction by the event's own position, not its first.
-        .key("id").string(std::to_string(transaction.begin.xid) + ":" + std::to_string(lsn.value()))
-        .key("total_order").unsigned_number(transaction.total_order)
-        .key("data_collection_order").unsigned_number(*collection_count)
-        .end_object();
-  } else {
+  if (transaction_block.empty()) {
     out.null();
+  } else {
+    out.raw(transaction_block);
   }
   const std::int64_t now = now_nanoseconds();
   out.key("op").string(std::string(1, static_cast<char>(op)))

@@ -13,6 +13,7 @@
 #include "cutover/common/logging.h"
 #include "cutover/common/periodic.h"
 #include "cutover/pipeline/connected_validation.h"
+#include "cutover/pipeline/debezium_snapshot.h"
 #include "cutover/pipeline/partition_watch.h"
 #include "cutover/pipeline/plan_ownership.h"
 #include "cutover/pipeline/topic_check.h"
@@ -130,9 +131,11 @@ void undo_snapshot(const Plan& plan, const SourceState& before, const std::vecto
 }
 
 // Snapshot copy from a new slot's exported snapshot; green records the consistent point.
-// A copy that fails leaves blue without the slot and publication it made.
-Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
-                const std::atomic<bool>& stop) {
+// With `bootstrap` (kafka.debezium.snapshot_events), the same rows are published as `op: r`
+// events beside the copy, under the same snapshot, and the snapshot is done only once Kafka
+// holds them all. A copy that fails leaves blue without the slot and publication it made.
+Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status, StopSignal& stop,
+                const std::string* bootstrap) {
   status.phase = Phase::kSnapshotting;
   // An unfinished snapshot is never resumed: its slot and the targets start over. The slot
   // is this plan's: check_state_is_ours proved it.
@@ -142,10 +145,35 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status,
   ExportedSnapshot exported;
   auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
   if (!slot) return slot.status();
+  // Either side failing stops the other.
+  StopSignal snapshot_stop(stop);
   SnapshotCopy copy(plan.snapshot, databases.transforms, plan.source().dsn, plan.target().dsn,
-                    exported.name, status.snapshot, stop);
+                    exported.name, status.snapshot, snapshot_stop.flag());
   Status copied = copy.empty_targets();
-  if (copied) copied = copy.run();
+  if (copied) {
+    Status published = Status::ok();
+    std::atomic<bool> publishing_failed{false};
+    std::thread events;
+    if (bootstrap != nullptr) {
+      events = std::thread([&] {
+        debezium::SnapshotEventCounts counts;
+        published = publish_debezium_snapshot(plan, *bootstrap, producer_properties(plan), exported.name,
+                                              slot->confirmed, snapshot_stop.flag(), counts);
+        if (!published) {
+          publishing_failed = true;
+          snapshot_stop.request();
+        }
+      });
+    }
+    copied = copy.run();
+    // The first failure is the one to tell; the other side only stopped because of it.
+    const bool publishing_failed_first = publishing_failed.load();
+    if (!copied) snapshot_stop.request();
+    if (events.joinable()) events.join();
+    if (!published && (copied || publishing_failed_first)) {
+      copied = published.with_context("publishing the Debezium-form snapshot");
+    }
+  }
   exported.connection.reset();
   if (copied) copied = record_snapshot_complete(*databases.target, plan, slot->confirmed);
   if (!copied) {
@@ -670,12 +698,21 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       return reachable;
     }
   }
+  std::unique_ptr<EmbeddedBroker> embedded;
+  std::optional<std::string> bootstrap;
   if (!position.snapshot_complete) {
     if (auto created = ensure_position_table(*databases->target); !created) return created;
     if (auto recorded = record_snapshot_started(*databases->target, plan, owner); !recorded) {
       return recorded;
     }
-    if (auto copied = snapshot(plan, *databases, status, stop.flag()); !copied) {
+    // The Debezium-form snapshot needs the broker and its topics before the copy: then a
+    // failed first start leaves those topics (with the rows it published) behind.
+    if (plan.kafka.debezium.enabled && plan.kafka.debezium.snapshot_events) {
+      auto prepared = prepare_broker(plan, embedded);
+      if (!prepared) return prepared.status();
+      bootstrap = std::move(prepared.value());
+    }
+    if (auto copied = snapshot(plan, *databases, status, stop, bootstrap ? &*bootstrap : nullptr); !copied) {
       // A first start leaves nothing behind; a resumed one keeps its record, which proves
       // the targets are this plan's to copy into again.
       if (first_snapshot) {
@@ -689,11 +726,13 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
     return Status::error(lost);
   }
   if (auto created = ensure_position_table(*databases->target); !created) return created;
-  // The topic is made once the snapshot is done, so that a refused or failed first start
-  // leaves none behind.
-  std::unique_ptr<EmbeddedBroker> embedded;
-  auto bootstrap = prepare_broker(plan, embedded);
-  if (!bootstrap) return bootstrap.status();
+  // The topics are made once the snapshot is done, so that a refused or failed first start
+  // leaves none behind (but for the Debezium-form snapshot's, above).
+  if (!bootstrap) {
+    auto prepared = prepare_broker(plan, embedded);
+    if (!prepared) return prepared.status();
+    bootstrap = std::move(prepared.value());
+  }
   prepare_way_back(plan, *bootstrap);
   if (stop.requested()) return Status::ok();
   status.phase = Phase::kStreaming;
@@ -825,6 +864,11 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, StopSignal& stop
 }
 
 Status run_capture_only(const Plan& plan, StopSignal& stop) {
+  if (plan.kafka.debezium.enabled && plan.kafka.debezium.snapshot_events) {
+    return Status::invalid(plan.file + ": kafka.debezium.snapshot_events: the rows are published with green's "
+                           "snapshot, which cutover run makes and cutover capture does not; use cutover run, or "
+                           "leave snapshot_events out (nothing was created)");
+  }
   if (plan.replication.slot_advance == SlotAdvance::kOnApply && !plan.has_target()) {
     return Status::invalid(plan.file + ": replication.slot_advance: on_apply confirms blue's "
                            "slot from green's applied position, so the plan needs green");

@@ -65,6 +65,11 @@ const std::vector<PlanSetting>& plan_settings() {
        "Debezium's `tombstones.on.delete`: a record without a value after each delete",
        [](const Plan& p) { return p.kafka.debezium.tombstones ? 1L : 0L; },
        [](Plan& p, long v) { p.kafka.debezium.tombstones = v != 0; }},
+      {"kafka.debezium", "snapshot_events", SettingKind::kBoolean, 0, 1, {},
+       "Debezium's initial snapshot (`snapshot.mode=initial`): green's first snapshot also publishes every row of "
+       "the source tables as an `op: r` event",
+       [](const Plan& p) { return p.kafka.debezium.snapshot_events ? 1L : 0L; },
+       [](Plan& p, long v) { p.kafka.debezium.snapshot_events = v != 0; }},
       {"kafka.debezium", "replace_null_with_default", SettingKind::kBoolean, 0, 1, {},
        "Kafka Connect JsonConverter's `replace.null.with.default`: a NULL in a column that has a default is "
        "written as the default",

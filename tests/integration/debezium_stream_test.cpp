@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <iostream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "fixtures/change_log_reader.h"
@@ -85,6 +87,17 @@ const std::vector<std::string> kChanges = {
     "DELETE FROM public.kinds WHERE id = 4",
 };
 
+// Rows both find when they start: Debezium's initial snapshot and cutover's snapshot_events
+// publish them as `op: r` (kinds has one, so it is both the first and the last of its table).
+const std::string kSnapshotRows = R"(
+  INSERT INTO public.kinds (id, small, real_v, loose, day, stamptz, span, raw, doc, bits, ints, feeling, money_v)
+    VALUES (101, 7, 2.5, 3.25, '2023-05-06', '2023-05-06 07:08:09.5+00', '2 days 03:00:00', '\x0a0b', '{"s": 1}',
+            B'0000000011', '{4,5}', 'ok', 3.5);
+  INSERT INTO public.edge (a, b, loose, tz, note, big_doc) VALUES
+    (101, 's', 1.5, '2022-01-02 03:04:05+00', 's1', ('{"k": "' || repeat('p', 3000) || '"}')::jsonb),
+    (102, 's', NULL, NULL, 's2', NULL), (103, 't', -7, 'infinity', NULL, NULL);
+)";
+
 // Debezium's connector on `blue` with topic prefix "dbz", its slot and publication its own.
 std::vector<KafkaConnect::Properties> debezium_connector(const PostgresCluster& blue) {
   return {{{"name", "dbz"},
@@ -114,8 +127,14 @@ nlohmann::json comparable(const nlohmann::json& record) {
       if (payload->contains("op")) payload->erase(processing_time);
     }
     if (payload->contains("source")) {
-      (*payload)["source"].erase("version");
-      (*payload)["source"]["name"] = "dbz";
+      auto& source = (*payload)["source"];
+      source.erase("version");
+      source["name"] = "dbz";
+      if (payload->value("op", "") == "r") {
+        // A snapshot's position, transaction and time are each snapshot's own (Debezium's
+        // slot is not cutover's); expect_snapshot_positions checks cutover's.
+        for (const char* own : {"lsn", "txId", "sequence", "ts_ms", "ts_us", "ts_ns"}) source.erase(own);
+      }
     }
   }
   return value;
@@ -148,14 +167,33 @@ void expect_same_records(const std::vector<ChangeLogEvent>& debezium, const std:
   }
 }
 
+// cutover's `r` events all name the slot's consistent point, which green recorded, and one
+// snapshot transaction and time.
+void expect_snapshot_positions(const std::vector<ChangeLogEvent>& events, const std::string& consistent_lsn) {
+  std::set<std::string> transactions;
+  std::size_t snapshot_rows = 0;
+  for (const auto& event : events) {
+    if (!event.value.is_object() || event.value["payload"].value("op", "") != "r") continue;
+    ++snapshot_rows;
+    const auto& source = event.value["payload"]["source"];
+    EXPECT_EQ(source["lsn"].dump(), consistent_lsn) << source.dump();
+    EXPECT_EQ(source["sequence"], "[null,\"" + consistent_lsn + "\"]") << source.dump();
+    transactions.insert(source["txId"].dump() + " " + source["ts_us"].dump());
+  }
+  EXPECT_GT(snapshot_rows, 0u);
+  EXPECT_EQ(transactions.size(), 1u);
+}
+
 TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameChanges) {
   KafkaCluster kafka;
   ForwardHarness harness;
   harness.blue().execute(kSchema);
   harness.green().execute(kSchema);
+  harness.blue().execute(kSnapshotRows);
   KafkaConnect connect(kafka.bootstrap(), debezium_connector(harness.blue()));
   harness.write_plan("  - source: public.kinds\n  - source: public.edge\n", "",
-                     "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
+                     "kafka:\n  brokers: \"" + kafka.bootstrap() +
+                         "\"\n  debezium:\n    topic_prefix: cz\n    snapshot_events: true\n");
   harness.start_run();
   // Both slots stream before the first change: Debezium's is in use once its snapshot is done.
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -165,10 +203,11 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
   }
   for (const auto& change : kChanges) harness.blue().execute(change);
 
-  // kinds: 2 + 1 + 3 (a key change: delete, tombstone, create) + 2 (delete, tombstone) + 2 + 1 + 1 + 2;
-  // edge: 5 + 1 + 3 + 2 + 1 + 1; 14 transactions, each a BEGIN and an END.
+  // kinds: 1 snapshot row, then 2 + 1 + 3 (a key change: delete, tombstone, create) + 2 (delete, tombstone) + 2 + 1
+  // + 1 + 2; edge: 3 snapshot rows, then 5 + 1 + 3 + 2 + 1 + 1; 14 transactions, each a BEGIN and an END (the
+  // snapshot has none).
   const std::vector<std::pair<std::string, std::size_t>> topics = {
-      {"public.kinds", 14}, {"public.edge", 13}, {"transaction", 28}};
+      {"public.kinds", 15}, {"public.edge", 16}, {"transaction", 28}};
   for (const auto& [name, count] : topics) {
     ChangeLogReader theirs(kafka.bootstrap(), "dbz." + name);
     ChangeLogReader ours(kafka.bootstrap(), "cz." + name);
@@ -179,6 +218,13 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
                                               << harness.run().standard_error();
     std::this_thread::sleep_for(2s);  // nothing more comes
     expect_same_records(theirs.events(), ours.events(), name);
+    if (name != "transaction") {
+      std::smatch point;
+      const std::string log = harness.run().standard_error();
+      ASSERT_TRUE(std::regex_search(log, point, std::regex("snapshot complete consistent_point=([0-9A-F/]+)")));
+      expect_snapshot_positions(ours.events(), harness.blue().query_value("SELECT ('" + point[1].str() +
+                                                                          "'::pg_lsn - '0/0'::pg_lsn)::bigint"));
+    }
   }
   for (const char* table : {"kinds", "edge"}) {
     const std::string query = std::string("SELECT * FROM public.") + table;
@@ -192,6 +238,7 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
                        harness.work().path());
     EXPECT_EQ(check.wait(120s).value_or(-1), 0) << table << ":\n" << check.standard_output() << check.standard_error();
     EXPECT_NE(check.standard_output().find(" passed, 0 failed"), std::string::npos) << check.standard_output();
+    std::cout << table << ": " << check.standard_output();
   }
   // Cleanup leaves the stream's topics to their consumers, and says so.
   harness.run().signal(SIGTERM);
@@ -204,8 +251,9 @@ TEST(DebeziumStream, EveryRecordEqualsWhatDebeziumsOwnConnectorWritesForTheSameC
 }
 
 // pgbench's initial tables on `cluster` (the same rows every time: pgbench -i is deterministic).
-void pgbench_init(const PostgresCluster& cluster, const TemporaryDirectory& work) {
-  ChildProcess child({kPostgresBin + "pgbench", "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p",
+// `steps`: pgbench's -I, "dtgvp" for its tables and rows, "dtp" for the empty tables.
+void pgbench_init(const PostgresCluster& cluster, const TemporaryDirectory& work, const std::string& steps = "dtgvp") {
+  ChildProcess child({kPostgresBin + "pgbench", "-i", "-I", steps, "-s", "1", "-q", "-h", "127.0.0.1", "-p",
                       std::to_string(cluster.port()), "-U", "postgres", "postgres"},
                      work.path());
   ASSERT_EQ(child.wait(120s).value_or(-1), 0) << child.standard_error();
@@ -243,8 +291,9 @@ void expect_sink_equal_to(PostgresCluster& cluster, const char* side, PostgresCl
 }
 
 // A consumer nobody here wrote: Debezium's JDBC sink, in Kafka Connect, reads the stream of a
-// run under pgbench (with key changes and deletes added) into a third database, which must end
-// equal to blue table by table; and after the switch, when green publishes the stream, equal
+// run under pgbench (with key changes and deletes added) into a third, empty database, from the
+// snapshot's rows on (pgbench writes while they are published), which must end equal to blue
+// table by table; and after the switch, when green publishes the stream, equal
 // to green after pgbench and key changes there.
 TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenAfterTheSwitch) {
   ::setenv("CUTOVER_TOKEN", "debezium-token", 1);  // for the switch, in the run and the CLI
@@ -252,7 +301,8 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenA
   ForwardHarness harness;
   PostgresCluster warehouse;
   pgbench_init(harness.blue(), harness.work());
-  pgbench_init(warehouse, harness.work());  // the rows the stream starts after, as blue has them
+  // The sink's tables start empty: the stream's snapshot rows (op r) fill them.
+  pgbench_init(warehouse, harness.work(), "dtp");
   harness.blue().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");
   harness.create_pgbench_schema_on_green();
   harness.green().execute("ALTER TABLE pgbench_history REPLICA IDENTITY FULL");  // for the way back
@@ -260,8 +310,11 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenA
                      "state_dir: " + harness.work().path() + "/state\n"
                      "verify:\n  before_switch: none\ncutover:\n  max_lag: 60s\n  fence_blue: true\n  switch:\n"
                      "    command: [\"/bin/true\", \"{to}\"]\n",
-                     "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
-  harness.start_run();
+                     "kafka:\n  brokers: \"" + kafka.bootstrap() +
+                         "\"\n  debezium:\n    topic_prefix: cz\n    snapshot_events: true\n");
+  harness.start_run(false);
+  // pgbench starts with the run: it writes while the snapshot's rows are published.
+  std::thread load([&] { pgbench_on(harness.blue(), harness.work(), {"-c", "4", "-j", "2", "-T", "15", "-n"}); });
   KafkaConnect connect(kafka.bootstrap(),
                        {{{"name", "sink"},
                          {"connector.class", "io.debezium.connector.jdbc.JdbcSinkConnector"},
@@ -275,7 +328,7 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenA
                          {"primary.key.mode", "record_key"},
                          {"schema.evolution", "none"},
                          {"collection.name.format", "${source.table}"}}});
-  ASSERT_EQ(pgbench_on(harness.blue(), harness.work(), {"-c", "4", "-j", "2", "-T", "15", "-n"}), 0);
+  load.join();
   harness.blue().execute("UPDATE pgbench_tellers SET tid = tid + 1000 WHERE tid <= 3;"
                          "UPDATE pgbench_accounts SET aid = aid + 1000000, abalance = abalance + 1 WHERE aid % 250 = 0;"
                          "DELETE FROM pgbench_accounts WHERE aid % 97 = 0;"
@@ -330,6 +383,24 @@ TEST(DebeziumStream, AColumnWithoutADebeziumFormIsRefusedBeforeAnythingIsMade) {
   ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
   EXPECT_NE(run.wait(120s).value_or(-1), 0);
   EXPECT_NE(run.standard_error().find("public.places.spot"), std::string::npos) << run.standard_error();
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+  EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication"), "0");
+}
+
+// `cutover capture` makes no snapshot, so it cannot publish the snapshot's rows a plan asks for:
+// it refuses before it makes a slot, rather than start a stream without them.
+TEST(DebeziumStream, CaptureAloneRefusesSnapshotEventsBeforeAnythingIsMade) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE public.items (id int PRIMARY KEY, name text); INSERT INTO public.items VALUES (1, 'a')");
+  harness.green().execute("CREATE TABLE public.items (id int PRIMARY KEY, name text)");
+  harness.write_plan("  - source: public.items\n", "",
+                     "kafka:\n  brokers: embedded\n  debezium: {snapshot_events: true}\n");
+  ChildProcess capture({CUTOVER_BINARY, "capture", harness.plan_path()}, harness.work().path());
+  EXPECT_EQ(capture.wait(120s).value_or(-1), 2) << capture.standard_error();
+  EXPECT_NE(capture.standard_error().find("kafka.debezium.snapshot_events: the rows are published with green's "
+                                          "snapshot, which cutover run makes and cutover capture does not"),
+            std::string::npos)
+      << capture.standard_error();
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
   EXPECT_EQ(harness.blue().query_value("SELECT count(*) FROM pg_publication"), "0");
 }

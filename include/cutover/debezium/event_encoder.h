@@ -46,8 +46,26 @@ class EventEncoder {
   // does not cover or a value the codec cannot read.
   Status encode(const pgoutput::Message& message, Lsn message_lsn, std::vector<ChangeRecord>& records);
 
+  const std::string& topic_prefix() const { return settings_.topic_prefix; }
+
   // Forgets a transaction cut off by a lost connection; the server sends it again whole.
   void reset_transaction() { transaction_.reset(); }
+
+  // Debezium's source.snapshot of a snapshot row: the first of the whole snapshot, the first
+  // and the last of a table's, the last of the whole snapshot, or any other.
+  enum class SnapshotMark { kFirst, kFirstInTable, kOther, kLastInTable, kLast };
+  // Where the snapshot's rows come from: its transaction, the slot's consistent point, the
+  // time it was read.
+  struct SnapshotPoint {
+    std::uint64_t xid = 0;
+    Lsn lsn;
+    std::int64_t unix_microseconds = 0;
+  };
+  // One row of the initial snapshot, as the `r` event Debezium's snapshot writes (no
+  // transaction block, no transaction record). The table must have been described by a
+  // Relation message given to encode().
+  Status encode_snapshot_row(std::uint32_t relation_oid, const pgoutput::Tuple& row, SnapshotMark mark,
+                             const SnapshotPoint& point, std::vector<ChangeRecord>& records);
 
  private:
   struct Column {
@@ -76,7 +94,7 @@ class EventEncoder {
     std::uint64_t total_order = 0;
     std::vector<std::pair<std::string, std::uint64_t>> collections;  // "schema.table", events
   };
-  enum class Op : char { kCreate = 'c', kUpdate = 'u', kDelete = 'd' };
+  enum class Op : char { kCreate = 'c', kUpdate = 'u', kDelete = 'd', kRead = 'r' };
   // A row image: the tuple, whether only its key columns are real ('K'), and the old row
   // that holds the values of unchanged TOAST columns, when the identity is FULL.
   struct Image {
@@ -85,12 +103,26 @@ class EventEncoder {
     const pgoutput::Tuple* old_full = nullptr;
   };
 
+  // The source block's fields that differ from event to event.
+  struct SourcePoint {
+    std::int64_t unix_microseconds = 0;
+    const char* snapshot = "false";
+    std::string sequence;  // JSON text of Debezium's ["<last commit LSN>","<LSN>"]
+    std::uint64_t xid = 0;
+    Lsn lsn;
+    const std::string* origin = nullptr;  // empty or null: none
+    std::optional<Lsn> origin_lsn;
+  };
+
   Status remember(const pgoutput::Relation& relation);
   Status row_event(const Table& table, Op op, const Image& before, const Image& after, Lsn lsn,
                    std::vector<ChangeRecord>& records);
+  // `transaction_block` is the event's JSON transaction block, or empty for null.
+  Status append_event(const Table& table, Op op, const Image& before, const Image& after, const SourcePoint& source,
+                      const std::string& transaction_block, std::vector<ChangeRecord>& records) const;
   Status write_image(JsonWriter& out, const Table& table, const Image& image) const;
   Status write_key(std::string& key, const Table& table, const pgoutput::Tuple& tuple) const;
-  void write_source(JsonWriter& out, const Table& table, Lsn lsn) const;
+  void write_source(JsonWriter& out, const Table& table, const SourcePoint& source) const;
   void write_transaction_begin(std::vector<ChangeRecord>& records);
   void write_transaction_end(Lsn commit_lsn, std::vector<ChangeRecord>& records);
   std::string wrap(const std::string& schema, const std::string& payload) const;

@@ -23,6 +23,8 @@ struct StreamSettings {
   bool schemas = true;       // JsonConverter's schemas.enable: {"schema", "payload"} records
   bool transactions = true;  // provide.transaction.metadata: the <prefix>.transaction topic
   bool tombstones = true;    // tombstones.on.delete
+  // Debezium's initial snapshot: green's snapshot also publishes every row as `op: r`.
+  bool snapshot_events = false;
   // JsonConverter's replace.null.with.default (true by default, as there): a NULL in a column
   // that has a default is written as the default, which is what Debezium's records then hold.
   bool replace_null_with_default = true;
