@@ -20,7 +20,8 @@ CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStrea
                                ChangeLogSink& sink, ChangeEncoder& encoder,
                                debezium::EventEncoder* debezium_encoder, PositionTracker& tracker,
                                AppliedPositionSource* applied, Lsn confirmed,
-                               CaptureCounters& counters, const std::atomic<bool>& stop)
+                               CaptureCounters& counters, const std::atomic<bool>& stop,
+                               TransactionalStream* exactly_once)
     : settings_(settings),
       stream_(stream),
       sink_(sink),
@@ -31,7 +32,10 @@ CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStrea
       counters_(counters),
       stop_(stop),
       confirmed_(confirmed),
-      received_(confirmed) {}
+      received_(confirmed),
+      exactly_once_(exactly_once) {
+  if (exactly_once_) offered_position_ = exactly_once_->committed();
+}
 
 Status CaptureSession::run() {
   while (!stop_.load()) {
@@ -45,6 +49,12 @@ Status CaptureSession::run() {
     }
   }
   // Stopping: give Kafka a moment to acknowledge what it has, then confirm that much.
+  if (exactly_once_ && !in_source_transaction_) {
+    if (auto committed = commit_exactly_once(true); !committed) {
+      spdlog::warn("the last Debezium-form records were not committed to Kafka; blue sends them again on the "
+                   "next start reason=\"{}\"", committed.message());
+    }
+  }
   if (auto flushed = sink_.flush(std::chrono::seconds(10)); !flushed) {
     spdlog::warn("not every change reached Kafka before stopping; blue sends them again on the "
                  "next start reason=\"{}\"", flushed.message());
@@ -62,7 +72,12 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
   }
   auto message = pgoutput::decode(frame.payload);
   if (!message) return message.status();
-  if (const auto* begin = std::get_if<pgoutput::Begin>(&*message)) transaction_xid_ = begin->xid;
+  if (const auto* begin = std::get_if<pgoutput::Begin>(&*message)) {
+    transaction_xid_ = begin->xid;
+    in_source_transaction_ = true;
+    source_commit_lsn_ = begin->final_lsn;
+    source_records_ = 0;
+  }
   const auto* commit = std::get_if<pgoutput::Commit>(&*message);
   if (commit) {
     if (auto status = offer_drain_markers(commit->commit_lsn); !status) return status;
@@ -78,9 +93,13 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
     if (auto status = debezium_encoder_->encode(*message, frame.start_lsn, debezium_records_); !status) {
       return status;
     }
-    for (const auto& record : debezium_records_) {
-      if (auto status = offer(record, std::nullopt); !status) return status;
-      counters_.debezium_records++;
+    if (exactly_once_) {
+      if (auto status = offer_exactly_once(debezium_records_); !status) return status;
+    } else {
+      for (const auto& record : debezium_records_) {
+        if (auto status = offer(record, std::nullopt); !status) return status;
+        counters_.debezium_records++;
+      }
     }
   }
   for (std::size_t index = 0; index < records_.size(); ++index) {
@@ -89,8 +108,53 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
     if (commit && last) commit_end = commit->end_lsn;
     if (auto status = offer(records_[index], commit_end); !status) return status;
   }
-  if (commit) counters_.transactions++;
+  if (commit) {
+    counters_.transactions++;
+    in_source_transaction_ = false;
+    // Records of a transaction Kafka held already were left out: the position does not go back.
+    if (commit->commit_lsn > offered_position_.commit_lsn) {
+      offered_position_ = StreamPosition{commit->commit_lsn, commit->end_lsn, Lsn(), 0};
+    }
+  }
   return Status::ok();
+}
+
+Status CaptureSession::offer_exactly_once(const std::vector<ChangeRecord>& records) {
+  const StreamPosition& committed = exactly_once_->committed();
+  for (const auto& record : records) {
+    ++source_records_;
+    const bool held = source_commit_lsn_ <= committed.commit_lsn ||
+                      (source_commit_lsn_ == committed.partial_commit_lsn && source_records_ <= committed.partial_records);
+    if (held) continue;
+    while (true) {
+      auto offered = exactly_once_->offer(record);
+      if (!offered) return offered.status();
+      if (*offered == ChangeLogSink::Offer::kQueued) break;
+      exactly_once_->serve(std::chrono::milliseconds(20));
+      if (auto status = keep_up(false); !status) return status;
+      if (stop_.load()) return Status::retryable("stopping in the middle of a transaction");
+    }
+    counters_.debezium_records++;
+    if (exactly_once_->uncommitted() >= settings_.exactly_once_records_per_transaction) {
+      // A transaction too big for one Kafka transaction: its first records are committed,
+      // and the position says how many.
+      StreamPosition partial = offered_position_;
+      partial.partial_commit_lsn = source_commit_lsn_;
+      partial.partial_records = source_records_;
+      if (auto status = exactly_once_->commit(partial); !status) return status;
+      last_exactly_once_commit_ = Clock::now();
+    }
+  }
+  return Status::ok();
+}
+
+Status CaptureSession::commit_exactly_once(bool now) {
+  if (!exactly_once_ || in_source_transaction_ || offered_position_ == exactly_once_->committed()) {
+    return Status::ok();
+  }
+  if (!now && Clock::now() - last_exactly_once_commit_ < settings_.exactly_once_commit_interval) return Status::ok();
+  last_exactly_once_commit_ = Clock::now();
+  return exactly_once_->commit(offered_position_);
 }
 
 Status CaptureSession::offer(const ChangeRecord& record, std::optional<Lsn> commit_end) {
@@ -129,6 +193,12 @@ Status CaptureSession::offer_drain_markers(Lsn commit_lsn) {
 }
 
 Lsn CaptureSession::safe_position() {
+  if (exactly_once_) {
+    // The Debezium-form records are applied nowhere: Kafka must have committed them too.
+    const Lsn change_log = settings_.slot_advance == SlotAdvance::kOnKafkaAck ? tracker_.kafka_safe()
+                                                                              : applied_position();
+    return std::min(change_log, exactly_once_->committed().end_lsn);
+  }
   if (settings_.slot_advance == SlotAdvance::kOnKafkaAck) return tracker_.kafka_safe();
   // The Debezium-form records are applied nowhere: with them, green having applied a change
   // is not enough, Kafka must hold its Debezium records too.
@@ -151,6 +221,10 @@ Lsn CaptureSession::applied_position() {
 Status CaptureSession::keep_up(bool force_status) {
   sink_.serve(std::chrono::milliseconds(0));
   if (auto failure = sink_.failure(); !failure) return failure;
+  if (exactly_once_) {
+    exactly_once_->serve(std::chrono::milliseconds(0));
+    if (auto committed = commit_exactly_once(false); !committed) return committed;
+  }
   tracker_.acknowledged_through(sink_.acknowledged_through());
 
   Lsn safe = safe_position();
@@ -220,6 +294,21 @@ Status Capture::run() {
       }
       sink = std::move(opened.value());
     }
+    // A new transactional producer each session: it fences the last one and reads how far
+    // Kafka holds the stream.
+    std::unique_ptr<TransactionalStream> exactly_once;
+    if (settings_.open_exactly_once && catalog_) {
+      auto opened = settings_.open_exactly_once();
+      if (!opened) {
+        if (!opened.status().is_retryable()) {
+          outcome = opened.status();
+          break;
+        }
+        wait_before_retry(opened.status());
+        continue;
+      }
+      exactly_once = std::move(opened.value());
+    }
     auto stream = open_stream_();
     if (!stream) {
       if (!stream.status().is_retryable()) {
@@ -234,7 +323,7 @@ Status Capture::run() {
     std::optional<debezium::EventEncoder> debezium_encoder;
     if (catalog_) debezium_encoder.emplace(settings_.debezium, (*stream)->database_name(), *catalog_, settings_.echo_origin);
     CaptureSession session(settings_, **stream, *sink, encoder, debezium_encoder ? &*debezium_encoder : nullptr,
-                           tracker, applied_.get(), confirmed_, counters_, stop_);
+                           tracker, applied_.get(), confirmed_, counters_, stop_, exactly_once.get());
     const auto started_at = Clock::now();
     const Status ended = session.run();
     confirmed_ = session.confirmed();

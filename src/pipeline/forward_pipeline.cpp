@@ -403,6 +403,7 @@ std::vector<std::string> topics_of(const Plan& plan) {
     topics.push_back(debezium::table_topic(stream.topic_prefix, table.schema, table.name));
   }
   if (stream.transactions) topics.push_back(debezium::transaction_topic(stream.topic_prefix));
+  if (plan.debezium_exactly_once()) topics.push_back(plan.debezium_position_topic());
   return topics;
 }
 
@@ -519,6 +520,18 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
     settings.open_catalog = [&plan]() -> std::unique_ptr<debezium::TableCatalog> {
       return std::make_unique<debezium::PostgresTableCatalog>(plan.source().dsn, plan.source_side());
     };
+    if (plan.debezium_exactly_once()) {
+      settings.exactly_once_records_per_transaction = static_cast<std::uint64_t>(plan.kafka.debezium.transaction_records);
+      settings.open_exactly_once = [&plan, bootstrap]() -> Result<std::unique_ptr<TransactionalStream>> {
+        const std::string direction = direction_name(plan.direction);
+        auto opened = KafkaTransactionalStream::open({bootstrap, plan.kafka.properties,
+                                                      "cutover-" + plan.name + "-" + direction,
+                                                      plan.debezium_position_topic(), plan.name + "/" + direction},
+                                                     kBrokerTimeout);
+        if (!opened) return opened.status();
+        return std::unique_ptr<TransactionalStream>(std::move(opened.value()));
+      };
+    }
   }
   std::unique_ptr<AppliedPositionSource> applied;
   if (plan.replication.slot_advance == SlotAdvance::kOnApply) {

@@ -170,7 +170,9 @@ SideHoldings look_at_side(const std::string& side, const std::string& dsn, const
 void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) {
   if (plan.kafka.is_embedded()) return;  // its log lived and died with cutover run
   auto topics = existing_topics(plan.kafka.brokers, plan.kafka.properties,
-                                {plan.changes_topic(), reverse.changes_topic()}, kBrokerTimeout);
+                                {plan.changes_topic(), reverse.changes_topic(), plan.debezium_position_topic(),
+                                 reverse.debezium_position_topic()},
+                                kBrokerTimeout);
   if (!topics) {
     found.unreachable.push_back("kafka: " + topics.status().message());
     return;
@@ -186,6 +188,7 @@ void look_at_topics(const Plan& plan, const Plan& reverse, PlanHoldings& found) 
   for (const Plan* directed : {&plan, &reverse}) {
     const auto of_direction = topics_of(*directed);
     for (auto topic = of_direction.begin() + 1; topic != of_direction.end(); ++topic) {  // past the change log
+      if (*topic == directed->debezium_position_topic()) continue;  // cutover's own, deleted above
       if (std::find(stream_topics.begin(), stream_topics.end(), *topic) == stream_topics.end()) {
         stream_topics.push_back(*topic);
       }

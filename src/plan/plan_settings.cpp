@@ -70,6 +70,15 @@ const std::vector<PlanSetting>& plan_settings() {
        "the source tables as an `op: r` event",
        [](const Plan& p) { return p.kafka.debezium.snapshot_events ? 1L : 0L; },
        [](Plan& p, long v) { p.kafka.debezium.snapshot_events = v != 0; }},
+      {"kafka.debezium", "exactly_once", SettingKind::kBoolean, 0, 1, {},
+       "each change on the Debezium-form topics once, through Kafka transactions tied to blue's slot, for "
+       "consumers that read committed records",
+       [](const Plan& p) { return p.kafka.debezium.exactly_once ? 1L : 0L; },
+       [](Plan& p, long v) { p.kafka.debezium.exactly_once = v != 0; }},
+      {"kafka.debezium", "transaction_records", SettingKind::kInteger, 100, 10000000, {},
+       "with `exactly_once`, the most records of one source transaction in one Kafka transaction",
+       [](const Plan& p) { return p.kafka.debezium.transaction_records; },
+       [](Plan& p, long v) { p.kafka.debezium.transaction_records = v; }},
       {"kafka.debezium", "replace_null_with_default", SettingKind::kBoolean, 0, 1, {},
        "Kafka Connect JsonConverter's `replace.null.with.default`: a NULL in a column that has a default is "
        "written as the default",

@@ -85,9 +85,15 @@ TEST(PlanSettings, ThePlanParserReadsAndBoundsEveryDeclaredSetting) {
     };
     // The topic settings apply to a team's own brokers only.
     const std::string brokers = setting.section == "kafka" ? "  brokers: \"k1:9092\"\n" : "";
+    // A nested section ("kafka.debezium") as nested mappings.
+    const std::string section(setting.section);
+    const auto dot = section.find('.');
+    const std::string opening = dot == std::string::npos
+                                    ? section + ":\n" + brokers + "  "
+                                    : section.substr(0, dot) + ":\n  " + section.substr(dot + 1) + ":\n    ";
     auto plan_with = [&](long value) {
-      return parse_plan("name: t\nblue:\n  dsn: \"host=x\"\ntables:\n  - source: a\n" + std::string(setting.section) +
-                            ":\n" + brokers + "  " + std::string(setting.key) + ": " + written(value) + "\n",
+      return parse_plan("name: t\nblue:\n  dsn: \"host=x\"\ntables:\n  - source: a\n" + opening +
+                            std::string(setting.key) + ": " + written(value) + "\n",
                         "p.yaml");
     };
     const auto within = plan_with(setting.maximum);

@@ -23,6 +23,7 @@
 #include "cutover/debezium/event_encoder.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transport/change_log_producer.h"
+#include "cutover/transport/transactional_stream.h"
 
 namespace cutover {
 
@@ -50,6 +51,14 @@ struct CaptureSettings {
   // `debezium.enabled`; its catalog reads the source's tables.
   debezium::StreamSettings debezium;
   std::function<std::unique_ptr<debezium::TableCatalog>()> open_catalog;
+  // With it, the Debezium-form records go exactly once through Kafka transactions
+  // (transport/transactional_stream.h), one stream per session; without it they go with the
+  // change log, at least once.
+  std::function<Result<std::unique_ptr<TransactionalStream>>()> open_exactly_once;
+  // Kafka transactions of the Debezium-form stream: how often one is committed between
+  // source transactions, and how many records one source transaction puts in each.
+  std::chrono::milliseconds exactly_once_commit_interval{100};
+  std::uint64_t exactly_once_records_per_transaction = 20000;
 };
 
 class CaptureSession {
@@ -57,7 +66,8 @@ class CaptureSession {
   CaptureSession(const CaptureSettings& settings, ReplicationStream& stream, ChangeLogSink& sink,
                  ChangeEncoder& encoder, debezium::EventEncoder* debezium_encoder,
                  PositionTracker& tracker, AppliedPositionSource* applied, Lsn confirmed,
-                 CaptureCounters& counters, const std::atomic<bool>& stop);
+                 CaptureCounters& counters, const std::atomic<bool>& stop,
+                 TransactionalStream* exactly_once = nullptr);
   // Streams until stop (ok) or an error; retryable errors mean "reconnect".
   Status run();
   Lsn confirmed() const { return confirmed_; }
@@ -66,6 +76,12 @@ class CaptureSession {
   Status handle_frame(const StreamFrame& frame);
   Status offer(const ChangeRecord& record, std::optional<Lsn> commit_end);
   Status offer_drain_markers(Lsn commit_lsn);
+  // The Debezium-form records of one message, when they go exactly once: those Kafka already
+  // holds are left out, and a big transaction is committed in pieces.
+  Status offer_exactly_once(const std::vector<ChangeRecord>& records);
+  // Commits what was offered since the last commit, when due (or `now`) and between source
+  // transactions.
+  Status commit_exactly_once(bool now);
   Status keep_up(bool force_status);
   Lsn safe_position();
   Lsn applied_position();
@@ -89,6 +105,14 @@ class CaptureSession {
   std::chrono::steady_clock::time_point last_applied_read_{};
   std::vector<ChangeRecord> records_;
   std::vector<ChangeRecord> debezium_records_;
+
+  // Exactly-once delivery of the Debezium-form records; null when they go with the change log.
+  TransactionalStream* exactly_once_;
+  StreamPosition offered_position_;  // how far the records offered to exactly_once_ reach
+  bool in_source_transaction_ = false;
+  Lsn source_commit_lsn_;                // of the transaction being read (its Begin's final LSN)
+  std::uint64_t source_records_ = 0;     // its Debezium-form records so far, left out ones too
+  std::chrono::steady_clock::time_point last_exactly_once_commit_{};
 };
 
 class Capture {

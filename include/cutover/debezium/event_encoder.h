@@ -7,8 +7,9 @@
 // key and value is wrapped as Kafka Connect's JsonConverter wraps it ({"schema", "payload"}).
 //
 // Capture calls encode() for every message in stream order, next to its ChangeEncoder; the
-// records go to the same producer, so blue's slot is confirmed past a transaction only once
-// these records are acknowledged too (at-least-once: a restart sends a transaction again).
+// records go through Kafka transactions of their own (exactly once, transport/
+// transactional_stream.h), or with the change log (at least once), and blue's slot is
+// confirmed past a transaction only once Kafka holds them.
 // Transactions of cutover's own applier of the other direction (`echo_origin`) are left
 // out, as in the change log. Truncates and logical messages are left out as Debezium's
 // defaults leave them out (skipped.operations=t; no message topic).

@@ -25,6 +25,13 @@ struct StreamSettings {
   bool tombstones = true;    // tombstones.on.delete
   // Debezium's initial snapshot: green's snapshot also publishes every row as `op: r`.
   bool snapshot_events = false;
+  // Kafka transactions tied to the source's position (transport/transactional_stream.h);
+  // false: at least once, a restart publishing the transactions since blue's slot again.
+  bool exactly_once = true;
+  // With exactly_once: the most records of one source transaction in one Kafka transaction
+  // (a bigger one is committed in pieces, so consumers see it sooner and the brokers'
+  // transaction timeout never ends it).
+  long transaction_records = 20000;
   // JsonConverter's replace.null.with.default (true by default, as there): a NULL in a column
   // that has a default is written as the default, which is what Debezium's records then hold.
   bool replace_null_with_default = true;

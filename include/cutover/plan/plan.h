@@ -148,6 +148,11 @@ struct Plan {
   std::string changes_topic() const {
     return kafka.topic_prefix + (direction == Direction::kReverse ? ".reverse" : ".changes");
   }
+  // Whether the Debezium-form stream goes exactly once (Kafka transactions): asked for, and
+  // brokers that are not the embedded one (whose mock cluster cutover does not trust with them).
+  bool debezium_exactly_once() const { return kafka.debezium.enabled && kafka.debezium.exactly_once && !kafka.is_embedded(); }
+  // Where the exactly-once Debezium-form stream of this direction records how far it reaches.
+  std::string debezium_position_topic() const { return changes_topic() + ".debezium_position"; }
   // The distinct source tables, in plan order.
   std::vector<QualifiedName> source_tables() const;
 };
