@@ -1,6 +1,7 @@
 #include "cutover/capture/capture.h"
 
 #include <thread>
+#include <type_traits>
 
 #include "cutover/common/backoff.h"
 #include "cutover/common/crash_point.h"
@@ -34,7 +35,32 @@ CaptureSession::CaptureSession(const CaptureSettings& settings, ReplicationStrea
       confirmed_(confirmed),
       received_(confirmed),
       exactly_once_(exactly_once) {
-  if (exactly_once_) offered_position_ = exactly_once_->committed();
+  if (exactly_once_) {
+    const StreamSource source = stream_.source();
+    kafka_holds_ = exactly_once_->committed();
+    if (const std::string foreign = foreign_position(kafka_holds_, source); !foreign.empty()) {
+      // Set aside, what it claims is published again from blue's slot: duplicates at worst.
+      spdlog::warn("debezium stream position set aside: {}; the stream goes on from blue's slot source={} "
+                   "committed_lsn={}", foreign, source.id(), kafka_holds_.commit_lsn.to_string());
+      kafka_holds_ = StreamPosition{};
+    }
+    kafka_holds_.source = source.id();
+    offered_position_ = kafka_holds_;
+  }
+}
+
+std::string foreign_position(const StreamPosition& committed, const StreamSource& source) {
+  if (committed == StreamPosition{}) return "";  // nothing committed yet
+  if (committed.source != source.id()) {
+    return "it was written from another source (" +
+           (committed.source.empty() ? std::string("none named") : committed.source) + ", this one is " +
+           source.id() + ")";
+  }
+  const Lsn reach = std::max(committed.end_lsn, committed.partial_commit_lsn);
+  if (reach > source.wal_end) {
+    return "it reaches " + reach.to_string() + ", past the source's WAL at " + source.wal_end.to_string();
+  }
+  return "";
 }
 
 Status CaptureSession::run() {
@@ -113,14 +139,14 @@ Status CaptureSession::handle_frame(const StreamFrame& frame) {
     in_source_transaction_ = false;
     // Records of a transaction Kafka held already were left out: the position does not go back.
     if (commit->commit_lsn > offered_position_.commit_lsn) {
-      offered_position_ = StreamPosition{commit->commit_lsn, commit->end_lsn, Lsn(), 0};
+      offered_position_ = StreamPosition{commit->commit_lsn, commit->end_lsn, Lsn(), 0, kafka_holds_.source};
     }
   }
   return Status::ok();
 }
 
 Status CaptureSession::offer_exactly_once(const std::vector<ChangeRecord>& records) {
-  const StreamPosition& committed = exactly_once_->committed();
+  const StreamPosition& committed = kafka_holds_;
   for (const auto& record : records) {
     ++source_records_;
     const bool held = source_commit_lsn_ <= committed.commit_lsn ||
@@ -142,6 +168,7 @@ Status CaptureSession::offer_exactly_once(const std::vector<ChangeRecord>& recor
       partial.partial_commit_lsn = source_commit_lsn_;
       partial.partial_records = source_records_;
       if (auto status = exactly_once_->commit(partial); !status) return status;
+      kafka_holds_ = partial;
       last_exactly_once_commit_ = Clock::now();
     }
   }
@@ -149,12 +176,12 @@ Status CaptureSession::offer_exactly_once(const std::vector<ChangeRecord>& recor
 }
 
 Status CaptureSession::commit_exactly_once(bool now) {
-  if (!exactly_once_ || in_source_transaction_ || offered_position_ == exactly_once_->committed()) {
-    return Status::ok();
-  }
+  if (!exactly_once_ || in_source_transaction_ || offered_position_ == kafka_holds_) return Status::ok();
   if (!now && Clock::now() - last_exactly_once_commit_ < settings_.exactly_once_commit_interval) return Status::ok();
   last_exactly_once_commit_ = Clock::now();
-  return exactly_once_->commit(offered_position_);
+  if (auto status = exactly_once_->commit(offered_position_); !status) return status;
+  kafka_holds_ = offered_position_;
+  return Status::ok();
 }
 
 Status CaptureSession::offer(const ChangeRecord& record, std::optional<Lsn> commit_end) {
@@ -197,7 +224,7 @@ Lsn CaptureSession::safe_position() {
     // The Debezium-form records are applied nowhere: Kafka must have committed them too.
     const Lsn change_log = settings_.slot_advance == SlotAdvance::kOnKafkaAck ? tracker_.kafka_safe()
                                                                               : applied_position();
-    return std::min(change_log, exactly_once_->committed().end_lsn);
+    return std::min(change_log, kafka_holds_.end_lsn);
   }
   if (settings_.slot_advance == SlotAdvance::kOnKafkaAck) return tracker_.kafka_safe();
   // The Debezium-form records are applied nowhere: with them, green having applied a change
@@ -281,48 +308,44 @@ Status Capture::run() {
   std::thread progress([&] { report_progress(finished); });
 
   Status outcome = Status::ok();
+  // What `open` made, or null: then the failure ended the capture (in `outcome`), or it was
+  // retryable and its backoff has been waited.
+  auto open_or_wait = [&](const auto& open) -> std::remove_cvref_t<decltype(open().value())> {
+    auto opened = open();
+    if (opened) return std::move(opened.value());
+    if (opened.status().is_retryable()) {
+      wait_before_retry(opened.status());
+    } else {
+      outcome = opened.status();
+    }
+    return nullptr;
+  };
   while (!stop_.load()) {
+    if (!sink) sink = open_or_wait(open_sink_);
     if (!sink) {
-      auto opened = open_sink_();
-      if (!opened) {
-        if (!opened.status().is_retryable()) {
-          outcome = opened.status();
-          break;
-        }
-        wait_before_retry(opened.status());
-        continue;
-      }
-      sink = std::move(opened.value());
+      if (!outcome) break;
+      continue;
     }
     // A new transactional producer each session: it fences the last one and reads how far
     // Kafka holds the stream.
     std::unique_ptr<TransactionalStream> exactly_once;
     if (settings_.open_exactly_once && catalog_) {
-      auto opened = settings_.open_exactly_once();
-      if (!opened) {
-        if (!opened.status().is_retryable()) {
-          outcome = opened.status();
-          break;
-        }
-        wait_before_retry(opened.status());
+      exactly_once = open_or_wait(settings_.open_exactly_once);
+      if (!exactly_once) {
+        if (!outcome) break;
         continue;
       }
-      exactly_once = std::move(opened.value());
     }
-    auto stream = open_stream_();
+    auto stream = open_or_wait(open_stream_);
     if (!stream) {
-      if (!stream.status().is_retryable()) {
-        outcome = stream.status();
-        break;
-      }
-      wait_before_retry(stream.status());
+      if (!outcome) break;
       continue;
     }
     spdlog::info("streaming from {} confirmed_lsn={}", settings_.source_side, confirmed_.to_string());
-    ChangeEncoder encoder((*stream)->database_name(), settings_.echo_origin);
+    ChangeEncoder encoder(stream->database_name(), settings_.echo_origin);
     std::optional<debezium::EventEncoder> debezium_encoder;
-    if (catalog_) debezium_encoder.emplace(settings_.debezium, (*stream)->database_name(), *catalog_, settings_.echo_origin);
-    CaptureSession session(settings_, **stream, *sink, encoder, debezium_encoder ? &*debezium_encoder : nullptr,
+    if (catalog_) debezium_encoder.emplace(settings_.debezium, stream->database_name(), *catalog_, settings_.echo_origin);
+    CaptureSession session(settings_, *stream, *sink, encoder, debezium_encoder ? &*debezium_encoder : nullptr,
                            tracker, applied_.get(), confirmed_, counters_, stop_, exactly_once.get());
     const auto started_at = Clock::now();
     const Status ended = session.run();

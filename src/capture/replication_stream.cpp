@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "cutover/common/logging.h"
@@ -67,7 +68,19 @@ Result<std::unique_ptr<ReplicationConnection>> ReplicationConnection::open(const
       return Status::retryable("blue: pinning the replication session's settings (" + statement + "): " + reason);
     }
   }
-  return std::unique_ptr<ReplicationConnection>(new ReplicationConnection(connection));
+  std::unique_ptr<ReplicationConnection> opened(new ReplicationConnection(connection));
+  auto identified = opened->run_command("IDENTIFY_SYSTEM");
+  if (!identified) return identified.status();
+  const auto& rows = *identified;
+  const auto wal_end = rows.empty() || rows[0].size() < 4 ? std::nullopt : Lsn::parse(rows[0][2]);
+  if (!wal_end) return Status::error("blue: IDENTIFY_SYSTEM answered without a system, timeline and WAL position");
+  const auto timeline = static_cast<std::uint32_t>(std::strtoul(rows[0][1].c_str(), nullptr, 10));
+  opened->source_ = {rows[0][0], timeline, rows[0][3], *wal_end};
+  return opened;
+}
+
+std::string StreamSource::id() const {
+  return system_identifier + "/" + std::to_string(timeline) + "/" + database;
 }
 
 ReplicationConnection::~ReplicationConnection() {

@@ -4,35 +4,41 @@
 
 namespace cutover {
 
+KafkaProperties ordered_producer_defaults() {
+  return {
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"batch.size", "1000000"},
+      {"queue.buffering.max.messages", "100000"},
+      {"queue.buffering.max.kbytes", "65536"},
+      {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
+      {"compression.codec", "none"},
+      // Debezium-form topics are partitioned by key as Kafka's Java clients do it, so a key
+      // lands where a consumer of Debezium's own topics expects it (the change log names
+      // partition 0 itself).
+      {"partitioner", "murmur2_random"},
+  };
+}
+
 namespace {
-// Defaults for a change log that must neither reorder nor lose nor give up: idempotence
-// keeps order across retries, acks=all waits for every in-sync replica, and an infinite
-// message timeout means a broker outage stalls capture instead of dropping changes. The
-// gapless guarantee makes a record the brokers refuse for good (too large, say) stop the
-// producer: without it, the records after it are still written, and the log has a hole.
-const KafkaProperties kProducerDefaults = {
-    {"enable.idempotence", "true"},
-    {"enable.gapless.guarantee", "true"},
-    {"acks", "all"},
-    {"message.timeout.ms", "0"},
-    {"linger.ms", "5"},
-    {"batch.size", "1000000"},
-    {"queue.buffering.max.messages", "100000"},
-    {"queue.buffering.max.kbytes", "65536"},
-    {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
-    {"compression.codec", "none"},
-    // Debezium-form topics are partitioned by key as Kafka's Java clients do it, so a key
-    // lands where a consumer of Debezium's own topics expects it (the change log names
-    // partition 0 itself).
-    {"partitioner", "murmur2_random"},
-};
+// A change log must neither reorder nor lose nor give up: an infinite message timeout means a
+// broker outage stalls capture instead of dropping changes. The gapless guarantee makes a
+// record the brokers refuse for good (too large, say) stop the producer: without it, the
+// records after it are still written, and the log has a hole.
+KafkaProperties change_log_defaults() {
+  KafkaProperties defaults = ordered_producer_defaults();
+  defaults["enable.gapless.guarantee"] = "true";
+  defaults["message.timeout.ms"] = "0";
+  return defaults;
+}
 }  // namespace
 
 Result<std::unique_ptr<ChangeLogProducer>> ChangeLogProducer::create(
     const ProducerSettings& settings) {
   std::unique_ptr<ChangeLogProducer> producer(new ChangeLogProducer());
   auto* self = producer.get();
-  auto handle = create_kafka_client(RD_KAFKA_PRODUCER, settings.bootstrap, kProducerDefaults,
+  auto handle = create_kafka_client(RD_KAFKA_PRODUCER, settings.bootstrap, change_log_defaults(),
                                     settings.properties, [self](rd_kafka_conf_t* config) {
                                       rd_kafka_conf_set_dr_msg_cb(config, on_delivery);
                                       rd_kafka_conf_set_opaque(config, self);

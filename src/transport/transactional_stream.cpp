@@ -8,21 +8,15 @@ namespace cutover {
 
 namespace {
 
-// As the change log's producer (change_log_producer.cpp), and transactional. The brokers'
-// transaction.max.timeout.ms (15 minutes by default) bounds transaction.timeout.ms; capture
-// commits far more often than that, a big source transaction in pieces.
-const KafkaProperties kTransactionalDefaults = {
-    {"enable.idempotence", "true"},
-    {"acks", "all"},
-    {"linger.ms", "5"},
-    {"batch.size", "1000000"},
-    {"queue.buffering.max.messages", "100000"},
-    {"queue.buffering.max.kbytes", "65536"},
-    {"message.max.bytes", std::to_string(kMaxChangeEventBytes)},
-    {"compression.codec", "none"},
-    {"partitioner", "murmur2_random"},
-    {"transaction.timeout.ms", "600000"},
-};
+// The brokers' transaction.max.timeout.ms (15 minutes by default) bounds
+// transaction.timeout.ms; capture commits far more often than that, a big source transaction
+// in pieces.
+KafkaProperties transactional_defaults(const std::string& transactional_id) {
+  KafkaProperties defaults = ordered_producer_defaults();
+  defaults["transaction.timeout.ms"] = "600000";
+  defaults["transactional.id"] = transactional_id;
+  return defaults;
+}
 
 constexpr auto kCommitTimeout = std::chrono::seconds(60);
 
@@ -49,7 +43,8 @@ std::string StreamPosition::to_json() const {
   return nlohmann::json{{"commit_lsn", commit_lsn.to_string()},
                         {"end_lsn", end_lsn.to_string()},
                         {"partial_commit_lsn", partial_commit_lsn.to_string()},
-                        {"partial_records", partial_records}}
+                        {"partial_records", partial_records},
+                     {"source", source}}
       .dump();
 }
 
@@ -66,7 +61,10 @@ Result<StreamPosition> StreamPosition::parse(const std::string& json) {
       !value["partial_records"].is_number_unsigned()) {
     return Status::error("the Debezium-form stream's position record is not cutover's: " + json.substr(0, 200));
   }
-  return StreamPosition{*commit, *end, *partial, value["partial_records"].get<std::uint64_t>()};
+  // A position without its source is read as one of no known source: it guides nothing.
+  std::string source;
+  if (value.contains("source") && value["source"].is_string()) source = value["source"].get<std::string>();
+  return StreamPosition{*commit, *end, *partial, value["partial_records"].get<std::uint64_t>(), source};
 }
 
 Result<StreamPosition> read_committed_position(const std::string& bootstrap, const KafkaProperties& properties,
@@ -138,9 +136,8 @@ Result<std::unique_ptr<KafkaTransactionalStream>> KafkaTransactionalStream::open
     const TransactionalStreamSettings& settings, std::chrono::milliseconds timeout) {
   std::unique_ptr<KafkaTransactionalStream> stream(new KafkaTransactionalStream());
   stream->settings_ = settings;
-  KafkaProperties defaults = kTransactionalDefaults;
-  defaults["transactional.id"] = settings.transactional_id;
-  auto handle = create_kafka_client(RD_KAFKA_PRODUCER, settings.bootstrap, defaults, settings.properties);
+  auto handle = create_kafka_client(RD_KAFKA_PRODUCER, settings.bootstrap,
+                                    transactional_defaults(settings.transactional_id), settings.properties);
   if (!handle) return handle.status();
   stream->handle_ = std::move(handle.value());
   if (rd_kafka_error_t* error = rd_kafka_init_transactions(stream->handle_.get(), static_cast<int>(timeout.count()))) {

@@ -364,6 +364,44 @@ TEST(DebeziumStream, DebeziumsJdbcSinkKeepsAThirdDatabaseEqualToBlueThenToGreenA
   EXPECT_TRUE(harness.wait_until_equal("SELECT * FROM pgbench_accounts", "SELECT * FROM pgbench_accounts"));
 }
 
+// Where a topic's partition 0 ends for a read-committed consumer (its last stable offset)
+// and for one reading uncommitted records, and every record on the position topic: what a
+// failure of the exactly-once test needs to tell an open transaction from a lost commit.
+std::string describe_transactions(const KafkaCluster& kafka, const std::string& topic,
+                                  const std::string& position_topic) {
+  std::string said;
+  for (const char* isolation : {"read_committed", "read_uncommitted"}) {
+    auto client = create_kafka_client(RD_KAFKA_CONSUMER, kafka.bootstrap(),
+                                      {{"group.id", "cutover-test-watermarks"}, {"isolation.level", isolation}}, {});
+    if (!client) return said + client.status().message();
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const auto queried = rd_kafka_query_watermark_offsets(client->get(), topic.c_str(), 0, &low, &high, 10000);
+    said += std::string(isolation) + ": " + topic + " offsets " + std::to_string(low) + ".." + std::to_string(high) +
+            " (" + rd_kafka_err2str(queried) + ")\n";
+  }
+  ChangeLogReader positions(kafka.bootstrap(), position_topic, RD_KAFKA_OFFSET_BEGINNING, true);
+  std::this_thread::sleep_for(3s);
+  for (const auto& record : positions.events()) {
+    said += "position at " + std::to_string(record.offset) + ": " + record.value.dump() + "\n";
+  }
+  return said + "broker log:\n" + kafka.log_of(1);
+}
+
+// Puts one record on `topic` as a plain (not transactional) producer would.
+void produce_record(const KafkaCluster& kafka, const std::string& topic, const std::string& key,
+                    const std::string& value) {
+  auto producer = create_kafka_client(RD_KAFKA_PRODUCER, kafka.bootstrap(), {}, {});
+  ASSERT_TRUE(producer) << producer.status().message();
+  rd_kafka_topic_t* to = rd_kafka_topic_new(producer->get(), topic.c_str(), nullptr);
+  ASSERT_NE(to, nullptr);
+  const int produced = rd_kafka_produce(to, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
+                                        key.data(), key.size(), nullptr);
+  rd_kafka_topic_destroy(to);
+  ASSERT_EQ(produced, 0) << rd_kafka_err2str(rd_kafka_last_error());
+  ASSERT_EQ(rd_kafka_flush(producer->get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
 // Exactly once through Kafka transactions: the run is killed (-9) twice, once in the middle of
 // a transaction of 50,000 rows that goes to Kafka in pieces of 1,000, and started again; a
 // consumer that reads committed records finds every change of blue on the topic exactly once,
@@ -422,7 +460,8 @@ TEST(DebeziumStream, AfterKillNineEveryChangeIsOnItsTopicOnceForAReadCommittedCo
   small_transactions(2000, 100);
   ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM public.items", "SELECT * FROM public.items"));
   ASSERT_TRUE(committed.wait_until([&](const auto& events) { return events.size() >= changes; }, 120s))
-      << committed.events().size() << " of " << changes << "\n" << harness.run().standard_error();
+      << committed.events().size() << " of " << changes << "\n" << harness.run().standard_error()
+      << committed.troubles() << "\n" << describe_transactions(kafka, "cz.public.items", "cutover.t.changes.debezium_position");
   std::this_thread::sleep_for(3s);  // nothing more comes
 
   const auto events = committed.events();
@@ -445,7 +484,66 @@ TEST(DebeziumStream, AfterKillNineEveryChangeIsOnItsTopicOnceForAReadCommittedCo
   // The killed runs left Kafka transactions open, which their successors aborted.
   ChangeLogReader uncommitted(kafka.bootstrap(), "cz.public.items", RD_KAFKA_OFFSET_BEGINNING, true);
   EXPECT_TRUE(uncommitted.wait_until([&](const auto& all) { return all.size() > changes; }, 30s))
-      << uncommitted.events().size() << " records read uncommitted, " << changes << " changes";
+      << uncommitted.events().size() << " records read uncommitted, " << changes << " changes; " << uncommitted.troubles()
+      << "\n" << describe_transactions(kafka, "cz.public.items", "cutover.t.changes.debezium_position");
+}
+
+// A position record another blue left on the position topic (an earlier move with the same
+// plan name and topic prefix whose topics were not cleaned up) says Kafka holds transactions
+// up to blue's present WAL position. Capture sets it aside instead of leaving out the changes
+// blue made while cutover was stopped: every one of them is published, once.
+TEST(DebeziumStream, APositionLeftByAnotherSourceIsSetAsideAndNoChangeIsLeftOut) {
+  KafkaCluster kafka;
+  ForwardHarness harness;
+  for (auto* side : {&harness.blue(), &harness.green()}) {
+    side->execute("CREATE TABLE public.items (id int PRIMARY KEY, n int NOT NULL)");
+  }
+  harness.write_plan("  - source: public.items\n", "state_dir: " + harness.work().path() + "/state\n",
+                     "kafka:\n  brokers: \"" + kafka.bootstrap() + "\"\n  debezium:\n    topic_prefix: cz\n");
+  harness.start_run();
+  ChangeLogReader committed(kafka.bootstrap(), "cz.public.items");
+  int changes = 0;
+  auto insert = [&](int first, int count) {
+    for (int id = first; id < first + count; ++id) {
+      harness.blue().execute("INSERT INTO public.items VALUES (" + std::to_string(id) + ", 0)");
+      ++changes;
+    }
+  };
+  insert(1, 20);
+  ASSERT_TRUE(committed.wait_until([&](const auto& events) { return static_cast<int>(events.size()) >= changes; }, 60s))
+      << committed.troubles() << "\n" << harness.run().standard_error();
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM public.items", "SELECT * FROM public.items"));
+  harness.run().signal(SIGTERM);
+  ASSERT_EQ(harness.run().wait(60s).value_or(-1), 0) << harness.run().standard_error();
+
+  insert(21, 100);  // while cutover is stopped: blue's slot holds them
+  const std::string wal = harness.blue().query_value("SELECT pg_current_wal_lsn()::text");
+  const std::string foreign = "7000000000000000001/1/postgres";
+  const std::string value = nlohmann::json{{"commit_lsn", wal}, {"end_lsn", wal}, {"partial_commit_lsn", "0/0"},
+                                           {"partial_records", 0}, {"source", foreign}}
+                                .dump();
+  produce_record(kafka, "cutover.t.changes.debezium_position", "t/forward", value);
+
+  harness.start_run();
+  EXPECT_TRUE(harness.run().wait_for_output("debezium stream position set aside: it was written from another source (" +
+                                                foreign + ", this one is ",
+                                            60s))
+      << harness.run().standard_error();
+  insert(121, 10);
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM public.items", "SELECT * FROM public.items"));
+  ASSERT_TRUE(committed.wait_until([&](const auto& events) { return static_cast<int>(events.size()) >= changes; }, 60s))
+      << committed.troubles() << "\n" << harness.run().standard_error();
+  std::this_thread::sleep_for(2s);  // nothing more comes
+  // Every change is there; those made since the stop once each. (What Kafka held before it
+  // may come twice: the position that said so was set aside.)
+  std::map<int, int> copies;
+  for (const auto& event : committed.events()) copies[event.value["payload"]["after"]["id"].get<int>()]++;
+  EXPECT_EQ(static_cast<int>(copies.size()), changes);
+  for (const auto& [id, count] : copies) {
+    if (id > 20) {
+      EXPECT_EQ(count, 1) << "id " << id;
+    }
+  }
 }
 
 // A column Debezium's mapping has no form for is refused before anything is made, named with

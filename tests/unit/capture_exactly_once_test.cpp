@@ -32,6 +32,9 @@ std::vector<std::string> inserts(std::uint64_t commit, std::uint32_t xid, const 
   return messages;
 }
 
+// The system, timeline and database the fake stream reads; its WAL reaches 0x10000.
+const StreamSource kSource{"7001", 1, "shop", Lsn(0x10000)};
+
 class Frames final : public ReplicationStream {
  public:
   explicit Frames(std::vector<std::string> payloads) : payloads_(std::move(payloads)) {}
@@ -51,6 +54,7 @@ class Frames final : public ReplicationStream {
     return Status::ok();
   }
   std::string database_name() const override { return "shop"; }
+  StreamSource source() const override { return kSource; }
   bool done() const { return sent_ == payloads_.size(); }
   Lsn confirmed_;
 
@@ -111,23 +115,26 @@ class Catalog final : public debezium::TableCatalog {
   }
 };
 
-TEST(CaptureExactlyOnce, WhatKafkaCommittedIsLeftOutToTheRecordAndTheRestCommittedWithItsPosition) {
-  std::vector<std::string> payloads;
-  for (const auto& transaction : {inserts(0x200, 7, {"1", "2"}), inserts(0x300, 8, {"3", "4", "5", "6", "7"}),
-                                  inserts(0x400, 9, {"8"})}) {
-    payloads.insert(payloads.end(), transaction.begin(), transaction.end());
-  }
+// What a session over `payloads` committed to Kafka, which held `committed`, once every frame
+// was read and it stopped.
+struct SessionOutcome {
+  std::vector<int> committed_ids;
+  std::vector<StreamPosition> commits;
+  Lsn confirmed;
+};
+
+SessionOutcome run_session(const std::vector<std::string>& payloads, const StreamPosition& committed,
+                           std::uint64_t records_per_transaction = 20000) {
   Frames stream(payloads);
   AcknowledgingSink sink;
-  // Kafka holds the first transaction and the first two records of the second.
-  FakeTransactions transactions({Lsn(0x200), Lsn(0x230), Lsn(0x300), 2});
+  FakeTransactions transactions(committed);
   CaptureSettings settings;
   settings.slot_advance = SlotAdvance::kOnKafkaAck;
   settings.debezium.enabled = true;
   settings.debezium.topic_prefix = "app";
   settings.debezium.transactions = false;
   settings.exactly_once_commit_interval = 0ms;
-  settings.exactly_once_records_per_transaction = 2;  // the second transaction goes in pieces
+  settings.exactly_once_records_per_transaction = records_per_transaction;
   Catalog catalog;
   ChangeEncoder encoder("shop", "");
   debezium::EventEncoder debezium_encoder(settings.debezium, "shop", catalog);
@@ -143,13 +150,71 @@ TEST(CaptureExactlyOnce, WhatKafkaCommittedIsLeftOutToTheRecordAndTheRestCommitt
   });
   const Status ran = session.run();
   stopper.join();
-  ASSERT_TRUE(ran) << ran.message();
-  EXPECT_EQ(transactions.committed_ids, (std::vector<int>{5, 6, 7, 8}));
-  ASSERT_FALSE(transactions.commits.empty());
+  EXPECT_TRUE(ran) << ran.message();
+  for (const auto& position : transactions.commits) EXPECT_EQ(position.source, kSource.id());
+  return {transactions.committed_ids, transactions.commits, session.confirmed()};
+}
+
+std::vector<int> committed_ids_after(const std::vector<std::string>& payloads, const StreamPosition& committed) {
+  return run_session(payloads, committed).committed_ids;
+}
+
+TEST(CaptureExactlyOnce, WhatKafkaCommittedIsLeftOutToTheRecordAndTheRestCommittedWithItsPosition) {
+  std::vector<std::string> payloads;
+  for (const auto& transaction : {inserts(0x200, 7, {"1", "2"}), inserts(0x300, 8, {"3", "4", "5", "6", "7"}),
+                                  inserts(0x400, 9, {"8"})}) {
+    payloads.insert(payloads.end(), transaction.begin(), transaction.end());
+  }
+  // Kafka holds the first transaction and the first two records of the second, which goes in
+  // pieces of two.
+  const SessionOutcome outcome = run_session(payloads, {Lsn(0x200), Lsn(0x230), Lsn(0x300), 2, kSource.id()}, 2);
+  EXPECT_EQ(outcome.committed_ids, (std::vector<int>{5, 6, 7, 8}));
+  ASSERT_FALSE(outcome.commits.empty());
   // A piece of the second transaction: records 3 and 4 of it, after the two Kafka had.
-  EXPECT_EQ(transactions.commits.front(), (StreamPosition{Lsn(0x200), Lsn(0x230), Lsn(0x300), 4}));
-  EXPECT_EQ(transactions.commits.back(), (StreamPosition{Lsn(0x400), Lsn(0x430), Lsn(), 0}));
-  EXPECT_EQ(session.confirmed(), Lsn(0x430));
+  EXPECT_EQ(outcome.commits.front(), (StreamPosition{Lsn(0x200), Lsn(0x230), Lsn(0x300), 4, kSource.id()}));
+  EXPECT_EQ(outcome.commits.back(), (StreamPosition{Lsn(0x400), Lsn(0x430), Lsn(), 0, kSource.id()}));
+  EXPECT_EQ(outcome.confirmed, Lsn(0x430));
+}
+
+// A position another source wrote (an earlier move of the same plan name and topic prefix on
+// other databases, whose LSNs are higher) is set aside: everything blue sends is published.
+TEST(CaptureExactlyOnce, APositionOfAnotherSourceIsSetAsideAndNothingIsLeftOut) {
+  std::vector<std::string> payloads = inserts(0x200, 7, {"1", "2"});
+  const auto second = inserts(0x300, 8, {"3"});
+  payloads.insert(payloads.end(), second.begin(), second.end());
+  const std::vector<int> everything{1, 2, 3};
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x5000), Lsn(0x5030), Lsn(), 0, "9999/1/shop"}), everything);
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x5000), Lsn(0x5030), Lsn(), 0, "7001/2/shop"}), everything);
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x5000), Lsn(0x5030), Lsn(), 0, "7001/1/other"}), everything);
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x5000), Lsn(0x5030), Lsn(), 0, ""}), everything);
+  // This source's own name, but past its WAL: not written from this history of it.
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x20000), Lsn(0x20030), Lsn(), 0, kSource.id()}), everything);
+  // This source's, within its WAL: what it says Kafka holds is left out.
+  EXPECT_EQ(committed_ids_after(payloads, {Lsn(0x200), Lsn(0x230), Lsn(), 0, kSource.id()}), std::vector<int>{3});
+}
+
+TEST(CaptureExactlyOnce, ForeignPositionSaysWhyAPositionIsNotThisSources) {
+  EXPECT_EQ(foreign_position({}, kSource), "");
+  EXPECT_EQ(foreign_position({Lsn(0x200), Lsn(0x230), Lsn(), 0, "7001/1/shop"}, kSource), "");
+  EXPECT_EQ(foreign_position({Lsn(0x200), Lsn(0x230), Lsn(), 0, "9999/1/shop"}, kSource),
+            "it was written from another source (9999/1/shop, this one is 7001/1/shop)");
+  EXPECT_EQ(foreign_position({Lsn(0x200), Lsn(0x230), Lsn(), 0, ""}, kSource),
+            "it was written from another source (none named, this one is 7001/1/shop)");
+  EXPECT_EQ(foreign_position({Lsn(0x200), Lsn(0x230), Lsn(0x20000), 5, "7001/1/shop"}, kSource),
+            "it reaches 0/20000, past the source's WAL at 0/10000");
+}
+
+TEST(CaptureExactlyOnce, APositionRecordReadsBackWithItsSource) {
+  const StreamPosition position{Lsn(0x200), Lsn(0x230), Lsn(0x300), 4, "7001/1/shop"};
+  const auto parsed = StreamPosition::parse(position.to_json());
+  ASSERT_TRUE(parsed) << parsed.status().message();
+  EXPECT_EQ(*parsed, position);
+  // One written without a source reads as of none.
+  const auto older = StreamPosition::parse(
+      R"({"commit_lsn":"0/200","end_lsn":"0/230","partial_commit_lsn":"0/0","partial_records":0})");
+  ASSERT_TRUE(older) << older.status().message();
+  EXPECT_EQ(older->source, "");
+  EXPECT_FALSE(StreamPosition::parse(R"({"commit_lsn":"x"})"));
 }
 
 TEST(CaptureExactlyOnce, TheSlotWaitsForKafkaToCommitTheStream) {

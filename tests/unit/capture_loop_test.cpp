@@ -44,6 +44,7 @@ class FakeStream final : public ReplicationStream {
   }
   Status send_status(Lsn, Lsn) override { return Status::ok(); }
   std::string database_name() const override { return "shop"; }
+  StreamSource source() const override { return {"7001", 1, "shop", Lsn(0x230)}; }
 
  private:
   std::vector<std::string> payloads_;

@@ -61,6 +61,12 @@ struct CaptureSettings {
   std::uint64_t exactly_once_records_per_transaction = 20000;
 };
 
+// Why a committed position of the Debezium-form stream cannot guide a session reading
+// `source`, or empty when it can: it was written from another system, timeline or database
+// (an earlier move of the same plan name and topic prefix, a restored blue), or it lies
+// beyond the source's WAL. Trusted, such a position would leave out changes Kafka never had.
+std::string foreign_position(const StreamPosition& committed, const StreamSource& source);
+
 class CaptureSession {
  public:
   CaptureSession(const CaptureSettings& settings, ReplicationStream& stream, ChangeLogSink& sink,
@@ -108,6 +114,9 @@ class CaptureSession {
 
   // Exactly-once delivery of the Debezium-form records; null when they go with the change log.
   TransactionalStream* exactly_once_;
+  // What Kafka holds of this source's stream: the committed position, when it is this
+  // source's (else none), then each commit's.
+  StreamPosition kafka_holds_;
   StreamPosition offered_position_;  // how far the records offered to exactly_once_ reach
   bool in_source_transaction_ = false;
   Lsn source_commit_lsn_;                // of the transaction being read (its Begin's final LSN)

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,18 @@ struct StreamFrame {
   std::string_view payload;      // XLogData: the pgoutput message; valid until next()
 };
 
+// Which server, timeline and database a stream reads, as IDENTIFY_SYSTEM said when it opened.
+// LSNs order changes only within one system's timeline: a position from another is no guide.
+struct StreamSource {
+  std::string system_identifier;
+  std::uint32_t timeline = 0;
+  std::string database;
+  Lsn wal_end;  // the server's WAL position then: nothing of this source lies beyond it yet
+
+  // "<system identifier>/<timeline>/<database>", as positions record it.
+  std::string id() const;
+};
+
 class ReplicationStream {
  public:
   virtual ~ReplicationStream() = default;
@@ -39,6 +52,7 @@ class ReplicationStream {
   virtual Status send_status(Lsn received, Lsn confirmed) = 0;
   // The source database's name, which change events carry.
   virtual std::string database_name() const = 0;
+  virtual StreamSource source() const = 0;
 };
 
 class ReplicationConnection final : public ReplicationStream {
@@ -60,6 +74,7 @@ class ReplicationConnection final : public ReplicationStream {
   Status send_status(Lsn received, Lsn confirmed) override;
 
   std::string database_name() const override;
+  StreamSource source() const override { return source_; }
   // Whether pgoutput sends logical messages (PostgreSQL 14 and later).
   bool carries_messages() const;
   static constexpr int kFirstVersionWithMessages = 140000;
@@ -70,6 +85,7 @@ class ReplicationConnection final : public ReplicationStream {
   void release_buffer();
 
   PGconn* connection_;
+  StreamSource source_;
   char* buffer_ = nullptr;  // libpq's copy buffer for the frame last returned
 };
 

@@ -37,6 +37,12 @@ class ChangeLogSink {
   virtual Status flush(std::chrono::milliseconds timeout) = 0;
 };
 
+// What every producer of cutover's starts from: idempotent (order kept across retries), acks
+// from every in-sync replica, batches as big as a change event may be, and Debezium-form keys
+// partitioned as Kafka's Java clients do it. The change log and the exactly-once stream each
+// add their own.
+KafkaProperties ordered_producer_defaults();
+
 struct ProducerSettings {
   std::string bootstrap;
   std::string topic;

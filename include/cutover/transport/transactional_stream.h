@@ -29,6 +29,9 @@ struct StreamPosition {
   Lsn end_lsn;     // and its end, where blue's slot may be confirmed to
   Lsn partial_commit_lsn;  // a transaction after it whose first records are committed; 0: none
   std::uint64_t partial_records = 0;
+  // Whose LSNs these are: the source's "<system identifier>/<timeline>/<database>"
+  // (StreamSource::id); empty in a position without one.
+  std::string source;
 
   std::string to_json() const;
   static Result<StreamPosition> parse(const std::string& json);
