@@ -6,9 +6,12 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
+COPY cmake cmake
 COPY include include
 COPY src src
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCUTOVER_BUILD_TESTS=OFF \
+# The image holds no git: name the commit with --build-arg CUTOVER_COMMIT=$(git rev-parse --short=12 HEAD).
+ARG CUTOVER_COMMIT=unknown
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCUTOVER_BUILD_TESTS=OFF -DCUTOVER_COMMIT="${CUTOVER_COMMIT}" \
     && cmake --build build -j"$(nproc)" --target cutover
 
 FROM debian:12-slim

@@ -293,6 +293,7 @@ Status Capture::run() {
 
   auto wait_before_retry = [&](const Status& reason) {
     const auto wait = backoff.next();
+    counters_.retries++;
     spdlog::warn("capture will retry reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
     const auto until = Clock::now() + wait;
     while (!stop_.load() && Clock::now() < until) {

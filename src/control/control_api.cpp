@@ -243,6 +243,9 @@ HttpResponse ControlApi::status_answer() const {
       if (!status_.holdings.unreachable.empty()) holds["unreachable"] = status_.holdings.unreachable;
     }
   }
+  const LastFailure::Seen failure = status_.last_failure.get();
+  nlohmann::json last_failure = nullptr;
+  if (failure.unix_ms != 0) last_failure = {{"message", failure.message}, {"unix_ms", failure.unix_ms}};
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.shown_phase()},
@@ -258,6 +261,8 @@ HttpResponse ControlApi::status_answer() const {
                            {"transactions_applied", status_.apply.transactions.load()},
                            {"rows_applied", status_.apply.rows.load()},
                            {"rows_per_second", status_.rows_per_second.load()},
+                           {"restarts", status_.restarts.load()},
+                           {"last_failure", std::move(last_failure)},
                            {"tables", std::move(tables)},
                            {"last_verification", verification_.last_json(kStatusKeyCap)},
                            {"cutover", cutover_.status_json()}});

@@ -1,5 +1,7 @@
 #include "cutover/control/metrics.h"
 
+#include "cutover/common/build_info.h"
+
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -9,29 +11,27 @@ namespace cutover {
 namespace {
 
 std::string number(double value);
+std::string escaped(const std::string& value);
 
+// Every sample carries the plan's label, so that several runs scraped into one Prometheus
+// stay apart.
 class Exposition {
  public:
+  explicit Exposition(const std::string& plan) : plan_label_("plan=\"" + escaped(plan) + "\"") {}
   void metric(const std::string& name, const std::string& type, const std::string& help) {
     text_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
   void sample(const std::string& name, double value, const std::string& labels = "") {
-    text_ << name << (labels.empty() ? "" : "{" + labels + "}") << " " << number(value) << "\n";
+    text_ << name << "{" << plan_label_ << (labels.empty() ? "" : "," + labels) << "} " << number(value) << "\n";
   }
-  void gauge(const std::string& name, const std::string& help, double value) {
+  void gauge(const std::string& name, const std::string& help, double value, const std::string& labels = "") {
     metric(name, "gauge", help);
-    sample(name, value);
-  }
-  void counter(const std::string& name, const std::string& help, double value) {
-    metric(name, "counter", help);
-    sample(name, value);
+    sample(name, value, labels);
   }
   void histogram(const std::string& name, const std::string& help, const Histogram& histogram) {
     metric(name, "histogram", help);
     for (std::size_t i = 0; i < histogram.bounds().size(); ++i) {
-      std::ostringstream bound;
-      bound << histogram.bounds()[i];
-      sample(name + "_bucket", static_cast<double>(histogram.cumulative(i)), "le=\"" + bound.str() + "\"");
+      sample(name + "_bucket", static_cast<double>(histogram.cumulative(i)), "le=\"" + number(histogram.bounds()[i]) + "\"");
     }
     sample(name + "_bucket", static_cast<double>(histogram.count()), "le=\"+Inf\"");
     sample(name + "_sum", histogram.sum());
@@ -40,8 +40,42 @@ class Exposition {
   std::string text() const { return text_.str(); }
 
  private:
+  std::string plan_label_;
   std::ostringstream text_;
 };
+
+std::string label(const std::string& name, const std::string& value) { return name + "=\"" + escaped(value) + "\""; }
+
+const char* direction_label(std::size_t index) { return index == 0 ? "direction=\"forward\"" : "direction=\"reverse\""; }
+
+std::uint64_t count_of(const DirectionLedger::Counts& counts, const std::string& name) {
+  const auto found = counts.find(name);
+  return found == counts.end() ? 0 : found->second;
+}
+
+// A counter of the run, one sample per direction (both, so that a dashboard has the reverse
+// series from the start): Prometheus counters must never go back, and a switch must not add
+// one direction's changes to the other's.
+void direction_counter(Exposition& out, const DirectionLedger::Split& split, const std::string& name,
+                       const std::string& help, const std::string& counted) {
+  out.metric(name, "counter", help);
+  for (std::size_t index = 0; index < split.by_direction.size(); ++index) {
+    out.sample(name, static_cast<double>(count_of(split.by_direction[index], counted)), direction_label(index));
+  }
+}
+
+// The per-table counters named `<prefix><table>` in the split, with a table label.
+void table_counter(Exposition& out, const DirectionLedger::Split& split, const std::string& name,
+                   const std::string& help, const std::string& prefix) {
+  out.metric(name, "counter", help);
+  for (std::size_t index = 0; index < split.by_direction.size(); ++index) {
+    for (const auto& [counted, value] : split.by_direction[index]) {
+      if (counted.rfind(prefix, 0) != 0) continue;
+      out.sample(name, static_cast<double>(value),
+                 std::string(direction_label(index)) + "," + label("table", counted.substr(prefix.size())));
+    }
+  }
+}
 
 // Whole numbers as integers (a byte count of 1234567 must not become 1.23457e+06); others in
 // the shortest text that reads back as the same double.
@@ -71,52 +105,80 @@ std::string escaped(const std::string& value) {
 
 std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
                                const VerificationService& verification, const CutoverRunner& cutover) {
-  Exposition out;
+  Exposition out(plan.name);
+  out.gauge("cutover_build_info", "1, labelled with the version and the commit of the cutover serving", 1,
+            label("version", cutover_version()) + "," + label("commit", cutover_commit()));
   const Lag lag = current_lag(status);
   const std::string phase = cutover.shown_phase();
-  out.metric("cutover_phase", "gauge", "The pipeline's phase: 1 for the current one");
-  out.sample("cutover_phase", 1, "plan=\"" + escaped(plan.name) + "\",phase=\"" + escaped(phase) + "\"");
-  out.metric("cutover_direction_reverse", "gauge", "1 while the reverse pipeline (green to blue) streams");
-  out.sample("cutover_direction_reverse", status.running.load() == Direction::kReverse ? 1 : 0);
+  out.gauge("cutover_phase", "The pipeline's phase: 1 for the current one", 1, label("phase", phase));
+  const DirectionLedger::Split split = status.ledger.split(pipeline_totals(status));
+  const std::string running = direction_label(split.running == Direction::kForward ? 0 : 1);
+  out.gauge("cutover_direction_reverse", "1 while the reverse pipeline (green to blue) streams",
+            split.running == Direction::kReverse ? 1 : 0);
   out.gauge("cutover_lag_bytes", "WAL bytes between the source's position and what the target has applied",
-            static_cast<double>(lag.bytes));
-  out.gauge("cutover_lag_seconds", "Age of the last applied commit while more is waiting", lag.seconds);
+            static_cast<double>(lag.bytes), running);
+  out.gauge("cutover_lag_seconds", "Age of the last applied commit while more is waiting", lag.seconds, running);
   if (const auto reading = status.slot.get()) {
     const SlotHealth& slot = reading->health;
-    const std::string labels = "slot=\"" + escaped(slot.name) + "\"";
-    out.metric("cutover_slot_retained_wal_bytes", "gauge",
-               "WAL the source keeps for the plan's slot: its current position less the slot's restart_lsn");
-    out.sample("cutover_slot_retained_wal_bytes", static_cast<double>(slot.retained_bytes), labels);
+    const std::string labels = running + "," + label("slot", slot.name);
+    out.gauge("cutover_slot_retained_wal_bytes",
+              "WAL the source keeps for the plan's slot: its current position less the slot's restart_lsn",
+              static_cast<double>(slot.retained_bytes), labels);
     if (slot.safe_wal_bytes) {
-      out.metric("cutover_slot_safe_wal_bytes", "gauge",
-                 "WAL the source may still write before max_slot_wal_keep_size invalidates the slot");
-      out.sample("cutover_slot_safe_wal_bytes", static_cast<double>(*slot.safe_wal_bytes), labels);
+      out.gauge("cutover_slot_safe_wal_bytes",
+                "WAL the source may still write before max_slot_wal_keep_size invalidates the slot",
+                static_cast<double>(*slot.safe_wal_bytes), labels);
     }
-    out.metric("cutover_slot_active", "gauge", "1 while a walsender streams from the plan's slot");
-    out.sample("cutover_slot_active", slot.active ? 1 : 0, labels);
-    out.metric("cutover_slot_wal_status", "gauge", "The slot's wal_status: 1 for the current one");
-    out.sample("cutover_slot_wal_status", 1,
-               labels + ",status=\"" + escaped(slot.exists ? slot.wal_status : "dropped") + "\"");
-    out.metric("cutover_slot_warning", "gauge",
-               "1 while the slot keeps more WAL than replication.retained_wal_warning, or is about to lose it");
-    out.sample("cutover_slot_warning", reading->warning.empty() ? 0 : 1, labels);
+    out.gauge("cutover_slot_active", "1 while a walsender streams from the plan's slot", slot.active ? 1 : 0, labels);
+    out.gauge("cutover_slot_wal_status", "The slot's wal_status: 1 for the current one", 1,
+              labels + "," + label("status", slot.exists ? slot.wal_status : "dropped"));
+    out.gauge("cutover_slot_warning",
+              "1 while the slot keeps more WAL than replication.retained_wal_warning, or is about to lose it",
+              reading->warning.empty() ? 0 : 1, labels);
   }
-  out.counter("cutover_events_captured_total", "Change events capture wrote to the change log",
-              static_cast<double>(status.capture.events.load()));
-  out.counter("cutover_transactions_captured_total", "Source transactions capture wrote",
-              static_cast<double>(status.capture.transactions.load()));
-  out.counter("cutover_transactions_applied_total", "Source transactions committed in green",
-              static_cast<double>(status.apply.transactions.load()));
-  out.counter("cutover_rows_applied_total", "Row changes committed in green",
-              static_cast<double>(status.apply.rows.load()));
-  out.histogram("cutover_apply_batch_rows", "Rows per green transaction", status.apply.batch_rows);
-  out.histogram("cutover_apply_batch_seconds", "Time to flush and commit a green transaction",
+  direction_counter(out, split, "cutover_events_captured_total", "Change events capture wrote to the change log",
+                    "events_captured");
+  direction_counter(out, split, "cutover_bytes_captured_total", "Bytes of keys and values capture wrote to the change log",
+                    "bytes_captured");
+  direction_counter(out, split, "cutover_transactions_captured_total", "Source transactions capture wrote",
+                    "transactions_captured");
+  direction_counter(out, split, "cutover_debezium_records_total",
+                    "Records capture published on the Debezium-form topics, tombstones included", "debezium_records");
+  direction_counter(out, split, "cutover_capture_retries_total",
+                    "Times capture connected again to its source or Kafka after a failure (produce errors included)",
+                    "capture_retries");
+  direction_counter(out, split, "cutover_transactions_applied_total", "Source transactions committed in the target",
+                    "transactions_applied");
+  direction_counter(out, split, "cutover_rows_applied_total", "Row changes committed in the target", "rows_applied");
+  table_counter(out, split, "cutover_table_rows_applied_total", "Row changes committed in the target, by source table",
+                "rows_applied:");
+  direction_counter(out, split, "cutover_pipeline_restarts_total",
+                    "Times the pipeline started capture and apply again after a retryable failure "
+                    "(consume errors included)",
+                    "restarts");
+  const LastFailure::Seen failure = status.last_failure.get();
+  out.gauge("cutover_last_failure_timestamp_seconds",
+            "When the pipeline last restarted after a failure (Unix time; 0: never); the message is in the status",
+            static_cast<double>(failure.unix_ms) / 1000.0);
+  out.histogram("cutover_apply_batch_rows", "Rows per target transaction", status.apply.batch_rows);
+  out.histogram("cutover_apply_batch_seconds", "Time to flush and commit a target transaction",
                 status.apply.batch_seconds);
   {
-    std::uint64_t rows = 0;
     std::lock_guard lock(status.snapshot.mutex);
-    for (const auto& [table, progress] : status.snapshot.tables) rows += progress.rows;
-    out.counter("cutover_snapshot_rows_total", "Rows the snapshot copied into green", static_cast<double>(rows));
+    out.metric("cutover_snapshot_rows_total", "counter", "Rows the snapshot copied into green, by target table");
+    for (const auto& [table, progress] : status.snapshot.tables) {
+      out.sample("cutover_snapshot_rows_total", static_cast<double>(progress.rows), label("table", table));
+    }
+    out.metric("cutover_snapshot_rows_estimated", "gauge", "Rows blue's statistics gave the table when its copy began");
+    for (const auto& [table, progress] : status.snapshot.tables) {
+      out.sample("cutover_snapshot_rows_estimated", static_cast<double>(progress.estimated_rows), label("table", table));
+    }
+    out.metric("cutover_snapshot_chunks", "gauge", "Chunks of the table's copy, by state (done, all)");
+    for (const auto& [table, progress] : status.snapshot.tables) {
+      out.sample("cutover_snapshot_chunks", static_cast<double>(progress.chunks_done),
+                 label("table", table) + ",state=\"done\"");
+      out.sample("cutover_snapshot_chunks", static_cast<double>(progress.chunks), label("table", table) + ",state=\"all\"");
+    }
   }
   const auto last = verification.last_finished();
   out.gauge("cutover_verification_differences", "Differing keys the last verification found",

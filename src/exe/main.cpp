@@ -4,13 +4,14 @@
 #include <iostream>
 
 #include "commands.h"
+#include "cutover/common/build_info.h"
 #include "cutover/common/logging.h"
 
 int main(int argc, char** argv) {
   using namespace cutover;
   CLI::App app{"cutover: move a live PostgreSQL database to a new schema with no lost writes"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "cutover 0.1.0");
+  app.set_version_flag("--version", "cutover " + cutover_version() + " (commit " + cutover_commit() + ")");
 
   std::string plan_path;
   bool drop_slot = false;

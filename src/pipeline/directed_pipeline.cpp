@@ -44,7 +44,9 @@ Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineSt
     // Stops with the run, or when cutover wants the other direction.
     StopSignal direction_stop(stop);
     status.direction.serve(direction, &direction_stop);
-    if (status.running.exchange(direction) != direction) {
+    if (const Direction before = status.running.exchange(direction); before != direction) {
+      // Every counter so far belongs to the direction that stopped (metrics label them so).
+      status.ledger.direction_changed(before, direction, pipeline_totals(status));
       // Positions of the other direction are another server's WAL: status shows none until
       // this direction's applier and sampler report theirs.
       status.apply.applied_lsn = 0;

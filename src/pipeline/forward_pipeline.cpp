@@ -385,15 +385,48 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   return applier.run();
 }
 
-Status wait_before_retry(const Status& reason, Backoff& backoff, const StopSignal& stop) {
+Status wait_before_retry(const Status& reason, Backoff& backoff, PipelineStatus& status, const StopSignal& stop) {
   if (!reason.is_retryable()) return reason;
   const auto wait = backoff.next();
+  status.restarts++;
+  status.last_failure.record(reason.message());
   spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
   stop.wait_for(wait);
   return Status::ok();
 }
 
 }  // namespace
+
+void LastFailure::record(const std::string& message) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  std::lock_guard lock(mutex_);
+  seen_ = {message, std::chrono::duration_cast<std::chrono::milliseconds>(now).count()};
+}
+
+LastFailure::Seen LastFailure::get() const {
+  std::lock_guard lock(mutex_);
+  return seen_;
+}
+
+DirectionLedger::Counts pipeline_totals(const PipelineStatus& status) {
+  DirectionLedger::Counts totals = {
+      {"events_captured", status.capture.events.load()},
+      {"bytes_captured", status.capture.bytes.load()},
+      {"transactions_captured", status.capture.transactions.load()},
+      {"debezium_records", status.capture.debezium_records.load()},
+      {"capture_retries", status.capture.retries.load()},
+      {"transactions_applied", status.apply.transactions.load()},
+      {"rows_applied", status.apply.rows.load()},
+      {"restarts", status.restarts.load()},
+  };
+  {
+    std::lock_guard lock(status.apply.mutex);
+    for (const auto& [table, rows] : status.apply.rows_by_source) totals["rows_applied:" + table] = rows;
+  }
+  std::lock_guard lock(status.snapshot.mutex);
+  for (const auto& [table, progress] : status.snapshot.tables) totals["snapshot_rows:" + table] = progress.rows;
+  return totals;
+}
 
 std::vector<std::string> topics_of(const Plan& plan) {
   std::vector<std::string> topics = {plan.changes_topic()};
@@ -757,7 +790,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
   for (bool first_session = true; !stop.requested(); first_session = false) {
     if (!first_session) {
       if (auto made = ensure_topics(plan, *bootstrap); !made) {
-        if (outcome = wait_before_retry(made, backoff, stop); !outcome) break;
+        if (outcome = wait_before_retry(made, backoff, status, stop); !outcome) break;
         continue;
       }
     }
@@ -770,14 +803,14 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       start_offset = change_log_end_offset(*bootstrap, plan.changes_topic(),
                                            plan.kafka.properties);
       if (!start_offset) {
-        if (outcome = wait_before_retry(start_offset.status(), backoff, stop); !outcome) break;
+        if (outcome = wait_before_retry(start_offset.status(), backoff, status, stop); !outcome) break;
         continue;
       }
       discarded.clear();  // offsets from before start_offset are never read again
     }
     auto slot = check_source_for_capture(plan, kSlotReleaseWait);
     if (!slot) {
-      if (outcome = wait_before_retry(slot.status(), backoff, stop); !outcome) break;
+      if (outcome = wait_before_retry(slot.status(), backoff, status, stop); !outcome) break;
       continue;
     }
     if (const std::string lost = slot_loss_now(plan); !lost.empty()) {
@@ -835,7 +868,7 @@ Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop) {
       reason = Status::retryable(reason.message() + "; capture sends it again from blue's slot");
     }
     backoff.attempt_ran(Clock::now() - session_started);
-    if (outcome = wait_before_retry(reason, backoff, stop); !outcome) break;
+    if (outcome = wait_before_retry(reason, backoff, status, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;
   return outcome;
@@ -870,7 +903,7 @@ Status run_apply_only(const Plan& plan, PipelineStatus& status, StopSignal& stop
       break;
     }
     backoff.attempt_ran(Clock::now() - session_started);
-    if (outcome = wait_before_retry(ended, backoff, stop); !outcome) break;
+    if (outcome = wait_before_retry(ended, backoff, status, stop); !outcome) break;
   }
   status.phase = Phase::kStopped;
   return outcome;

@@ -532,6 +532,19 @@ TEST(Cli, AnUnknownCommandIsNamedWithTheCommandsThereAre) {
   EXPECT_NE(none.standard_error().find("A subcommand is required"), std::string::npos) << none.standard_error();
 }
 
+// The commit is what git says of the source tree this binary was built from (checked
+// against git itself, not against the generated header).
+TEST(Cli, VersionNamesTheCommitItWasBuiltFrom) {
+  TemporaryDirectory work{"cutover-cli"};
+  ChildProcess git({"git", "-C", CUTOVER_SOURCE_DIR, "rev-parse", "--short=12", "HEAD"}, work.path());
+  ASSERT_EQ(git.wait(30s).value_or(-1), 0) << git.standard_error();
+  std::string commit = git.standard_output();
+  commit.erase(commit.find_last_not_of("\n") + 1);
+  ChildProcess version({CUTOVER_BINARY, "--version"}, work.path());
+  EXPECT_EQ(version.wait(30s).value_or(-1), 0);
+  EXPECT_EQ(version.standard_output().rfind("cutover 0.1.0 (commit " + commit, 0), 0) << version.standard_output();
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, BadInputCorpus, ::testing::ValuesIn(with_run_variants(corpus())),
                          [](const auto& instance) { return instance.param.name; });
 

@@ -8,7 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <map>
 #include <filesystem>
 #include <vector>
 #include <fstream>
@@ -17,6 +19,7 @@
 
 #include "cutover/control/http_client.h"
 #include "fixtures/forward_harness.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -115,7 +118,7 @@ TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
   EXPECT_EQ(nlohmann::json::parse(call("GET", "/api/v1/status", "").body)["phase"], "paused");
   const auto metrics = call("GET", "/metrics", "");
   EXPECT_NE(metrics.body.find("cutover_phase{plan=\"t\",phase=\"paused\"} 1"), std::string::npos) << metrics.body;
-  EXPECT_NE(metrics.body.find("cutover_direction_reverse 0"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("cutover_direction_reverse{plan=\"t\"} 0"), std::string::npos) << metrics.body;
   h_.blue().execute("INSERT INTO items VALUES (1000, 'while paused')");
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(h_.green().query_number("SELECT count(*) FROM items WHERE id = 1000"), 0);
@@ -127,6 +130,57 @@ TEST_F(ControlTest, EveryEndpointAnswersWithItsStatusCodes) {
   const auto verify = call("POST", "/api/v1/verify");
   EXPECT_EQ(verify.status, 202);
   EXPECT_FALSE(nlohmann::json::parse(verify.body).value("id", std::string()).empty());
+}
+
+// /metrics read by an independent parser: every sample carries the plan, counters are exact
+// integers split by direction, and the figures equal what green holds, counted by SQL.
+TEST_F(ControlTest, MetricsParseWithAnIndependentParserAndEqualWhatGreenHolds) {
+  // 1,234,567 bytes must not read as 1.23457e+06: a big row makes the byte counts big.
+  for (int id = 101; id <= 150; ++id) {
+    h_.blue().execute("INSERT INTO items VALUES (" + std::to_string(id) + ", repeat('x', " +
+                      std::to_string(id == 150 ? 1234567 : 10) + "))");
+  }
+  ASSERT_TRUE(h_.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const std::string exposition = call("GET", "/metrics", "").body;
+  const auto samples = parsed_samples(exposition, h_.work().path());
+  ASSERT_TRUE(samples.is_array() && !samples.empty());
+  for (const auto& sample : samples) EXPECT_EQ(sample["labels"].value("plan", ""), "t") << sample.dump();
+
+  const long green_rows = h_.green().query_number("SELECT count(*) FROM items");
+  const long snapshot_rows = 100;  // blue held them before the run began
+  EXPECT_EQ(sample_value(samples, "cutover_snapshot_rows_total", {{"table", "public.items"}}),
+            static_cast<double>(snapshot_rows));
+  const std::map<std::string, std::string> forward{{"direction", "forward"}};
+  const std::map<std::string, std::string> reverse{{"direction", "reverse"}};
+  EXPECT_EQ(sample_value(samples, "cutover_rows_applied_total", forward), static_cast<double>(green_rows - snapshot_rows));
+  EXPECT_EQ(sample_value(samples, "cutover_table_rows_applied_total", {{"direction", "forward"}, {"table", "public.items"}}),
+            static_cast<double>(green_rows - snapshot_rows));
+  EXPECT_EQ(sample_value(samples, "cutover_transactions_applied_total", forward), 50.0);
+  EXPECT_EQ(sample_value(samples, "cutover_transactions_captured_total", forward), 50.0);
+  // Every transaction's BEGIN, row and END (and the table's schema record) went to the change log.
+  EXPECT_GE(sample_value(samples, "cutover_events_captured_total", forward), 150.0);
+  EXPECT_EQ(sample_value(samples, "cutover_rows_applied_total", reverse), 0.0);
+  EXPECT_EQ(sample_value(samples, "cutover_pipeline_restarts_total", forward), 0.0);
+  EXPECT_EQ(sample_value(samples, "cutover_last_failure_timestamp_seconds"), 0.0);
+  EXPECT_EQ(sample_value(samples, "cutover_direction_reverse"), 0.0);
+  EXPECT_EQ(sample_value(samples, "cutover_phase", {{"phase", "streaming"}}), 1.0);
+  EXPECT_EQ(sample_value(samples, "cutover_apply_batch_rows_count"),
+            sample_value(samples, "cutover_apply_batch_rows_bucket", {{"le", "+Inf"}}));
+  // A byte count past a million, written with every digit (six significant ones made
+  // 1.23457e+06 of it, and rate() wrong).
+  EXPECT_GT(sample_value(samples, "cutover_bytes_captured_total", forward), 1234567.0);
+  EXPECT_TRUE(std::regex_search(exposition, std::regex("\ncutover_bytes_captured_total\\{plan=\"t\",direction=\"forward\"\\} "
+                                                       "[1-9][0-9]{6,}\n")))
+      << exposition;
+  EXPECT_EQ(exposition.find("e+"), std::string::npos) << exposition;
+  const double build = sample_value(samples, "cutover_build_info");
+  EXPECT_EQ(build, 1.0);
+  bool named_commit = false;
+  for (const auto& sample : samples) {
+    if (sample["name"] == "cutover_build_info") named_commit = !sample["labels"].value("commit", "").empty();
+  }
+  EXPECT_TRUE(named_commit);
 }
 
 // One request as raw bytes on a socket of its own, answered before the server closes it: for

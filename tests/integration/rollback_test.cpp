@@ -2,6 +2,7 @@
 // rollback moves clients back with nothing lost, under pgbench through PgBouncer the whole
 // time; then a second switch works as the first did.
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -10,6 +11,7 @@
 
 #include "cutover/control/http_client.h"
 #include "fixtures/cutover_fixture.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -273,6 +275,16 @@ TEST_F(RollbackTest, ReverseDeletesAndUpdatesFindBlueRowsByBluesOwnKey) {
                                   "SELECT payment_id, payment_date, amount FROM payment"));
   ASSERT_TRUE(wait_for_direction("forward")) << h_.run().standard_error();
   expect_verification_clean("the rollback");
+  // Metrics keep the directions apart: green's deletes (285) and updates of rows it kept
+  // (156) are the reverse direction's; blue's table changed in neither.
+  const auto samples = scraped_samples(h_.control_url(), h_.work().path());
+  EXPECT_EQ(sample_value(samples, "cutover_table_rows_applied_total",
+                         {{"direction", "reverse"}, {"table", "public.payment"}}),
+            285.0 + 156.0);
+  const double forward = sample_value(samples, "cutover_table_rows_applied_total",
+                                      {{"direction", "forward"}, {"table", "public.payment"}});
+  EXPECT_TRUE(std::isnan(forward) || forward == 0) << forward;
+  EXPECT_EQ(sample_value(samples, "cutover_direction_reverse"), 0.0);
 }
 
 // After a switch green is the source: a schema change there that the reverse plan cannot map

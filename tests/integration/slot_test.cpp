@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <sstream>
+#include <map>
 #include <thread>
 
 #include "fixtures/forward_harness.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -141,15 +142,6 @@ void expect_halted_for_the_slot(ForwardHarness& harness, const std::string& what
   EXPECT_EQ(retained_wal(harness.blue()), -1) << "cutover made a slot again";
 }
 
-// The first line of `metrics` that starts with `name` (labels included), or "".
-std::string metric_line(const std::string& metrics, const std::string& name) {
-  std::istringstream lines(metrics);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name, 0) == 0) return line;
-  }
-  return "";
-}
-
 TEST(SlotLoss, SlotDroppedOnBlueHaltsThePipeline) {
   ForwardHarness harness;
   const std::string validated = start_streaming_items(harness);
@@ -166,17 +158,18 @@ TEST(SlotLoss, SlotDroppedOnBlueHaltsThePipeline) {
   EXPECT_TRUE(slot.value("active", false));
   EXPECT_TRUE(slot["safe_wal_bytes"].is_null()) << "max_slot_wal_keep_size is unlimited here";
   EXPECT_TRUE(slot["warning"].is_null());
-  ChildProcess curl({"curl", "-s", harness.control_url() + "/metrics"}, harness.work().path());
-  curl.wait(30s);
-  const std::string metrics = curl.standard_output();
-  EXPECT_EQ(metric_line(metrics, "cutover_slot_active{"), "cutover_slot_active{slot=\"cutover_t\"} 1") << metrics;
-  EXPECT_NE(metric_line(metrics, "cutover_slot_wal_status{slot=\"cutover_t\",status=\"reserved\"}"), "") << metrics;
-  const std::string retained = metric_line(metrics, "cutover_slot_retained_wal_bytes{");
-  ASSERT_NE(retained, "") << metrics;
-  // A whole number of bytes, written as one (not 1.23457e+06), within what blue shows now.
-  const std::string value = retained.substr(retained.rfind(' ') + 1);
-  EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << retained;
-  EXPECT_LE(std::stol(value), retained_wal(harness.blue()) + (1L << 20)) << retained;
+  const auto metrics = scraped_samples(harness.control_url(), harness.work().path());
+  const std::map<std::string, std::string> slot_labels = {
+      {"plan", "t"}, {"direction", "forward"}, {"slot", "cutover_t"}};
+  EXPECT_EQ(sample_value(metrics, "cutover_slot_active", slot_labels), 1) << metrics.dump();
+  auto reserved = slot_labels;
+  reserved["status"] = "reserved";
+  EXPECT_EQ(sample_value(metrics, "cutover_slot_wal_status", reserved), 1) << metrics.dump();
+  // Whole bytes as the parser read them (not 1.23457e+06), within what blue shows now.
+  const double retained = sample_value(metrics, "cutover_slot_retained_wal_bytes", slot_labels);
+  EXPECT_GT(retained, 0) << metrics.dump();
+  EXPECT_EQ(retained, static_cast<double>(static_cast<long>(retained))) << metrics.dump();
+  EXPECT_LE(retained, static_cast<double>(retained_wal(harness.blue()) + (1L << 20))) << metrics.dump();
   // Someone ends the walsender and drops the slot before capture connects again.
   bool dropped = false;
   for (int attempt = 0; attempt < 50 && !dropped; ++attempt) {

@@ -12,6 +12,7 @@
 
 #include "cutover/control/http_client.h"
 #include "fixtures/forward_harness.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -225,13 +226,8 @@ TEST_F(VerifyTest, VerifiesThroughTransformsWhileBlueChangesAndFindsWhatDiffers)
   EXPECT_EQ(emails["chunks"], 6);
 }
 
-// Metrics in Prometheus' text format, with the figures the pipeline and verification have.
-double metric_value(const std::string& text, const std::string& sample) {
-  const auto at = text.find("\n" + sample + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + sample.size() + 2));
-}
-
+// Metrics in Prometheus' text format, read by an independent parser, with the figures the
+// pipeline and verification have.
 TEST_F(VerifyTest, MetricsExposeLagThroughputBatchesAndTheLastVerification) {
   const std::string table = "CREATE TABLE items(id int PRIMARY KEY, v text)";
   h_.blue().execute(table);
@@ -249,16 +245,19 @@ TEST_F(VerifyTest, MetricsExposeLagThroughputBatchesAndTheLastVerification) {
   EXPECT_NE(answer->content_type.find("text/plain; version=0.0.4"), std::string::npos);
   const std::string& text = answer->body;
   EXPECT_NE(text.find("# TYPE cutover_apply_batch_rows histogram"), std::string::npos) << text;
-  EXPECT_EQ(metric_value(text, "cutover_phase{plan=\"t\",phase=\"streaming\"}"), 1) << text;
-  EXPECT_EQ(metric_value(text, "cutover_verification_differences"), 2) << text;
-  EXPECT_EQ(metric_value(text, "cutover_verification_clean"), 0) << text;
-  EXPECT_GE(metric_value(text, "cutover_rows_applied_total"), 500) << text;
-  EXPECT_GE(metric_value(text, "cutover_events_captured_total"), 502) << text;  // BEGIN, rows, END
-  EXPECT_GE(metric_value(text, "cutover_apply_batch_rows_count"), 1) << text;
-  EXPECT_EQ(metric_value(text, "cutover_apply_batch_rows_bucket{le=\"+Inf\"}"),
-            metric_value(text, "cutover_apply_batch_rows_count"))
+  const auto samples = parsed_samples(text, h_.work().path());
+  const std::map<std::string, std::string> plan = {{"plan", "t"}};
+  const std::map<std::string, std::string> forward = {{"plan", "t"}, {"direction", "forward"}};
+  EXPECT_EQ(sample_value(samples, "cutover_phase", {{"plan", "t"}, {"phase", "streaming"}}), 1) << text;
+  EXPECT_EQ(sample_value(samples, "cutover_verification_differences", plan), 2) << text;
+  EXPECT_EQ(sample_value(samples, "cutover_verification_clean", plan), 0) << text;
+  EXPECT_GE(sample_value(samples, "cutover_rows_applied_total", forward), 500) << text;
+  EXPECT_GE(sample_value(samples, "cutover_events_captured_total", forward), 502) << text;  // BEGIN, rows, END
+  const double batches = sample_value(samples, "cutover_apply_batch_rows_count", plan);
+  EXPECT_GE(batches, 1) << text;
+  EXPECT_EQ(sample_value(samples, "cutover_apply_batch_rows_bucket", {{"plan", "t"}, {"le", "+Inf"}}), batches)
       << text;
-  EXPECT_GE(metric_value(text, "cutover_lag_bytes"), 0) << text;
+  EXPECT_GE(sample_value(samples, "cutover_lag_bytes", forward), 0) << text;
 }
 
 TEST(VerifyCommand, UnreachableServiceExitsThree) {

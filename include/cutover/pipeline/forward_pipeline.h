@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "cutover/capture/slot_health.h"
 #include "cutover/common/result.h"
 #include "cutover/common/stop_signal.h"
+#include "cutover/pipeline/direction_ledger.h"
 #include "cutover/pipeline/plan_cleanup.h"
 #include "cutover/plan/plan.h"
 #include "cutover/plan/reverse_plan.h"
@@ -46,6 +48,21 @@ class DirectionRequest {
   StopSignal* stop_ = nullptr;              // guarded by mutex_
 };
 
+// The latest failure the pipeline restarted after, for status and metrics.
+class LastFailure {
+ public:
+  struct Seen {
+    std::string message;
+    std::int64_t unix_ms = 0;  // 0: none yet
+  };
+  void record(const std::string& message);
+  Seen get() const;
+
+ private:
+  mutable std::mutex mutex_;
+  Seen seen_;  // guarded by mutex_
+};
+
 // What `cutover run` is doing, for the status log and the control API.
 struct PipelineStatus {
   std::atomic<Phase> phase{Phase::kStarting};
@@ -60,7 +77,15 @@ struct PipelineStatus {
   std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
   ApplyHold apply_hold;  // lets verification (and cutover) stop the applier at a position
   DrainMarkers drain_markers;  // the drain's markers, for a source that cannot send them
+  std::atomic<std::uint64_t> restarts{0};  // pipeline sessions started again after a failure
+  LastFailure last_failure;                // the failure of the last of them
+  DirectionLedger ledger;                  // the counters below split by direction, for metrics
 };
+
+// The run's counters by name, as DirectionLedger splits them: events_captured, bytes_captured,
+// transactions_captured, transactions_applied, rows_applied, rows_applied:<source table>,
+// snapshot_rows:<target table>, debezium_records, capture_retries, restarts.
+DirectionLedger::Counts pipeline_totals(const PipelineStatus& status);
 
 // How far green is behind blue: WAL bytes between blue's position and the applied one, and
 // the age of the last applied commit while more is waiting (0 when caught up).
