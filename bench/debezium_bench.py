@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Debezium's PostgreSQL connector (Kafka Connect standalone) against `cutover capture` with
+"""Debezium's PostgreSQL connector (Kafka Connect standalone) against `cutover run` with
 kafka.debezium, one after the other, on the same blue and the same real Kafka broker.
 
   python3 bench/debezium_bench.py [--tables 1] [--rows 200000] [--seconds 30] [--rate 500]
