@@ -96,6 +96,17 @@ std::string quote_identifier(const std::string& name) {
   return quoted + "\"";
 }
 
+std::string quote_literal(const std::string& text) {
+  std::string quoted = "'";
+  bool backslash = false;
+  for (char character : text) {
+    if (character == '\'' || character == '\\') quoted += character;
+    backslash = backslash || character == '\\';
+    quoted += character;
+  }
+  return (backslash ? "E" : "") + quoted + "'";
+}
+
 std::string text_array_literal(const std::vector<std::string>& items) {
   std::string list;
   for (const auto& item : items) {

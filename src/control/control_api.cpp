@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <set>
@@ -12,6 +14,7 @@
 #include "cutover/common/logging.h"
 #include "cutover/control/dashboard.h"
 #include "cutover/control/metrics.h"
+#include "cutover/pipeline/directed_pipeline.h"
 
 namespace cutover {
 
@@ -214,10 +217,18 @@ HttpResponse ControlApi::status_answer() const {
       table["rows_applied"] = applied == status_.apply.rows_by_source.end() ? 0 : applied->second;
       const auto copied = status_.snapshot.tables.find(target);
       if (copied != status_.snapshot.tables.end()) {
+        const CopyEstimate estimate = estimate_copy(copied->second, std::chrono::steady_clock::now());
+        const auto optional = [](const std::optional<double>& value) {
+          return value ? nlohmann::json(std::round(*value * 10) / 10) : nlohmann::json();
+        };
         table["snapshot"] = {{"rows", copied->second.rows},
+                             {"rows_copying", copied->second.rows_copying},
                              {"estimated_rows", copied->second.estimated_rows},
                              {"chunks_done", copied->second.chunks_done},
-                             {"chunks", copied->second.chunks}};
+                             {"chunks", copied->second.chunks},
+                             {"percent", optional(estimate.percent)},
+                             {"rows_per_second", std::round(estimate.rows_per_second)},
+                             {"eta_seconds", optional(estimate.eta_seconds)}};
       }
       tables.push_back(std::move(table));
     }
@@ -243,13 +254,27 @@ HttpResponse ControlApi::status_answer() const {
       if (!status_.holdings.unreachable.empty()) holds["unreachable"] = status_.holdings.unreachable;
     }
   }
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count();
   const LastFailure::Seen failure = status_.last_failure.get();
   nlohmann::json last_failure = nullptr;
-  if (failure.unix_ms != 0) last_failure = {{"message", failure.message}, {"unix_ms", failure.unix_ms}};
+  if (failure.unix_ms != 0) {
+    // While the backoff runs, what the pipeline waits for and how long.
+    const bool waiting = failure.retry_unix_ms > now_ms;
+    last_failure = {{"message", failure.message},
+                    {"unix_ms", failure.unix_ms},
+                    {"retry_in_ms", waiting ? nlohmann::json(failure.retry_unix_ms - now_ms) : nlohmann::json()}};
+  }
+  const LastFailure::Seen fatal = status_.fatal.get();
+  nlohmann::json failed = nullptr;
+  if (fatal.unix_ms != 0) {
+    failed = {{"message", fatal.message}, {"unix_ms", fatal.unix_ms}, {"next", after_failure_advice()}};
+  }
   return json_answer(200, {{"plan", plan_.name},
                            {"direction", direction_name(status_.running.load())},
                            {"phase", cutover_.shown_phase()},
                            {"halted", std::move(halted)},
+                           {"failed", std::move(failed)},
                            {"schema_notices", std::move(schema_notices)},
                            {"paused", status_.apply_hold.paused()},
                            {"lag_bytes", lag.bytes},

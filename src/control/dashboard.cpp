@@ -16,7 +16,7 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 24px; align-items: baseline; }
   header h1 { font-size: 18px; margin: 0; }
   #phase { font-weight: 600; padding: 2px 10px; border-radius: 10px; background: #3b82f6; }
-  #phase.switched { background: #16a34a; } #phase.stopped, #phase.undo_failed, #phase.halted { background: #dc2626; }
+  #phase.switched { background: #16a34a; } #phase.stopped, #phase.undo_failed, #phase.halted, #phase.failed { background: #dc2626; }
   main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 20px; }
   section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
   h2 { font-size: 15px; margin: 0 0 8px; }
@@ -35,6 +35,8 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <span>direction <b id="direction">-</b></span><span>lag <b id="lag">-</b></span>
   <span>applied <b id="applied">-</b></span><span id="rate"></span></header>
 <main>
+  <section id="failure" hidden><h2>Pipeline failed</h2><div id="failed" class="bad"></div><p id="failed_next"></p></section>
+  <section id="retrying" hidden><h2>Restarting</h2><div id="retry"></div></section>
   <section id="schema" hidden><h2>Changes on the source</h2><div id="halted" class="bad"></div><ul id="notices"></ul></section>
   <section><h2>Replication slot on the source</h2><div id="slot">-</div><div id="slot_warning" class="bad"></div>
     <details><summary>What the plan holds (cutover cleanup removes it)</summary><ul id="holds"></ul></details></section>
@@ -74,8 +76,12 @@ function drawChart() {
 function renderTables(tables) {
   $("tables").innerHTML = (tables || []).map((t) => {
     const s = t.snapshot;
-    const share = s && s.chunks ? Math.round(100 * s.chunks_done / s.chunks) : null;
-    const snapshot = s ? '<span class="bar" style="width:' + (share || 0) + 'px"></span> ' + text(s.rows) + " rows" : "-";
+    const known = (value) => value !== null && value !== undefined;
+    const share = !s ? 0 : known(s.percent) ? s.percent : (s.chunks ? 100 * s.chunks_done / s.chunks : 0);
+    const snapshot = !s ? "-" : '<span class="bar" style="width:' + Math.round(share) + 'px"></span> ' +
+      text(Number(s.rows) + Number(s.rows_copying || 0)) + " rows" + (known(s.percent) ? " (" + s.percent + "%)" : "") +
+      (s.chunks_done < s.chunks ? ", " + text(s.rows_per_second) + " rows/s" +
+       (known(s.eta_seconds) ? ", about " + Math.round(s.eta_seconds) + " s left" : "") : "");
     return "<tr><td>" + escapeHtml(t.source) + "</td><td>" + escapeHtml(t.target) + "</td><td>" + snapshot +
            '</td><td class="n">' + escapeHtml(t.rows_applied) + "</td></tr>";
   }).join("");
@@ -84,8 +90,12 @@ function renderVerification(v) {
   if (!v) { $("verification").textContent = "none yet"; return; }
   if (v.state === "running") {
     const p = v.progress || {};
-    $("verification").innerHTML = "running " + escapeHtml(v.id) + ": tables " + text(p.tables_done) + "/" + text(p.tables) +
-      ", chunks " + text(p.chunks_done) + "/" + text(p.chunks) + ", " + text(p.rows) + " rows";
+    const known = (value) => value !== null && value !== undefined;
+    $("verification").innerHTML = "running " + escapeHtml(v.id) + ": " + (p.table ? escapeHtml(p.table) + " " : "") +
+      (known(p.percent) ? p.percent + "%, " : "") + text(p.rows) + " of about " + text(p.estimated_rows) +
+      " rows of blue, " + text(p.rows_per_second) + " rows/s" +
+      (known(p.eta_seconds) ? ", about " + Math.round(p.eta_seconds) + " s left" : "") +
+      " (tables " + text(p.tables_done) + "/" + text(p.tables) + ")";
     return;
   }
   const cls = v.state === "clean" ? "good" : "bad";
@@ -142,6 +152,13 @@ async function refresh() {
     $("rate").textContent = Math.round(Number(s.rows_per_second || 0)) + " rows/s";
     history.push({seconds: Number(s.lag_seconds || 0), mib: Number(s.lag_bytes || 0) / 1048576});
     if (history.length > 300) history.shift();
+    $("failure").hidden = !s.failed;
+    $("failed").textContent = s.failed ? new Date(s.failed.unix_ms).toISOString() + ": " + s.failed.message : "";
+    $("failed_next").textContent = s.failed ? s.failed.next : "";
+    const waiting = s.last_failure && s.last_failure.retry_in_ms !== null && s.last_failure.retry_in_ms !== undefined;
+    $("retrying").hidden = !waiting;
+    $("retry").textContent = waiting ? "in " + (s.last_failure.retry_in_ms / 1000).toFixed(1) + " s, after: " +
+      s.last_failure.message + " (" + text(s.restarts) + " restarts so far)" : "";
     $("schema").hidden = !s.halted && !(s.schema_notices || []).length;
     $("halted").textContent = s.halted ? "Halted: " + s.halted : "";
     $("notices").innerHTML = (s.schema_notices || []).map((n) => "<li>" + escapeHtml(n) + "</li>").join("");

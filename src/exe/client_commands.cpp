@@ -55,6 +55,13 @@ std::string text_of(const nlohmann::json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
 
+// `value` with `decimals` digits after the point ("41.2", "11").
+std::string fmt_number(double value, int decimals = 1) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  return text;
+}
+
 std::string key_text(const nlohmann::json& key) {
   std::string text;
   for (const auto& [column, value] : key.items()) {
@@ -111,6 +118,44 @@ std::string timings_text(const nlohmann::json& journal) {
          text_of(timings["pause_ms"]) + " ms";
 }
 
+// A table's snapshot: "412000 of about 1000000 rows (41.2%), 52000 rows/s, about 11 s left, 2/5 chunks".
+std::string snapshot_text(const nlohmann::json& copied) {
+  const auto count = [&](const char* key) { return copied.value(key, std::uint64_t{0}); };
+  std::string text = std::to_string(count("rows") + count("rows_copying"));
+  if (count("estimated_rows") > 0) text += " of about " + std::to_string(count("estimated_rows"));
+  text += " rows";
+  if (copied["percent"].is_number()) text += " (" + fmt_number(copied["percent"].get<double>()) + "%)";
+  if (count("chunks_done") < count("chunks")) {
+    text += ", " + text_of(copied["rows_per_second"]) + " rows/s";
+    if (copied["eta_seconds"].is_number()) text += ", about " + fmt_number(copied["eta_seconds"].get<double>(), 0) + " s left";
+  }
+  return text + ", " + text_of(copied["chunks_done"]) + "/" + text_of(copied["chunks"]) + " chunks";
+}
+
+// "public.items 40.0%, 200000 of about 500000 rows of blue, 52000 rows/s, about 6 s left
+// (tables 0/2)".
+std::string verification_progress_text(const nlohmann::json& progress) {
+  std::string text = progress["table"].is_string() ? progress["table"].get<std::string>() + " " : "";
+  if (progress["percent"].is_number()) text += fmt_number(progress["percent"].get<double>()) + "%, ";
+  text += text_of(progress["rows"]) + " of about " + text_of(progress["estimated_rows"]) + " rows of blue, " +
+          text_of(progress["rows_per_second"]) + " rows/s";
+  if (progress["eta_seconds"].is_number()) text += ", about " + fmt_number(progress["eta_seconds"].get<double>(), 0) + " s left";
+  return text + " (tables " + text_of(progress["tables_done"]) + "/" + text_of(progress["tables"]) + ")";
+}
+
+// What stopped or holds back the pipeline, and what to do, before the figures.
+void print_trouble(const nlohmann::json& status) {
+  if (const auto& failed = status["failed"]; failed.is_object()) {
+    std::printf("FAILED: %s\nwhat to do: %s\n", text_of(failed["message"]).c_str(), text_of(failed["next"]).c_str());
+  }
+  if (status["halted"].is_string()) std::printf("HALTED: %s\n", text_of(status["halted"]).c_str());
+  if (const auto& last = status["last_failure"]; last.is_object() && last["retry_in_ms"].is_number()) {
+    std::printf("restarting in %s s (restart %s) after: %s\n",
+                fmt_number(last["retry_in_ms"].get<double>() / 1000.0).c_str(), text_of(status["restarts"]).c_str(),
+                text_of(last["message"]).c_str());
+  }
+}
+
 // Polls the status until `finished` says the operation it follows has ended; that status.
 std::optional<nlohmann::json> poll_status(const ControlOptions& options, int& code,
                                           const std::function<bool(const nlohmann::json&)>& finished) {
@@ -132,6 +177,7 @@ int status(const ControlOptions& options) {
     return kSuccess;
   }
   std::printf("plan %s: %s\n", text_of((*answer)["plan"]).c_str(), text_of((*answer)["phase"]).c_str());
+  print_trouble(*answer);
   const bool reverse = answer->value("direction", std::string()) == "reverse";
   std::printf("%s%s; lag %s bytes, %.1f s; applied %s (%s at %s)\n",
               reverse ? "reverse pipeline, green to blue" : "forward pipeline, blue to green",
@@ -141,16 +187,11 @@ int status(const ControlOptions& options) {
   std::printf("applying %.0f rows/s; %s rows in %s transactions since start\n",
               answer->value("rows_per_second", 0.0), text_of((*answer)["rows_applied"]).c_str(),
               text_of((*answer)["transactions_applied"]).c_str());
-  std::printf("%-32s %-32s %-24s %14s\n", "source", "target", "snapshot", "rows applied");
+  std::printf("%-32s %-32s %14s  %s\n", "source", "target", "rows applied", "snapshot");
   for (const auto& table : (*answer)["tables"]) {
-    std::string snapshot = "-";
-    if (table.contains("snapshot")) {
-      const auto& copied = table["snapshot"];
-      snapshot = text_of(copied["rows"]) + " rows, " + text_of(copied["chunks_done"]) + "/" +
-                 text_of(copied["chunks"]) + " chunks";
-    }
-    std::printf("%-32s %-32s %-24s %14s\n", text_of(table["source"]).c_str(),
-                text_of(table["target"]).c_str(), snapshot.c_str(), text_of(table["rows_applied"]).c_str());
+    const std::string snapshot = table.contains("snapshot") ? snapshot_text(table["snapshot"]) : "-";
+    std::printf("%-32s %-32s %14s  %s\n", text_of(table["source"]).c_str(), text_of(table["target"]).c_str(),
+                text_of(table["rows_applied"]).c_str(), snapshot.c_str());
   }
   const auto& last = (*answer)["last_verification"];
   if (last.is_null()) {
@@ -195,10 +236,7 @@ int verify(const ControlOptions& options) {
     if (report.value("state", std::string()) != "running") return true;
     if (std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
       last_progress = std::chrono::steady_clock::now();
-      const auto& progress = report["progress"];
-      std::cerr << "cutover: verifying: tables " << text_of(progress["tables_done"]) << "/"
-                << text_of(progress["tables"]) << ", chunks " << text_of(progress["chunks_done"])
-                << "/" << text_of(progress["chunks"]) << ", " << text_of(progress["rows"]) << " rows\n";
+      std::cerr << "cutover: verifying: " << verification_progress_text(report["progress"]) << "\n";
     }
     return false;
   });

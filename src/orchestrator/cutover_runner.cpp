@@ -91,8 +91,11 @@ std::string CutoverRunner::state() const {
 }
 
 std::string CutoverRunner::shown_phase() const {
-  // A halted pipeline is what the operator must see first, whichever side clients are on.
-  if (pipeline_.phase.load() == Phase::kHalted) return phase_name(Phase::kHalted);
+  // A halted or failed pipeline is what the operator must see first, whichever side clients
+  // are on.
+  if (const Phase phase = pipeline_.phase.load(); phase == Phase::kHalted || phase == Phase::kFailed) {
+    return phase_name(phase);
+  }
   std::string phase = state();
   if (phase.empty()) phase = pipeline_.apply_hold.paused() ? "paused" : phase_name(pipeline_.phase.load());
   return phase;

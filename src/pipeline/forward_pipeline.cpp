@@ -31,9 +31,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kStatusInterval = std::chrono::seconds(10);
 constexpr auto kSampleInterval = std::chrono::seconds(1);
 constexpr auto kSlotWarningInterval = std::chrono::minutes(1);
-// Between pipeline sessions; one that ran well for 30 s starts the series over.
-constexpr Backoff::Settings kRestartBackoff{std::chrono::milliseconds(500), std::chrono::seconds(10),
-                                            std::chrono::seconds(30)};
 constexpr auto kPublicationInterval = std::chrono::seconds(5);
 // The embedded broker, and `cutover broker`, keep about 5 MiB per partition; capture stays this
 // far ahead of the applier at most, so nothing is dropped before it is applied.
@@ -385,22 +382,23 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   return applier.run();
 }
 
+}  // namespace
+
 Status wait_before_retry(const Status& reason, Backoff& backoff, PipelineStatus& status, const StopSignal& stop) {
   if (!reason.is_retryable()) return reason;
   const auto wait = backoff.next();
   status.restarts++;
-  status.last_failure.record(reason.message());
+  status.last_failure.record(reason.message(), wait);
   spdlog::warn("pipeline will restart reason=\"{}\" backoff_ms={}", reason.message(), wait.count());
   stop.wait_for(wait);
   return Status::ok();
 }
 
-}  // namespace
-
-void LastFailure::record(const std::string& message) {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
+void LastFailure::record(const std::string& message, std::chrono::milliseconds retry_in) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
   std::lock_guard lock(mutex_);
-  seen_ = {message, std::chrono::duration_cast<std::chrono::milliseconds>(now).count()};
+  seen_ = {message, now, retry_in.count() > 0 ? now + retry_in.count() : 0};
 }
 
 LastFailure::Seen LastFailure::get() const {
@@ -531,6 +529,8 @@ const char* phase_name(Phase phase) {
       return "streaming";
     case Phase::kHalted:
       return "halted";
+    case Phase::kFailed:
+      return "failed";
     case Phase::kStopped:
       return "stopped";
   }

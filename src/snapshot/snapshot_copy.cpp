@@ -31,7 +31,75 @@ bool binary_copy_is_exact(const std::vector<SourceColumn>& columns) {
                      [](const SourceColumn& column) { return exact.count(column.unconstrained_type) > 0; });
 }
 
+// How many rows a chunk reads from blue before it shows them in the table's progress.
+constexpr std::uint64_t kInFlightStep = 4096;
+
 }  // namespace
+
+CopyEstimate estimate_copy(const TableCopyProgress& table, Clock::time_point now) {
+  CopyEstimate estimate;
+  estimate.rows_seen = table.rows + table.rows_copying;
+  if (table.estimated_rows > 0) {
+    estimate.percent = std::min(100.0, 100.0 * static_cast<double>(estimate.rows_seen) /
+                                           static_cast<double>(table.estimated_rows));
+  }
+  if (table.started) {
+    const double seconds = std::chrono::duration<double>(now - *table.started).count();
+    if (seconds > 0) estimate.rows_per_second = static_cast<double>(estimate.rows_seen) / seconds;
+  }
+  if (table.chunks > 0 && table.chunks_done == table.chunks) {
+    estimate.eta_seconds = 0.0;
+  } else if (table.estimated_rows > 0 && estimate.rows_per_second > 0) {
+    const double left = table.estimated_rows > estimate.rows_seen
+                            ? static_cast<double>(table.estimated_rows - estimate.rows_seen)
+                            : 0.0;
+    estimate.eta_seconds = left / estimate.rows_per_second;
+  }
+  return estimate;
+}
+
+// The rows one chunk has read from blue, shown in its table's progress in steps; taken out
+// again when the chunk commits (as committed rows) or fails.
+class SnapshotCopy::RowsInFlight {
+ public:
+  RowsInFlight(SnapshotProgress& progress, std::string table) : progress_(progress), table_(std::move(table)) {
+    std::lock_guard lock(progress_.mutex);
+    auto& copied = progress_.tables[table_];
+    if (!copied.started) copied.started = Clock::now();
+  }
+  RowsInFlight(const RowsInFlight&) = delete;
+  RowsInFlight& operator=(const RowsInFlight&) = delete;
+  ~RowsInFlight() {
+    std::lock_guard lock(progress_.mutex);
+    progress_.tables[table_].rows_copying -= shown_;
+  }
+
+  void row_read() {
+    if (++unshown_ < kInFlightStep) return;
+    std::lock_guard lock(progress_.mutex);
+    progress_.tables[table_].rows_copying += unshown_;
+    shown_ += unshown_;
+    unshown_ = 0;
+  }
+
+  // The chunk committed: its rows move from in flight to committed at once.
+  void committed(const ChunkCopied& copied) {
+    std::lock_guard lock(progress_.mutex);
+    auto& table = progress_.tables[table_];
+    table.rows_copying -= shown_;
+    shown_ = 0;
+    unshown_ = 0;
+    table.rows += copied.rows;
+    table.bytes += copied.bytes;
+    table.chunks_done++;
+  }
+
+ private:
+  SnapshotProgress& progress_;
+  const std::string table_;
+  std::uint64_t shown_ = 0;    // added to rows_copying
+  std::uint64_t unshown_ = 0;  // read since
+};
 
 SnapshotCopy::SnapshotCopy(const SnapshotSettings& settings,
                            const std::vector<TableTransform>& transforms, std::string blue_dsn,
@@ -69,8 +137,8 @@ Status SnapshotCopy::plan_chunks() {
   for (const auto& transform : transforms_) {
     const std::string sql =
         "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint, "
-        "greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = to_regclass('" +
-        transform.source.quoted() + "')";
+        "greatest(c.reltuples, 0)::bigint FROM pg_class c WHERE c.oid = to_regclass(" +
+        quote_literal(transform.source.quoted()) + ")";
     PgResult result(PQexec(blue->get(), sql.c_str()));
     if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
       return Status::error("blue: sizing " + transform.source.text() + ": " +
@@ -176,13 +244,10 @@ void SnapshotCopy::work(std::size_t worker, std::atomic<std::size_t>& next_chunk
         return fail(created);
       }
     }
-    auto copied = copy_chunk(blue->get(), green->get(), chunk, staging);
+    RowsInFlight in_flight(progress_, transform.target.text());
+    auto copied = copy_chunk(blue->get(), green->get(), chunk, staging, in_flight);
     if (!copied) return fail(copied.status());
-    std::lock_guard lock(progress_.mutex);
-    auto& table = progress_.tables[transform.target.text()];
-    table.rows += copied->rows;
-    table.bytes += copied->bytes;
-    table.chunks_done++;
+    in_flight.committed(*copied);
   }
 }
 
@@ -202,7 +267,7 @@ std::string SnapshotCopy::staging_table_sql(const TableTransform& transform, con
 // table, then the transform into the target, exactly as the applier writes: the same
 // projection over rows of the source's types, converted by the INSERT.
 Result<SnapshotCopy::ChunkCopied> SnapshotCopy::copy_chunk(PGconn* blue, PGconn* green, const Chunk& chunk,
-                                                           const std::string& staging) {
+                                                           const std::string& staging, RowsInFlight& in_flight) {
   const TableTransform& transform = *chunk.transform;
   std::string columns;
   for (const auto& column : transform.columns_read()) {
@@ -251,6 +316,7 @@ Result<SnapshotCopy::ChunkCopied> SnapshotCopy::copy_chunk(PGconn* blue, PGconn*
     const int put = PQputCopyData(green, buffer, length);
     PQfreemem(buffer);
     copied.bytes += static_cast<std::uint64_t>(length);
+    in_flight.row_read();  // one CopyData message a row (binary adds a header and a trailer)
     if (put != 1) {
       streamed = Status::error("green: copying " + transform.source.text() + ": " + libpq_error(green));
       break;
@@ -286,17 +352,15 @@ void SnapshotCopy::report_progress(const std::atomic<bool>& finished) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (Clock::now() - last < std::chrono::seconds(5)) continue;
     last = Clock::now();
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - progress_.started).count();
     std::lock_guard lock(progress_.mutex);
     for (const auto& [table, copied] : progress_.tables) {
-      const double rate = static_cast<double>(copied.rows) / std::max(seconds, 0.001);
-      const double remaining =
-          copied.estimated_rows > copied.rows ? static_cast<double>(copied.estimated_rows - copied.rows) : 0.0;
-      spdlog::info("snapshot progress table={} rows={} of_about={} bytes={} chunks={}/{} "
-                   "rows_per_second={:.0f} eta_seconds={:.0f}",
-                   table, copied.rows, copied.estimated_rows, copied.bytes, copied.chunks_done,
-                   copied.chunks, rate, rate > 0 ? remaining / rate : 0.0);
+      if (!copied.started) continue;  // no chunk of it has begun
+      const CopyEstimate estimate = estimate_copy(copied, last);
+      spdlog::info("snapshot progress table={} rows={} rows_copying={} of_about={} percent={:.1f} bytes={} "
+                   "chunks={}/{} rows_per_second={:.0f} eta_seconds={}",
+                   table, copied.rows, copied.rows_copying, copied.estimated_rows, estimate.percent.value_or(0),
+                   copied.bytes, copied.chunks_done, copied.chunks, estimate.rows_per_second,
+                   estimate.eta_seconds ? fmt::format("{:.0f}", *estimate.eta_seconds) : "unknown");
     }
   }
 }

@@ -177,7 +177,7 @@ TableVerifier::TableVerifier(long chunk_rows, std::vector<SessionPair>& workers,
                              VerificationProgress& progress, const std::atomic<bool>& stop)
     : chunk_rows_(chunk_rows), workers_(workers), planner_(planner), progress_(progress), stop_(stop) {}
 
-Result<TableVerification> TableVerifier::verify(const TableComparison& table) {
+Result<TableVerification> TableVerifier::verify(const TableComparison& table, std::size_t progress_index) {
   TableVerification report = table.describe();
   std::vector<KeyRange> ranges;
   if (table.keyless()) {
@@ -205,7 +205,7 @@ Result<TableVerification> TableVerifier::verify(const TableComparison& table) {
     }
   }
   report.chunks = ranges.size();
-  progress_.chunks += ranges.size();
+  progress_.chunks_planned(progress_index, ranges.size());
 
   Findings findings;
   std::atomic<std::size_t> next{0};
@@ -230,9 +230,8 @@ Result<TableVerification> TableVerifier::verify(const TableComparison& table) {
           if (rows) compare_rows(rows->first, rows->second, table, findings);
           outcome = rows.status();
         }
-        progress_.rows += blue.rows + green.rows;
+        progress_.chunk_compared(progress_index, blue.rows, green.rows);
       }
-      progress_.chunks_done++;
       if (!outcome) {
         std::lock_guard lock(failure_mutex);
         if (failure) failure = outcome.with_context("verifying " + report.target);

@@ -8,6 +8,7 @@
 #include "cutover/common/libpq_session.h"
 #include "cutover/common/logging.h"
 #include "cutover/common/periodic.h"
+#include "cutover/common/postgres_connection.h"
 #include "cutover/verify/table_verifier.h"
 
 namespace cutover {
@@ -130,6 +131,22 @@ Result<std::vector<SessionPair>> open_workers(const Plan& plan, const Snapshots&
   return workers;
 }
 
+// Green's estimate of each target's rows (reltuples; 0 for a table never analysed), for the
+// progress's share done and time left.
+Result<std::vector<std::pair<std::string, std::uint64_t>>> estimated_rows(
+    PGconn* green, const std::vector<TableComparison>& comparisons) {
+  std::vector<std::pair<std::string, std::uint64_t>> estimates;
+  for (const auto& comparison : comparisons) {
+    auto found = query_libpq(green, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = " +
+                                        quote_literal(comparison.target().quoted()) + "::regclass",
+                             "green: estimating the rows of " + comparison.target().text());
+    if (!found) return found.status();
+    const char* value = PQntuples(found->get()) == 1 ? PQgetvalue(found->get(), 0, 0) : "0";
+    estimates.emplace_back(comparison.target().text(), std::stoull(value));
+  }
+  return estimates;
+}
+
 Status compare(const Plan& plan, const Plan& streaming, const std::vector<TableTransform>& transforms,
                ApplyHold& hold, VerificationProgress& progress, const std::atomic<bool>& stop,
                VerificationReport& report) {
@@ -143,25 +160,24 @@ Status compare(const Plan& plan, const Plan& streaming, const std::vector<TableT
   if (auto entered = enter_snapshot(planner->get(), snapshots->green(), "green"); !entered) return entered;
   snapshots->source.connection.reset();  // every session has imported the source's snapshot; the slot may go
   const auto comparisons = comparisons_of(transforms);
-  progress.tables = comparisons.size();
+  auto estimates = estimated_rows(planner->get(), comparisons);
+  if (!estimates) return estimates.status();
+  progress.tables_found(*estimates);
   const Periodic log(kProgressInterval, [&id = report.id, &progress] {
-    const double seconds = std::chrono::duration<double>(Clock::now() - progress.started).count();
-    spdlog::info("verify progress id={} tables={}/{} chunks={}/{} rows={} rows_per_s={:.0f}", id,
-                 progress.tables_done.load(), progress.tables.load(), progress.chunks_done.load(),
-                 progress.chunks.load(), progress.rows.load(),
-                 seconds > 0 ? progress.rows.load() / seconds : 0.0);
+    spdlog::info("verify progress id={} {}", id, progress.log_fields(Clock::now()));
   });
   TableVerifier verifier(plan.verify.chunk_rows, *workers, planner->get(),
                          progress, stop);
-  for (const auto& comparison : comparisons) {
-    auto table = verifier.verify(comparison);
+  for (std::size_t index = 0; index < comparisons.size(); ++index) {
+    const auto& comparison = comparisons[index];
+    auto table = verifier.verify(comparison, index);
     if (!table) return table.status();
     spdlog::info("verify table={} rows_blue={} rows_green={} chunks={} chunks_differing={} "
                  "differences={}",
                  table->target, table->rows_blue, table->rows_green, table->chunks,
                  table->chunks_differing, table->differences.size());
     report.tables.push_back(std::move(table.value()));
-    progress.tables_done++;
+    progress.table_done(index);
   }
   return Status::ok();
 }

@@ -87,17 +87,9 @@ void VerificationService::run(std::string id) {
 nlohmann::json VerificationService::last_json(long key_cap) const {
   std::lock_guard lock(mutex_);
   if (running_.load() && progress_) {
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - progress_->started).count();
     return {{"id", running_id_},
             {"state", "running"},
-            {"progress",
-             {{"tables_done", progress_->tables_done.load()},
-              {"tables", progress_->tables.load()},
-              {"chunks_done", progress_->chunks_done.load()},
-              {"chunks", progress_->chunks.load()},
-              {"rows", progress_->rows.load()},
-              {"rows_per_second", seconds > 0 ? progress_->rows.load() / seconds : 0.0}}}};
+            {"progress", progress_->to_json(std::chrono::steady_clock::now())}};
   }
   if (!last_) return nullptr;
   return last_->to_json(key_cap);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fixtures/forward_harness.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -91,13 +92,24 @@ TEST(Forward, MergeTwoSourcesAndRefuseTruncateOfOne) {
       "SELECT region, id, total FROM orders"));
 
   // A TRUNCATE of one merged source cannot mean "empty orders": apply stops, says why,
-  // and green keeps every row.
+  // and green keeps every row. The run stays up in phase failed, status naming the error,
+  // the time and what to do, until it is stopped.
   harness.blue().execute("TRUNCATE eu_orders");
-  ASSERT_TRUE(run.wait(60s).has_value()) << "cutover run kept going after a refused TRUNCATE";
-  EXPECT_NE(run.standard_error().find("TRUNCATE of public.eu_orders"), std::string::npos)
-      << run.standard_error();
-  EXPECT_NE(run.standard_error().find("on_truncate"), std::string::npos);
+  const nlohmann::json failed = harness.wait_until_phase("failed");
+  const std::string message = failed["failed"].value("message", "");
+  EXPECT_NE(message.find("TRUNCATE of public.eu_orders"), std::string::npos) << failed.dump(2);
+  EXPECT_NE(message.find("on_truncate"), std::string::npos) << failed.dump(2);
+  EXPECT_GT(failed["failed"].value("unix_ms", 0L), 0) << failed.dump(2);
+  EXPECT_NE(failed["failed"].value("next", "").find("start cutover run again"), std::string::npos) << failed.dump(2);
+  EXPECT_NE(run.standard_error().find("pipeline failed reason="), std::string::npos) << run.standard_error();
   EXPECT_EQ(harness.green().query_number("SELECT count(*) FROM orders"), 1990);
+  ChildProcess shown({CUTOVER_BINARY, "status", "--control", harness.control_url()}, harness.work().path());
+  EXPECT_EQ(shown.wait(30s).value_or(-1), 0) << shown.standard_error();
+  EXPECT_NE(shown.standard_output().find("plan t: failed\nFAILED: "), std::string::npos) << shown.standard_output();
+  EXPECT_NE(shown.standard_output().find("\nwhat to do: "), std::string::npos) << shown.standard_output();
+  const auto metrics = scraped_samples(harness.control_url(), harness.work().path());
+  EXPECT_EQ(sample_value(metrics, "cutover_phase", {{"phase", "failed"}}), 1) << metrics.dump();
+  harness.stop_failed_run("TRUNCATE of public.eu_orders");
 }
 
 TEST(Forward, TruncateOfAOneToOneSourceEmptiesItsTarget) {

@@ -177,12 +177,14 @@ TEST_F(OneValueTest, AValueTooLongForItsColumnFailsTheSnapshotWhichLeavesNothing
       "INSERT INTO items VALUES (51, 'THIRTY-CHARACTERS-LONG-CODE-XX')");
   h_.green().execute("CREATE TABLE items (id int PRIMARY KEY, code varchar(10))");
   h_.write_plan("  - source: items\n", state());
-  auto& run = h_.start_run(false);
-  EXPECT_EQ(run.wait(60s).value_or(-1), 1) << run.standard_error();
-  EXPECT_NE(run.standard_error().find("value too long for type character varying(10)"), std::string::npos)
-      << run.standard_error();
+  h_.start_run(false);
+  const nlohmann::json failed = h_.wait_until_phase("failed");
+  EXPECT_NE(failed["failed"].value("message", "").find("value too long for type character varying(10)"),
+            std::string::npos)
+      << failed.dump(2);
   EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "0");
   EXPECT_EQ(h_.blue().query_value("SELECT count(*) FROM pg_replication_slots"), "0");
+  h_.stop_failed_run("value too long for type character varying(10)");
 }
 
 // numeric(12,4) into numeric(10,2): PostgreSQL rounds on both paths without a word. The

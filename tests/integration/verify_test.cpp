@@ -260,6 +260,82 @@ TEST_F(VerifyTest, MetricsExposeLagThroughputBatchesAndTheLastVerification) {
   EXPECT_GE(sample_value(samples, "cutover_lag_bytes", forward), 0) << text;
 }
 
+// GET /api/v1/status, or null while nothing answers.
+nlohmann::json status_now(const std::string& control_url) {
+  auto answer = http_call(control_url, "GET", "/api/v1/status", "");
+  if (!answer || answer->status != 200) return nullptr;
+  return nlohmann::json::parse(answer->body, nullptr, false);
+}
+
+// A snapshot of one big chunk shows its rows while it copies, not 0 until it is done, and a
+// verification shows each table's share, its pace and the time left, counting blue's rows
+// (not both sides'). Counts are checked against green and blue by SQL of their own.
+TEST_F(VerifyTest, LongWorkShowsItsShareDoneRateAndTimeLeftAsItGoes) {
+  constexpr long kRows = 500000;
+  h_.blue().execute("CREATE TABLE items(id int PRIMARY KEY, v text);"
+                    "INSERT INTO items SELECT g, repeat('v', 40) || g FROM generate_series(1, " +
+                    std::to_string(kRows) + ") g; ANALYZE items");
+  h_.green().execute("CREATE TABLE items(id int PRIMARY KEY, v text)");
+  h_.write_plan("  - source: items\n",
+                "snapshot:\n  parallelism: 1\n  chunk_rows: 2000000\n" + extra(10000));
+  h_.start_run(false);
+  nlohmann::json inside_the_chunk;  // a status of the copy with rows moving and none committed
+  nlohmann::json shown;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+  while (std::chrono::steady_clock::now() < deadline) {
+    shown = status_now(h_.control_url());
+    if (!shown.is_object()) continue;
+    if (shown.value("phase", "") == "streaming") break;
+    const auto& tables = shown["tables"];
+    if (!tables.is_array() || tables.empty() || !tables[0].contains("snapshot")) continue;
+    const auto& copy = tables[0]["snapshot"];
+    if (copy.value("chunks_done", 1) == 0 && copy.value("rows_copying", 0) > 0 && inside_the_chunk.is_null()) {
+      inside_the_chunk = copy;
+    }
+  }
+  ASSERT_EQ(shown.value("phase", ""), "streaming") << shown.dump(2) << h_.run().standard_error();
+  ASSERT_TRUE(inside_the_chunk.is_object()) << "no status showed the chunk's rows while it copied";
+  EXPECT_GT(inside_the_chunk["percent"].get<double>(), 0) << inside_the_chunk.dump();
+  EXPECT_GT(inside_the_chunk["rows_per_second"].get<double>(), 0) << inside_the_chunk.dump();
+  EXPECT_TRUE(inside_the_chunk["eta_seconds"].is_number()) << inside_the_chunk.dump();
+  const auto& done = shown["tables"][0]["snapshot"];
+  EXPECT_EQ(done["rows"].get<long>(), h_.green().query_number("SELECT count(*) FROM items")) << done.dump();
+  EXPECT_EQ(done["rows"].get<long>(), kRows) << done.dump();
+  EXPECT_EQ(done["rows_copying"], 0) << done.dump();
+  EXPECT_EQ(done["percent"], 100.0) << done.dump();
+  EXPECT_EQ(done["eta_seconds"], 0.0) << done.dump();
+
+  h_.green().execute("ANALYZE items");
+  ChildProcess verification({CUTOVER_BINARY, "verify", "--control", h_.control_url()}, h_.work().path());
+  nlohmann::json midway;  // a status with the table part compared
+  nlohmann::json last;
+  while (!verification.wait(std::chrono::milliseconds(20)).has_value()) {
+    const nlohmann::json now = status_now(h_.control_url());
+    if (!now.is_object() || !now["last_verification"].is_object()) continue;
+    const auto& report = now["last_verification"];
+    if (report.value("state", "") != "running") continue;
+    last = report["progress"];
+    EXPECT_LE(last.value("rows", 0L), kRows) << "rows counts blue's side only: " << last.dump();
+    if (!last["by_table"].is_array() || last["by_table"].empty()) continue;  // not planned yet
+    const auto& table = last["by_table"][0];
+    if (midway.is_null() && table.value("state", "") == "comparing" && table["percent"].is_number() &&
+        table["percent"].get<double>() > 0 && table["percent"].get<double>() < 100) {
+      midway = last;
+    }
+  }
+  EXPECT_EQ(verification.wait(std::chrono::seconds(0)).value_or(-1), 0) << verification.standard_error();
+  ASSERT_TRUE(midway.is_object()) << "no status showed the verification part done; last: " << last.dump(2);
+  const auto& table = midway["by_table"][0];
+  EXPECT_EQ(table["target"], "public.items") << midway.dump(2);
+  EXPECT_NEAR(table["chunks"].get<double>(), 50, 1) << midway.dump(2);  // chunks of 10000 rows
+  EXPECT_NEAR(table["estimated_rows"].get<double>(), kRows, kRows / 20) << midway.dump(2);  // ANALYZE's
+  EXPECT_GT(midway["percent"].get<double>(), 0) << midway.dump(2);
+  EXPECT_LT(midway["percent"].get<double>(), 100) << midway.dump(2);
+  EXPECT_TRUE(midway["eta_seconds"].is_number()) << midway.dump(2);
+  EXPECT_EQ(midway["table"], "public.items") << midway.dump(2);
+  EXPECT_NE(verification.standard_error().find("cutover: verification "), std::string::npos);
+}
+
 TEST(VerifyCommand, UnreachableServiceExitsThree) {
   TemporaryDirectory work;
   ChildProcess child({CUTOVER_BINARY, "verify", "--control",

@@ -56,6 +56,10 @@ Lsn replication_origin_position(pqxx::transaction_base& query, const std::string
 // Quotes an identifier the way PostgreSQL's quote_ident() does.
 std::string quote_identifier(const std::string& name);
 
+// Quotes a string literal the way PostgreSQL's quote_literal() does (E'...' when it holds a
+// backslash), whatever standard_conforming_strings is.
+std::string quote_literal(const std::string& text);
+
 // A text[] literal `{"a","b"}` of `items`, each quoted, to bind as one parameter ($1::text[]).
 std::string text_array_literal(const std::vector<std::string>& items);
 

@@ -14,7 +14,15 @@
 namespace cutover {
 
 // `reverse` is the reverse plan, or why the plan has none (then only forward can run).
+//
+// A run that fails before it has snapshotted or streamed returns the failure (it was refused
+// before anything was created). Once it has begun, a retryable failure starts the direction
+// again after a backoff, and any other leaves the run in phase failed, serving status with
+// the error (PipelineStatus::fatal), until `stop`; the failure is returned then.
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
                     StopSignal& stop);
+
+// What status tells the operator to do in phase failed.
+const char* after_failure_advice();
 
 }  // namespace cutover

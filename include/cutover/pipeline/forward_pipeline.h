@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "cutover/apply/applier.h"
 #include "cutover/capture/capture.h"
 #include "cutover/capture/slot_health.h"
+#include "cutover/common/backoff.h"
 #include "cutover/common/result.h"
 #include "cutover/common/stop_signal.h"
 #include "cutover/pipeline/direction_ledger.h"
@@ -28,7 +30,10 @@ namespace cutover {
 
 // kHalted: a schema change on the source the plan cannot map stopped capture and apply; the
 // process stays up (status, dashboard) until it is stopped, the plan amended, and run again.
-enum class Phase { kStarting, kSnapshotting, kStreaming, kHalted, kStopped };
+// kFailed: an error nothing can retry ended the pipeline after it had begun (a snapshot row
+// green refuses, a TRUNCATE the plan refuses); the process stays up the same way, with the
+// error in PipelineStatus::fatal.
+enum class Phase { kStarting, kSnapshotting, kStreaming, kHalted, kFailed, kStopped };
 const char* phase_name(Phase phase);
 
 // The direction cutover wants streaming, changed by a switch or a rollback. The direction
@@ -48,14 +53,15 @@ class DirectionRequest {
   StopSignal* stop_ = nullptr;              // guarded by mutex_
 };
 
-// The latest failure the pipeline restarted after, for status and metrics.
+// A failure with the time it was seen, for status and metrics.
 class LastFailure {
  public:
   struct Seen {
     std::string message;
-    std::int64_t unix_ms = 0;  // 0: none yet
+    std::int64_t unix_ms = 0;        // 0: none yet
+    std::int64_t retry_unix_ms = 0;  // when the pipeline starts again; 0: it does not
   };
-  void record(const std::string& message);
+  void record(const std::string& message, std::chrono::milliseconds retry_in = std::chrono::milliseconds(0));
   Seen get() const;
 
  private:
@@ -79,6 +85,7 @@ struct PipelineStatus {
   DrainMarkers drain_markers;  // the drain's markers, for a source that cannot send them
   std::atomic<std::uint64_t> restarts{0};  // pipeline sessions started again after a failure
   LastFailure last_failure;                // the failure of the last of them
+  LastFailure fatal;                       // what ended the pipeline for good (phase failed)
   DirectionLedger ledger;                  // the counters below split by direction, for metrics
 };
 
@@ -110,6 +117,14 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
                                       SinkWrapper wrap_sink = {},
                                       CaptureCounters* counters = nullptr,
                                       DrainMarkers* drain_markers = nullptr);
+
+// Between pipeline sessions, and between starts of a direction; one that ran well for 30 s
+// starts the series over.
+inline constexpr Backoff::Settings kRestartBackoff{std::chrono::milliseconds(500), std::chrono::seconds(10),
+                                                   std::chrono::seconds(30)};
+// For a retryable `reason`: counts a restart, records the reason, waits out the backoff (or
+// until `stop`) and returns ok. Any other reason is returned as it is.
+Status wait_before_retry(const Status& reason, Backoff& backoff, PipelineStatus& status, const StopSignal& stop);
 
 // Runs the pipeline of `plan`: blue to green for the plan, green to blue for the reverse plan.
 Status run_forward(const Plan& plan, PipelineStatus& status, StopSignal& stop);

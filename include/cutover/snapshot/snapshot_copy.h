@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,18 +31,30 @@
 namespace cutover {
 
 struct TableCopyProgress {
-  std::uint64_t rows = 0;
+  std::uint64_t rows = 0;  // committed in green
   std::uint64_t bytes = 0;
   std::uint64_t estimated_rows = 0;  // blue's reltuples when the copy started
   std::size_t chunks_done = 0;
   std::size_t chunks = 0;
+  // Read from blue into chunks not committed yet: a big chunk shows its progress while it
+  // copies, not only once it is done.
+  std::uint64_t rows_copying = 0;
+  std::optional<std::chrono::steady_clock::time_point> started;  // its first chunk began
 };
+
+// How far a table's copy is, and how long the rest should take at its pace so far.
+struct CopyEstimate {
+  std::uint64_t rows_seen = 0;           // committed and in flight
+  std::optional<double> percent;         // of the estimate; none when blue had no estimate
+  double rows_per_second = 0;            // since its first chunk began
+  std::optional<double> eta_seconds;     // none until rows move, or without an estimate
+};
+CopyEstimate estimate_copy(const TableCopyProgress& table, std::chrono::steady_clock::time_point now);
 
 // Per target table, shared with status reports.
 struct SnapshotProgress {
   mutable std::mutex mutex;
   std::map<std::string, TableCopyProgress> tables;  // by target "schema.table"
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
 class SnapshotCopy {
@@ -70,7 +83,9 @@ class SnapshotCopy {
   Status plan_chunks();
   std::size_t transform_index(const TableTransform& transform) const;
   static std::string staging_table_sql(const TableTransform& transform, const std::string& staging);
-  Result<ChunkCopied> copy_chunk(PGconn* blue, PGconn* green, const Chunk& chunk, const std::string& staging);
+  class RowsInFlight;
+  Result<ChunkCopied> copy_chunk(PGconn* blue, PGconn* green, const Chunk& chunk, const std::string& staging,
+                                 RowsInFlight& in_flight);
   void work(std::size_t worker, std::atomic<std::size_t>& next_chunk, Status& outcome,
             std::mutex& outcome_mutex);
   void report_progress(const std::atomic<bool>& finished) const;

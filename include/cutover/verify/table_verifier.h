@@ -13,6 +13,7 @@
 
 #include "cutover/common/libpq_session.h"
 #include "cutover/verify/table_comparison.h"
+#include "cutover/verify/verification_progress.h"
 #include "cutover/verify/verification_report.h"
 
 namespace cutover {
@@ -29,7 +30,8 @@ class TableVerifier {
   TableVerifier(long chunk_rows, std::vector<SessionPair>& workers, PGconn* planner,
                 VerificationProgress& progress, const std::atomic<bool>& stop);
 
-  Result<TableVerification> verify(const TableComparison& table);
+  // `progress_index`: the table's place in the verification's progress.
+  Result<TableVerification> verify(const TableComparison& table, std::size_t progress_index);
 
  private:
   long chunk_rows_;

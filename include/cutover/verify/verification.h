@@ -16,6 +16,7 @@
 #include "cutover/apply/apply_hold.h"
 #include "cutover/plan/plan.h"
 #include "cutover/transform/table_transform.h"
+#include "cutover/verify/verification_progress.h"
 #include "cutover/verify/verification_report.h"
 
 namespace cutover {

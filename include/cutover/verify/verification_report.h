@@ -59,16 +59,6 @@ struct VerificationReport {
   nlohmann::json to_json(long key_cap) const;
 };
 
-// Live counters of a running verification, for status and progress logs.
-struct VerificationProgress {
-  std::atomic<std::size_t> tables_done{0};
-  std::atomic<std::size_t> tables{0};
-  std::atomic<std::size_t> chunks_done{0};
-  std::atomic<std::size_t> chunks{0};
-  std::atomic<std::uint64_t> rows{0};  // rows compared so far, blue and green together
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-};
-
 const char* difference_kind_name(KeyDifference::Kind kind);
 
 }  // namespace cutover

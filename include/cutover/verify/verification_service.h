@@ -12,6 +12,7 @@
 #include "cutover/apply/apply_hold.h"
 #include "cutover/plan/plan.h"
 #include "cutover/plan/reverse_plan.h"
+#include "cutover/verify/verification_progress.h"
 #include "cutover/verify/verification_report.h"
 
 namespace cutover {
