@@ -156,6 +156,15 @@ void print_trouble(const nlohmann::json& status) {
   }
 }
 
+// One journal step: "03:19:31Z freeze done (45 ms)"; the time without its date.
+std::string step_text(const nlohmann::json& step) {
+  std::string at = step.value("at", std::string());
+  if (const auto t = at.find('T'); t != std::string::npos) at = at.substr(t + 1);
+  const std::string detail = step.value("detail", std::string());
+  return at + " " + step.value("step", std::string()) + " " + step.value("status", std::string()) +
+         (detail.empty() ? "" : ": " + detail);
+}
+
 // Polls the status until `finished` says the operation it follows has ended; that status.
 std::optional<nlohmann::json> poll_status(const ControlOptions& options, int& code,
                                           const std::function<bool(const nlohmann::json&)>& finished) {
@@ -274,10 +283,27 @@ int move_clients(const ControlOptions& options, const std::string& move, const n
   }
   const std::string id = started->value("id", std::string());
   std::cerr << "cutover: " << move << " " << id << " started\n";
-  auto answer = poll_status(options, code, [&id](const nlohmann::json& status) {
+  // Each step as the journal records it, and a verification's progress while it runs (the
+  // pre-freeze one can take minutes), so the operator sees where the move is.
+  std::size_t steps_shown = 0;
+  auto last_progress = std::chrono::steady_clock::now();
+  auto answer = poll_status(options, code, [&](const nlohmann::json& status) {
     const auto& journal = status["cutover"];
-    return !journal.is_null() && journal.value("cutover_id", std::string()) == id &&
-           !journal.value("outcome", std::string()).empty();
+    const bool ours = journal.is_object() && journal.value("cutover_id", std::string()) == id;
+    if (ours && journal["steps"].is_array()) {
+      const auto& steps = journal["steps"];
+      for (; steps_shown < steps.size(); ++steps_shown) {
+        std::cerr << "cutover: " << move << " " << id << ": " << step_text(steps[steps_shown]) << "\n";
+      }
+    }
+    const auto& verification = status["last_verification"];
+    if (verification.is_object() && verification.value("state", std::string()) == "running" &&
+        std::chrono::steady_clock::now() - last_progress >= kProgressInterval) {
+      last_progress = std::chrono::steady_clock::now();
+      std::cerr << "cutover: " << move << " " << id << ": verifying: "
+                << verification_progress_text(verification["progress"]) << "\n";
+    }
+    return ours && !journal.value("outcome", std::string()).empty();
   });
   if (!answer) return code;
   const auto& journal = (*answer)["cutover"];

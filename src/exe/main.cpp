@@ -1,7 +1,10 @@
 // The cutover executable: parses the command line and hands over to one command.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "commands.h"
 #include "cutover/common/build_info.h"
@@ -62,9 +65,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
 
   commands::ControlOptions control;
-  auto add_control_options = [&control](CLI::App* command) {
-    command->add_option("--control", control.url, "URL of the running cutover run's control API")
-        ->capture_default_str();
+  // Every client command binds its --control to the same URL; CLI11's envname would let the
+  // environment of one command's option overwrite another's given flag, so it is read below.
+  std::vector<CLI::Option*> control_flags;
+  auto add_control_options = [&control, &control_flags](CLI::App* command) {
+    control_flags.push_back(
+        command->add_option("--control", control.url,
+                            "URL of the running cutover run's control API, http:// or https:// "
+                            "(default: $CUTOVER_CONTROL, else http://127.0.0.1:7800)"));
     command->add_option("--token", control.token, "Bearer token for POST requests (default: $CUTOVER_TOKEN)");
     command->add_flag("--json", control.json, "Print the answer as JSON");
   };
@@ -115,6 +123,12 @@ int main(int argc, char** argv) {
     return commands::kBadInput;
   }
 
+  const bool control_given = std::any_of(control_flags.begin(), control_flags.end(),
+                                         [](const CLI::Option* flag) { return flag->count() > 0; });
+  if (const char* from_environment = std::getenv("CUTOVER_CONTROL");
+      !control_given && from_environment != nullptr && *from_environment != '\0') {
+    control.url = from_environment;
+  }
   if (const std::string wrong = configure_logging(); !wrong.empty()) {
     std::cerr << "cutover: " << wrong << "\n";
     return commands::kBadInput;

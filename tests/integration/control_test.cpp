@@ -20,6 +20,7 @@
 #include "cutover/control/http_client.h"
 #include "fixtures/forward_harness.h"
 #include "fixtures/metrics_samples.h"
+#include "fixtures/test_certificates.h"
 
 namespace cutover::testing {
 namespace {
@@ -275,6 +276,44 @@ TEST_F(ControlTest, StatusReadsAtAGlance) {
   EXPECT_TRUE(std::regex_search(text, std::regex(R"(public\.items +public\.items +0  100 rows, 1/1 chunks)")))
       << text;
   EXPECT_NE(text.find("no verification yet"), std::string::npos) << text;
+}
+
+// The CLI reaches a control API behind a TLS proxy with an https:// URL, from $CUTOVER_CONTROL
+// as from --control, trusting the CA in $CUTOVER_CONTROL_CA; without that CA it refuses the
+// certificate with a message that says so (exit 2, not the "cannot reach" of 3).
+TEST_F(ControlTest, TheCliTakesHttpsAndItsUrlFromTheEnvironment) {
+  const TestCertificates certificates = make_certificates(h_.work(), "control");
+  const std::string port = h_.control_url().substr(h_.control_url().rfind(':') + 1);
+  ChildProcess proxy({"/usr/bin/python3", CUTOVER_SOURCE_DIR "/tests/integration/tls_proxy.py", certificates.certificate,
+                      certificates.key, port},
+                     h_.work().path());
+  ASSERT_TRUE(proxy.wait_for_output("listening on ", std::chrono::seconds(30))) << proxy.standard_error();
+  const std::string said = proxy.standard_error();
+  const std::string url = "https://127.0.0.1:" + std::to_string(std::stoi(said.substr(said.find("listening on ") + 13)));
+
+  ::setenv("CUTOVER_CONTROL", url.c_str(), 1);
+  ::setenv("CUTOVER_CONTROL_CA", certificates.ca.c_str(), 1);
+  ChildProcess trusted({CUTOVER_BINARY, "status", "--json"}, h_.work().path());
+  EXPECT_EQ(trusted.wait(std::chrono::seconds(30)).value_or(-1), 0) << trusted.standard_error();
+  const auto status = nlohmann::json::parse(trusted.standard_output(), nullptr, false);
+  EXPECT_EQ(status.value("plan", ""), "t") << trusted.standard_output();
+  EXPECT_EQ(status.value("phase", ""), "streaming") << trusted.standard_output();
+  ChildProcess paused({CUTOVER_BINARY, "pause"}, h_.work().path());  // a POST, with the token
+  EXPECT_EQ(paused.wait(std::chrono::seconds(30)).value_or(-1), 0) << paused.standard_error();
+  EXPECT_TRUE(call("GET", "/api/v1/status").body.find("\"paused\":true") != std::string::npos);
+
+  ::unsetenv("CUTOVER_CONTROL_CA");
+  ChildProcess untrusted({CUTOVER_BINARY, "resume"}, h_.work().path());
+  EXPECT_EQ(untrusted.wait(std::chrono::seconds(30)).value_or(-1), 2) << untrusted.standard_error();
+  EXPECT_NE(untrusted.standard_error().find("cannot be trusted: "), std::string::npos) << untrusted.standard_error();
+  EXPECT_NE(untrusted.standard_error().find("CUTOVER_CONTROL_CA"), std::string::npos) << untrusted.standard_error();
+  EXPECT_TRUE(call("GET", "/api/v1/status").body.find("\"paused\":true") != std::string::npos) << "it was resumed";
+
+  // --control wins over the environment.
+  ChildProcess flag({CUTOVER_BINARY, "resume", "--control", h_.control_url()}, h_.work().path());
+  EXPECT_EQ(flag.wait(std::chrono::seconds(30)).value_or(-1), 0) << flag.standard_error();
+  ::unsetenv("CUTOVER_CONTROL");
+  EXPECT_TRUE(call("GET", "/api/v1/status").body.find("\"paused\":false") != std::string::npos);
 }
 
 TEST_F(ControlTest, CliPauseAndResumeExitZeroAndShowInStatus) {

@@ -186,6 +186,13 @@ TEST_F(RollbackTest, TheSwitchCommandMovesClientsBothWays) {
   const auto switched = h_.cli({"switch"});
   ASSERT_EQ(switched.exit_code, 0) << switched.errors << switched.output.dump(2) << h_.run().standard_error();
   EXPECT_EQ(system_reached(), system_of(h_.green()));
+  // Each step printed as it happened, in the order the move took them.
+  std::size_t at = 0;
+  for (const char* step : {" guardrails done", " freeze done", " drain done", " switch done", " resume done"}) {
+    const auto found = switched.errors.find(step, at);
+    EXPECT_NE(found, std::string::npos) << step << " not printed in order: " << switched.errors;
+    if (found != std::string::npos) at = found;
+  }
   ASSERT_TRUE(wait_for_direction("reverse")) << h_.run().standard_error();
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto rolled_back = h_.cli({"rollback"});

@@ -9,8 +9,20 @@
 
 namespace cutover {
 
-// `base_url` is "http://host:port". A failure to connect or a timeout is retryable (the CLI's
-// exit 3, "cannot reach the service"); a malformed URL is not.
+// Where the CLI sends requests: "http://host:port", or "https://host:port" for a control API
+// behind a TLS proxy.
+struct ControlEndpoint {
+  bool tls = false;
+  std::string host;
+  unsigned short port = 0;
+  std::string authority;  // host:port, as the Host header names it
+};
+Result<ControlEndpoint> parse_control_url(const std::string& base_url);
+
+// `base_url` as parse_control_url reads it. With https://, the server's certificate must chain
+// to the system's CAs or the one in $CUTOVER_CONTROL_CA and name the host. A failure to connect
+// or a timeout is retryable (the CLI's exit 3, "cannot reach the service"); a malformed URL or
+// an untrusted certificate is not.
 Result<HttpResponse> http_call(const std::string& base_url, const std::string& method,
                                const std::string& path, const std::string& token,
                                const std::string& body = "",
