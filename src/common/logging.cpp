@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include "cutover/common/json_log_format.h"
+
 #include <cstdlib>
 #include <algorithm>
 #include <cctype>
@@ -28,7 +30,7 @@ spdlog::color_mode color_mode_for(const char* no_color) {
   return no_color != nullptr && *no_color != '\0' ? spdlog::color_mode::never : spdlog::color_mode::automatic;
 }
 
-std::string configure_logging(std::string_view level) {
+std::string configure_logging(std::string_view format, std::string_view level) {
   const char* from_environment = std::getenv("CUTOVER_LOG_LEVEL");
   const std::string_view wanted = from_environment && *from_environment ? from_environment : level;
   const auto parsed = parse_log_level(wanted);
@@ -36,8 +38,21 @@ std::string configure_logging(std::string_view level) {
     return "CUTOVER_LOG_LEVEL is \"" + std::string(wanted) +
            "\": use one of trace, debug, info, warning, error, critical, off";
   }
-  auto logger = spdlog::stderr_color_mt("cutover", color_mode_for(std::getenv("NO_COLOR")));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  const char* format_from_environment = std::getenv("CUTOVER_LOG_FORMAT");
+  const std::string_view shape =
+      !format.empty() ? format : format_from_environment && *format_from_environment ? format_from_environment : "text";
+  if (shape != "text" && shape != "json") {
+    return std::string(format.empty() ? "CUTOVER_LOG_FORMAT" : "--log-format") + " is \"" + std::string(shape) +
+           "\": use text or json";
+  }
+  // JSON lines are for machines: no colour codes in them.
+  auto logger = spdlog::stderr_color_mt("cutover", shape == "json" ? spdlog::color_mode::never
+                                                                    : color_mode_for(std::getenv("NO_COLOR")));
+  if (shape == "json") {
+    logger->set_formatter(std::make_unique<JsonLogFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  }
   logger->set_level(*parsed);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);

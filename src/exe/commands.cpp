@@ -9,7 +9,11 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cutover/capture/slot_manager.h"
 #include "cutover/common/durable_file.h"
@@ -93,19 +97,69 @@ Status check_local_settings(const Plan& plan) {
 }
 }  // namespace
 
-int validate(const std::string& plan_path, bool connect) {
-  auto plan = load_plan_for_sessions(plan_path);
-  if (!plan) return report(plan.status(), kBadInput);
-  if (auto local = check_local_settings(*plan); !local) return report(local, kBadInput);
-  if (connect) {
-    const auto checked = check_plan_against_databases(*plan);
-    for (const auto& problem : checked.problems) std::cerr << "cutover: " << problem << "\n";
-    for (const auto& warning : checked.warnings) std::cerr << "cutover: warning: " << warning << "\n";
-    for (const auto& note : checked.notes) std::cerr << "cutover: note: " << note << "\n";
-    if (!checked.problems.empty()) return kBadInput;
+namespace {
+// What `cutover validate` found, to print as lines or as one JSON object.
+struct ValidationFindings {
+  std::vector<std::string> problems;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;
+  std::string plan_name;
+  std::size_t tables = 0;
+};
+
+// A refusal's message holds one problem a line.
+void add_problems(const Status& refused, std::vector<std::string>& problems) {
+  std::istringstream lines(refused.message());
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) problems.push_back(line);
   }
-  std::cout << plan_path << ": valid plan " << plan->name << " (" << plan->tables.size()
-            << " tables)" << (connect ? ", fits blue and green" : "") << "\n";
+}
+
+ValidationFindings find_plan_problems(const std::string& plan_path, bool connect) {
+  ValidationFindings found;
+  auto plan = load_plan_for_sessions(plan_path);
+  if (!plan) {
+    add_problems(plan.status(), found.problems);
+    return found;
+  }
+  found.plan_name = plan->name;
+  found.tables = plan->tables.size();
+  if (auto local = check_local_settings(*plan); !local) {
+    add_problems(local, found.problems);
+    return found;
+  }
+  if (connect) {
+    auto checked = check_plan_against_databases(*plan);
+    found.problems = std::move(checked.problems);
+    found.warnings = std::move(checked.warnings);
+    found.notes = std::move(checked.notes);
+  }
+  return found;
+}
+}  // namespace
+
+int validate(const std::string& plan_path, bool connect, bool json) {
+  const ValidationFindings found = find_plan_problems(plan_path, connect);
+  const bool valid = found.problems.empty();
+  if (json) {
+    std::cout << nlohmann::json{{"plan_file", plan_path},
+                                {"valid", valid},
+                                {"connected", connect},
+                                {"plan", found.plan_name.empty() ? nlohmann::json() : nlohmann::json(found.plan_name)},
+                                {"tables", found.tables},
+                                {"problems", found.problems},
+                                {"warnings", found.warnings},
+                                {"notes", found.notes}}
+                     .dump(2)
+              << "\n";
+    return valid ? kSuccess : kBadInput;
+  }
+  for (const auto& problem : found.problems) std::cerr << "cutover: " << problem << "\n";
+  for (const auto& warning : found.warnings) std::cerr << "cutover: warning: " << warning << "\n";
+  for (const auto& note : found.notes) std::cerr << "cutover: note: " << note << "\n";
+  if (!valid) return kBadInput;
+  std::cout << plan_path << ": valid plan " << found.plan_name << " (" << found.tables << " tables)"
+            << (connect ? ", fits blue and green" : "") << "\n";
   return kSuccess;
 }
 

@@ -26,7 +26,8 @@ struct BrokerOptions {
   int partitions = 1;
 };
 
-int validate(const std::string& plan_path, bool connect);
+// Problems on stderr (or, with `json`, everything as one JSON object on stdout).
+int validate(const std::string& plan_path, bool connect, bool json);
 int capture(const std::string& plan_path, bool drop_slot);
 // Removes what the plan holds on both sides, the brokers and this machine (plan_cleanup.h);
 // with `dry_run`, lists it.

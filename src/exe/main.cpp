@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "cutover " + cutover_version() + " (commit " + cutover_commit() + ")");
 
+  std::string log_format;
+  app.add_option("--log-format", log_format, "Log lines as text (the default) or json (default: $CUTOVER_LOG_FORMAT)")
+      ->check(CLI::IsMember({"text", "json"}));
+  // Taken after the command's name as well as before it.
+  app.fallthrough();
+
   std::string plan_path;
   bool drop_slot = false;
   commands::BrokerOptions broker_options;
@@ -25,6 +31,9 @@ int main(int argc, char** argv) {
   bool connect = false;
   validate->add_flag("--connect", connect,
                      "Also check the plan against blue and green (reads only, creates nothing)");
+  bool validate_json = false;
+  validate->add_flag("--json", validate_json,
+                     "Print {valid, plan, tables, problems, warnings, notes} as JSON on stdout");
 
   auto* capture = app.add_subcommand(
       "capture", "Capture alone: stream blue's changes into the Kafka change log");
@@ -129,12 +138,12 @@ int main(int argc, char** argv) {
       !control_given && from_environment != nullptr && *from_environment != '\0') {
     control.url = from_environment;
   }
-  if (const std::string wrong = configure_logging(); !wrong.empty()) {
+  if (const std::string wrong = configure_logging(log_format); !wrong.empty()) {
     std::cerr << "cutover: " << wrong << "\n";
     return commands::kBadInput;
   }
   commands::install_stop_handlers();
-  if (*validate) return commands::validate(plan_path, connect);
+  if (*validate) return commands::validate(plan_path, connect, validate_json);
   if (*capture) return commands::capture(plan_path, drop_slot);
   if (*cleanup) return commands::cleanup(plan_path, dry_run_cleanup);
   if (*run) return commands::run(plan_path);

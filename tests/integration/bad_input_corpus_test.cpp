@@ -5,6 +5,7 @@
 // Every case shares one world (two clusters, a broker, a pooler), built once: ctest runs this
 // binary as a single test, so the corpus costs one setup rather than one per case.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <librdkafka/rdkafka.h>
 
 #include <filesystem>
@@ -484,6 +485,11 @@ TEST_P(BadInputCorpus, IsRefusedWithItsMessageAndChangesNothing) {
   std::vector<std::string> argv = {CUTOVER_BINARY, input.command, plan};
   if (input.command == "connect") argv = {CUTOVER_BINARY, "validate", "--connect", plan};
   ChildProcess child(argv, world->work.path());
+  // A run that fails once it has begun stays up in phase failed, saying so, until it is
+  // stopped; one refused before it begins exits by itself.
+  if (input.command == "run" && child.wait_for_output("pipeline failed reason=", 90s) && child.running()) {
+    child.signal(SIGTERM);
+  }
   const int code = child.wait(90s).value_or(-1);
   const std::string output = child.standard_output() + child.standard_error();
   EXPECT_EQ(code, input.exit_code) << output;
@@ -530,6 +536,29 @@ TEST(Cli, AnUnknownCommandIsNamedWithTheCommandsThereAre) {
   ChildProcess none({CUTOVER_BINARY}, work.path());
   EXPECT_EQ(none.wait(30s).value_or(-1), 2);
   EXPECT_NE(none.standard_error().find("A subcommand is required"), std::string::npos) << none.standard_error();
+}
+
+// validate --json: one JSON object on stdout with every problem, for scripts and CI.
+TEST(Cli, ValidateJsonListsEveryProblemWithItsLine) {
+  TemporaryDirectory work{"cutover-cli"};
+  const std::string bad = work.write_file("bad.yaml", "name: t\nblue:\n  dsn: x\ntables:\n  - source: users\n"
+                                                      "    columns: 3\napply:\n  batch_rows: many\n");
+  ChildProcess refused({CUTOVER_BINARY, "validate", "--json", bad}, work.path());
+  EXPECT_EQ(refused.wait(30s).value_or(-1), 2);
+  const auto found = nlohmann::json::parse(refused.standard_output(), nullptr, false);
+  ASSERT_TRUE(found.is_object()) << refused.standard_output() << refused.standard_error();
+  EXPECT_EQ(found["valid"], false);
+  const std::string problems = found["problems"].dump();
+  EXPECT_NE(problems.find("bad.yaml:8:15: apply.batch_rows: must be a whole number"), std::string::npos) << problems;
+  EXPECT_NE(problems.find("bad.yaml:6:14: tables[0].columns: must be a mapping"), std::string::npos) << problems;
+  const std::string good = work.write_file("good.yaml", "name: t\nblue:\n  dsn: \"host=127.0.0.1\"\ngreen:\n"
+                                                        "  dsn: \"host=127.0.0.2\"\ntables:\n  - source: users\n");
+  ChildProcess accepted({CUTOVER_BINARY, "validate", "--json", good}, work.path());
+  EXPECT_EQ(accepted.wait(30s).value_or(-1), 0) << accepted.standard_output();
+  const auto valid = nlohmann::json::parse(accepted.standard_output(), nullptr, false);
+  EXPECT_EQ(valid["valid"], true) << accepted.standard_output();
+  EXPECT_EQ(valid["plan"], "t") << accepted.standard_output();
+  EXPECT_EQ(valid["tables"], 1) << accepted.standard_output();
 }
 
 // The commit is what git says of the source tree this binary was built from (checked

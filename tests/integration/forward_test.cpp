@@ -2,6 +2,8 @@
 // with blue's rows transformed by an independent query written here, not by cutover's code.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "fixtures/forward_harness.h"
 #include "fixtures/metrics_samples.h"
 
@@ -233,6 +235,38 @@ TEST(Forward, BadInputChangesNothing) {
   EXPECT_EQ(harness.blue().query_number("SELECT count(*) FROM pg_publication"), 0);
   EXPECT_EQ(harness.green().query_number(
                 "SELECT count(*) FROM pg_namespace WHERE nspname = 'cutover'"), 0);
+}
+
+// CUTOVER_LOG_FORMAT=json: every line the run logs is one JSON object, read here by a JSON
+// parser, with its fields as members.
+TEST(Forward, JsonLogLinesCarryTheirFieldsAsMembers) {
+  ForwardHarness harness;
+  harness.blue().execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+  harness.green().execute("CREATE TABLE items (id int PRIMARY KEY, v text)");
+  harness.write_plan("  - source: items\n");
+  ::setenv("CUTOVER_LOG_FORMAT", "json", 1);
+  auto& run = harness.start_run();
+  ::unsetenv("CUTOVER_LOG_FORMAT");
+  harness.blue().execute("INSERT INTO items VALUES (1, 'logged')");
+  ASSERT_TRUE(harness.wait_until_equal("SELECT * FROM items", "SELECT * FROM items"));
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(60s).value_or(-1), 0) << run.standard_error();
+  std::istringstream lines(run.standard_error());
+  int parsed = 0;
+  bool saw_start = false;
+  for (std::string line; std::getline(lines, line);) {
+    const auto object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(object.is_object()) << "not a JSON line: " << line;
+    EXPECT_TRUE(object["ts"].is_string() && object["level"].is_string() && object["msg"].is_string()) << line;
+    ++parsed;
+    if (object["msg"] == "pipeline starting") {
+      saw_start = true;
+      EXPECT_EQ(object["direction"], "forward") << line;
+      EXPECT_EQ(object["topic"], "cutover.t.changes") << line;
+    }
+  }
+  EXPECT_GT(parsed, 5);
+  EXPECT_TRUE(saw_start) << run.standard_error();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // such a column by casting green's values back to blue's type. Green is checked against blue
 // by SQL written here, which shares no code with cutover's transforms.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <pqxx/pqxx>
 
@@ -146,6 +147,19 @@ TEST_F(OneValueTest, AValueTooLongForItsColumnStopsTheStreamInsteadOfBeingCut) {
                                   "values longer than 10 characters"),
             std::string::npos)
       << validated.output;
+  // The same finding, for a script: valid, with the warning in its list.
+  ChildProcess as_json({CUTOVER_BINARY, "validate", "--connect", "--json", h_.plan_path()}, h_.work().path());
+  EXPECT_EQ(as_json.wait(60s).value_or(-1), 0) << as_json.standard_error();
+  const auto found = nlohmann::json::parse(as_json.standard_output(), nullptr, false);
+  EXPECT_EQ(found["valid"], true) << as_json.standard_output();
+  EXPECT_EQ(found["connected"], true) << as_json.standard_output();
+  EXPECT_EQ(found["problems"].size(), 0u) << as_json.standard_output();
+  bool warned = false;
+  for (const auto& warning : found["warnings"]) {
+    warned = warned || warning.get<std::string>().find("tables[0].columns.code: text to green's character "
+                                                       "varying(10) can lose") != std::string::npos;
+  }
+  EXPECT_TRUE(warned) << as_json.standard_output();
   auto& run = h_.start_run();
   h_.blue().execute("INSERT INTO items VALUES (51, 'THIRTY-CHARACTERS-LONG-CODE-XX')");
   EXPECT_TRUE(run.wait_for_output("value too long for type character varying(10)", 60s)) << run.standard_error();

@@ -19,10 +19,11 @@ std::optional<spdlog::level::level_enum> parse_log_level(std::string_view name);
 // but the empty string (https://no-color.org).
 spdlog::color_mode color_mode_for(const char* no_color);
 
-// Sets the global logger: human lines on stderr, level from CUTOVER_LOG_LEVEL or `level`.
-// An empty string when done; otherwise what is wrong with CUTOVER_LOG_LEVEL, and nothing set
-// (a misspelt level must not silence the log).
-std::string configure_logging(std::string_view level = "info");
+// Sets the global logger on stderr: lines in `format` ("text" or "json"; empty: from
+// CUTOVER_LOG_FORMAT, else text), level from CUTOVER_LOG_LEVEL or `level`. An empty string
+// when done; otherwise what is wrong, and nothing set (a misspelt level must not silence the
+// log).
+std::string configure_logging(std::string_view format = "", std::string_view level = "info");
 
 // Replaces the value of password=... in a libpq keyword/value DSN, and the password part of
 // a postgres:// URI, by "***".
