@@ -128,6 +128,18 @@ void write_position(pqxx::transaction_base& work, const std::string& plan_name, 
 
 }  // namespace
 
+std::string position_format_comment(int format) { return "cutover state format " + std::to_string(format); }
+
+int position_format_of(const std::string& comment) {
+  const std::string prefix = "cutover state format ";
+  if (comment.rfind(prefix, 0) != 0) return 1;
+  try {
+    return std::stoi(comment.substr(prefix.size()));
+  } catch (const std::exception&) {
+    return 1;
+  }
+}
+
 Status ensure_position_table(pqxx::connection& green) {
   try {
     pqxx::work work(green);
@@ -143,7 +155,8 @@ Status ensure_position_table(pqxx::connection& green) {
         "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_system text;"
         "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS source_database text;"
         "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS tables text;"
-        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS relations text");
+        "ALTER TABLE cutover.apply_position ADD COLUMN IF NOT EXISTS relations text;"
+        "COMMENT ON TABLE cutover.apply_position IS " + work.quote(position_format_comment(kPositionFormat)));
     work.commit();
     return Status::ok();
   } catch (const std::exception& error) {
@@ -214,9 +227,17 @@ Status record_snapshot_complete(pqxx::connection& green, const Plan& plan, Lsn c
 Result<AppliedPosition> read_applied_position(pqxx::connection& green, const Plan& plan) {
   try {
     pqxx::nontransaction query(green);
-    const auto exists = query.exec("SELECT to_regclass('cutover.apply_position') IS NOT NULL");
+    const auto exists = query.exec(
+        "SELECT to_regclass('cutover.apply_position') IS NOT NULL, "
+        "obj_description(to_regclass('cutover.apply_position'), 'pg_class')");
     AppliedPosition position;
     if (!exists[0][0].as<bool>()) return position;
+    const int format = position_format_of(exists[0][1].is_null() ? "" : exists[0][1].c_str());
+    if (format > kPositionFormat) {
+      return Status::error("green's cutover.apply_position is of state format " + std::to_string(format) +
+                           ", written by a newer cutover; this one reads format " + std::to_string(kPositionFormat) +
+                           " and older. Run the cutover that wrote it (nothing was changed)");
+    }
     // The owner's columns through to_jsonb: a table made by an older cutover lacks them.
     const auto rows = query.exec_params(
         "SELECT source_lsn::text, next_offset, snapshot_complete, to_jsonb(p) ->> 'source_system', "

@@ -86,7 +86,8 @@ nlohmann::json CutoverJournal::to_json() const {
     step_list.push_back(
         {{"step", name_of(step.name)}, {"status", name_of(step.status)}, {"at", step.at}, {"detail", step.detail}});
   }
-  nlohmann::json json = {{"state", name_of(state)},
+  nlohmann::json json = {{"format", kJournalFormat},
+          {"state", name_of(state)},
           {"side", name_of(side)},
           {"pipeline", direction_name(pipeline)},
           {"operation", name_of(operation)},
@@ -121,6 +122,15 @@ std::optional<bool> CutoverJournal::fenced_by_plan(Side asked) const {
 
 Result<CutoverJournal> CutoverJournal::from_json(const nlohmann::json& json) {
   try {
+    const auto format = json.value("format", nlohmann::json(1));
+    if (!format.is_number_integer() || format.get<int>() < 1) {
+      return Status::error("the journal's format " + format.dump() + " is not one cutover writes");
+    }
+    if (format.get<int>() > kJournalFormat) {
+      return Status::error("the journal is of format " + format.dump() + ", written by a newer cutover; this one reads "
+                           "format " + std::to_string(kJournalFormat) + " and older. Finish or undo the move with "
+                           "the cutover that wrote it, and run that one");
+    }
     CutoverJournal journal;
     journal.state = parse<MoveState>("state", json.at("state").get<std::string>(), kStateNames);
     journal.side = parse<Side>("side", json.at("side").get<std::string>(), kSideNames);

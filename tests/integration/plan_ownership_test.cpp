@@ -218,9 +218,13 @@ TEST_F(PlanOwnershipTest, ASnapshotThatFailsPartWayLeavesNothingBehind) {
   const std::string plan =
       plan_named("items", "postgres", "  - source: items\n    columns:\n      id: id\n      v: \"(100 / (id - 13))::text\"\n");
   EXPECT_EQ(cutover({"validate", "--connect", plan}).exit_code, 0);
-  const auto outcome = cutover({"run", plan});
-  EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
-  EXPECT_NE(outcome.output.find("division by zero"), std::string::npos) << outcome.output;
+  // The run stays up in phase failed, and what the first start made is already undone.
+  ChildProcess failed({CUTOVER_BINARY, "run", plan}, h_.work().path());
+  ASSERT_TRUE(failed.wait_for_output("pipeline failed reason=", 120s)) << failed.standard_error();
+  EXPECT_NE(failed.standard_error().find("division by zero"), std::string::npos) << failed.standard_error();
+  EXPECT_EQ(blue_objects(), "");
+  failed.signal(SIGTERM);
+  EXPECT_EQ(failed.wait(60s).value_or(-1), 1) << failed.standard_error();
   EXPECT_EQ(blue_objects(), "");
   EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "0");
   EXPECT_EQ(h_.green().query_value("SELECT to_regnamespace('cutover') IS NULL"), "t");
@@ -231,6 +235,40 @@ TEST_F(PlanOwnershipTest, ASnapshotThatFailsPartWayLeavesNothingBehind) {
   ChildProcess run({CUTOVER_BINARY, "run", fixed}, h_.work().path());
   ASSERT_TRUE(run.wait_for_output("applying from", 120s)) << run.standard_error();
   EXPECT_TRUE(h_.wait_until_equal("SELECT * FROM items", "SELECT * FROM items", 60s));
+}
+
+// Green's position table as an earlier cutover made it (none of the owner's columns, no
+// format in its comment) is taken and brought to the current format; one a newer cutover
+// marked with a later format is refused before anything is made on blue.
+TEST_F(PlanOwnershipTest, APositionTableOfTheFormerFormatIsUpgradedAndANewerOneRefused) {
+  h_.green().execute(
+      "CREATE SCHEMA cutover;"
+      "CREATE TABLE cutover.apply_position (plan text PRIMARY KEY, source_lsn pg_lsn NOT NULL, "
+      "next_offset bigint NOT NULL, snapshot_complete boolean NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())");
+  const std::string plan = plan_named("former");
+  ChildProcess run({CUTOVER_BINARY, "run", plan}, h_.work().path());
+  ASSERT_TRUE(run.wait_for_output("applying from", 120s)) << run.standard_error();
+  EXPECT_EQ(h_.green().query_value("SELECT obj_description('cutover.apply_position'::regclass, 'pg_class')"),
+            "cutover state format 2");
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'cutover' "
+                                   "AND table_name = 'apply_position' AND column_name IN "
+                                   "('source_system', 'source_database', 'tables', 'relations')"),
+            "4");
+  EXPECT_EQ(h_.green().query_value("SELECT count(*) FROM items"), "20");
+  run.signal(SIGTERM);
+  ASSERT_EQ(run.wait(60s).value_or(-1), 0) << run.standard_error();
+
+  h_.green().execute("COMMENT ON TABLE cutover.apply_position IS 'cutover state format 3'");
+  const std::string blue_before = blue_objects();
+  const auto refused = cutover({"run", plan});
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("green's cutover.apply_position is of state format 3, written by a newer cutover; "
+                                "this one reads format 2 and older"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(blue_objects(), blue_before);
+  EXPECT_EQ(h_.green().query_value("SELECT obj_description('cutover.apply_position'::regclass, 'pg_class')"),
+            "cutover state format 3") << "the newer format was overwritten";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "cutover/orchestrator/journal.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace cutover {
 namespace {
@@ -40,6 +41,38 @@ TEST(Journal, AnOlderJournalWithoutDirectionOrOperationGetsTheirDefaults) {
   ASSERT_TRUE(read) << read.status().message();
   EXPECT_EQ(read->pipeline, Direction::kForward);
   EXPECT_EQ(read->operation, Move::kSwitch);
+}
+
+// A journal exactly as cutover wrote it before the format was numbered (text kept here, not
+// made by to_json) reads as format 1; to_json writes the number; a newer format is refused
+// with what to do, and so is a format that is not a number.
+TEST(Journal, TheFormatBeforeItWasNumberedReadsAndANewerOneIsRefused) {
+  const std::string before_numbering =
+      R"({"state": "switched", "side": "green", "pipeline": "reverse", "operation": "switch",
+          "cutover_id": "20261201t101500_ab12", "outcome": "switched", "reason": "",
+          "steps": [{"step": "guardrails", "status": "done", "at": "2026-12-01T10:15:00Z", "detail": ""},
+                    {"step": "switch", "status": "done", "at": "2026-12-01T10:15:01Z", "detail": "include rewritten"}],
+          "timings": {"freeze_ms": 40, "drain_ms": 30, "switch_ms": 5, "pause_ms": 90, "paused_at_ms": 1764584100000},
+          "fenced": []})";
+  const auto read = CutoverJournal::from_json(nlohmann::json::parse(before_numbering));
+  ASSERT_TRUE(read) << read.status().message();
+  EXPECT_EQ(read->state, MoveState::kSwitched);
+  EXPECT_EQ(read->side, Side::kGreen);
+  EXPECT_EQ(read->steps.size(), 2u);
+  EXPECT_EQ(read->timings.pause_ms, 90);
+  EXPECT_EQ(read->to_json()["format"], kJournalFormat);
+
+  auto newer = read->to_json();
+  newer["format"] = kJournalFormat + 1;
+  const auto refused = CutoverJournal::from_json(newer);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.status().message().find("written by a newer cutover"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("Finish or undo the move with the cutover that wrote it"),
+            std::string::npos)
+      << refused.status().message();
+  newer["format"] = "one";
+  EXPECT_FALSE(CutoverJournal::from_json(newer));
 }
 
 // Cleanup lifts only a fence the journal shows this plan set; a journal from before cutover

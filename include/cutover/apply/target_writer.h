@@ -45,6 +45,14 @@ struct AppliedPosition {
 };
 
 // The position table and the plan's origin live in green; these read and write them.
+// The position table's format, kept in its comment ("cutover state format 2"). 2 has the
+// owner's columns (source_system, source_database, tables, relations); a table without the
+// comment was made before the format was numbered (1, with or without those columns) and is
+// brought to 2 by ensure_position_table. A newer format is refused by read_applied_position.
+inline constexpr int kPositionFormat = 2;
+std::string position_format_comment(int format);
+int position_format_of(const std::string& comment);  // 1 for none, or one not cutover's
+
 Status ensure_position_table(pqxx::connection& green);
 // Records that a snapshot copy into green has begun (and is not complete), and whose it is.
 Status record_snapshot_started(pqxx::connection& green, const Plan& plan, const PositionOwner& owner);

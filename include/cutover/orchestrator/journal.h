@@ -60,6 +60,11 @@ struct CutoverTimings {
   std::int64_t paused_at_ms = 0;  // when PAUSE was sent, Unix time in milliseconds
 };
 
+// The journal's format, written as "format". 1 has the fields below; a journal without the
+// field was written before cutover numbered it, with the same fields, and reads as 1. A newer
+// format is refused: this cutover could misread the move it records.
+inline constexpr int kJournalFormat = 1;
+
 struct CutoverJournal {
   MoveState state = MoveState::kStreaming;
   Side side = Side::kBlue;                    // where the pooler sends clients
@@ -86,8 +91,9 @@ struct CutoverJournal {
   // have done part of its work), in the order they began: what an undo must reverse.
   std::vector<StepName> steps_in_effect() const;
   nlohmann::json to_json() const;
-  // Refuses a journal holding a state, side, direction, operation, outcome, step or step
-  // status that cutover never writes (a newer version's, or a hand edit), naming the field.
+  // Refuses a journal of a format newer than kJournalFormat, or holding a state, side,
+  // direction, operation, outcome, step or step status that cutover never writes (a newer
+  // version's, or a hand edit), naming the field.
   static Result<CutoverJournal> from_json(const nlohmann::json& json);
 };
 
