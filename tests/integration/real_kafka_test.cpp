@@ -186,13 +186,16 @@ TEST(RealKafka, ATopicThatWouldLoseChangesIsRefusedBeforeAnythingIsMade) {
 
 // on_kafka_ack with the topic's replicas left to the brokers' defaults, on a broker whose default
 // is one replica: the topic cutover just made is judged like one it found, and the run stops
-// before it streams a change that one broker alone would hold.
+// before it streams a change that one broker alone would hold. The snapshot has run by then, so
+// the run stays up in phase failed with the refusal until it is stopped.
 TEST(RealKafka, OnKafkaAckRefusesATopicMadeWithOneReplicaByDefault) {
   KafkaCluster kafka;
   ForwardHarness harness;
   plan_items(harness, kafka, "replication:\n  slot_advance: on_kafka_ack\n");
   ChildProcess run({CUTOVER_BINARY, "run", harness.plan_path()}, harness.work().path());
-  EXPECT_NE(run.wait(120s).value_or(0), 0);
+  ASSERT_TRUE(run.wait_for_output("pipeline failed reason=", 120s)) << run.standard_error();
+  run.signal(SIGTERM);
+  EXPECT_EQ(run.wait(60s).value_or(0), 2) << "a refused setting's exit code\n" << run.standard_error();
   EXPECT_NE(run.standard_error().find("kafka: topic cutover.t.changes has 1 replica"), std::string::npos)
       << run.standard_error();
   EXPECT_EQ(run.standard_error().find("streaming from blue"), std::string::npos) << run.standard_error();
