@@ -99,6 +99,11 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
     if (path == "/healthz") return json_answer(200, {{"status", "alive"}});
     if (path == "/") return {200, "text/html; charset=utf-8", std::string(dashboard_page())};
     if (path == "/api/v1/status") return status_answer();
+    if (path == "/api/v1/lag_history") {
+      nlohmann::json history = status_.lag_history.to_json();
+      history["max_lag_seconds"] = std::chrono::duration<double>(plan_.cutover.max_lag).count();
+      return json_answer(200, history);
+    }
     if (path == "/metrics") {
       return {200, "text/plain; version=0.0.4; charset=utf-8",
               prometheus_metrics(plan_, status_, verification_, cutover_)};
@@ -287,6 +292,10 @@ HttpResponse ControlApi::status_answer() const {
                            {"rows_applied", status_.apply.rows.load()},
                            {"rows_per_second", status_.rows_per_second.load()},
                            {"restarts", status_.restarts.load()},
+                           {"budget",
+                            {{"max_lag_ms", plan_.cutover.max_lag.count()},
+                             {"freeze_timeout_ms", plan_.cutover.freeze_timeout.count()},
+                             {"drain_timeout_ms", plan_.cutover.drain_timeout.count()}}},
                            {"last_failure", std::move(last_failure)},
                            {"tables", std::move(tables)},
                            {"last_verification", verification_.last_json(kStatusKeyCap)},

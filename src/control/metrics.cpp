@@ -194,6 +194,16 @@ std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
   out.gauge("cutover_last_switch_seconds", "Sequences and switch duration of the last cutover", timing("switch_ms"));
   out.gauge("cutover_last_pause_seconds", "Client write pause of the last cutover, PAUSE to RESUME",
             timing("pause_ms"));
+  const MoveTally& tally = cutover.tally();
+  out.metric("cutover_moves_total", "counter", "Switches and rollbacks this run ended, by operation and outcome");
+  for (const Move operation : MoveTally::kOperations) {
+    for (const Outcome outcome : MoveTally::kOutcomes) {
+      out.sample("cutover_moves_total", static_cast<double>(tally.count(operation, outcome)),
+                 label("operation", name_of(operation)) + "," + label("outcome", name_of(outcome)));
+    }
+  }
+  out.histogram("cutover_client_pause_seconds", "Client write pause of each move this run made, PAUSE to RESUME",
+                tally.pauses());
   return out.text();
 }
 

@@ -235,13 +235,20 @@ int run_pipeline(const std::string& plan_path, const char* command, const Pipeli
   }
   spdlog::info("{} starting plan={} topic={}", command, plan->name, plan->changes_topic());
   std::unique_ptr<Periodic> holdings_watch;
+  std::unique_ptr<Periodic> lag_sampler;
   if (serve_control) {
     holdings_watch = std::make_unique<Periodic>(kHoldingsInterval, [&plan, &status] {
       status.holdings.set(find_plan_holdings(*plan, false));
     });
+    lag_sampler = std::make_unique<Periodic>(LagHistory::kInterval, [&status] {
+      const Lag lag = current_lag(status);
+      const auto now = std::chrono::system_clock::now().time_since_epoch();
+      status.lag_history.add({std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), lag.seconds, lag.bytes});
+    });
   }
   const Status outcome = pipeline(*plan, reverse, status, stop_requested());
   holdings_watch.reset();
+  lag_sampler.reset();
   if (!outcome) return report(outcome, outcome.is_invalid() ? kBadInput : kFailed);
   spdlog::info("{} stopped applied_lsn={} transactions={} rows={}", command,
                Lsn(status.apply.applied_lsn).to_string(), status.apply.transactions.load(),

@@ -419,6 +419,7 @@ void CutoverRunner::run(std::string id, Route route) {
     spdlog::error("cutover id={} aborted: {}", id, outcome.message());
     record_undo(route, outcome.message(), engine.undo(steps));
   }
+  tally_.record(journal_.read());
   running_ = false;
 }
 

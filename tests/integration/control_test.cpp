@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <regex>
+#include <thread>
 
 #include "cutover/control/http_client.h"
 #include "fixtures/forward_harness.h"
@@ -369,6 +370,53 @@ TEST_F(ControlTest, TheDashboardShowsThePhaseAsItChanges) {
   const std::string page = rendered(h_.control_url() + "/", profile);
   EXPECT_NE(page.find("cutover_t: streaming, wal_status reserved, keeps "), std::string::npos)
       << page.substr(page.find("id=\"slot\""), 400);
+  // Actions are offered only where the phase allows them: streaming forward, the switch and
+  // a dry run but no rollback, abort or resume; paused, only resume.
+  const auto enabled = [](const std::string& dom, const std::string& button) {
+    const std::regex tag("<button id=\"" + button + "\"([^>]*)>");
+    std::smatch match;
+    if (!std::regex_search(dom, match, tag)) {
+      ADD_FAILURE() << "no button " << button;
+      return false;
+    }
+    return match[1].str().find("disabled") == std::string::npos;
+  };
+  for (const char* button : {"verify", "dryrun", "switch", "pause"}) EXPECT_TRUE(enabled(page, button)) << button;
+  for (const char* button : {"rollback", "abort", "resume"}) EXPECT_FALSE(enabled(page, button)) << button;
+  EXPECT_NE(page.find("<dd id=\"budget_lag\">2.0 s</dd>"), std::string::npos) << "the plan's default max_lag";
+  ASSERT_EQ(h_.cli({"pause"}).exit_code, 0);
+  const std::string paused = rendered(h_.control_url() + "/", profile);
+  EXPECT_TRUE(enabled(paused, "resume"));
+  for (const char* button : {"verify", "switch", "pause", "rollback"}) EXPECT_FALSE(enabled(paused, button)) << button;
+  ASSERT_EQ(h_.cli({"resume"}).exit_code, 0);
+
+  // The lag chart draws what the run kept, not only what this page saw.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  auto history = http_call(h_.control_url(), "GET", "/api/v1/lag_history", "");
+  ASSERT_TRUE(history) << history.status().message();
+  const auto kept = nlohmann::json::parse(history->body, nullptr, false);
+  EXPECT_GE(kept["samples"].size(), 1u) << history->body;
+  EXPECT_EQ(kept["max_lag_seconds"], 2.0) << history->body;
+  const std::string charted = rendered(h_.control_url() + "/", profile);
+  std::smatch samples;
+  ASSERT_TRUE(std::regex_search(charted, samples, std::regex(R"re(id="chart"[^>]*data-samples="(\d+)")re")));
+  EXPECT_GE(std::stoi(samples[1]), 1) << "the chart was empty on a new page";
+
+  // A screenshot of the page as it stands; CUTOVER_UPDATE_SCREENSHOTS=1 puts it in docs/.
+  const std::string shot = h_.work().path() + "/dashboard.png";
+  ChildProcess camera({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                       "--no-first-run", "--user-data-dir=" + profile, "--virtual-time-budget=5000",
+                       "--window-size=1280,1500", "--screenshot=" + shot, h_.control_url() + "/"},
+                      profile);
+  ASSERT_EQ(camera.wait(std::chrono::seconds(90)).value_or(-1), 0) << camera.standard_error();
+  std::ifstream png(shot, std::ios::binary);
+  std::string magic(8, '\0');
+  png.read(magic.data(), 8);
+  EXPECT_EQ(magic, std::string("\x89PNG\r\n\x1a\n", 8));
+  if (const char* update = std::getenv("CUTOVER_UPDATE_SCREENSHOTS"); update != nullptr && std::string(update) == "1") {
+    std::filesystem::copy_file(shot, CUTOVER_SOURCE_DIR "/docs/dashboard.png",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
 }
 
 // A reverse mapping that leaves a NOT NULL column of blue without a default unwritten would

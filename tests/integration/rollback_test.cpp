@@ -292,6 +292,13 @@ TEST_F(RollbackTest, ReverseDeletesAndUpdatesFindBlueRowsByBluesOwnKey) {
                                       {{"direction", "forward"}, {"table", "public.payment"}});
   EXPECT_TRUE(std::isnan(forward) || forward == 0) << forward;
   EXPECT_EQ(sample_value(samples, "cutover_direction_reverse"), 0.0);
+  // One switch and one rollback, each ended as asked, each pausing clients once.
+  EXPECT_EQ(sample_value(samples, "cutover_moves_total", {{"operation", "switch"}, {"outcome", "switched"}}), 1.0);
+  EXPECT_EQ(sample_value(samples, "cutover_moves_total", {{"operation", "rollback"}, {"outcome", "rolled_back"}}), 1.0);
+  EXPECT_EQ(sample_value(samples, "cutover_moves_total", {{"operation", "switch"}, {"outcome", "aborted"}}), 0.0);
+  EXPECT_EQ(sample_value(samples, "cutover_client_pause_seconds_count"), 2.0);
+  const double last_pause = h_.cli({"status"}).output["cutover"]["timings"].value("pause_ms", 0.0) / 1000.0;
+  EXPECT_GE(sample_value(samples, "cutover_client_pause_seconds_sum"), last_pause);
 }
 
 // After a switch green is the source: a schema change there that the reverse plan cannot map

@@ -26,6 +26,7 @@
 #include "cutover/orchestrator/journal.h"
 #include "cutover/orchestrator/move_databases.h"
 #include "cutover/orchestrator/move_engine.h"
+#include "cutover/orchestrator/move_tally.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
 #include "cutover/verify/verification_service.h"
@@ -80,6 +81,8 @@ class CutoverRunner {
   // The phase status, metrics and the dashboard show: that state, else "paused" or the
   // pipeline's phase.
   std::string shown_phase() const;
+  // What this run's moves ended in, and their pauses.
+  const MoveTally& tally() const { return tally_; }
 
  private:
   // One move's two sides and what runs after it.
@@ -112,6 +115,7 @@ class CutoverRunner {
   MoveJournal journal_;
   AbortLatch abort_;
   std::atomic<bool> running_{false};
+  MoveTally tally_;
   std::thread thread_;
   // The move's timings, by its thread while it runs.
   std::chrono::steady_clock::time_point pause_started_;

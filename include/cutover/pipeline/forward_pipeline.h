@@ -20,6 +20,7 @@
 #include "cutover/common/result.h"
 #include "cutover/common/stop_signal.h"
 #include "cutover/pipeline/direction_ledger.h"
+#include "cutover/pipeline/lag_history.h"
 #include "cutover/pipeline/plan_cleanup.h"
 #include "cutover/plan/plan.h"
 #include "cutover/plan/reverse_plan.h"
@@ -87,6 +88,7 @@ struct PipelineStatus {
   LastFailure last_failure;                // the failure of the last of them
   LastFailure fatal;                       // what ended the pipeline for good (phase failed)
   DirectionLedger ledger;                  // the counters below split by direction, for metrics
+  LagHistory lag_history;                  // the last hour of lag, for the dashboard
 };
 
 // The run's counters by name, as DirectionLedger splits them: events_captured, bytes_captured,
