@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "completion.h"
 #include "cutover/common/build_info.h"
 #include "cutover/common/logging.h"
 
@@ -109,6 +110,11 @@ int main(int argc, char** argv) {
   auto* abort_command = app.add_subcommand("abort", "Abort a cutover in progress, before it switches");
   add_control_options(abort_command);
 
+  std::string completion_shell;
+  auto* completion = app.add_subcommand(
+      "completion", "Print a shell completion script for bash or zsh; load it with: source <(cutover completion bash)");
+  completion->add_option("SHELL", completion_shell, "The shell")->required()->check(CLI::IsMember({"bash", "zsh"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -141,6 +147,10 @@ int main(int argc, char** argv) {
   if (const std::string wrong = configure_logging(log_format); !wrong.empty()) {
     std::cerr << "cutover: " << wrong << "\n";
     return commands::kBadInput;
+  }
+  if (*completion) {
+    std::cout << commands::completion_script(app, completion_shell);
+    return 0;
   }
   commands::install_stop_handlers();
   if (*validate) return commands::validate(plan_path, connect, validate_json);

@@ -39,6 +39,7 @@ TEST(Package, TheDebHoldsTheStrippedBinaryTheUnitAndExamplesAndRuns) {
   const auto listed = run({"dpkg-deb", "-c", deb}, work);
   ASSERT_EQ(listed.code, 0) << listed.output;
   for (const char* path : {"./usr/bin/cutover", "./usr/lib/systemd/system/cutover@.service", "./usr/share/cutover/demo",
+                           "./usr/share/bash-completion/completions/cutover",
                            "./usr/share/doc/cutover/examples/int-to-bigint.yaml",
                            "./usr/share/doc/cutover/troubleshooting.md"}) {
     EXPECT_NE(listed.output.find(std::string(path) + "\n"), std::string::npos) << path << "\n" << listed.output;
