@@ -145,16 +145,19 @@ std::string prometheus_metrics(const Plan& plan, const PipelineStatus& status,
   direction_counter(out, split, "cutover_debezium_records_total",
                     "Records capture published on the Debezium-form topics, tombstones included", "debezium_records");
   direction_counter(out, split, "cutover_capture_retries_total",
-                    "Times capture connected again to its source or Kafka after a failure (produce errors included)",
+                    "Times capture connected again to its source or Kafka after a failure",
                     "capture_retries");
+  direction_counter(out, split, "cutover_kafka_produce_errors_total",
+                    "Records Kafka refused or failed to deliver, and Kafka transactions that failed", "produce_errors");
+  direction_counter(out, split, "cutover_kafka_consume_errors_total", "Reads of the change log that failed",
+                    "consume_errors");
   direction_counter(out, split, "cutover_transactions_applied_total", "Source transactions committed in the target",
                     "transactions_applied");
   direction_counter(out, split, "cutover_rows_applied_total", "Row changes committed in the target", "rows_applied");
   table_counter(out, split, "cutover_table_rows_applied_total", "Row changes committed in the target, by source table",
                 "rows_applied:");
   direction_counter(out, split, "cutover_pipeline_restarts_total",
-                    "Times the pipeline started capture and apply again after a retryable failure "
-                    "(consume errors included)",
+                    "Times the pipeline started capture and apply again after a retryable failure",
                     "restarts");
   const LastFailure::Seen failure = status.last_failure.get();
   out.gauge("cutover_last_failure_timestamp_seconds",

@@ -370,7 +370,7 @@ Status apply_session(const Plan& plan, const std::string& bootstrap,
   if (auto opened = writer.open_session(); !opened) return opened;
   const std::int64_t offset = start_offset >= 0 ? start_offset : position->next_offset;
   auto consumer = ChangeLogConsumer::create(
-      {bootstrap, plan.changes_topic(), plan.kafka.properties}, offset);
+      {bootstrap, plan.changes_topic(), plan.kafka.properties, &status.apply.consume_errors}, offset);
   if (!consumer) return consumer.status();
   spdlog::info("applying from change log offset={} applied_lsn={}", offset,
                position->source_lsn.to_string());
@@ -413,6 +413,8 @@ DirectionLedger::Counts pipeline_totals(const PipelineStatus& status) {
       {"transactions_captured", status.capture.transactions.load()},
       {"debezium_records", status.capture.debezium_records.load()},
       {"capture_retries", status.capture.retries.load()},
+      {"produce_errors", status.capture.produce_errors.load()},
+      {"consume_errors", status.apply.consume_errors.load()},
       {"transactions_applied", status.apply.transactions.load()},
       {"rows_applied", status.apply.rows.load()},
       {"restarts", status.restarts.load()},
@@ -541,6 +543,7 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
                                       Lsn slot_confirmed, const std::atomic<bool>& stop,
                                       SinkWrapper wrap_sink, CaptureCounters* counters,
                                       DrainMarkers* drain_markers) {
+  std::atomic<std::uint64_t>* produce_errors = counters ? &counters->produce_errors : nullptr;
   CaptureSettings settings;
   settings.slot_advance = plan.replication.slot_advance;
   settings.drain_markers = drain_markers;
@@ -555,11 +558,13 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
     };
     if (plan.debezium_exactly_once()) {
       settings.exactly_once_records_per_transaction = static_cast<std::uint64_t>(plan.kafka.debezium.transaction_records);
-      settings.open_exactly_once = [&plan, bootstrap]() -> Result<std::unique_ptr<TransactionalStream>> {
+      settings.open_exactly_once = [&plan, bootstrap,
+                                    produce_errors]() -> Result<std::unique_ptr<TransactionalStream>> {
         const std::string direction = direction_name(plan.direction);
         auto opened = KafkaTransactionalStream::open({bootstrap, plan.kafka.properties,
                                                       "cutover-" + plan.name + "-" + direction,
-                                                      plan.debezium_position_topic(), plan.name + "/" + direction},
+                                                      plan.debezium_position_topic(), plan.name + "/" + direction,
+                                                      produce_errors},
                                                      kBrokerTimeout);
         if (!opened) return opened.status();
         return std::unique_ptr<TransactionalStream>(std::move(opened.value()));
@@ -580,9 +585,9 @@ std::unique_ptr<Capture> make_capture(const Plan& plan, const std::string& boots
     }
     return std::unique_ptr<ReplicationStream>(std::move(connection.value()));
   };
-  auto open_sink = [&plan, bootstrap, wrap_sink]() -> Result<std::unique_ptr<ChangeLogSink>> {
+  auto open_sink = [&plan, bootstrap, wrap_sink, produce_errors]() -> Result<std::unique_ptr<ChangeLogSink>> {
     auto producer = ChangeLogProducer::create(
-        {bootstrap, plan.changes_topic(), producer_properties(plan)});
+        {bootstrap, plan.changes_topic(), producer_properties(plan), produce_errors});
     if (!producer) return producer.status();
     std::unique_ptr<ChangeLogSink> sink = std::move(producer.value());
     return wrap_sink ? wrap_sink(std::move(sink)) : std::move(sink);

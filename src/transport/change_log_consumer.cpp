@@ -26,6 +26,7 @@ Result<std::unique_ptr<ChangeLogConsumer>> ChangeLogConsumer::create(
   if (!handle) return handle.status();
   consumer->handle_ = std::move(handle.value());
   consumer->topic_ = settings.topic;
+  consumer->errors_ = settings.errors;
   if (auto assigned = consumer->assign(offset); !assigned) return assigned;
   return consumer;
 }
@@ -64,6 +65,7 @@ Result<std::optional<ChangeLogMessage>> ChangeLogConsumer::next(std::chrono::mil
   rd_kafka_message_destroy(message);
 
   if (error == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::optional<ChangeLogMessage>();
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR && errors_) ++*errors_;
   if (error == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || error == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
     return Status::of(ErrorKind::kLogGap, "the change log no longer holds offset " +
                              std::to_string(expected_.value_or(-1)) + " of " + topic_ + " (" +

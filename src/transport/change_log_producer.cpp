@@ -46,6 +46,7 @@ Result<std::unique_ptr<ChangeLogProducer>> ChangeLogProducer::create(
   if (!handle) return handle.status();
   producer->handle_ = std::move(handle.value());
   producer->topic_name_ = settings.topic;
+  producer->errors_ = settings.errors;
   producer->topic_ = rd_kafka_topic_new(producer->handle_.get(), settings.topic.c_str(), nullptr);
   if (!producer->topic_) {
     return Status::error("cannot open Kafka topic " + settings.topic + ": " +
@@ -75,6 +76,7 @@ void ChangeLogProducer::on_delivery(rd_kafka_t*, const rd_kafka_message_t* messa
       message->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
     return;
   }
+  self->count_error();
   const std::string reason = rd_kafka_err2str(message->err);
   if (message->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
       message->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
@@ -98,6 +100,10 @@ void ChangeLogProducer::acknowledge(std::uint64_t sequence) {
 std::uint64_t ChangeLogProducer::acknowledged_through() const {
   std::lock_guard lock(mutex_);
   return acknowledged_;
+}
+
+void ChangeLogProducer::count_error() const {
+  if (errors_) ++*errors_;
 }
 
 void ChangeLogProducer::record_failure(Status status) {
@@ -125,6 +131,7 @@ Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record
   if (!record.topic.empty()) {
     topic = other_topic(record.topic);
     if (!topic) {
+      count_error();
       const Status status = Status::error("cannot open Kafka topic " + record.topic + ": " +
                                           rd_kafka_err2str(rd_kafka_last_error()));
       record_failure(status);
@@ -143,6 +150,7 @@ Result<ChangeLogSink::Offer> ChangeLogProducer::offer(const ChangeRecord& record
       accepted ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_last_error();
   if (produced == RD_KAFKA_RESP_ERR_NO_ERROR) return Offer::kQueued;
   if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL) return Offer::kQueueFull;
+  count_error();
   const std::string reason = rd_kafka_err2str(produced);
   Status status = Status::retryable("cannot produce to " + (record.topic.empty() ? topic_name_ : record.topic) + ": " + reason);
   if (produced == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {

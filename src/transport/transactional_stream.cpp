@@ -168,13 +168,18 @@ rd_kafka_topic_t* KafkaTransactionalStream::topic(const std::string& name) {
   return opened;
 }
 
+Status KafkaTransactionalStream::counted(Status failure) const {
+  if (settings_.errors) ++*settings_.errors;
+  return failure;
+}
+
 Result<ChangeLogSink::Offer> KafkaTransactionalStream::offer(const ChangeRecord& record) {
   if (!in_transaction_) {
-    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(handle_.get())) return status_of(error, "begin");
+    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(handle_.get())) return counted(status_of(error, "begin"));
     in_transaction_ = true;
   }
   rd_kafka_topic_t* to = topic(record.topic);
-  if (!to) return Status::error("cannot open Kafka topic " + record.topic);
+  if (!to) return counted(Status::error("cannot open Kafka topic " + record.topic));
   const bool accepted =
       rd_kafka_produce(to, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                        record.value_null ? nullptr : const_cast<char*>(record.value.data()),
@@ -187,11 +192,11 @@ Result<ChangeLogSink::Offer> KafkaTransactionalStream::offer(const ChangeRecord&
   const rd_kafka_resp_err_t produced = rd_kafka_last_error();
   if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL) return ChangeLogSink::Offer::kQueueFull;
   if (produced == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-    return Status::error("a Debezium-form event of " + std::to_string(record.value.size()) +
-                         " bytes exceeds message.max.bytes (raise kafka.properties message.max.bytes and the "
-                         "topic's max.message.bytes)");
+    return counted(Status::error("a Debezium-form event of " + std::to_string(record.value.size()) +
+                                 " bytes exceeds message.max.bytes (raise kafka.properties message.max.bytes "
+                                 "and the topic's max.message.bytes)"));
   }
-  return Status::retryable("cannot produce to " + record.topic + ": " + rd_kafka_err2str(produced));
+  return counted(Status::retryable("cannot produce to " + record.topic + ": " + rd_kafka_err2str(produced)));
 }
 
 void KafkaTransactionalStream::serve(std::chrono::milliseconds wait) {
@@ -200,17 +205,17 @@ void KafkaTransactionalStream::serve(std::chrono::milliseconds wait) {
 
 Status KafkaTransactionalStream::commit(const StreamPosition& position) {
   if (!in_transaction_) {
-    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(handle_.get())) return status_of(error, "begin");
+    if (rd_kafka_error_t* error = rd_kafka_begin_transaction(handle_.get())) return counted(status_of(error, "begin"));
     in_transaction_ = true;
   }
   const std::string value = position.to_json();
   rd_kafka_topic_t* to = topic(settings_.position_topic);
-  if (!to) return Status::error("cannot open Kafka topic " + settings_.position_topic);
+  if (!to) return counted(Status::error("cannot open Kafka topic " + settings_.position_topic));
   while (rd_kafka_produce(to, 0, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
                           settings_.position_key.data(), settings_.position_key.size(), nullptr) != 0) {
     if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      return Status::retryable("cannot produce to " + settings_.position_topic + ": " +
-                               rd_kafka_err2str(rd_kafka_last_error()));
+      return counted(Status::retryable("cannot produce to " + settings_.position_topic + ": " +
+                                       rd_kafka_err2str(rd_kafka_last_error())));
     }
     rd_kafka_poll(handle_.get(), 20);
   }
@@ -223,7 +228,7 @@ Status KafkaTransactionalStream::commit(const StreamPosition& position) {
         rd_kafka_error_destroy(aborted);
       }
     }
-    return status_of(error, "commit");
+    return counted(status_of(error, "commit"));
   }
   committed_ = position;
   uncommitted_ = 0;

@@ -15,6 +15,7 @@
 #include "cutover/transport/embedded_broker.h"
 #include "cutover/transport/tcp_forwarder.h"
 #include "fixtures/cutover_fixture.h"
+#include "fixtures/metrics_samples.h"
 
 namespace cutover::testing {
 namespace {
@@ -297,6 +298,9 @@ TEST_F(FaultMatrixTest, ABrokerBackWithoutItsLogIsFilledAgainFromTheSlotInBothDi
   std::this_thread::sleep_for(4s);
   forgetful_->restart();
   ASSERT_TRUE(applies_past_now(h_.blue())) << h_.run().standard_error();
+  // The applier's read past the end of the forgotten log failed, and metrics count it.
+  const auto metrics = scraped_samples(h_.control_url(), h_.work().path());
+  EXPECT_GE(sample_value(metrics, "cutover_kafka_consume_errors_total", {{"direction", "forward"}}), 1) << metrics.dump();
   ASSERT_NO_FATAL_FAILURE(switch_to_green());
   std::this_thread::sleep_for(3s);
   forgetful_->restart();

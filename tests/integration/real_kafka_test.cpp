@@ -9,6 +9,7 @@
 
 #include "fixtures/forward_harness.h"
 #include "fixtures/kafka_cluster.h"
+#include "fixtures/metrics_samples.h"
 #include "cutover/transport/change_log_consumer.h"
 
 namespace cutover::testing {
@@ -158,6 +159,9 @@ TEST(RealKafka, ARowTooBigForAnyMessageStopsCaptureAndNothingOfItsTransactionIsA
   ASSERT_TRUE(harness.run().wait_for_output("exceeds message.max.bytes", 120s)) << harness.run().standard_error();
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(harness.green().query_value("SELECT string_agg(id::text, ',' ORDER BY id) FROM items"), "1");
+  // The refused record is counted where an operator's alert looks for it.
+  const auto metrics = scraped_samples(harness.control_url(), harness.work().path());
+  EXPECT_GE(sample_value(metrics, "cutover_kafka_produce_errors_total", {{"direction", "forward"}}), 1) << metrics.dump();
 }
 
 // Topics made before cutover saw them, with settings that would lose changes, are refused by

@@ -41,6 +41,7 @@ struct ApplyCounters {
   std::atomic<std::uint64_t> rows{0};
   std::atomic<std::int64_t> next_offset{-1};
   std::atomic<std::uint64_t> consumed_bytes{0};  // every message read, applied or skipped
+  std::atomic<std::uint64_t> consume_errors{0};  // reads of the change log that failed
   std::atomic<bool> caught_up{false};  // the log is read to its end and everything committed
   // Per green transaction: the rows it wrote and the seconds its flush and commit took.
   Histogram batch_rows{1, 10, 100, 1000, 10000, 100000};

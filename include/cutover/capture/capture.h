@@ -34,6 +34,7 @@ struct CaptureCounters {
   std::atomic<std::uint64_t> echoes_left_out{0};
   std::atomic<std::uint64_t> debezium_records{0};  // of the Debezium-form stream, tombstones too
   std::atomic<std::uint64_t> retries{0};  // sessions started again after a retryable failure
+  std::atomic<std::uint64_t> produce_errors{0};  // records or transactions Kafka refused or failed
   std::atomic<std::uint64_t> confirmed_lsn{0};
   std::atomic<std::uint64_t> received_lsn{0};
 };

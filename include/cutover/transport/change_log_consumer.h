@@ -6,6 +6,7 @@
 // gap is a lost change unless blue's slot sends it again.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -35,6 +36,8 @@ struct ConsumerSettings {
   std::string bootstrap;
   std::string topic;
   KafkaProperties properties;  // the plan's kafka.properties
+  // Counts, when set, each failed read (metrics); the end of the partition is none.
+  std::atomic<std::uint64_t>* errors = nullptr;
 };
 
 class ChangeLogConsumer final : public ChangeLogSource {
@@ -56,6 +59,7 @@ class ChangeLogConsumer final : public ChangeLogSource {
 
   KafkaHandle handle_;
   std::string topic_;
+  std::atomic<std::uint64_t>* errors_ = nullptr;
   std::optional<std::int64_t> expected_;  // the offset the next message must have
 };
 

@@ -9,6 +9,7 @@
 // walsender through TCP; nothing buffers a whole transaction.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,8 @@ struct ProducerSettings {
   std::string bootstrap;
   std::string topic;
   KafkaProperties properties;  // the plan's kafka.properties
+  // Counts, when set, each record Kafka refused or failed to deliver (metrics).
+  std::atomic<std::uint64_t>* errors = nullptr;
 };
 
 class ChangeLogProducer final : public ChangeLogSink {
@@ -64,6 +67,7 @@ class ChangeLogProducer final : public ChangeLogSink {
   ChangeLogProducer() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
   void record_failure(Status status);
+  void count_error() const;
   void acknowledge(std::uint64_t sequence);
   // The handle of a Debezium-form topic, opened at its first record.
   rd_kafka_topic_t* other_topic(const std::string& name);
@@ -71,6 +75,7 @@ class ChangeLogProducer final : public ChangeLogSink {
   KafkaHandle handle_;
   rd_kafka_topic_t* topic_ = nullptr;
   std::string topic_name_;
+  std::atomic<std::uint64_t>* errors_ = nullptr;
   std::map<std::string, rd_kafka_topic_t*> other_topics_;
   mutable std::mutex mutex_;  // delivery reports come from librdkafka's thread
   bool offered_any_ = false;

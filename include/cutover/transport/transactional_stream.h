@@ -10,6 +10,7 @@
 // again from its confirmed position, which never passes the committed one.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,8 @@ struct TransactionalStreamSettings {
   std::string transactional_id;
   std::string position_topic;
   std::string position_key;  // the plan and direction, so the topic says whose position it is
+  // Counts, when set, each record or transaction the brokers refused or failed (metrics).
+  std::atomic<std::uint64_t>* errors = nullptr;
 };
 
 class KafkaTransactionalStream final : public TransactionalStream {
@@ -78,6 +81,8 @@ class KafkaTransactionalStream final : public TransactionalStream {
  private:
   KafkaTransactionalStream() = default;
   rd_kafka_topic_t* topic(const std::string& name);
+  // `failure`, counted in settings_.errors.
+  Status counted(Status failure) const;
 
   TransactionalStreamSettings settings_;
   KafkaHandle handle_;
