@@ -43,6 +43,12 @@ std::string lacking(pqxx::transaction_base& query, const std::string& sql, const
   return missing;
 }
 
+// A grant that only a superuser can make by default (the function or parameter is the
+// bootstrap superuser's); managed servers have none, so the message says where to look.
+std::string superuser_grant(const std::string& statement) {
+  return "(as a superuser: " + statement + "; a managed server's admin cannot, see docs/managed-postgres.md)";
+}
+
 constexpr const char* kAskSchema = "SELECT has_schema_privilege($1, $2)";
 constexpr const char* kAskTable = "SELECT has_table_privilege($1, $2)";
 
@@ -51,22 +57,23 @@ void check_session(pqxx::transaction_base& query, const std::string& side, const
   if (!allowed(query, "SELECT has_parameter_privilege($1, $2)", "session_replication_role", "SET")) {
     missing.push_back(side + ": role " + role +
                       " may not SET session_replication_role, which keeps triggers and foreign-key "
-                      "checks off replicated rows (GRANT SET ON PARAMETER session_replication_role TO " +
-                      quote_identifier(role) + ")");
+                      "checks off replicated rows " +
+                      superuser_grant("GRANT SET ON PARAMETER session_replication_role TO " + quote_identifier(role)));
   }
   for (const auto& function : kOriginFunctions) {
     if (!allowed(query, "SELECT has_function_privilege($1, $2)", function.signature, "EXECUTE")) {
       missing.push_back(side + ": role " + role + " may not call " + function.signature + ", which " +
-                        function.use + " (GRANT EXECUTE ON FUNCTION " + function.signature + " TO " +
-                        quote_identifier(role) + ")");
+                        function.use + " " +
+                        superuser_grant("GRANT EXECUTE ON FUNCTION " + std::string(function.signature) + " TO " +
+                                        quote_identifier(role)));
     }
   }
   if (!allowed(query, kAskTable, "pg_catalog.pg_replication_origin_status",
                "SELECT")) {
     missing.push_back(side + ": role " + role +
                       " may not read pg_replication_origin_status, where the applied position is "
-                      "read back (GRANT SELECT ON pg_replication_origin_status TO " +
-                      quote_identifier(role) + ")");
+                      "read back " +
+                      superuser_grant("GRANT SELECT ON pg_replication_origin_status TO " + quote_identifier(role)));
   }
 }
 
