@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,25 @@ TEST(Package, TheDebHoldsTheStrippedBinaryTheUnitAndExamplesAndRuns) {
   const auto version = run({root + "/usr/bin/cutover", "--version"}, work);
   EXPECT_EQ(version.code, 0) << version.output;
   EXPECT_EQ(version.output.rfind("cutover 0.1.0 (commit ", 0), 0u) << version.output;
+  // systemd itself reads the unit as an instance would be started, with ExecStart pointed at
+  // the packaged binary (this machine has none at /usr/bin): no error, no warning.
+  std::ifstream shipped(root + "/usr/lib/systemd/system/cutover@.service");
+  std::stringstream unit_text;
+  unit_text << shipped.rdbuf();
+  std::string unit = unit_text.str();
+  const std::string exec = "ExecStart=/usr/bin/cutover ";
+  ASSERT_NE(unit.find(exec), std::string::npos) << unit;
+  unit.replace(unit.find(exec), exec.size(), "ExecStart=" + root + "/usr/bin/cutover ");
+  std::filesystem::create_directories(work.path() + "/units");
+  std::ofstream(work.path() + "/units/cutover@demo.service") << unit;
+  const auto verified = run({"systemd-analyze", "verify", "--man=no", work.path() + "/units/cutover@demo.service"}, work);
+  EXPECT_EQ(verified.code, 0) << verified.output;
+  EXPECT_EQ(verified.output, "") << verified.output;
+  // bash loads the packaged completion and binds it to cutover.
+  const auto completion = run({"bash", "--norc", "-c",
+                               "source " + root + "/usr/share/bash-completion/completions/cutover && complete -p cutover"},
+                              work);
+  EXPECT_NE(completion.output.find("-F _cutover cutover"), std::string::npos) << completion.output;
   std::cout << "[ MEASURED ] packaged binary: " << std::filesystem::file_size(root + "/usr/bin/cutover") / 1024
             << " KiB stripped, from " << std::filesystem::file_size(CUTOVER_BINARY) / 1024 << " KiB\n";
 }
