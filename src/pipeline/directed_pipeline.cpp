@@ -28,7 +28,7 @@ namespace {
 
 // One run of `direction` until it stops or fails.
 Status run_direction(const Plan& forward, const Result<Plan>& reverse, Direction direction,
-                     PipelineStatus& status, StopSignal& stop) {
+                     PipelineStatus& status, StopSignal& stop, const DirectionRunner& run_one) {
   if (direction == Direction::kReverse && !reverse) {
     return Status::error(reverse.status().message() +
                          " (clients are on green, but the reverse pipeline cannot run)");
@@ -57,7 +57,7 @@ Status run_direction(const Plan& forward, const Result<Plan>& reverse, Direction
   }
   spdlog::info("pipeline starting direction={} topic={}", direction_name(direction),
                plan.changes_topic());
-  const Status outcome = run_forward(plan, status, direction_stop);
+  const Status outcome = run_one(plan, status, direction_stop);
   status.direction.serve(direction, nullptr);
   // The stopped direction's threads are gone, their arenas' memory free but still resident
   // (common/process_memory.h); without this the run grew with every move.
@@ -95,11 +95,16 @@ const char* after_failure_advice() { return kAfterFailure; }
 
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
                     StopSignal& stop) {
+  return run_directed_with(forward, reverse, status, stop, run_forward);
+}
+
+Status run_directed_with(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
+                         StopSignal& stop, const DirectionRunner& run_one) {
   Backoff backoff(kRestartBackoff);
   while (!stop.requested()) {
     const Direction direction = status.direction.wanted();
     const auto started = Clock::now();
-    const Status outcome = run_direction(forward, reverse, direction, status, stop);
+    const Status outcome = run_direction(forward, reverse, direction, status, stop, run_one);
     if (outcome) continue;
     if (stop.requested() || !began(status)) return outcome;
     // Once it has begun, a direction that fails to start or stops on a passing error is

@@ -7,6 +7,8 @@
 // reads keeps WAL forever.
 #pragma once
 
+#include <functional>
+
 #include "cutover/common/result.h"
 #include "cutover/pipeline/forward_pipeline.h"
 #include "cutover/plan/plan.h"
@@ -21,6 +23,12 @@ namespace cutover {
 // the error (PipelineStatus::fatal), until `stop`; the failure is returned then.
 Status run_directed(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
                     StopSignal& stop);
+
+// One direction's pipeline, run until it stops or fails: run_forward, or a fake in tests of
+// what run_directed does with its outcomes.
+using DirectionRunner = std::function<Status(const Plan&, PipelineStatus&, StopSignal&)>;
+Status run_directed_with(const Plan& forward, const Result<Plan>& reverse, PipelineStatus& status,
+                         StopSignal& stop, const DirectionRunner& run_one);
 
 // What status tells the operator to do in phase failed.
 const char* after_failure_advice();
