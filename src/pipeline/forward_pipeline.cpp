@@ -127,60 +127,6 @@ void undo_snapshot(const Plan& plan, const SourceState& before, const std::vecto
   spdlog::info("undo: removed the failed snapshot's slot {} and emptied its targets", plan.slot_name());
 }
 
-// Snapshot copy from a new slot's exported snapshot; green records the consistent point.
-// With `bootstrap` (kafka.debezium.snapshot_events), the same rows are published as `op: r`
-// events beside the copy, under the same snapshot, and the snapshot is done only once Kafka
-// holds them all. A copy that fails leaves blue without the slot and publication it made.
-Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status, StopSignal& stop,
-                const std::string* bootstrap) {
-  status.phase = Phase::kSnapshotting;
-  // An unfinished snapshot is never resumed: its slot and the targets start over. The slot
-  // is this plan's: check_state_is_ours proved it.
-  if (auto dropped = drop_slot(plan); !dropped) return dropped;
-  auto blue_state = check_source_for_capture(plan, kSlotReleaseWait);
-  if (!blue_state) return blue_state.status();
-  ExportedSnapshot exported;
-  auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
-  if (!slot) return slot.status();
-  // Either side failing stops the other.
-  StopSignal snapshot_stop(stop);
-  SnapshotCopy copy(plan.snapshot, databases.transforms, plan.source().dsn, plan.target().dsn,
-                    exported.name, status.snapshot, snapshot_stop.flag());
-  Status copied = copy.empty_targets();
-  if (copied) {
-    Status published = Status::ok();
-    std::atomic<bool> publishing_failed{false};
-    std::thread events;
-    if (bootstrap != nullptr) {
-      events = std::thread([&] {
-        debezium::SnapshotEventCounts counts;
-        published = publish_debezium_snapshot(plan, *bootstrap, producer_properties(plan), exported.name,
-                                              slot->confirmed, snapshot_stop.flag(), counts);
-        if (!published) {
-          publishing_failed = true;
-          snapshot_stop.request();
-        }
-      });
-    }
-    copied = copy.run();
-    // The first failure is the one to tell; the other side only stopped because of it.
-    const bool publishing_failed_first = publishing_failed.load();
-    if (!copied) snapshot_stop.request();
-    if (events.joinable()) events.join();
-    if (!published && (copied || publishing_failed_first)) {
-      copied = published.with_context("publishing the Debezium-form snapshot");
-    }
-  }
-  exported.connection.reset();
-  if (copied) copied = record_snapshot_complete(*databases.target, plan, slot->confirmed);
-  if (!copied) {
-    undo_snapshot(plan, *blue_state, databases.transforms, plan.target().dsn);
-    return copied;
-  }
-  spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
-  return Status::ok();
-}
-
 // Samples the source's WAL position and the apply rate every kSampleInterval, for status,
 // and logs the pipeline's status every kStatusInterval, while it lives.
 class StatusReporter {
@@ -190,7 +136,7 @@ class StatusReporter {
 
  private:
   void sample() {
-    if (status_.phase.load() != Phase::kStreaming) return;
+    if (const Phase phase = status_.phase.load(); phase != Phase::kStreaming && phase != Phase::kSnapshotting) return;
     try {
       if (!source_) {
         auto opened = open_postgres(plan_.source().dsn, plan_.source_side());
@@ -255,6 +201,70 @@ class StatusReporter {
   std::uint64_t rows_at_last_sample_ = status_.apply.rows.load();
   Periodic periodic_;  // last: it starts calling sample() once everything else exists
 };
+
+// Snapshot copy from a new slot's exported snapshot; green records the consistent point.
+// With `bootstrap` (kafka.debezium.snapshot_events), the same rows are published as `op: r`
+// events beside the copy, under the same snapshot, and the snapshot is done only once Kafka
+// holds them all. A copy that fails leaves blue without the slot and publication it made.
+Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status, StopSignal& stop,
+                const std::string* bootstrap) {
+  status.phase = Phase::kSnapshotting;
+  // An unfinished snapshot is never resumed: its slot and the targets start over. The slot
+  // is this plan's: check_state_is_ours proved it.
+  if (auto dropped = drop_slot(plan); !dropped) return dropped;
+  auto blue_state = check_source_for_capture(plan, kSlotReleaseWait);
+  if (!blue_state) return blue_state.status();
+  ExportedSnapshot exported;
+  auto slot = prepare_slot_and_publication(plan, *blue_state, &exported);
+  if (!slot) return slot.status();
+  status.snapshot_from_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+  status.snapshot_from_lsn = slot->confirmed.value();
+  struct Forget {  // the copy's lag is over once it ends, whichever way
+    PipelineStatus& status;
+    ~Forget() { status.snapshot_from_lsn = 0; }
+  } forget{status};
+  StatusReporter reporter(plan, status);  // blue's position while the copy runs
+  // Either side failing stops the other.
+  StopSignal snapshot_stop(stop);
+  SnapshotCopy copy(plan.snapshot, databases.transforms, plan.source().dsn, plan.target().dsn,
+                    exported.name, status.snapshot, snapshot_stop.flag());
+  Status copied = copy.empty_targets();
+  if (copied) {
+    Status published = Status::ok();
+    std::atomic<bool> publishing_failed{false};
+    std::thread events;
+    if (bootstrap != nullptr) {
+      events = std::thread([&] {
+        debezium::SnapshotEventCounts counts;
+        published = publish_debezium_snapshot(plan, *bootstrap, producer_properties(plan), exported.name,
+                                              slot->confirmed, snapshot_stop.flag(), counts);
+        if (!published) {
+          publishing_failed = true;
+          snapshot_stop.request();
+        }
+      });
+    }
+    copied = copy.run();
+    // The first failure is the one to tell; the other side only stopped because of it.
+    const bool publishing_failed_first = publishing_failed.load();
+    if (!copied) snapshot_stop.request();
+    if (events.joinable()) events.join();
+    if (!published && (copied || publishing_failed_first)) {
+      copied = published.with_context("publishing the Debezium-form snapshot");
+    }
+  }
+  exported.connection.reset();
+  if (copied) copied = record_snapshot_complete(*databases.target, plan, slot->confirmed);
+  if (!copied) {
+    undo_snapshot(plan, *blue_state, databases.transforms, plan.target().dsn);
+    return copied;
+  }
+  spdlog::info("snapshot complete consistent_point={}", slot->confirmed.to_string());
+  return Status::ok();
+}
+
 
 // Reads blue's publication every kPublicationInterval while a session streams. A publication
 // changed under cutover (an operation no longer published, a row filter or column list, a
@@ -514,6 +524,14 @@ Lag current_lag(const PipelineStatus& status) {
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   Lag lag;
+  if (const std::uint64_t from = status.snapshot_from_lsn.load();
+      from != 0 && status.phase.load() == Phase::kSnapshotting) {
+    lag.bytes = wal > from ? wal - from : 0;
+    if (lag.bytes > 0) {
+      lag.seconds = static_cast<double>(std::max<std::int64_t>(now_ms - status.snapshot_from_unix_ms.load(), 0)) / 1000.0;
+    }
+    return lag;
+  }
   lag.bytes = wal > applied ? wal - applied : 0;
   if (committed_ms > 0 && !status.apply.caught_up.load()) {
     lag.seconds = static_cast<double>(std::max<std::int64_t>(now_ms - committed_ms, 0)) / 1000.0;

@@ -267,19 +267,21 @@ nlohmann::json status_now(const std::string& control_url) {
   return nlohmann::json::parse(answer->body, nullptr, false);
 }
 
-// A snapshot of one big chunk shows its rows while it copies, not 0 until it is done, and a
-// verification shows each table's share, its pace and the time left, counting blue's rows
+// A snapshot of one big chunk shows its rows while it copies, not 0 until it is done, and the
+// lag of what blue writes meanwhile (which streaming applies after it); a verification shows each table's share, its pace and the time left, counting blue's rows
 // (not both sides'). Counts are checked against green and blue by SQL of their own.
 TEST_F(VerifyTest, LongWorkShowsItsShareDoneRateAndTimeLeftAsItGoes) {
   constexpr long kRows = 500000;
   h_.blue().execute("CREATE TABLE items(id int PRIMARY KEY, v text);"
                     "INSERT INTO items SELECT g, repeat('v', 40) || g FROM generate_series(1, " +
-                    std::to_string(kRows) + ") g; ANALYZE items");
+                    std::to_string(kRows) + ") g; ANALYZE items; CREATE TABLE outside_the_plan(v text)");
   h_.green().execute("CREATE TABLE items(id int PRIMARY KEY, v text)");
   h_.write_plan("  - source: items\n",
                 "snapshot:\n  parallelism: 1\n  chunk_rows: 2000000\n" + extra(10000));
   h_.start_run(false);
   nlohmann::json inside_the_chunk;  // a status of the copy with rows moving and none committed
+  nlohmann::json lagging;  // a status of the copy with blue's writes since it began waiting
+  bool blue_written = false;
   nlohmann::json shown;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -292,9 +294,18 @@ TEST_F(VerifyTest, LongWorkShowsItsShareDoneRateAndTimeLeftAsItGoes) {
     if (copy.value("chunks_done", 1) == 0 && copy.value("rows_copying", 0) > 0 && inside_the_chunk.is_null()) {
       inside_the_chunk = copy;
     }
+    if (!inside_the_chunk.is_null() && !blue_written) {
+      h_.blue().execute("INSERT INTO outside_the_plan SELECT repeat('w', 100) FROM generate_series(1, 20000)");
+      blue_written = true;
+    }
+    if (blue_written && lagging.is_null() && shown.value("phase", "") == "snapshotting" &&
+        shown.value("lag_bytes", 0L) > 1000000 && shown.value("lag_seconds", 0.0) > 0) {
+      lagging = shown;
+    }
   }
   ASSERT_EQ(shown.value("phase", ""), "streaming") << shown.dump(2) << h_.run().standard_error();
   ASSERT_TRUE(inside_the_chunk.is_object()) << "no status showed the chunk's rows while it copied";
+  EXPECT_TRUE(lagging.is_object()) << "no status showed blue's writes during the copy as lag";
   EXPECT_GT(inside_the_chunk["percent"].get<double>(), 0) << inside_the_chunk.dump();
   EXPECT_GT(inside_the_chunk["rows_per_second"].get<double>(), 0) << inside_the_chunk.dump();
   EXPECT_TRUE(inside_the_chunk["eta_seconds"].is_number()) << inside_the_chunk.dump();

@@ -79,6 +79,10 @@ struct PipelineStatus {
   CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
+  // While a snapshot copies: its consistent point and when it was taken (0 otherwise). What
+  // the source writes after it waits for streaming, and is the lag then.
+  std::atomic<std::uint64_t> snapshot_from_lsn{0};
+  std::atomic<std::int64_t> snapshot_from_unix_ms{0};
   SharedSlotHealth slot;                         // the plan's slot on the source, last read
   HoldingsSeen holdings;                         // what the plan holds where, last looked at
   std::atomic<double> rows_per_second{0};        // rows applied, over the last sample interval
@@ -93,11 +97,14 @@ struct PipelineStatus {
 
 // The run's counters by name, as DirectionLedger splits them: events_captured, bytes_captured,
 // transactions_captured, transactions_applied, rows_applied, rows_applied:<source table>,
-// snapshot_rows:<target table>, debezium_records, capture_retries, restarts.
+// snapshot_rows:<target table>, debezium_records, capture_retries, produce_errors,
+// consume_errors, restarts.
 DirectionLedger::Counts pipeline_totals(const PipelineStatus& status);
 
 // How far green is behind blue: WAL bytes between blue's position and the applied one, and
-// the age of the last applied commit while more is waiting (0 when caught up).
+// the age of the last applied commit while more is waiting (0 when caught up). During a
+// snapshot: WAL bytes since its consistent point, and the time since it was taken while blue
+// has written since.
 struct Lag {
   std::uint64_t bytes = 0;
   double seconds = 0;
