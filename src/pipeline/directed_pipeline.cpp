@@ -52,6 +52,7 @@ Status run_direction(const Plan& forward, const Result<Plan>& reverse, Direction
     // Positions of the other direction are another server's WAL: status shows none until
     // this direction's applier and sampler report theirs.
     status.apply.applied_lsn = 0;
+    status.snapshot_from_lsn = 0;
     status.apply.applied_commit_ts_ms = 0;
     status.source_wal_lsn = 0;
   }

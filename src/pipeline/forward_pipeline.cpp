@@ -221,10 +221,6 @@ Status snapshot(const Plan& plan, Databases& databases, PipelineStatus& status, 
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count();
   status.snapshot_from_lsn = slot->confirmed.value();
-  struct Forget {  // the copy's lag is over once it ends, whichever way
-    PipelineStatus& status;
-    ~Forget() { status.snapshot_from_lsn = 0; }
-  } forget{status};
   StatusReporter reporter(plan, status);  // blue's position while the copy runs
   // Either side failing stops the other.
   StopSignal snapshot_stop(stop);
@@ -524,8 +520,9 @@ Lag current_lag(const PipelineStatus& status) {
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   Lag lag;
-  if (const std::uint64_t from = status.snapshot_from_lsn.load();
-      from != 0 && status.phase.load() == Phase::kSnapshotting) {
+  // Before the applier reports a position, green holds at most the snapshot's consistent
+  // point: lag counts from there (while the copy runs, and until streaming applies).
+  if (const std::uint64_t from = status.snapshot_from_lsn.load(); applied == 0 && from != 0) {
     lag.bytes = wal > from ? wal - from : 0;
     if (lag.bytes > 0) {
       lag.seconds = static_cast<double>(std::max<std::int64_t>(now_ms - status.snapshot_from_unix_ms.load(), 0)) / 1000.0;

@@ -79,8 +79,8 @@ struct PipelineStatus {
   CaptureCounters capture;  // totals across capture restarts
   ApplyCounters apply;
   std::atomic<std::uint64_t> source_wal_lsn{0};  // the source's current WAL position, last read
-  // While a snapshot copies: its consistent point and when it was taken (0 otherwise). What
-  // the source writes after it waits for streaming, and is the lag then.
+  // The last snapshot's consistent point and when it was taken (0: none in this direction).
+  // What the source writes after it is the lag until the applier reports its position.
   std::atomic<std::uint64_t> snapshot_from_lsn{0};
   std::atomic<std::int64_t> snapshot_from_unix_ms{0};
   SharedSlotHealth slot;                         // the plan's slot on the source, last read
@@ -102,9 +102,9 @@ struct PipelineStatus {
 DirectionLedger::Counts pipeline_totals(const PipelineStatus& status);
 
 // How far green is behind blue: WAL bytes between blue's position and the applied one, and
-// the age of the last applied commit while more is waiting (0 when caught up). During a
-// snapshot: WAL bytes since its consistent point, and the time since it was taken while blue
-// has written since.
+// the age of the last applied commit while more is waiting (0 when caught up). From a
+// snapshot until the applier reports: WAL bytes since its consistent point, and the time since
+// it was taken while blue has written since.
 struct Lag {
   std::uint64_t bytes = 0;
   double seconds = 0;
